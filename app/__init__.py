@@ -1,0 +1,1 @@
+"""Chirp's application package: settings, the ASGI composition root and the CLI."""

@@ -1,0 +1,129 @@
+"""The `chirp` command: serve, worker, migrate, seed, schema export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from app import db
+from app.settings import Settings, SettingsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chirp", description="Chirp's operations command.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve /graphql on HOST:PORT (uvicorn)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    commands.add_parser("worker", help="run background jobs from the Redis queue")
+    commands.add_parser("migrate", help="upgrade the database to the latest migration")
+    seed = commands.add_parser("seed", help="load the demo data set")
+    seed.add_argument("--if-empty", action="store_true", help="only into an empty database")
+    schema = commands.add_parser("schema", help="schema tools")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
+    export = schema_commands.add_parser("export", help="print or write the SDL")
+    export.add_argument("--output", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"chirp: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings, host=args.host, port=args.port)
+    if args.command == "schema":
+        return _export_schema(args.output)
+    return asyncio.run(_run_async(args, settings))
+
+
+def _serve(settings: Settings, *, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    try:
+        asyncio.run(_check_ready_to_serve(settings))
+    except db.NotMigrated as exc:
+        print(f"chirp: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        ws="websockets",
+        timeout_graceful_shutdown=20,
+        log_level="info",
+    )
+    return 0
+
+
+async def _check_ready_to_serve(settings: Settings) -> None:
+    engine = db.create_engine(settings)
+    try:
+        await db.check_migrated(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _run_async(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "migrate":
+        engine = db.create_engine(settings)
+        try:
+            await db.migrate(engine)
+        finally:
+            await engine.dispose()
+        print(f"chirp: database at migration {db.head_revision()}")
+        return 0
+    if args.command == "seed":
+        return await _seed(settings, only_if_empty=args.if_empty)
+    if args.command == "worker":
+        return await _worker(settings)
+    raise AssertionError(args.command)
+
+
+async def _seed(settings: Settings, *, only_if_empty: bool) -> int:
+    from app.runtime import build_services, running
+    from app.seed import DEMO_PASSWORD, seed_if_empty
+
+    async with running(build_services(settings)) as services:
+        created = await seed_if_empty(services)
+    if created:
+        print(f"chirp: demo accounts ada, grace and linus (password {DEMO_PASSWORD!r})")
+    elif not only_if_empty:
+        print("chirp: the database already has accounts; nothing seeded", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _worker(settings: Settings) -> int:
+    from taskiq.api import run_receiver_task
+
+    from app.runtime import build_services, running
+
+    if not settings.redis_url:
+        print("chirp: the worker needs REDIS_URL (the embedded default runs jobs in-process)")
+        return 2
+    services = build_services(settings)
+    async with running(services):
+        await run_receiver_task(services.broker)
+    return 0
+
+
+def _export_schema(output: Path | None) -> int:
+    from schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if output is None:
+        sys.stdout.write(sdl)
+    else:
+        output.write_text(sdl)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

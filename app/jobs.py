@@ -1,0 +1,84 @@
+"""Background jobs on taskiq: Redis Streams in production, in-process on the embedded default.
+
+Jobs are one-line wrappers that open a transaction and call one domain action; every job is
+idempotent, so at-least-once delivery is enough."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
+from taskiq_redis import RedisStreamBroker
+
+from app.settings import Settings
+from models.events import actions as events
+from models.timeline import actions as timeline
+from subscriptions.events import LiveEvent
+
+
+def _sessionmaker(context: Context) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = context.state.sessionmaker
+    return maker
+
+
+async def fan_out_post(post_id: int, context: Context = TaskiqDepends()) -> int:
+    """Write a new post into its author's followers' home feeds."""
+    async with _sessionmaker(context)() as session, session.begin():
+        return await timeline.fan_out_post(session, post_id=post_id)
+
+
+async def backfill_follow(
+    follower_id: int, followee_id: int, context: Context = TaskiqDepends()
+) -> int:
+    """Bring a newly followed account's recent posts into the follower's home feed."""
+    async with _sessionmaker(context)() as session, session.begin():
+        return await timeline.backfill_follow(
+            session, follower_id=follower_id, followee_id=followee_id
+        )
+
+
+TASKS = {"chirp.fan_out_post": fan_out_post, "chirp.backfill_follow": backfill_follow}
+
+
+def create_broker(settings: Settings) -> AsyncBroker:
+    broker: AsyncBroker
+    if settings.redis_url:
+        broker = RedisStreamBroker(
+            settings.redis_url,
+            queue_name=f"{settings.redis_prefix}:jobs",
+            consumer_group_name=f"{settings.redis_prefix}:workers",
+        )
+    else:
+        broker = InMemoryBroker()
+    for name, func in TASKS.items():
+        broker.register_task(func, task_name=name)
+    return broker
+
+
+def jobs_for(event: LiveEvent) -> list[tuple[str, dict[str, Any]]]:
+    """The background work an event calls for."""
+    payload = event.payload
+    if event.type == events.POST_CREATED:
+        return [("chirp.fan_out_post", {"post_id": payload["post_id"]})]
+    if event.type == events.ACCOUNT_FOLLOWED:
+        return [
+            (
+                "chirp.backfill_follow",
+                {"follower_id": payload["follower_id"], "followee_id": payload["followee_id"]},
+            )
+        ]
+    return []
+
+
+class JobQueue:
+    """Enqueues the jobs for each dispatched event."""
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self.broker = broker
+
+    async def process(self, event: LiveEvent) -> None:
+        for name, kwargs in jobs_for(event):
+            task = self.broker.find_task(name)
+            assert task is not None, name
+            await task.kiq(**kwargs)

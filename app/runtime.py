@@ -1,0 +1,94 @@
+"""Builds the process-wide services from settings, and starts and stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from broadcaster import Broadcast
+from sqlalchemy.ext.asyncio import AsyncEngine
+from taskiq import AsyncBroker
+from taskiq.api import run_receiver_task
+
+from app import db
+from app.jobs import JobQueue, create_broker
+from app.settings import Settings
+from models.accounts.passwords import make_hasher
+from resolvers.context import Runtime
+from subscriptions.backend import ResilientRedisBackend
+from subscriptions.dispatcher import Dispatcher
+from subscriptions.events import EventLog
+from subscriptions.hub import Hub
+
+
+@dataclass
+class Services:
+    runtime: Runtime
+    engine: AsyncEngine
+    broadcast: Broadcast
+    broker: AsyncBroker
+    redis_backend: ResilientRedisBackend | None
+
+
+def build_services(settings: Settings) -> Services:
+    engine = db.create_engine(settings)
+    sessionmaker = db.create_sessionmaker(engine)
+    redis_backend = None
+    if settings.redis_url:
+        redis_backend = ResilientRedisBackend(settings.redis_url)
+        broadcast = Broadcast(backend=redis_backend)
+    else:
+        broadcast = Broadcast("memory://")
+    channel = f"{settings.redis_prefix}:events"
+    event_log = EventLog(sessionmaker)
+    hub = Hub(broadcast, channel, event_log, queue_size=settings.ws_queue_size)
+    if redis_backend is not None:
+        redis_backend.on_reconnect = hub.request_resync
+    broker = create_broker(settings)
+    broker.state.sessionmaker = sessionmaker
+    dispatcher = Dispatcher(
+        sessionmaker,
+        broadcast,
+        channel,
+        JobQueue(broker).process,
+        interval=settings.dispatch_interval,
+    )
+    runtime = Runtime(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        hasher=make_hasher(
+            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost
+        ),
+        dispatcher=dispatcher,
+        hub=hub,
+        event_log=event_log,
+    )
+    return Services(runtime, engine, broadcast, broker, redis_backend)
+
+
+@contextlib.asynccontextmanager
+async def running(services: Services) -> AsyncIterator[Services]:
+    """Start everything the server needs, in order, and stop it in reverse."""
+    runtime = services.runtime
+    await db.check_migrated(services.engine)
+    await services.broker.startup()
+    worker: asyncio.Task[None] | None = None
+    if runtime.settings.embedded_worker and runtime.settings.redis_url:
+        worker = asyncio.create_task(run_receiver_task(services.broker))
+    await services.broadcast.connect()
+    await runtime.hub.start()
+    await runtime.dispatcher.start()
+    try:
+        yield services
+    finally:
+        await runtime.dispatcher.stop()
+        await runtime.hub.stop()
+        await services.broadcast.disconnect()
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        await services.broker.shutdown()
+        await services.engine.dispose()

@@ -1,0 +1,123 @@
+"""Typed settings, built once from the environment and passed to everything that needs them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+Environment = Literal["development", "test", "production"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chirp.db"
+PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"  # noqa: S105
+
+
+class SettingsError(ValueError):
+    """The environment describes a configuration Chirp refuses to run with."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    env: Environment = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    redis_prefix: str = "chirp"
+    secret_key: str = PLACEHOLDER_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: tuple[str, ...] = ()
+    session_ttl: timedelta = timedelta(days=30)
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    ws_queue_size: int = 256
+    dispatch_interval: float = 1.0
+    catch_up_limit: int = 1000
+    db_pool_size: int = 10
+    embedded_worker: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check(self) -> Settings:
+        """Refuse configurations that are unsafe outside development."""
+        if self.is_production:
+            if self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32:
+                raise SettingsError(
+                    "SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (for example: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')"
+                )
+            if self.argon2_memory_cost < 19456:
+                raise SettingsError("ARGON2_MEMORY_COST below the OWASP minimum in production")
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (see docs/configuration.md)."""
+        env = dict(os.environ if environ is None else environ)
+        chirp_env = env.get("CHIRP_ENV", "development")
+        if chirp_env not in ("development", "test", "production"):
+            raise SettingsError(f"CHIRP_ENV must be development, test or production, not {chirp_env!r}")
+        origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            env=chirp_env,  # type: ignore[arg-type]
+            database_url=normalise_database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            redis_url=env.get("REDIS_URL") or None,
+            redis_prefix=env.get("REDIS_PREFIX", "chirp"),
+            secret_key=env.get("SECRET_KEY", PLACEHOLDER_SECRET),
+            host=env.get("HOST", "127.0.0.1"),
+            port=_int(env, "PORT", 8000),
+            cors_origins=origins,
+            session_ttl=timedelta(days=_int(env, "SESSION_TTL_DAYS", 30)),
+            argon2_time_cost=_int(env, "ARGON2_TIME_COST", 3),
+            argon2_memory_cost=_int(env, "ARGON2_MEMORY_COST", 65536),
+            max_query_depth=_int(env, "GRAPHQL_MAX_DEPTH", 12),
+            max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 30),
+            max_tokens=_int(env, "GRAPHQL_MAX_TOKENS", 2000),
+            ws_queue_size=_int(env, "WS_QUEUE_SIZE", 256),
+            dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
+            db_pool_size=_int(env, "DB_POOL_SIZE", 10),
+            embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
+        ).check()
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs operators write and pick the async driver Chirp uses."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, not {raw!r}") from exc
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")

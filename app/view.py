@@ -1,0 +1,95 @@
+"""The GraphQL endpoint: context per request, WebSocket authentication, and the
+GraphQL-over-HTTP media type with the status codes its specification gives."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+
+from app.middleware import bearer_token
+from models.accounts import actions as accounts
+from resolvers.context import Context, Runtime
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class ChirpGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: BaseSchema, runtime: Runtime) -> None:
+        settings = runtime.settings
+        super().__init__(
+            schema,
+            graphql_ide=None if settings.is_production else "graphiql",
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=20,
+            allowed_origins=settings.cors_origins,
+        )
+        self.runtime = runtime
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        state = request.scope.get("state", {})
+        return Context(
+            runtime=self.runtime,
+            request=request,
+            request_id=state.get("request_id", "-"),
+            viewer=state.get("viewer"),
+            session_id=state.get("session_id"),
+        )
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        params = context.connection_params or {}
+        raw = params.get("authorization") or params.get("Authorization")
+        if raw is None:
+            return {"viewer": None}
+        token = bearer_token(str(raw)) if " " in str(raw) else str(raw)
+        auth = None
+        if token:
+            async with self.runtime.sessionmaker() as session:
+                auth = await accounts.authenticate(session, token=token)
+        if auth is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.viewer, context.session_id = auth.account, auth.session_id
+        return {"viewer": auth.account.handle}
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        accept = request.headers.get("accept", "")
+        sub_response.media_type = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else JSON
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data = process_result(result)
+        if isinstance(result, PreExecutionError):
+            # A request error (parse, validation): the spec says the data entry is absent.
+            data.pop("data", None)  # type: ignore[misc]
+        return data
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or JSON
+        response.headers["content-type"] = media_type
+        if (
+            media_type == GRAPHQL_RESPONSE
+            and isinstance(response_data, dict)
+            and "data" not in response_data
+            and not sub_response.status_code
+        ):
+            response.status_code = 400
+        return response

@@ -1,0 +1,1 @@
+"""The domain: one package per domain, with tables, actions, policies and errors."""

@@ -1,0 +1,190 @@
+"""Account use cases: sign up, log in and out, authenticate a token, edit a profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.accounts import errors, validation
+from models.accounts.passwords import new_token, token_digest, verify_password
+from models.accounts.tables import Account, LoginSession
+from models.base import utcnow
+from models.events import actions as events
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    account: Account
+    session_id: int
+
+
+async def sign_up(
+    session: AsyncSession, *, hasher: PasswordHasher, handle: str, email: str, password: str
+) -> Account:
+    """Create an account; handles are unique case-insensitively and emails are normalised."""
+    validation.check_handle(handle)
+    email = validation.normalise_email(email)
+    validation.check_password(password)
+    key = validation.handle_key(handle)
+    await _ensure_free(session, key=key, email=email)
+    account = Account(
+        handle=handle,
+        handle_key=key,
+        email=email,
+        password_hash=hasher.hash(password),
+        display_name=handle,
+    )
+    session.add(account)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent sign-up won the race
+        raise errors.HandleTaken("That handle is taken.", field="handle") from exc
+    return account
+
+
+async def _ensure_free(session: AsyncSession, *, key: str, email: str) -> None:
+    rows = await session.execute(
+        select(Account.handle_key, Account.email).where(
+            or_(Account.handle_key == key, Account.email == email)
+        )
+    )
+    for row_key, row_email in rows:
+        if row_key == key:
+            raise errors.HandleTaken("That handle is taken.", field="handle")
+        if row_email == email:
+            raise errors.EmailTaken("An account already uses that email.", field="email")
+
+
+async def log_in(
+    session: AsyncSession,
+    *,
+    hasher: PasswordHasher,
+    login: str,
+    password: str,
+    ttl: timedelta,
+    ip: str = "",
+    user_agent: str = "",
+) -> tuple[Account, str]:
+    """Check a handle-or-email and password; return the account and a new session token."""
+    login = login.strip()
+    account = await session.scalar(
+        select(Account).where(
+            or_(Account.handle_key == login.casefold(), Account.email == login.lower())
+        )
+    )
+    if account is None:
+        # Hash anyway so response time does not reveal whether the account exists.
+        hasher.hash(password)
+        raise errors.InvalidCredentials("Wrong handle, email or password.")
+    if not verify_password(hasher, account.password_hash, password):
+        raise errors.InvalidCredentials("Wrong handle, email or password.")
+    if hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hasher.hash(password)
+    token = await start_session(
+        session, account_id=account.id, ttl=ttl, ip=ip, user_agent=user_agent
+    )
+    return account, token
+
+
+async def start_session(
+    session: AsyncSession, *, account_id: int, ttl: timedelta, ip: str, user_agent: str
+) -> str:
+    """Open a log-in session and return its token; only the token's hash is stored."""
+    token = new_token()
+    session.add(
+        LoginSession(
+            account_id=account_id,
+            token_hash=token_digest(token),
+            expires_at=utcnow() + ttl,
+            ip=ip[:64],
+            user_agent=user_agent[:300],
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | None:
+    """The account and session behind a bearer token, or None if unknown, expired or revoked."""
+    row = (
+        await session.execute(
+            select(Account, LoginSession.id)
+            .join(LoginSession, LoginSession.account_id == Account.id)
+            .where(
+                LoginSession.token_hash == token_digest(token),
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > utcnow(),
+            )
+        )
+    ).first()
+    return None if row is None else Authenticated(account=row[0], session_id=row[1])
+
+
+async def log_out(session: AsyncSession, *, account_id: int, session_id: int) -> None:
+    """Revoke one session; its live subscriptions are closed through the event."""
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    events.record_event(
+        session,
+        type=events.SESSIONS_REVOKED,
+        payload={"account_id": account_id, "session_ids": [session_id]},
+    )
+
+
+async def log_out_everywhere(session: AsyncSession, *, account_id: int) -> int:
+    """Revoke every session of an account; returns how many were live."""
+    ids = list(
+        await session.scalars(
+            select(LoginSession.id).where(
+                LoginSession.account_id == account_id, LoginSession.revoked_at.is_(None)
+            )
+        )
+    )
+    if ids:
+        await session.execute(
+            update(LoginSession).where(LoginSession.id.in_(ids)).values(revoked_at=utcnow())
+        )
+    events.record_event(
+        session,
+        type=events.SESSIONS_REVOKED,
+        payload={"account_id": account_id, "session_ids": ids},
+    )
+    return len(ids)
+
+
+async def update_profile(
+    session: AsyncSession,
+    *,
+    account: Account,
+    display_name: str | None = None,
+    bio: str | None = None,
+    avatar_url: str | None = None,
+) -> Account:
+    """Change the viewer's own profile; fields left out stay as they are."""
+    validation.check_profile(display_name=display_name, bio=bio, avatar_url=avatar_url)
+    if display_name is not None:
+        account.display_name = display_name.strip()
+    if bio is not None:
+        account.bio = bio
+    if avatar_url is not None:
+        account.avatar_url = avatar_url or None
+    await session.flush()
+    return account
+
+
+async def get_account(session: AsyncSession, *, account_id: int) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def get_account_by_handle(session: AsyncSession, *, handle: str) -> Account | None:
+    return await session.scalar(
+        select(Account).where(Account.handle_key == validation.handle_key(handle))
+    )

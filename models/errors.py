@@ -1,0 +1,44 @@
+"""Domain errors: expected failures with a stable code that clients can rely on."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An expected failure; `code` is stable and SCREAMING_SNAKE, `field` names the bad input."""
+
+    code = "INVALID"
+    kind = "validation"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    code = "INVALID_INPUT"
+    kind = "validation"
+
+
+class NotFound(DomainError):
+    """The object does not exist or the viewer may not see it: the two are not told apart."""
+
+    code = "NOT_FOUND"
+    kind = "not_found"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+    kind = "conflict"
+
+
+class NotAllowed(DomainError):
+    code = "NOT_ALLOWED"
+    kind = "not_allowed"
+
+
+class AuthenticationFailed(DomainError):
+    code = "INVALID_CREDENTIALS"
+    kind = "authentication"

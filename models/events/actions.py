@@ -1,0 +1,22 @@
+"""Recording events in the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.events.tables import Event
+
+POST_CREATED = "post.created"
+POST_UPDATED = "post.updated"
+POST_DELETED = "post.deleted"
+ACCOUNT_FOLLOWED = "account.followed"
+ACCOUNT_UNFOLLOWED = "account.unfollowed"
+ACCOUNT_BLOCKED = "account.blocked"
+SESSIONS_REVOKED = "sessions.revoked"
+
+
+def record_event(session: AsyncSession, *, type: str, payload: dict[str, object]) -> Event:
+    """Add an outbox event to the session; it commits or rolls back with the change."""
+    event = Event(type=type, payload=payload)
+    session.add(event)
+    return event

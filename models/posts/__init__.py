@@ -1,0 +1,1 @@
+"""Posts: bodies, replies, reposts, likes and edit history."""

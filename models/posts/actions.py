@@ -1,0 +1,198 @@
+"""Post use cases: create, reply, repost, like, edit and delete."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.accounts.tables import Account
+from models.base import utcnow
+from models.errors import NotFound
+from models.events import actions as events
+from models.posts import errors, policies
+from models.posts.tables import PUBLIC, VISIBILITIES, Like, Post, PostEdit
+from models.timeline import actions as timeline
+
+MAX_POST_LENGTH = 500
+
+
+def check_body(body: str) -> str:
+    if not body.strip():
+        raise errors.PostEmpty("A post needs some text.", field="body")
+    if len(body) > MAX_POST_LENGTH:
+        raise errors.PostTooLong(
+            f"Posts are at most {MAX_POST_LENGTH} characters.", field="body"
+        )
+    return body
+
+
+async def get_visible_post(session: AsyncSession, *, viewer_id: int | None, post_id: int) -> Post:
+    """The post if the viewer may see it; otherwise NOT_FOUND, never FORBIDDEN."""
+    post = await session.scalar(
+        select(Post).where(Post.id == post_id, policies.visible_to(viewer_id))
+    )
+    if post is None:
+        raise NotFound("No such post.", field="postId")
+    return post
+
+
+async def create_post(
+    session: AsyncSession,
+    *,
+    author_id: int,
+    body: str,
+    visibility: str = PUBLIC,
+    reply_to_id: int | None = None,
+) -> Post:
+    """Publish a post or a reply; the event and the author's feed entry commit with it."""
+    check_body(body)
+    if visibility not in VISIBILITIES:
+        raise errors.InvalidVisibility("Unknown visibility.", field="visibility")
+    root_id = None
+    if reply_to_id is not None:
+        parent = await get_visible_post(session, viewer_id=author_id, post_id=reply_to_id)
+        if parent.repost_of_id is not None:
+            raise NotFound("Reposts cannot be replied to; reply to the original.", field="replyToId")
+        root_id = parent.thread_root_id or parent.id
+        await _bump(session, post_id=parent.id, column="reply_count", by=1)
+        _updated(session, parent.id)
+    post = Post(
+        author_id=author_id,
+        body=body,
+        visibility=visibility,
+        reply_to_id=reply_to_id,
+        thread_root_id=root_id,
+    )
+    return await _publish(session, post)
+
+
+async def repost_post(session: AsyncSession, *, author_id: int, post_id: int) -> Post:
+    """Share a public post with one's followers; reposting twice returns the first repost."""
+    original = await get_visible_post(session, viewer_id=author_id, post_id=post_id)
+    if original.repost_of_id is not None:
+        original = await get_visible_post(
+            session, viewer_id=author_id, post_id=original.repost_of_id
+        )
+    if original.visibility != PUBLIC:
+        raise errors.CannotRepost("Only public posts can be reposted.", field="postId")
+    existing = await session.scalar(
+        select(Post).where(
+            Post.author_id == author_id,
+            Post.repost_of_id == original.id,
+            Post.deleted_at.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing
+    await _bump(session, post_id=original.id, column="repost_count", by=1)
+    _updated(session, original.id)
+    return await _publish(
+        session, Post(author_id=author_id, body="", visibility=PUBLIC, repost_of_id=original.id)
+    )
+
+
+async def _publish(session: AsyncSession, post: Post) -> Post:
+    session.add(post)
+    await session.flush()
+    await session.execute(
+        update(Account)
+        .where(Account.id == post.author_id)
+        .values(posts_count=Account.posts_count + 1)
+    )
+    await timeline.add_own_entry(session, post=post)
+    events.record_event(
+        session,
+        type=events.POST_CREATED,
+        payload={
+            "post_id": post.id,
+            "author_id": post.author_id,
+            "visibility": post.visibility,
+            "reply_to_id": post.reply_to_id,
+        },
+    )
+    await session.flush()
+    return post
+
+
+async def like_post(session: AsyncSession, *, account_id: int, post_id: int) -> Post:
+    """Like a post; liking twice changes nothing."""
+    post = await get_visible_post(session, viewer_id=account_id, post_id=post_id)
+    liked = await session.scalar(
+        select(Like.id).where(Like.account_id == account_id, Like.post_id == post_id)
+    )
+    if liked is None:
+        session.add(Like(account_id=account_id, post_id=post_id))
+        await _bump(session, post_id=post_id, column="like_count", by=1)
+        _updated(session, post_id)
+        await session.flush()
+        await session.refresh(post)
+    return post
+
+
+async def unlike_post(session: AsyncSession, *, account_id: int, post_id: int) -> Post:
+    """Take a like back; unliking a post one has not liked changes nothing."""
+    post = await get_visible_post(session, viewer_id=account_id, post_id=post_id)
+    result = await session.execute(
+        delete(Like).where(Like.account_id == account_id, Like.post_id == post_id)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        await _bump(session, post_id=post_id, column="like_count", by=-1)
+        _updated(session, post_id)
+        await session.flush()
+        await session.refresh(post)
+    return post
+
+
+async def edit_post(session: AsyncSession, *, editor_id: int, post_id: int, body: str) -> Post:
+    """Change a post's text; the previous text is kept in its edit history."""
+    post = await get_visible_post(session, viewer_id=editor_id, post_id=post_id)
+    if not policies.may_edit(post, viewer_id=editor_id):
+        raise errors.NotAuthor("Only the author can edit a post.", field="postId")
+    check_body(body)
+    if body != post.body:
+        session.add(PostEdit(post_id=post.id, editor_id=editor_id, previous_body=post.body))
+        post.body = body
+        post.edited_at = utcnow()
+        _updated(session, post.id)
+        await session.flush()
+    return post
+
+
+async def delete_post(session: AsyncSession, *, actor_id: int, post_id: int) -> int:
+    """Soft-delete a post: it disappears from every timeline, thread and subscription."""
+    post = await get_visible_post(session, viewer_id=actor_id, post_id=post_id)
+    if not policies.may_delete(post, viewer_id=actor_id):
+        raise errors.NotAuthor("Only the author can delete a post.", field="postId")
+    post.deleted_at = utcnow()
+    await session.execute(
+        update(Account)
+        .where(Account.id == post.author_id)
+        .values(posts_count=Account.posts_count - 1)
+    )
+    if post.reply_to_id is not None:
+        await _bump(session, post_id=post.reply_to_id, column="reply_count", by=-1)
+    if post.repost_of_id is not None:
+        await _bump(session, post_id=post.repost_of_id, column="repost_count", by=-1)
+    events.record_event(
+        session,
+        type=events.POST_DELETED,
+        payload={"post_id": post.id, "author_id": post.author_id},
+    )
+    await session.flush()
+    return post.id
+
+
+async def list_edits(session: AsyncSession, *, post_id: int, limit: int) -> list[PostEdit]:
+    rows = await session.scalars(
+        select(PostEdit).where(PostEdit.post_id == post_id).order_by(PostEdit.id.desc()).limit(limit)
+    )
+    return list(rows)
+
+
+async def _bump(session: AsyncSession, *, post_id: int, column: str, by: int) -> None:
+    counter = getattr(Post, column)
+    await session.execute(update(Post).where(Post.id == post_id).values({column: counter + by}))
+
+
+def _updated(session: AsyncSession, post_id: int) -> None:
+    events.record_event(session, type=events.POST_UPDATED, payload={"post_id": post_id})

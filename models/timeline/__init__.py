@@ -1,0 +1,1 @@
+"""Timelines: materialised home feeds and the queries that page every timeline."""

@@ -1,0 +1,1 @@
+"""Thin glue per domain: unpack the context, call one action, hand back domain objects."""

@@ -1,0 +1,81 @@
+"""Accounts: sign up, log in and out, the viewer, profiles."""
+
+from __future__ import annotations
+
+from models.accounts import actions as accounts
+from models.accounts.tables import Account
+from models.social import policies as social
+from resolvers.context import Context
+
+
+async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tuple[Account, str]:
+    async with ctx.write() as session:
+        account = await accounts.sign_up(
+            session, hasher=ctx.runtime.hasher, handle=handle, email=email, password=password
+        )
+        token = await accounts.start_session(
+            session,
+            account_id=account.id,
+            ttl=ctx.settings.session_ttl,
+            ip=ctx.client_ip,
+            user_agent=ctx.user_agent,
+        )
+    return account, token
+
+
+async def log_in(ctx: Context, *, login: str, password: str) -> tuple[Account, str]:
+    async with ctx.write() as session:
+        return await accounts.log_in(
+            session,
+            hasher=ctx.runtime.hasher,
+            login=login,
+            password=password,
+            ttl=ctx.settings.session_ttl,
+            ip=ctx.client_ip,
+            user_agent=ctx.user_agent,
+        )
+
+
+async def log_out(ctx: Context) -> None:
+    viewer = ctx.require_viewer()
+    assert ctx.session_id is not None
+    async with ctx.write() as session:
+        await accounts.log_out(session, account_id=viewer.id, session_id=ctx.session_id)
+
+
+async def log_out_everywhere(ctx: Context) -> int:
+    viewer = ctx.require_viewer()
+    async with ctx.write() as session:
+        return await accounts.log_out_everywhere(session, account_id=viewer.id)
+
+
+async def update_profile(
+    ctx: Context, *, display_name: str | None, bio: str | None, avatar_url: str | None
+) -> Account:
+    viewer = ctx.require_viewer()
+    async with ctx.write() as session:
+        account = await session.merge(viewer)
+        return await accounts.update_profile(
+            session, account=account, display_name=display_name, bio=bio, avatar_url=avatar_url
+        )
+
+
+async def account_by_handle(ctx: Context, *, handle: str) -> Account | None:
+    """An account by handle; null when it does not exist or a block stands between."""
+    async with ctx.read() as session:
+        account = await accounts.get_account_by_handle(session, handle=handle)
+        if account is None or ctx.viewer_id is None:
+            return account
+        if await social.blocked_between(session, ctx.viewer_id, account.id):
+            return None
+        return account
+
+
+async def account_by_id(ctx: Context, *, account_id: int) -> Account | None:
+    account = await ctx.loaders.accounts_by_id.load(account_id)
+    if account is None or ctx.viewer_id is None:
+        return account
+    async with ctx.read() as session:
+        if await social.blocked_between(session, ctx.viewer_id, account.id):
+            return None
+    return account

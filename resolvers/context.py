@@ -1,0 +1,105 @@
+"""The typed GraphQL context: process-wide services plus what belongs to one operation."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from argon2 import PasswordHasher
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from app.settings import Settings
+from models.accounts.tables import Account
+from resolvers.loaders import Loaders
+from subscriptions.dispatcher import Dispatcher
+from subscriptions.events import EventLog
+from subscriptions.hub import Hub
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    """Services built once per process by `create_app` and shared by every request."""
+
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    hasher: PasswordHasher
+    dispatcher: Dispatcher
+    hub: Hub
+    event_log: EventLog
+
+
+class NotAuthenticated(GraphQLError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Log in first: send `Authorization: Bearer <token>`.",
+            extensions={"code": "UNAUTHENTICATED"},
+        )
+
+
+@dataclass(kw_only=True)
+class Context:
+    runtime: Runtime
+    request: Request | WebSocket
+    request_id: str
+    viewer: Account | None = None
+    session_id: int | None = None
+    connection_params: dict[str, Any] | None = None
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def viewer_id(self) -> int | None:
+        return None if self.viewer is None else self.viewer.id
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.runtime.sessionmaker, self.viewer_id)
+        return self._loaders
+
+    def for_operation(self) -> Context:
+        """A copy for one operation, with its own dataloaders."""
+        return dataclasses.replace(self, _loaders=None)
+
+    def reset_loaders(self) -> None:
+        """Forget cached loads, for each event of a long-lived subscription."""
+        self._loaders = None
+
+    def require_viewer(self) -> Account:
+        if self.viewer is None:
+            raise NotAuthenticated()
+        return self.viewer
+
+    @property
+    def client_ip(self) -> str:
+        client = self.request.client
+        return "" if client is None else client.host
+
+    @property
+    def user_agent(self) -> str:
+        return self.request.headers.get("user-agent", "")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.runtime.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; after it commits, the dispatcher publishes its events."""
+        async with self.runtime.sessionmaker() as session, session.begin():
+            yield session
+        self.runtime.dispatcher.kick()
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,84 @@
+"""Expected failures as values: every mutation returns its success type or a `UserError`."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from models.errors import DomainError
+
+
+@strawberry.enum(description="Stable machine-readable error codes. New codes may be added.")
+class ErrorCode(Enum):
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    HANDLE_TAKEN = "HANDLE_TAKEN"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    INVALID_HANDLE = "INVALID_HANDLE"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
+    INVALID_PROFILE = "INVALID_PROFILE"
+    CANNOT_TARGET_SELF = "CANNOT_TARGET_SELF"
+    BLOCKED = "BLOCKED"
+    POST_EMPTY = "POST_EMPTY"
+    POST_TOO_LONG = "POST_TOO_LONG"
+    INVALID_VISIBILITY = "INVALID_VISIBILITY"
+    NOT_AUTHOR = "NOT_AUTHOR"
+    CANNOT_REPOST = "CANNOT_REPOST"
+
+
+@strawberry.interface(description="An expected failure the client can show or act on.")
+class UserError:
+    message: str = strawberry.field(description="A human-readable explanation, in English.")
+    code: ErrorCode = strawberry.field(description="A stable code to branch on.")
+    field: str | None = strawberry.field(
+        description="The input field at fault (camelCase), or null when no one field is."
+    )
+
+
+@strawberry.type(description="The input was malformed or out of bounds.")
+class ValidationError(UserError):
+    pass
+
+
+@strawberry.type(description="The object does not exist or is not visible to the viewer.")
+class NotFoundError(UserError):
+    pass
+
+
+@strawberry.type(description="The change conflicts with existing data (for example a taken handle).")
+class ConflictError(UserError):
+    pass
+
+
+@strawberry.type(description="The viewer may see the object but not do this to it.")
+class NotAllowedError(UserError):
+    pass
+
+
+@strawberry.type(description="The credentials were wrong.")
+class AuthenticationError(UserError):
+    pass
+
+
+ERROR_TYPES: dict[str, type[UserError]] = {
+    "validation": ValidationError,
+    "not_found": NotFoundError,
+    "conflict": ConflictError,
+    "not_allowed": NotAllowedError,
+    "authentication": AuthenticationError,
+}
+
+
+def user_error(err: DomainError, allowed: tuple[type[UserError], ...]) -> UserError:
+    """Map a domain error to its result type; an error the mutation did not declare is a bug
+    and is re-raised (and masked for the client)."""
+    cls = ERROR_TYPES[err.kind]
+    if cls not in allowed:
+        raise err
+    return cls(message=err.message, code=ErrorCode(err.code), field=err.field)

@@ -1,0 +1,164 @@
+"""Create, reply to, repost, like, edit and delete posts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from models.errors import DomainError
+from models.posts.tables import Post as PostRow
+from resolvers import posts as resolvers
+from resolvers.context import Info
+from resolvers.paging import global_id, parse_global_id
+from schema.errors import NotAllowedError, NotFoundError, ValidationError, user_error
+from schema.permissions import IsAuthenticated
+from schema.types import Post, Visibility
+
+
+@strawberry.input(description="A new post or reply.")
+class CreatePostInput:
+    body: str = strawberry.field(description="1 to 500 characters, not only whitespace.")
+    visibility: Visibility = strawberry.field(
+        default=Visibility.PUBLIC, description="Who may see it; PUBLIC unless given."
+    )
+    reply_to_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The post this replies to, if any."
+    )
+
+
+@strawberry.type(description="The post acted on, as it is now.")
+class PostPayload:
+    post: Post = strawberry.field(description="The post after the change.")
+
+
+CreatePostResult = Annotated[
+    PostPayload | ValidationError | NotFoundError, strawberry.union("CreatePostResult")
+]
+
+
+@strawberry.input(description="The post to act on.")
+class PostTargetInput:
+    post_id: strawberry.ID = strawberry.field(description="The post's global id.")
+
+
+RepostPostResult = Annotated[
+    PostPayload | ValidationError | NotFoundError | NotAllowedError,
+    strawberry.union("RepostPostResult"),
+]
+LikePostResult = Annotated[
+    PostPayload | ValidationError | NotFoundError, strawberry.union("LikePostResult")
+]
+UnlikePostResult = Annotated[
+    PostPayload | ValidationError | NotFoundError, strawberry.union("UnlikePostResult")
+]
+
+
+@strawberry.input(description="New text for a post.")
+class EditPostInput:
+    post_id: strawberry.ID = strawberry.field(description="The post's global id.")
+    body: str = strawberry.field(description="1 to 500 characters, not only whitespace.")
+
+
+EditPostResult = Annotated[
+    PostPayload | ValidationError | NotFoundError | NotAllowedError,
+    strawberry.union("EditPostResult"),
+]
+
+
+@strawberry.type(description="A post was deleted.")
+class DeletePostPayload:
+    deleted_post_id: strawberry.ID = strawberry.field(description="The deleted post's id.")
+
+
+DeletePostResult = Annotated[
+    DeletePostPayload | ValidationError | NotFoundError | NotAllowedError,
+    strawberry.union("DeletePostResult"),
+]
+
+
+def _post_id(value: str, field: str = "postId") -> int:
+    return parse_global_id(value, expect="Post", field=field)[1]
+
+
+def _payload(row: PostRow) -> PostPayload:
+    return PostPayload(post=Post.from_row(row))
+
+
+@strawberry.type
+class PostMutations:
+    @strawberry.mutation(
+        description="Publish a post, or a reply when `replyToId` is given.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def create_post(self, info: Info, input: CreatePostInput) -> CreatePostResult:
+        try:
+            reply_to = None if input.reply_to_id is None else _post_id(input.reply_to_id, "replyToId")
+            row = await resolvers.create_post(
+                info.context,
+                body=input.body,
+                visibility=input.visibility.value,
+                reply_to_id=reply_to,
+            )
+        except DomainError as err:
+            return user_error(err, (ValidationError, NotFoundError))  # type: ignore[return-value]
+        return _payload(row)
+
+    @strawberry.mutation(
+        description="Repost a public post to the viewer's followers; reposting twice returns "
+        "the first repost.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def repost_post(self, info: Info, input: PostTargetInput) -> RepostPostResult:
+        try:
+            row = await resolvers.repost_post(info.context, post_id=_post_id(input.post_id))
+        except DomainError as err:
+            errors = (ValidationError, NotFoundError, NotAllowedError)
+            return user_error(err, errors)  # type: ignore[return-value]
+        return _payload(row)
+
+    @strawberry.mutation(
+        description="Like a post. Idempotent.", permission_classes=[IsAuthenticated]
+    )
+    async def like_post(self, info: Info, input: PostTargetInput) -> LikePostResult:
+        try:
+            row = await resolvers.like_post(info.context, post_id=_post_id(input.post_id))
+        except DomainError as err:
+            return user_error(err, (ValidationError, NotFoundError))  # type: ignore[return-value]
+        return _payload(row)
+
+    @strawberry.mutation(
+        description="Take back a like. Idempotent.", permission_classes=[IsAuthenticated]
+    )
+    async def unlike_post(self, info: Info, input: PostTargetInput) -> UnlikePostResult:
+        try:
+            row = await resolvers.unlike_post(info.context, post_id=_post_id(input.post_id))
+        except DomainError as err:
+            return user_error(err, (ValidationError, NotFoundError))  # type: ignore[return-value]
+        return _payload(row)
+
+    @strawberry.mutation(
+        description="Change a post's text (author only); the old text is kept in its history.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def edit_post(self, info: Info, input: EditPostInput) -> EditPostResult:
+        try:
+            row = await resolvers.edit_post(
+                info.context, post_id=_post_id(input.post_id), body=input.body
+            )
+        except DomainError as err:
+            errors = (ValidationError, NotFoundError, NotAllowedError)
+            return user_error(err, errors)  # type: ignore[return-value]
+        return _payload(row)
+
+    @strawberry.mutation(
+        description="Delete a post (author only); it disappears everywhere at once.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def delete_post(self, info: Info, input: PostTargetInput) -> DeletePostResult:
+        try:
+            deleted = await resolvers.delete_post(info.context, post_id=_post_id(input.post_id))
+        except DomainError as err:
+            errors = (ValidationError, NotFoundError, NotAllowedError)
+            return user_error(err, errors)  # type: ignore[return-value]
+        return DeletePostPayload(deleted_post_id=strawberry.ID(global_id("Post", deleted)))

@@ -1,0 +1,122 @@
+"""Real-time fields over `graphql-transport-ws`. Each event carries a `cursor`; a client that
+reconnects passes the last one it saw as `after` and first receives what it missed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Annotated
+
+import strawberry
+from starlette.websockets import WebSocket
+
+from resolvers.context import Context, Info
+from resolvers.paging import BadUserInput, decode_cursor, encode_cursor, parse_global_id
+from schema.types import Post
+from subscriptions import live
+from subscriptions.events import LiveEvent
+
+Resume = Annotated[
+    str | None,
+    strawberry.argument(
+        description="The `cursor` of the last event received, to resume after a reconnect."
+    ),
+]
+
+
+@strawberry.type(description="A new post in a live timeline.")
+class TimelineEvent:
+    cursor: str = strawberry.field(description="Pass as `after` when resubscribing.")
+    post: Post = strawberry.field(description="The new post.")
+
+
+@strawberry.type(description="A change to a post: a like, an edit, a new reply, or deletion.")
+class PostUpdate:
+    cursor: str = strawberry.field(description="Pass as `after` when resubscribing.")
+    deleted: bool = strawberry.field(description="True when the post was deleted.")
+    post: Post | None = strawberry.field(
+        description="The post as it is now; null once deleted or no longer visible."
+    )
+
+
+async def _events(
+    ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+) -> AsyncIterator[LiveEvent]:
+    runtime = ctx.runtime
+    try:
+        async for event in live.stream(
+            hub=runtime.hub,
+            log_reader=runtime.event_log,
+            accepts=accepts,
+            revoked=live.revokes(ctx.viewer_id, ctx.session_id),
+            observe=graph.observe,
+            after=decode_cursor(after),
+            catch_up_limit=runtime.settings.catch_up_limit,
+        ):
+            ctx.reset_loaders()
+            yield event
+    except live.CursorTooOld as exc:
+        raise BadUserInput(
+            "That cursor is too old to resume from; refetch the timeline and resubscribe.",
+            argument="after",
+        ) from exc
+    except live.StreamClosed as closed:
+        if isinstance(ctx.request, WebSocket):
+            await ctx.request.close(code=closed.code, reason=closed.reason)
+
+
+async def _posts(
+    info: Info, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+) -> AsyncGenerator[TimelineEvent, None]:
+    ctx = info.context
+    async for event in _events(ctx, accepts, after, graph):
+        row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
+        if row is not None:
+            yield TimelineEvent(cursor=encode_cursor(event.seq), post=Post.from_row(row))
+
+
+@strawberry.type(description="Live updates. Connect with `graphql-transport-ws`.")
+class Subscription:
+    @strawberry.subscription(
+        description="New posts for the viewer's home timeline (own posts and followees'). "
+        "Requires a signed-in connection."
+    )
+    async def home_timeline(
+        self, info: Info, after: Resume = None
+    ) -> AsyncGenerator[TimelineEvent, None]:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+        graph = await live.ViewerGraph.load(ctx.runtime.sessionmaker, viewer.id)
+        async for item in _posts(info, graph.home, after, graph):
+            yield item
+
+    @strawberry.subscription(description="New public top-level posts, as in `publicFeed`.")
+    async def public_feed(
+        self, info: Info, after: Resume = None
+    ) -> AsyncGenerator[TimelineEvent, None]:
+        ctx = info.context
+        graph = await live.ViewerGraph.load(ctx.runtime.sessionmaker, ctx.viewer_id)
+        async for item in _posts(info, graph.public, after, graph):
+            yield item
+
+    @strawberry.subscription(description="Changes to one post: likes, edits, replies, deletion.")
+    async def post_updated(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The post's global id.")],
+        after: Resume = None,
+    ) -> AsyncGenerator[PostUpdate, None]:
+        ctx = info.context
+        try:
+            _, post_id = parse_global_id(id, expect="Post", field="id")
+        except ValueError as exc:
+            raise BadUserInput(str(exc), argument="id") from exc
+        if await ctx.loaders.visible_posts_by_id.load(post_id) is None:
+            raise BadUserInput("No such post.", argument="id")
+        graph = live.ViewerGraph(ctx.viewer_id)
+        async for event in _events(ctx, live.post_changes(post_id), after, graph):
+            row = await ctx.loaders.visible_posts_by_id.load(post_id)
+            yield PostUpdate(
+                cursor=encode_cursor(event.seq),
+                deleted=event.type == "post.deleted",
+                post=None if row is None else Post.from_row(row),
+            )

@@ -1,0 +1,138 @@
+"""The outbox dispatcher: numbers committed events, publishes them, and hands them to jobs.
+
+Three short steps, each safe to repeat and to run in several processes at once:
+1. number: give unnumbered events the next contiguous `seq` (one writer at a time);
+2. publish: send numbered, unpublished events through broadcaster, in `seq` order;
+3. process: enqueue the background jobs an event calls for (jobs are idempotent).
+If Redis is down, steps 2 and 3 fail and are retried; nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from broadcaster import Broadcast
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models.base import utcnow
+from models.events.tables import Event
+from subscriptions.events import LiveEvent
+
+log = logging.getLogger("chirp.dispatcher")
+
+BATCH = 500
+NUMBERING_LOCK = 727_001  # pg_advisory_xact_lock key serialising step 1 across processes
+
+ProcessEvent = Callable[[LiveEvent], Awaitable[None]]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        broadcast: Broadcast,
+        channel: str,
+        process: ProcessEvent,
+        *,
+        interval: float,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._broadcast = broadcast
+        self._channel = channel
+        self._process = process
+        self._interval = interval
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        """Ask for a dispatch soon; called after every commit that recorded events."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run_forever(), name="chirp-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("dispatch failed; the outbox keeps the events for the next try")
+
+    async def run_once(self) -> int:
+        """Number, publish and process what is pending; returns how many were published."""
+        async with self._lock:
+            await self._number()
+            published = await self._publish()
+            await self._process_pending()
+            return published
+
+    async def _number(self) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": NUMBERING_LOCK}
+                )
+            ids = list(
+                await session.scalars(
+                    select(Event.id).where(Event.seq.is_(None)).order_by(Event.id).limit(BATCH)
+                )
+            )
+            if not ids:
+                return
+            last = int(await session.scalar(select(func.max(Event.seq))) or 0)
+            for offset, event_id in enumerate(ids, start=1):
+                await session.execute(
+                    update(Event).where(Event.id == event_id).values(seq=last + offset)
+                )
+
+    async def _pending(self, session: AsyncSession, *, column: str) -> list[Event]:
+        stmt = (
+            select(Event)
+            .where(Event.seq.is_not(None), getattr(Event, column).is_(None))
+            .order_by(Event.seq)
+            .limit(BATCH)
+        )
+        if session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(await session.scalars(stmt))
+
+    async def _publish(self) -> int:
+        async def publish(event: LiveEvent) -> None:
+            await self._broadcast.publish(self._channel, event.encode())
+
+        return await self._drain("published_at", publish)
+
+    async def _process_pending(self) -> None:
+        await self._drain("processed_at", self._process)
+
+    async def _drain(self, column: str, handle: ProcessEvent) -> int:
+        """Handle pending events in order, stopping at the first failure; what was handled
+        is marked in the same transaction, so a retry starts where this one stopped."""
+        async with self._sessionmaker() as session, session.begin():
+            done: list[int] = []
+            for row in await self._pending(session, column=column):
+                try:
+                    await handle(LiveEvent.from_row(row))
+                except Exception:
+                    log.warning("%s stopped at event seq %s; will retry", column, row.seq)
+                    break
+                done.append(row.id)
+            if done:
+                await session.execute(
+                    update(Event).where(Event.id.in_(done)).values({column: utcnow()})
+                )
+            return len(done)

@@ -1,0 +1,142 @@
+"""One broadcaster subscription per process, fanned out to bounded per-subscriber queues.
+
+Events carry a contiguous `seq`. The hub delivers them in order exactly once: duplicates
+(a republished event) are dropped, and a gap (an event missed while Redis was away) is
+filled from the durable log before the later event is delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from broadcaster import Broadcast
+
+from subscriptions.events import EventLog, LiveEvent
+
+log = logging.getLogger("chirp.hub")
+
+GAP_FILL_BATCH = 500
+
+
+class Listener:
+    """A subscriber's bounded queue. A consumer that falls behind is cut off, not buffered."""
+
+    def __init__(self, accepts: Callable[[LiveEvent], bool], maxsize: int) -> None:
+        self.accepts = accepts
+        self.queue: asyncio.Queue[LiveEvent] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = asyncio.Event()
+
+    def offer(self, event: LiveEvent) -> None:
+        if self.overflowed.is_set() or not self.accepts(event):
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+
+class Hub:
+    def __init__(
+        self,
+        broadcast: Broadcast,
+        channel: str,
+        log_reader: EventLog,
+        *,
+        queue_size: int,
+        resync_interval: float = 2.0,
+    ) -> None:
+        self._broadcast = broadcast
+        self._channel = channel
+        self._log = log_reader
+        self.queue_size = queue_size
+        self._resync_interval = resync_interval
+        self._listeners: set[Listener] = set()
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._resync_now = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        self.last_seq = 0
+
+    @property
+    def listener_count(self) -> int:
+        return len(self._listeners)
+
+    async def start(self) -> None:
+        self.last_seq = await self._log.last_seq()
+        self._tasks = [
+            asyncio.create_task(self._receive_forever(), name="chirp-hub-receive"),
+            asyncio.create_task(self._resync_forever(), name="chirp-hub-resync"),
+        ]
+        async with asyncio.timeout(10):
+            await self._subscribed.wait()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def request_resync(self) -> None:
+        """Called when the pub/sub connection comes back: fetch what was missed."""
+        self._resync_now.set()
+
+    def listen(self, accepts: Callable[[LiveEvent], bool]) -> Listener:
+        listener = Listener(accepts, self.queue_size)
+        self._listeners.add(listener)
+        return listener
+
+    def forget(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+
+    async def _receive_forever(self) -> None:
+        async with self._broadcast.subscribe(self._channel) as subscriber:
+            self._subscribed.set()
+            async for message in subscriber:
+                if message is None:
+                    continue
+                try:
+                    event = LiveEvent.decode(message.message)
+                except (ValueError, KeyError, TypeError):
+                    log.warning("dropping malformed event message")
+                    continue
+                await self._receive(event)
+
+    async def _resync_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._resync_interval):
+                    await self._resync_now.wait()
+            self._resync_now.clear()
+            try:
+                await self._fill(until=None)
+            except Exception:
+                log.exception("resync from the event log failed; retrying")
+
+    async def _receive(self, event: LiveEvent) -> None:
+        async with self._lock:
+            if event.seq <= self.last_seq:
+                return
+            if event.seq > self.last_seq + 1:
+                await self._fill_locked(until=event.seq - 1)
+            if event.seq == self.last_seq + 1:
+                self._deliver(event)
+
+    async def _fill(self, *, until: int | None) -> None:
+        async with self._lock:
+            await self._fill_locked(until=until)
+
+    async def _fill_locked(self, *, until: int | None) -> None:
+        while True:
+            batch = await self._log.after(self.last_seq, limit=GAP_FILL_BATCH, until=until)
+            for event in batch:
+                self._deliver(event)
+            if len(batch) < GAP_FILL_BATCH:
+                return
+
+    def _deliver(self, event: LiveEvent) -> None:
+        self.last_seq = event.seq
+        for listener in list(self._listeners):
+            listener.offer(event)

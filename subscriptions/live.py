@@ -1,0 +1,188 @@
+"""Live streams for one subscriber: catch-up from the durable log, then live events, in
+`seq` order with none lost and none repeated."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models.events import actions as events
+from models.posts.tables import PUBLIC
+from models.social.tables import Block, Follow, Mute
+from subscriptions.events import EventLog, LiveEvent
+from subscriptions.hub import Hub
+
+CATCH_UP_BATCH = 500
+CLOSE_SESSION_REVOKED = 4403
+CLOSE_SLOW_CONSUMER = 4008
+
+
+class StreamClosed(Exception):
+    """The connection must close: its session was revoked or it could not keep up."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class CursorTooOld(Exception):
+    """The client is too far behind to catch up from the log; it should refetch."""
+
+
+@dataclass
+class ViewerGraph:
+    """Who the viewer follows, mutes and blocks, kept current by the viewer's own events."""
+
+    viewer_id: int | None
+    following: set[int] = field(default_factory=set)
+    hidden: set[int] = field(default_factory=set)
+
+    @classmethod
+    async def load(
+        cls, sessionmaker: async_sessionmaker[AsyncSession], viewer_id: int | None
+    ) -> ViewerGraph:
+        graph = cls(viewer_id)
+        if viewer_id is None:
+            return graph
+        async with sessionmaker() as session:
+            graph.following = set(
+                await session.scalars(
+                    select(Follow.followee_id).where(Follow.follower_id == viewer_id)
+                )
+            )
+            graph.hidden = set(
+                await session.scalars(select(Mute.muted_id).where(Mute.muter_id == viewer_id))
+            )
+            graph.hidden |= set(
+                await session.scalars(select(Block.blocked_id).where(Block.blocker_id == viewer_id))
+            )
+            graph.hidden |= set(
+                await session.scalars(select(Block.blocker_id).where(Block.blocked_id == viewer_id))
+            )
+        return graph
+
+    def observe(self, event: LiveEvent) -> None:
+        p = event.payload
+        if event.type == events.ACCOUNT_FOLLOWED and p.get("follower_id") == self.viewer_id:
+            self.following.add(int(p["followee_id"]))
+        elif event.type == events.ACCOUNT_UNFOLLOWED and p.get("follower_id") == self.viewer_id:
+            self.following.discard(int(p["followee_id"]))
+        elif event.type == events.ACCOUNT_BLOCKED and self.viewer_id in (
+            p.get("blocker_id"),
+            p.get("blocked_id"),
+        ):
+            other = p["blocked_id"] if p["blocker_id"] == self.viewer_id else p["blocker_id"]
+            self.hidden.add(int(other))
+            self.following.discard(int(other))
+
+    def home(self, event: LiveEvent) -> bool:
+        author = event.payload.get("author_id")
+        return (
+            event.type == events.POST_CREATED
+            and (author == self.viewer_id or author in self.following)
+            and author not in self.hidden
+        )
+
+    def public(self, event: LiveEvent) -> bool:
+        p = event.payload
+        return (
+            event.type == events.POST_CREATED
+            and p.get("visibility") == PUBLIC
+            and p.get("reply_to_id") is None
+            and p.get("author_id") not in self.hidden
+        )
+
+
+def post_changes(post_id: int) -> Callable[[LiveEvent], bool]:
+    def accepts(event: LiveEvent) -> bool:
+        return (
+            event.type in (events.POST_UPDATED, events.POST_DELETED)
+            and event.payload.get("post_id") == post_id
+        )
+
+    return accepts
+
+
+def revokes(account_id: int | None, session_id: int | None) -> Callable[[LiveEvent], bool]:
+    def check(event: LiveEvent) -> bool:
+        return (
+            session_id is not None
+            and event.type == events.SESSIONS_REVOKED
+            and event.payload.get("account_id") == account_id
+            and session_id in event.payload.get("session_ids", [])
+        )
+
+    return check
+
+
+async def stream(
+    *,
+    hub: Hub,
+    log_reader: EventLog,
+    accepts: Callable[[LiveEvent], bool],
+    revoked: Callable[[LiveEvent], bool],
+    observe: Callable[[LiveEvent], None] | None = None,
+    after: int | None,
+    catch_up_limit: int,
+) -> AsyncIterator[LiveEvent]:
+    """Yield the events `accepts` wants: first those after `after` from the log, then live."""
+
+    def wanted(event: LiveEvent) -> bool:
+        if observe is not None:
+            observe(event)
+        return revoked(event) or accepts(event)
+
+    listener = hub.listen(wanted)
+    last = hub.last_seq if after is None else after
+    try:
+        if after is not None:
+            scanned = 0
+            while True:
+                batch = await log_reader.after(last, limit=CATCH_UP_BATCH)
+                for event in batch:
+                    last = event.seq
+                    if wanted(event):
+                        _raise_if_revoked(revoked, event)
+                        yield event
+                scanned += len(batch)
+                if len(batch) < CATCH_UP_BATCH:
+                    break
+                if scanned >= catch_up_limit:
+                    raise CursorTooOld()
+        while True:
+            event = await _next(listener.queue, listener.overflowed)
+            if event.seq <= last:
+                continue
+            last = event.seq
+            _raise_if_revoked(revoked, event)
+            yield event
+    finally:
+        hub.forget(listener)
+
+
+def _raise_if_revoked(revoked: Callable[[LiveEvent], bool], event: LiveEvent) -> None:
+    if revoked(event):
+        raise StreamClosed(CLOSE_SESSION_REVOKED, "Session revoked")
+
+
+async def _next(queue: asyncio.Queue[LiveEvent], overflowed: asyncio.Event) -> LiveEvent:
+    if not queue.empty():
+        return queue.get_nowait()
+    if overflowed.is_set():
+        raise StreamClosed(CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
+    getter = asyncio.ensure_future(queue.get())
+    overflow = asyncio.ensure_future(overflowed.wait())
+    try:
+        done, _ = await asyncio.wait({getter, overflow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (getter, overflow):
+            if not task.done():
+                task.cancel()
+    if getter in done:
+        return getter.result()
+    raise StreamClosed(CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")

@@ -1,0 +1,123 @@
+"""Fixtures: every API and integration test runs on SQLite with in-process pub/sub and, when
+the machine has them, on PostgreSQL with Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from starlette.applications import Starlette
+
+from app import db
+from app.main import create_app
+from app.runtime import Services
+from app.settings import Settings
+from models.tables import metadata
+from tests.support.backends import Database, available_backends, create_database, drop_database
+from tests.support.graphql import GraphQLClient
+
+BACKENDS = available_backends()
+
+
+def pytest_report_header() -> str:
+    return f"chirp back ends under test: {', '.join(BACKENDS)}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database]:
+    database = await create_database(request.param, tmp_path_factory.mktemp("db"))
+    settings = make_settings(database)
+    engine = db.create_engine(settings)
+    try:
+        await db.migrate(engine)
+    finally:
+        await engine.dispose()
+    yield database
+    await drop_database(database)
+
+
+def make_settings(database: Database, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": database.url,
+        "redis_url": database.redis_url,
+        "redis_prefix": f"chirp-test-{uuid.uuid4().hex[:8]}",
+        "argon2_time_cost": 1,
+        "argon2_memory_cost": 1024,
+        "dispatch_interval": 0.05,
+        "embedded_worker": True,
+        "cors_origins": ("https://app.example.com",),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def truncate(settings: Settings) -> None:
+    engine = db.create_engine(settings)
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    try:
+        async with engine.begin() as conn:
+            if settings.is_sqlite:
+                for table in tables:
+                    await conn.execute(text(f"DELETE FROM {table}"))
+            else:
+                await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    return make_settings(database)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    await truncate(settings)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        application.state.ready = True
+        yield application
+
+
+@pytest.fixture
+def services(app: Starlette) -> Services:
+    services: Services = app.state.services
+    return services
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://chirp.test") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, interval: float = 0.05
+) -> None:
+    """Wait for background work (dispatch, fan-out) to reach a state; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def tmp_dir(tmp_path: Path) -> Path:
+    return tmp_path
