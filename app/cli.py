@@ -101,16 +101,24 @@ async def _seed(settings: Settings, *, only_if_empty: bool) -> int:
 
 
 async def _worker(settings: Settings) -> int:
-    from taskiq.api import run_receiver_task
+    import signal
 
     from app.runtime import build_services, running
+    from app.worker import Worker
 
     if not settings.redis_url:
         print("chirp: the worker needs REDIS_URL (the embedded default runs jobs in-process)")
         return 2
     services = build_services(settings)
     async with running(services):
-        await run_receiver_task(services.broker)
+        worker = Worker(services.broker)
+        worker.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await worker.stop()
     return 0
 
 

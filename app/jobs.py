@@ -48,6 +48,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
             settings.redis_url,
             queue_name=f"{settings.redis_prefix}:jobs",
             consumer_group_name=f"{settings.redis_prefix}:workers",
+            xread_block=500,
         )
     else:
         broker = InMemoryBroker()

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncEngine
-from taskiq import AsyncBroker
-from taskiq.api import run_receiver_task
+from taskiq import AsyncBroker, InMemoryBroker
 
 from app import db
 from app.jobs import JobQueue, create_broker
 from app.settings import Settings
+from app.worker import Worker
 from models.accounts.passwords import make_hasher
 from resolvers.context import Runtime
 from subscriptions.backend import ResilientRedisBackend
@@ -74,9 +73,10 @@ async def running(services: Services) -> AsyncIterator[Services]:
     runtime = services.runtime
     await db.check_migrated(services.engine)
     await services.broker.startup()
-    worker: asyncio.Task[None] | None = None
+    worker: Worker | None = None
     if runtime.settings.embedded_worker and runtime.settings.redis_url:
-        worker = asyncio.create_task(run_receiver_task(services.broker))
+        worker = Worker(services.broker)
+        worker.start()
     await services.broadcast.connect()
     await runtime.hub.start()
     await runtime.dispatcher.start()
@@ -84,11 +84,11 @@ async def running(services: Services) -> AsyncIterator[Services]:
         yield services
     finally:
         await runtime.dispatcher.stop()
+        if isinstance(services.broker, InMemoryBroker):
+            await services.broker.wait_all()
         await runtime.hub.stop()
         await services.broadcast.disconnect()
         if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            await worker.stop()
         await services.broker.shutdown()
         await services.engine.dispose()

@@ -3,11 +3,13 @@ reconnects passes the last one it saw as `after` and first receives what it miss
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated
 
 import strawberry
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from resolvers.context import Context, Info
 from resolvers.paging import BadUserInput, decode_cursor, encode_cursor, parse_global_id
@@ -60,8 +62,17 @@ async def _events(
             argument="after",
         ) from exc
     except live.StreamClosed as closed:
-        if isinstance(ctx.request, WebSocket):
-            await ctx.request.close(code=closed.code, reason=closed.reason)
+        if not isinstance(ctx.request, WebSocket):
+            return
+        websocket = ctx.request
+        # Another operation of this connection may have closed it already.
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(WebSocketDisconnect):
+                await websocket.close(code=closed.code, reason=closed.reason)
+        # Returning would make the operation send `complete` on the closed socket, which
+        # fails and logs an error; the connection's handler cancels this operation as soon
+        # as the socket is gone.
+        await asyncio.Event().wait()
 
 
 async def _posts(

@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
 from models.events.tables import Event
+from subscriptions.waiting import wait_event
 from subscriptions.events import LiveEvent
 
 log = logging.getLogger("chirp.dispatcher")
 
 BATCH = 500
+PUBLISH_TIMEOUT = 5.0
 NUMBERING_LOCK = 727_001  # pg_advisory_xact_lock key serialising step 1 across processes
 
 ProcessEvent = Callable[[LiveEvent], Awaitable[None]]
@@ -47,6 +49,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def kick(self) -> None:
         """Ask for a dispatch soon; called after every commit that recorded events."""
@@ -55,18 +58,25 @@ class Dispatcher:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run_forever(), name="chirp-dispatcher")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, *, grace: float = 10.0) -> None:
+        """Finish the dispatch in hand (cancelling a transaction midway can wedge a
+        connection), then stop; cancel only if it outlasts `grace`."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        done, _ = await asyncio.wait({self._task}, timeout=grace)
+        if not done:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run_forever(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
-                    await self._wake.wait()
+        while not self._stopping:
+            await wait_event(self._wake, self._interval)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.run_once()
             except Exception:
@@ -112,7 +122,8 @@ class Dispatcher:
 
     async def _publish(self) -> int:
         async def publish(event: LiveEvent) -> None:
-            await self._broadcast.publish(self._channel, event.encode())
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await self._broadcast.publish(self._channel, event.encode())
 
         return await self._drain("published_at", publish)
 

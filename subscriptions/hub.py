@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from broadcaster import Broadcast
 
+from subscriptions.waiting import wait_event
 from subscriptions.events import EventLog, LiveEvent
 
 log = logging.getLogger("chirp.hub")
@@ -106,9 +107,7 @@ class Hub:
 
     async def _resync_forever(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._resync_interval):
-                    await self._resync_now.wait()
+            await wait_event(self._resync_now, self._resync_interval)
             self._resync_now.clear()
             try:
                 await self._fill(until=None)

@@ -70,6 +70,14 @@ async def truncate(settings: Settings) -> None:
                 for table in tables:
                     await conn.execute(text(f"DELETE FROM {table}"))
             else:
+                # A job cancelled at the previous app's shutdown may still hold a transaction.
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+                await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
                 await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()

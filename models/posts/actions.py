@@ -26,13 +26,15 @@ def check_body(body: str) -> str:
     return body
 
 
-async def get_visible_post(session: AsyncSession, *, viewer_id: int | None, post_id: int) -> Post:
+async def get_visible_post(
+    session: AsyncSession, *, viewer_id: int | None, post_id: int, field: str = "postId"
+) -> Post:
     """The post if the viewer may see it; otherwise NOT_FOUND, never FORBIDDEN."""
     post = await session.scalar(
         select(Post).where(Post.id == post_id, policies.visible_to(viewer_id))
     )
     if post is None:
-        raise NotFound("No such post.", field="postId")
+        raise NotFound("No such post.", field=field)
     return post
 
 
@@ -50,7 +52,9 @@ async def create_post(
         raise errors.InvalidVisibility("Unknown visibility.", field="visibility")
     root_id = None
     if reply_to_id is not None:
-        parent = await get_visible_post(session, viewer_id=author_id, post_id=reply_to_id)
+        parent = await get_visible_post(
+            session, viewer_id=author_id, post_id=reply_to_id, field="replyToId"
+        )
         if parent.repost_of_id is not None:
             raise NotFound("Reposts cannot be replied to; reply to the original.", field="replyToId")
         root_id = parent.thread_root_id or parent.id

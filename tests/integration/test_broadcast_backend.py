@@ -117,7 +117,8 @@ async def _publish_until_accepted(broadcast: Broadcast, message: str) -> None:
 
 
 async def _wait_until_disconnected(backend: ResilientRedisBackend) -> None:
-    while backend.connected:
+    # connected is a plain property with no event to await, so poll it.
+    while backend.connected:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
 
 
@@ -198,3 +199,16 @@ async def test_frozen_redis_is_detected_by_the_health_check(redis_server: RedisS
 
     assert event == Event(channel=CHANNEL, message="after thaw")
     assert backend.reconnects == 1
+
+
+async def test_publisher_reconnects_by_itself_after_restart(redis_server: RedisServer) -> None:
+    backend = ResilientRedisBackend(redis_server.url)
+    try:
+        await backend.publish(CHANNEL, "pools a connection")
+        redis_server.kill()
+        redis_server.start()
+        # The pooled connection died with the server; one call must still succeed.
+        async with asyncio.timeout(5):
+            await backend.publish(CHANNEL, "after restart")
+    finally:
+        await backend.disconnect()

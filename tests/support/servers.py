@@ -1,0 +1,301 @@
+"""Real processes for integration tests: `chirp serve` (uvicorn) and private redis-servers.
+
+Each process writes its stdout and stderr to a log file. `running` starts and stops them
+and prints those logs when a test that used them failed, so a red test shows what the
+server said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app import db
+from app.settings import Settings
+from tests.support.backends import Database
+from tests.support.graphql import GraphQLClient
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_SERVER = "/usr/bin/redis-server"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+HTTP_TIMEOUT = 10.0
+LOG_TAIL = 200  # lines of a process log shown on failure
+
+# Variables the server reads; the parent's values must not leak into a test server.
+_SERVER_VARIABLES = (
+    "CHIRP_ENV",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_PREFIX",
+    "SECRET_KEY",
+    "HOST",
+    "PORT",
+    "CORS_ORIGINS",
+    "SESSION_TTL_DAYS",
+    "ARGON2_TIME_COST",
+    "ARGON2_MEMORY_COST",
+    "GRAPHQL_MAX_DEPTH",
+    "GRAPHQL_MAX_ALIASES",
+    "GRAPHQL_MAX_TOKENS",
+    "WS_QUEUE_SIZE",
+    "DISPATCH_INTERVAL",
+    "DB_POOL_SIZE",
+    "EMBEDDED_WORKER",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def migrate(database: Database) -> None:
+    """Bring a fresh database to the migration head, as `chirp migrate` does."""
+    engine = db.create_engine(Settings(env="test", database_url=database.url))
+    try:
+        await db.migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+class _Process:
+    """A child process whose stdout and stderr go to `log_path`."""
+
+    def __init__(self, name: str, log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _spawn(self, argv: list[str], env: Mapping[str, str] | None = None) -> None:
+        assert self._proc is None, f"{self.name} is already running"
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=None if env is None else dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C on pytest does not reach it first
+            )
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, offset: int) -> str:
+        """Everything the process wrote after `offset` (a `log_size()` taken earlier)."""
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
+    def log_text(self) -> str:
+        if not self.log_path.exists():
+            return "(no output)"
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-LOG_TAIL:])
+
+    def _fail(self, message: str) -> None:
+        pytest.fail(f"{message} (its output: {self.log_path})")
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def _wait_exit(self, within: float) -> bool:
+        proc = self._proc
+        assert proc is not None
+        deadline = time.monotonic() + within
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def terminate(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            if not await self._wait_exit(STOP_TIMEOUT):
+                self._proc.kill()
+                await self._wait_exit(STOP_TIMEOUT)
+        self._proc.wait(timeout=0)  # reaps it; it has exited
+        self._proc = None
+
+    async def kill(self) -> None:
+        """SIGKILL: the process gets no chance to clean up."""
+        if self._proc is None:
+            return
+        self._proc.kill()
+        await self._wait_exit(STOP_TIMEOUT)
+        self._proc.wait(timeout=0)
+        self._proc = None
+
+
+class ChirpServer(_Process):
+    """`chirp serve` on a free port of 127.0.0.1, configured for tests."""
+
+    def __init__(
+        self,
+        name: str,
+        database: Database,
+        log_dir: Path,
+        *,
+        redis_url: str | None,
+        redis_prefix: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(name, log_dir / f"{name}.log")
+        self.database = database
+        self.redis_url = redis_url
+        self.redis_prefix = redis_prefix or f"chirp-it-{uuid.uuid4().hex[:8]}"
+        self.extra_env = dict(env or {})
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _SERVER_VARIABLES}
+        env.update(
+            CHIRP_ENV="test",
+            DATABASE_URL=self.database.url,
+            REDIS_PREFIX=self.redis_prefix,
+            ARGON2_TIME_COST="1",
+            ARGON2_MEMORY_COST="1024",
+            DISPATCH_INTERVAL="0.05",
+            EMBEDDED_WORKER="1",
+            CORS_ORIGINS="https://app.example.com",
+            PYTHONUNBUFFERED="1",
+        )
+        if self.redis_url is not None:
+            env["REDIS_URL"] = self.redis_url
+        env.update(self.extra_env)
+        return env
+
+    @contextlib.asynccontextmanager
+    async def graphql(self) -> AsyncIterator[GraphQLClient]:
+        """A GraphQL-over-HTTP client for this server."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=HTTP_TIMEOUT) as http:
+            yield GraphQLClient(http)
+
+    async def start(self) -> None:
+        argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
+        self._spawn(argv, self.environment())
+        await self.wait_ready()
+
+    async def wait_ready(self, within: float = START_TIMEOUT) -> None:
+        """Until GET /readyz answers 200; fails if the process exits or takes too long."""
+        deadline = time.monotonic() + within
+        last = "no answer"
+        async with httpx.AsyncClient(base_url=self.url, timeout=2.0) as http:
+            while True:
+                if not self.running:
+                    self._fail(f"{self.name} exited before it was ready")
+                try:
+                    response = await http.get("/readyz")
+                except httpx.TransportError as exc:
+                    last = repr(exc)
+                else:
+                    if response.status_code == 200:
+                        return
+                    last = f"{response.status_code} {response.text}"
+                if time.monotonic() > deadline:
+                    self._fail(f"{self.name} not ready within {within:.0f}s (last: {last})")
+                await asyncio.sleep(0.05)
+
+
+class RedisServer(_Process):
+    """A private redis-server on a free port that a test may kill and restart on that port.
+    It never touches the machine's own Redis on 6379."""
+
+    def __init__(self, directory: Path, name: str = "redis") -> None:
+        super().__init__(name, directory / f"{name}.log")
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self, within: float = 10.0) -> None:
+        argv = [
+            REDIS_SERVER,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.directory),
+        ]  # fmt: skip
+        self._spawn(argv)
+        deadline = time.monotonic() + within
+        while not await self._answers_ping():
+            if not self.running or time.monotonic() > deadline:
+                await self.kill()
+                self._fail(f"{self.name} did not answer PING on port {self.port}")
+            await asyncio.sleep(0.02)
+
+    async def _answers_ping(self) -> bool:
+        try:
+            async with asyncio.timeout(0.5):
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                try:
+                    writer.write(b"PING\r\n")
+                    await writer.drain()
+                    return (await reader.readline()).startswith(b"+PONG")
+                finally:
+                    writer.close()
+                    with contextlib.suppress(OSError):
+                        await writer.wait_closed()
+        except (OSError, TimeoutError):
+            return False
+
+
+def show_logs(config: pytest.Config, processes: Iterable[_Process], why: str) -> None:
+    """Print process logs past pytest's output capture, so they show whatever the phase."""
+    text = "".join(f"\n--- {p.name} log ({p.log_path}) ---\n{p.log_text()}\n" for p in processes)
+    capture = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if capture is None or reporter is None:
+        print(f"{why}{text}")
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("")
+        reporter.write_sep("-", why)
+        reporter.write_line(text)
+
+
+@contextlib.asynccontextmanager
+async def running(request: pytest.FixtureRequest, *processes: _Process) -> AsyncIterator[None]:
+    """Start the processes in order and stop them in reverse. Their logs are printed if a
+    test failed meanwhile (for a module fixture: any test of the module) or the block raised.
+    A process the test stopped itself is fine."""
+    failed_before = request.session.testsfailed
+    why = f"logs of the processes of {request.node.name}"
+    try:
+        for process in processes:
+            await process.start()
+        yield
+    except BaseException:
+        show_logs(request.config, processes, why)
+        raise
+    finally:
+        for process in reversed(processes):
+            await process.terminate()
+    if request.session.testsfailed > failed_before:
+        show_logs(request.config, processes, why)
