@@ -30,7 +30,6 @@ test: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m app.cli schema export --output /tmp/chirp-schema-check.graphql
 	$(BIN)/pytest
 
 ## make schema: rewrite the committed schema.graphql from the code

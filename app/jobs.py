@@ -38,7 +38,10 @@ async def backfill_follow(
         )
 
 
-TASKS = {"chirp.fan_out_post": fan_out_post, "chirp.backfill_follow": backfill_follow}
+TASKS: dict[str, Any] = {
+    "chirp.fan_out_post": fan_out_post,
+    "chirp.backfill_follow": backfill_follow,
+}
 
 
 def create_broker(settings: Settings) -> AsyncBroker:

@@ -68,7 +68,9 @@ class Settings:
         env = dict(os.environ if environ is None else environ)
         chirp_env = env.get("CHIRP_ENV", "development")
         if chirp_env not in ("development", "test", "production"):
-            raise SettingsError(f"CHIRP_ENV must be development, test or production, not {chirp_env!r}")
+            raise SettingsError(
+                f"CHIRP_ENV must be development, test or production, not {chirp_env!r}"
+            )
         origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
         return cls(
             env=chirp_env,  # type: ignore[arg-type]

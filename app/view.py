@@ -4,6 +4,9 @@ GraphQL-over-HTTP media type with the status codes its specification gives."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -11,6 +14,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
@@ -63,6 +67,25 @@ class ChirpGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.viewer, context.session_id = auth.account, auth.session_id
         return {"viewer": auth.account.handle}
+
+    async def execute_single(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                # GraphQL over HTTP: a mutation sent with GET is 405, not 400.
+                raise HTTPException(405, "Mutations must be sent with POST.") from exc
+            raise
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except (AttributeError, TypeError) as exc:
+            raise HTTPException(
+                400, "The request body must be a JSON object with a `query` string."
+            ) from exc
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

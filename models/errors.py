@@ -6,7 +6,7 @@ from __future__ import annotations
 class DomainError(Exception):
     """An expected failure; `code` is stable and SCREAMING_SNAKE, `field` names the bad input."""
 
-    code = "INVALID"
+    code = "INVALID_INPUT"
     kind = "validation"
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:

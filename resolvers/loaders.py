@@ -39,12 +39,8 @@ class Loaders:
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], viewer_id: int | None):
         self.viewer_id = viewer_id
-        self.accounts_by_id: DataLoader[int, Account | None] = _loader(
-            sessionmaker, self._accounts
-        )
-        self.visible_posts_by_id: DataLoader[int, Post | None] = _loader(
-            sessionmaker, self._posts
-        )
+        self.accounts_by_id: DataLoader[int, Account | None] = _loader(sessionmaker, self._accounts)
+        self.visible_posts_by_id: DataLoader[int, Post | None] = _loader(sessionmaker, self._posts)
         self.liked_by_viewer: DataLoader[int, bool] = _loader(sessionmaker, self._liked, False)
         self.followed_by_viewer: DataLoader[int, bool] = _loader(
             sessionmaker, self._followed, False

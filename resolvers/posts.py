@@ -9,9 +9,7 @@ from resolvers.context import Context
 MAX_EDITS_SHOWN = 50
 
 
-async def create_post(
-    ctx: Context, *, body: str, visibility: str, reply_to_id: int | None
-) -> Post:
+async def create_post(ctx: Context, *, body: str, visibility: str, reply_to_id: int | None) -> Post:
     viewer = ctx.require_viewer()
     async with ctx.write() as session:
         return await posts.create_post(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -16,7 +18,6 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
@@ -42,7 +43,7 @@ def build_schema(
     max_tokens: int = 2000,
 ) -> strawberry.Schema:
     """Assemble the schema with production defaults: caches, limits, masked errors."""
-    extensions: list[type[SchemaExtension] | functools.partial[SchemaExtension]] = [
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         OperationScope,
         MaskUnexpectedErrors,
         functools.partial(MaxTokensLimiter, max_token_count=max_tokens),
@@ -52,9 +53,7 @@ def build_schema(
         functools.partial(MaxAliasesLimiter, max_alias_count=max_aliases),
     ]
     if production:
-        extensions.append(
-            functools.partial(AddValidationRules, [NoSchemaIntrospectionCustomRule])
-        )
+        extensions.append(functools.partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

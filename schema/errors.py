@@ -21,7 +21,7 @@ class ErrorCode(Enum):
     EMAIL_TAKEN = "EMAIL_TAKEN"
     INVALID_HANDLE = "INVALID_HANDLE"
     INVALID_EMAIL = "INVALID_EMAIL"
-    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
+    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"  # noqa: S105 - an error code
     INVALID_PROFILE = "INVALID_PROFILE"
     CANNOT_TARGET_SELF = "CANNOT_TARGET_SELF"
     BLOCKED = "BLOCKED"
@@ -51,7 +51,9 @@ class NotFoundError(UserError):
     pass
 
 
-@strawberry.type(description="The change conflicts with existing data (for example a taken handle).")
+@strawberry.type(
+    description="The change conflicts with existing data (for example a taken handle)."
+)
 class ConflictError(UserError):
     pass
 
@@ -82,3 +84,6 @@ def user_error(err: DomainError, allowed: tuple[type[UserError], ...]) -> UserEr
     if cls not in allowed:
         raise err
     return cls(message=err.message, code=ErrorCode(err.code), field=err.field)
+
+
+INPUT = strawberry.argument(description="What to do; every field is described on the input type.")

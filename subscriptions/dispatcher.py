@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
 from models.events.tables import Event
-from subscriptions.waiting import wait_event
 from subscriptions.events import LiveEvent
+from subscriptions.waiting import wait_event
 
 log = logging.getLogger("chirp.dispatcher")
 
@@ -92,7 +92,7 @@ class Dispatcher:
 
     async def _number(self) -> None:
         async with self._sessionmaker() as session, session.begin():
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 await session.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": NUMBERING_LOCK}
                 )
@@ -116,7 +116,7 @@ class Dispatcher:
             .order_by(Event.seq)
             .limit(BATCH)
         )
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return list(await session.scalars(stmt))
 

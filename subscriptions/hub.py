@@ -12,9 +12,10 @@ import logging
 from collections.abc import Callable
 
 from broadcaster import Broadcast
+from broadcaster._base import Unsubscribed
 
-from subscriptions.waiting import wait_event
 from subscriptions.events import EventLog, LiveEvent
+from subscriptions.waiting import wait_event
 
 log = logging.getLogger("chirp.hub")
 
@@ -95,9 +96,11 @@ class Hub:
     async def _receive_forever(self) -> None:
         async with self._broadcast.subscribe(self._channel) as subscriber:
             self._subscribed.set()
-            async for message in subscriber:
-                if message is None:
-                    continue
+            while True:
+                try:
+                    message = await subscriber.get()
+                except Unsubscribed:
+                    return
                 try:
                     event = LiveEvent.decode(message.message)
                 except (ValueError, KeyError, TypeError):

@@ -42,17 +42,17 @@ def check_password(password: str) -> str:
     return password
 
 
-def check_profile(
-    *, display_name: str | None, bio: str | None, avatar_url: str | None
-) -> None:
+def check_profile(*, display_name: str | None, bio: str | None, avatar_url: str | None) -> None:
     if display_name is not None and len(display_name) > DISPLAY_NAME_MAX:
         raise errors.InvalidProfile(
             f"Display names are at most {DISPLAY_NAME_MAX} characters.", field="displayName"
         )
     if bio is not None and len(bio) > BIO_MAX:
         raise errors.InvalidProfile(f"Bios are at most {BIO_MAX} characters.", field="bio")
-    if avatar_url is not None and avatar_url != "" and (
-        len(avatar_url) > AVATAR_URL_MAX or not avatar_url.startswith("https://")
+    if (
+        avatar_url is not None
+        and avatar_url != ""
+        and (len(avatar_url) > AVATAR_URL_MAX or not avatar_url.startswith("https://"))
     ):
         raise errors.InvalidProfile(
             f"Avatar URLs are https:// URLs of at most {AVATAR_URL_MAX} characters.",

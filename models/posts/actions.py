@@ -20,9 +20,7 @@ def check_body(body: str) -> str:
     if not body.strip():
         raise errors.PostEmpty("A post needs some text.", field="body")
     if len(body) > MAX_POST_LENGTH:
-        raise errors.PostTooLong(
-            f"Posts are at most {MAX_POST_LENGTH} characters.", field="body"
-        )
+        raise errors.PostTooLong(f"Posts are at most {MAX_POST_LENGTH} characters.", field="body")
     return body
 
 
@@ -56,7 +54,9 @@ async def create_post(
             session, viewer_id=author_id, post_id=reply_to_id, field="replyToId"
         )
         if parent.repost_of_id is not None:
-            raise NotFound("Reposts cannot be replied to; reply to the original.", field="replyToId")
+            raise NotFound(
+                "Reposts cannot be replied to; reply to the original.", field="replyToId"
+            )
         root_id = parent.thread_root_id or parent.id
         await _bump(session, post_id=parent.id, column="reply_count", by=1)
         _updated(session, parent.id)
@@ -188,7 +188,10 @@ async def delete_post(session: AsyncSession, *, actor_id: int, post_id: int) -> 
 
 async def list_edits(session: AsyncSession, *, post_id: int, limit: int) -> list[PostEdit]:
     rows = await session.scalars(
-        select(PostEdit).where(PostEdit.post_id == post_id).order_by(PostEdit.id.desc()).limit(limit)
+        select(PostEdit)
+        .where(PostEdit.post_id == post_id)
+        .order_by(PostEdit.id.desc())
+        .limit(limit)
     )
     return list(rows)
 

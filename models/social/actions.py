@@ -41,9 +41,7 @@ async def follow_account(session: AsyncSession, *, follower_id: int, followee_id
     return target
 
 
-async def unfollow_account(
-    session: AsyncSession, *, follower_id: int, followee_id: int
-) -> Account:
+async def unfollow_account(session: AsyncSession, *, follower_id: int, followee_id: int) -> Account:
     """Stop following; their posts leave the home feed at once."""
     target = await _target(session, actor_id=follower_id, target_id=followee_id)
     if await _remove_follow(session, follower_id=follower_id, followee_id=followee_id):
@@ -129,7 +127,5 @@ async def mute_account(session: AsyncSession, *, muter_id: int, muted_id: int) -
 async def unmute_account(session: AsyncSession, *, muter_id: int, muted_id: int) -> Account:
     """Show a muted account's posts again."""
     target = await _target(session, actor_id=muter_id, target_id=muted_id)
-    await session.execute(
-        delete(Mute).where(Mute.muter_id == muter_id, Mute.muted_id == muted_id)
-    )
+    await session.execute(delete(Mute).where(Mute.muter_id == muter_id, Mute.muted_id == muted_id))
     return target

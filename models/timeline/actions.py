@@ -14,13 +14,11 @@ from models.timeline.tables import FeedEntry
 BACKFILL_POSTS = 50
 
 
-def _insert_ignoring_duplicates(session: AsyncSession, rows: Select[tuple[int, int, int]]) -> object:
+def _insert_ignoring_duplicates(session: AsyncSession, rows: Select[int, int, int]) -> object:
     columns = ["owner_id", "post_id", "author_id"]
-    if session.bind.dialect.name == "postgresql":
-        return (
-            postgresql.insert(FeedEntry).from_select(columns, rows).on_conflict_do_nothing()
-        )
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(FeedEntry).from_select(columns, rows).on_conflict_do_nothing()
+    if session.get_bind().dialect.name == "sqlite":
         return sqlite.insert(FeedEntry).from_select(columns, rows).on_conflict_do_nothing()
     return insert(FeedEntry).from_select(columns, rows)
 

@@ -25,7 +25,7 @@ class Page(Generic[T]):
 
 
 async def _newest_first(
-    session: AsyncSession, stmt: Select[tuple[Post]], *, first: int, before: int | None
+    session: AsyncSession, stmt: Select[Post], *, first: int, before: int | None
 ) -> Page[Post]:
     if before is not None:
         stmt = stmt.where(Post.id < before)
@@ -33,7 +33,7 @@ async def _newest_first(
     return Page(items=[(p.id, p) for p in rows[:first]], has_next=len(rows) > first)
 
 
-def home_statement(viewer_id: int) -> Select[tuple[Post]]:
+def home_statement(viewer_id: int) -> Select[Post]:
     """The home feed: the viewer's materialised entries, live, visible and not muted."""
     return (
         select(Post)
@@ -117,7 +117,7 @@ async def following_page(
 
 
 async def _edges(
-    session: AsyncSession, stmt: Select[tuple[int, Account]], *, first: int, before: int | None
+    session: AsyncSession, stmt: Select[int, Account], *, first: int, before: int | None
 ) -> Page[Account]:
     if before is not None:
         stmt = stmt.where(Follow.id < before)

@@ -9,7 +9,7 @@ import strawberry
 from models.errors import DomainError
 from resolvers import accounts as resolvers
 from resolvers.context import Info
-from schema.errors import AuthenticationError, ConflictError, ValidationError, user_error
+from schema.errors import INPUT, AuthenticationError, ConflictError, ValidationError, user_error
 from schema.permissions import IsAuthenticated
 from schema.types import Account
 
@@ -31,7 +31,10 @@ class SessionPayload:
 
 
 SignUpResult = Annotated[
-    SessionPayload | ValidationError | ConflictError, strawberry.union("SignUpResult")
+    SessionPayload | ValidationError | ConflictError,
+    strawberry.union(
+        "SignUpResult", description="The outcome of `signUp`: its payload or a UserError."
+    ),
 ]
 
 
@@ -41,7 +44,12 @@ class LogInInput:
     password: str = strawberry.field(description="The password.")
 
 
-LogInResult = Annotated[SessionPayload | AuthenticationError, strawberry.union("LogInResult")]
+LogInResult = Annotated[
+    SessionPayload | AuthenticationError,
+    strawberry.union(
+        "LogInResult", description="The outcome of `logIn`: its payload or a UserError."
+    ),
+]
 
 
 @strawberry.type(description="Sessions that were ended.")
@@ -64,14 +72,18 @@ class ProfilePayload:
 
 
 UpdateProfileResult = Annotated[
-    ProfilePayload | ValidationError, strawberry.union("UpdateProfileResult")
+    ProfilePayload | ValidationError,
+    strawberry.union(
+        "UpdateProfileResult",
+        description="The outcome of `updateProfile`: its payload or a UserError.",
+    ),
 ]
 
 
 @strawberry.type
 class AccountMutations:
     @strawberry.mutation(description="Create an account and sign in to it.")
-    async def sign_up(self, info: Info, input: SignUpInput) -> SignUpResult:
+    async def sign_up(self, info: Info, input: Annotated[SignUpInput, INPUT]) -> SignUpResult:
         try:
             account, token = await resolvers.sign_up(
                 info.context, handle=input.handle, email=input.email, password=input.password
@@ -81,7 +93,7 @@ class AccountMutations:
         return SessionPayload(account=Account.from_row(account), token=token)
 
     @strawberry.mutation(description="Log in with a handle or email and a password.")
-    async def log_in(self, info: Info, input: LogInInput) -> LogInResult:
+    async def log_in(self, info: Info, input: Annotated[LogInInput, INPUT]) -> LogInResult:
         try:
             account, token = await resolvers.log_in(
                 info.context, login=input.login, password=input.password
@@ -109,7 +121,9 @@ class AccountMutations:
         description="Change the viewer's display name, bio or avatar.",
         permission_classes=[IsAuthenticated],
     )
-    async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfileResult:
+    async def update_profile(
+        self, info: Info, input: Annotated[UpdateProfileInput, INPUT]
+    ) -> UpdateProfileResult:
         try:
             row = await resolvers.update_profile(
                 info.context,

@@ -11,7 +11,7 @@ from models.posts.tables import Post as PostRow
 from resolvers import posts as resolvers
 from resolvers.context import Info
 from resolvers.paging import global_id, parse_global_id
-from schema.errors import NotAllowedError, NotFoundError, ValidationError, user_error
+from schema.errors import INPUT, NotAllowedError, NotFoundError, ValidationError, user_error
 from schema.permissions import IsAuthenticated
 from schema.types import Post, Visibility
 
@@ -33,7 +33,10 @@ class PostPayload:
 
 
 CreatePostResult = Annotated[
-    PostPayload | ValidationError | NotFoundError, strawberry.union("CreatePostResult")
+    PostPayload | ValidationError | NotFoundError,
+    strawberry.union(
+        "CreatePostResult", description="The outcome of `createPost`: its payload or a UserError."
+    ),
 ]
 
 
@@ -44,13 +47,21 @@ class PostTargetInput:
 
 RepostPostResult = Annotated[
     PostPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union("RepostPostResult"),
+    strawberry.union(
+        "RepostPostResult", description="The outcome of `repostPost`: its payload or a UserError."
+    ),
 ]
 LikePostResult = Annotated[
-    PostPayload | ValidationError | NotFoundError, strawberry.union("LikePostResult")
+    PostPayload | ValidationError | NotFoundError,
+    strawberry.union(
+        "LikePostResult", description="The outcome of `likePost`: its payload or a UserError."
+    ),
 ]
 UnlikePostResult = Annotated[
-    PostPayload | ValidationError | NotFoundError, strawberry.union("UnlikePostResult")
+    PostPayload | ValidationError | NotFoundError,
+    strawberry.union(
+        "UnlikePostResult", description="The outcome of `unlikePost`: its payload or a UserError."
+    ),
 ]
 
 
@@ -62,7 +73,9 @@ class EditPostInput:
 
 EditPostResult = Annotated[
     PostPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union("EditPostResult"),
+    strawberry.union(
+        "EditPostResult", description="The outcome of `editPost`: its payload or a UserError."
+    ),
 ]
 
 
@@ -73,7 +86,9 @@ class DeletePostPayload:
 
 DeletePostResult = Annotated[
     DeletePostPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union("DeletePostResult"),
+    strawberry.union(
+        "DeletePostResult", description="The outcome of `deletePost`: its payload or a UserError."
+    ),
 ]
 
 
@@ -91,13 +106,17 @@ class PostMutations:
         description="Publish a post, or a reply when `replyToId` is given.",
         permission_classes=[IsAuthenticated],
     )
-    async def create_post(self, info: Info, input: CreatePostInput) -> CreatePostResult:
+    async def create_post(
+        self, info: Info, input: Annotated[CreatePostInput, INPUT]
+    ) -> CreatePostResult:
         try:
-            reply_to = None if input.reply_to_id is None else _post_id(input.reply_to_id, "replyToId")
+            reply_to = (
+                None if input.reply_to_id is None else _post_id(input.reply_to_id, "replyToId")
+            )
             row = await resolvers.create_post(
                 info.context,
                 body=input.body,
-                visibility=input.visibility.value,
+                visibility=str(input.visibility.value),
                 reply_to_id=reply_to,
             )
         except DomainError as err:
@@ -109,7 +128,9 @@ class PostMutations:
         "the first repost.",
         permission_classes=[IsAuthenticated],
     )
-    async def repost_post(self, info: Info, input: PostTargetInput) -> RepostPostResult:
+    async def repost_post(
+        self, info: Info, input: Annotated[PostTargetInput, INPUT]
+    ) -> RepostPostResult:
         try:
             row = await resolvers.repost_post(info.context, post_id=_post_id(input.post_id))
         except DomainError as err:
@@ -120,7 +141,9 @@ class PostMutations:
     @strawberry.mutation(
         description="Like a post. Idempotent.", permission_classes=[IsAuthenticated]
     )
-    async def like_post(self, info: Info, input: PostTargetInput) -> LikePostResult:
+    async def like_post(
+        self, info: Info, input: Annotated[PostTargetInput, INPUT]
+    ) -> LikePostResult:
         try:
             row = await resolvers.like_post(info.context, post_id=_post_id(input.post_id))
         except DomainError as err:
@@ -130,7 +153,9 @@ class PostMutations:
     @strawberry.mutation(
         description="Take back a like. Idempotent.", permission_classes=[IsAuthenticated]
     )
-    async def unlike_post(self, info: Info, input: PostTargetInput) -> UnlikePostResult:
+    async def unlike_post(
+        self, info: Info, input: Annotated[PostTargetInput, INPUT]
+    ) -> UnlikePostResult:
         try:
             row = await resolvers.unlike_post(info.context, post_id=_post_id(input.post_id))
         except DomainError as err:
@@ -141,7 +166,7 @@ class PostMutations:
         description="Change a post's text (author only); the old text is kept in its history.",
         permission_classes=[IsAuthenticated],
     )
-    async def edit_post(self, info: Info, input: EditPostInput) -> EditPostResult:
+    async def edit_post(self, info: Info, input: Annotated[EditPostInput, INPUT]) -> EditPostResult:
         try:
             row = await resolvers.edit_post(
                 info.context, post_id=_post_id(input.post_id), body=input.body
@@ -155,7 +180,9 @@ class PostMutations:
         description="Delete a post (author only); it disappears everywhere at once.",
         permission_classes=[IsAuthenticated],
     )
-    async def delete_post(self, info: Info, input: PostTargetInput) -> DeletePostResult:
+    async def delete_post(
+        self, info: Info, input: Annotated[PostTargetInput, INPUT]
+    ) -> DeletePostResult:
         try:
             deleted = await resolvers.delete_post(info.context, post_id=_post_id(input.post_id))
         except DomainError as err:

@@ -11,7 +11,7 @@ from models.errors import DomainError
 from resolvers import social as resolvers
 from resolvers.context import Context, Info
 from resolvers.paging import parse_global_id
-from schema.errors import NotAllowedError, NotFoundError, ValidationError, user_error
+from schema.errors import INPUT, NotAllowedError, NotFoundError, ValidationError, user_error
 from schema.permissions import IsAuthenticated
 from schema.types import Account
 
@@ -33,10 +33,13 @@ def _edge_mutation(
 ) -> Any:
     result = Annotated[
         AccountPayload | ValidationError | NotFoundError | NotAllowedError,
-        strawberry.union(f"{name}Result"),
+        strawberry.union(
+            f"{name}Result",
+            description=f"The outcome of `{name[0].lower()}{name[1:]}`: payload or UserError.",
+        ),
     ]
 
-    async def resolve(info: Info, input: AccountTargetInput) -> Any:
+    async def resolve(info: Info, input: Annotated[AccountTargetInput, INPUT]) -> Any:
         ctx: Context = info.context
         try:
             _, account_id = parse_global_id(input.account_id, expect="Account", field="accountId")

@@ -30,8 +30,16 @@ mutation Update($input: UpdateProfileInput!) {
 """
 
 
-def _sign_up_input(handle: str, email: str | None = None, password: str = PASSWORD) -> dict[str, object]:
-    return {"input": {"handle": handle, "email": f"{handle}@example.com" if email is None else email, "password": password}}
+def _sign_up_input(
+    handle: str, email: str | None = None, password: str = PASSWORD
+) -> dict[str, object]:
+    return {
+        "input": {
+            "handle": handle,
+            "email": f"{handle}@example.com" if email is None else email,
+            "password": password,
+        }
+    }
 
 
 async def test_sign_up_returns_a_session_that_identifies_the_viewer(gql: GraphQLClient) -> None:
@@ -159,7 +167,11 @@ async def test_update_profile_rejects_bad_values(
 
     data = await gql.execute(UPDATE_PROFILE, {"input": {field: value}}, token=ada.token)
 
-    assert data["updateProfile"] == {"__typename": "ValidationError", "code": "INVALID_PROFILE", "field": field}
+    assert data["updateProfile"] == {
+        "__typename": "ValidationError",
+        "code": "INVALID_PROFILE",
+        "field": field,
+    }
 
 
 async def test_emails_are_visible_only_to_their_owner(gql: GraphQLClient) -> None:

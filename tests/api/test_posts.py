@@ -64,9 +64,15 @@ async def test_a_500_character_post_is_accepted(gql: GraphQLClient) -> None:
 
 @pytest.mark.parametrize(
     ("reply_to", "code"),
-    [("not-an-id", "INVALID_ID"), ("UG9zdDo5OTk5OTk=", "NOT_FOUND"), ("QWNjb3VudDox", "INVALID_ID")],
+    [
+        ("not-an-id", "INVALID_ID"),
+        ("UG9zdDo5OTk5OTk=", "NOT_FOUND"),
+        ("QWNjb3VudDox", "INVALID_ID"),
+    ],
 )
-async def test_replying_to_a_bad_or_unknown_id(gql: GraphQLClient, reply_to: str, code: str) -> None:
+async def test_replying_to_a_bad_or_unknown_id(
+    gql: GraphQLClient, reply_to: str, code: str
+) -> None:
     ada = await sign_up(gql, "ada")
 
     data = await gql.execute(
@@ -138,11 +144,17 @@ async def test_edit_keeps_history_visible_to_the_author_only(gql: GraphQLClient)
     by_other = await gql.execute(EDIT, {"id": post_id, "body": "vandal"}, token=grace.token)
 
     assert edited["editPost"]["post"] == {"body": "second draft"}
-    assert by_other["editPost"] == {"__typename": "NotAllowedError", "code": "NOT_AUTHOR", "field": "postId"}
+    assert by_other["editPost"] == {
+        "__typename": "NotAllowedError",
+        "code": "NOT_AUTHOR",
+        "field": "postId",
+    }
     as_author = (await gql.execute(POST, {"id": post_id}, token=ada.token))["post"]
     assert as_author["editHistory"] == [{"body": "first draft"}]
     assert as_author["editedAt"] is not None
-    assert (await gql.execute(POST, {"id": post_id}, token=grace.token))["post"]["editHistory"] is None
+    assert (await gql.execute(POST, {"id": post_id}, token=grace.token))["post"][
+        "editHistory"
+    ] is None
 
 
 async def test_delete_hides_the_post_everywhere(gql: GraphQLClient) -> None:

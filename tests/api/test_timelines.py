@@ -44,7 +44,9 @@ async def _edge(gql: GraphQLClient, name: str, actor: User, target_id: str) -> d
     return result
 
 
-async def _home(gql: GraphQLClient, user: User, first: int = 20, after: str | None = None) -> list[str]:
+async def _home(
+    gql: GraphQLClient, user: User, first: int = 20, after: str | None = None
+) -> list[str]:
     data = await gql.execute(HOME, {"first": first, "after": after}, token=user.token)
     return [e["node"]["body"] for e in data["homeTimeline"]["edges"]]
 
@@ -107,7 +109,11 @@ async def test_counts_and_follow_lists(gql: GraphQLClient) -> None:
     data = await gql.execute(ACCOUNT, {"handle": "ada"}, token=grace.token)
 
     account = data["account"]
-    assert (account["followersCount"], account["followingCount"], account["postsCount"]) == (2, 1, 1)
+    assert (account["followersCount"], account["followingCount"], account["postsCount"]) == (
+        2,
+        1,
+        1,
+    )
     assert account["viewerFollows"] is True
     assert [e["node"]["handle"] for e in account["followers"]["edges"]] == ["linus", "grace"]
     assert [e["node"]["handle"] for e in account["following"]["edges"]] == ["grace"]
@@ -170,9 +176,7 @@ async def test_paging_is_stable_while_new_posts_arrive(gql: GraphQLClient) -> No
     )
 
     seen = [
-        e["node"]["body"]
-        for page in (page1, page2, page3)
-        for e in page["publicFeed"]["edges"]
+        e["node"]["body"] for page in (page1, page2, page3) for e in page["publicFeed"]["edges"]
     ]
     assert seen == [f"post {n}" for n in range(6, -1, -1)]
     assert page3["publicFeed"]["pageInfo"]["hasNextPage"] is False

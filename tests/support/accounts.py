@@ -41,7 +41,8 @@ class User:
 
 async def sign_up(gql: GraphQLClient, handle: str) -> User:
     data = await gql.execute(
-        SIGN_UP, {"input": {"handle": handle, "email": f"{handle}@example.com", "password": PASSWORD}}
+        SIGN_UP,
+        {"input": {"handle": handle, "email": f"{handle}@example.com", "password": PASSWORD}},
     )
     result = data["signUp"]
     assert result["__typename"] == "SessionPayload", result
