@@ -41,7 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-# Import this checkout's packages, not what a (possibly stale) editable install maps.
+# Import this checkout's packages even where the editable install is missing or stale.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import db

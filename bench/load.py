@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 
-# Import this checkout's packages, not what a (possibly stale) editable install maps.
+# Import this checkout's packages even where the editable install is missing or stale.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.accounts.passwords import new_token, token_digest
@@ -325,9 +325,7 @@ def spawned_servers(
         env["DB_POOL_SIZE"] = str(db_pool_size)  # Chirp's setting; plain.py reads it too
     logs = Path(tempfile.gettempdir())
     commands = [
-        # `chirp serve`, as a module: the installed `chirp` script resolves `schema` to a
-        # namespace package in this venv (a stale editable install), see docs/benchmarks.md.
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(graphql_port)],
+        [*chirp_command(), "serve", "--port", str(graphql_port)],
         [sys.executable, str(ROOT / "bench/plain.py"), "--port", str(plain_port)]
         + (["--lean"] if plain_lean else []),
     ]
@@ -349,6 +347,12 @@ def spawned_servers(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def chirp_command() -> list[str]:
+    """The venv's `chirp` script, or `python -m app.cli` where it is not installed."""
+    script = Path(sys.executable).parent / "chirp"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
@@ -466,10 +470,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.spawn:
         ports = [urlsplit(u).port or 80 for u in (args.graphql_url, args.plain_url)]
-        with spawned_servers(args.database_url, ports[0], ports[1], plain_lean=args.plain_lean) as (
-            gpid,
-            ppid,
-        ):
+        with spawned_servers(
+            args.database_url,
+            ports[0],
+            ports[1],
+            plain_lean=args.plain_lean,
+            db_pool_size=args.db_pool_size,
+        ) as (gpid, ppid):
             asyncio.run(main_async(args, {"graphql": gpid, "plain": ppid}))
     else:
         asyncio.run(main_async(args, {"graphql": args.graphql_pid, "plain": args.plain_pid}))

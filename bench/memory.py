@@ -67,8 +67,8 @@ def chirp_server(
             "CHIRP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
         }
-        # `chirp migrate` / `chirp serve`, run as a module from the checkout (see load.py).
-        chirp = [sys.executable, "-m", "app.cli"]
+        script = Path(sys.executable).parent / "chirp"  # or, if absent, `python -m app.cli`
+        chirp = [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
         if database_url is None:
             subprocess.run([*chirp, "migrate"], env=env, cwd=ROOT, check=True)
         with (Path(tmp) / "serve.log").open("wb") as out:

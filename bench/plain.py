@@ -38,7 +38,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from strawberry.relay.utils import to_base64
 
-# Import this checkout's packages, not what a (possibly stale) editable install maps.
+# Import this checkout's packages even where the editable install is missing or stale.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import db

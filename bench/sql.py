@@ -34,7 +34,7 @@ import httpx
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-# Import this checkout's packages, not what a (possibly stale) editable install maps.
+# Import this checkout's packages even where the editable install is missing or stale.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import db
@@ -272,16 +272,26 @@ async def sql_cases(engine: AsyncEngine, runs: int) -> list[tuple[str, Captured]
     else:
         print(f"no home feed has {DEEP_ROW:,} rows: the deep page is measured on the public feed")
     cases.append((f"public feed (as user{v.heavy}), page 1", await public(v.heavy, None)))
+    public_rows = await deep_key(
+        engine,
+        "SELECT count(*) FROM posts WHERE visibility = 'PUBLIC' AND deleted_at IS NULL "
+        "AND reply_to_id IS NULL",
+    )
+    # Page 10,001 when the public feed is that long, else its last full page.
+    deep_row = min(DEEP_ROW, max(1, (public_rows or 0) - PAGE - 1))
+    if deep_row < DEEP_ROW:
+        print(f"the public feed has {public_rows:,} rows: its deep page starts after {deep_row:,}")
     key = await deep_key(
         engine,
         "SELECT id FROM posts WHERE visibility = 'PUBLIC' AND deleted_at IS NULL "
         "AND reply_to_id IS NULL ORDER BY id DESC OFFSET :o LIMIT 1",
-        o=DEEP_ROW - 1,
+        o=deep_row - 1,
     )
     if key is not None:
+        page = f"page {deep_row // PAGE + 1:,}"
         cases.append(
             (
-                f"public feed (as user{v.heavy}), after row {DEEP_ROW:,} (page 10,001)",
+                f"public feed (as user{v.heavy}), after row {deep_row:,} ({page})",
                 await public(v.heavy, key),
             )
         )
