@@ -4,10 +4,13 @@ Mints one session token per chosen viewer (login_sessions rows inserted directly
 as in models/accounts/passwords.py), checks that both servers return the same document for
 each viewer, then fires the same home-timeline page at each target with a fixed number of
 concurrent clients (asyncio + httpx, keep-alive), bounded by --requests and --duration, and
-prints throughput, latency percentiles, the servers' CPU time per request and the
-GraphQL-to-plain ratios. Targets must be on 127.0.0.1.
+prints throughput, latency percentiles, CPU time per request (each server's, from /proc, and
+this client's), new PostgreSQL sessions per 100 requests (pg_stat_database.sessions: a pool
+that churns connections shows here) and the GraphQL-to-plain ratios. Targets must be on
+127.0.0.1. Rounds alternate the two targets, to spread other load on the machine over both.
 
-With --spawn it starts both servers itself (uvicorn, one worker each, on this machine):
+With --spawn it starts both servers itself (`chirp serve` with CHIRP_ENV=production and a
+random SECRET_KEY, and bench/plain.py; uvicorn, one worker each, on this machine):
 
     .venv/bin/python bench/load.py --spawn \
         --database-url postgresql://postgres@127.0.0.1:5432/chirp_bench
