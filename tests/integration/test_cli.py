@@ -1,0 +1,94 @@
+"""The `chirp` command, run as a user would: migrate, seed, refuse to serve unmigrated."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from schema import SDL_PATH
+from tests.support.backends import Database, available_backends, create_database, drop_database
+
+
+@pytest.fixture(params=available_backends())
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    database = await create_database(request.param, tmp_path)
+    yield database
+    await drop_database(database)
+
+
+def chirp(database: Database, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database.url,
+        "CHIRP_ENV": "test",
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_COST": "1024",
+    }
+    env.pop("REDIS_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_serve_refuses_an_unmigrated_database_and_says_what_to_run(
+    empty_database: Database,
+) -> None:
+    result = chirp(empty_database, "serve", "--port", "1")
+
+    assert result.returncode == 2
+    assert "chirp migrate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_migrate_then_seed_once(empty_database: Database) -> None:
+    migrated = chirp(empty_database, "migrate")
+    seeded = chirp(empty_database, "seed", "--if-empty")
+    again = chirp(empty_database, "seed", "--if-empty")
+    forced = chirp(empty_database, "seed")
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert "database at migration 0001" in migrated.stdout
+    assert seeded.returncode == 0, seeded.stderr
+    assert "ada, grace and linus" in seeded.stdout
+    assert (again.returncode, again.stdout) == (0, "")
+    assert forced.returncode == 1
+    assert "already has accounts" in forced.stderr
+
+
+def test_configuration_errors_are_reported_without_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        env={**os.environ, "CHIRP_ENV": "production"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_schema_export_prints_the_sdl() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "schema", "export"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0
+    assert "type Query" in result.stdout
+    assert result.stdout == SDL_PATH.read_text()

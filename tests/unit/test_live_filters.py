@@ -1,0 +1,77 @@
+"""Which live events reach which subscriber."""
+
+from __future__ import annotations
+
+from subscriptions.events import LiveEvent
+from subscriptions.live import ViewerGraph, post_changes, revokes
+
+
+def _created(
+    seq: int, author: int, *, visibility: str = "PUBLIC", reply_to: int | None = None
+) -> LiveEvent:
+    payload = {
+        "post_id": seq,
+        "author_id": author,
+        "visibility": visibility,
+        "reply_to_id": reply_to,
+    }
+    return LiveEvent(seq=seq, type="post.created", payload=payload)
+
+
+def test_home_takes_own_and_followees_posts_only() -> None:
+    graph = ViewerGraph(viewer_id=1, following={2})
+
+    assert graph.home(_created(1, author=1))
+    assert graph.home(_created(2, author=2))
+    assert not graph.home(_created(3, author=3))
+
+
+def test_following_and_blocking_update_the_home_filter_live() -> None:
+    graph = ViewerGraph(viewer_id=1)
+    graph.observe(LiveEvent(1, "account.followed", {"follower_id": 1, "followee_id": 3}))
+    assert graph.home(_created(2, author=3))
+
+    graph.observe(LiveEvent(3, "account.blocked", {"blocker_id": 3, "blocked_id": 1}))
+    assert not graph.home(_created(4, author=3))
+    assert not graph.public(_created(5, author=3))
+
+
+def test_someone_elses_follow_changes_nothing() -> None:
+    graph = ViewerGraph(viewer_id=1)
+    graph.observe(LiveEvent(1, "account.followed", {"follower_id": 9, "followee_id": 3}))
+
+    assert not graph.home(_created(2, author=3))
+
+
+def test_public_feed_skips_replies_followers_only_and_hidden_authors() -> None:
+    graph = ViewerGraph(viewer_id=1, hidden={4})
+
+    assert graph.public(_created(1, author=2))
+    assert not graph.public(_created(2, author=2, reply_to=1))
+    assert not graph.public(_created(3, author=2, visibility="FOLLOWERS"))
+    assert not graph.public(_created(4, author=4))
+
+
+def test_post_changes_match_one_post() -> None:
+    accepts = post_changes(7)
+
+    assert accepts(LiveEvent(1, "post.updated", {"post_id": 7}))
+    assert accepts(LiveEvent(2, "post.deleted", {"post_id": 7, "author_id": 1}))
+    assert not accepts(LiveEvent(3, "post.updated", {"post_id": 8}))
+    assert not accepts(_created(7, author=1))
+
+
+def test_revocation_matches_only_the_connections_session() -> None:
+    check = revokes(account_id=1, session_id=10)
+
+    assert check(LiveEvent(1, "sessions.revoked", {"account_id": 1, "session_ids": [10, 11]}))
+    assert not check(LiveEvent(2, "sessions.revoked", {"account_id": 1, "session_ids": [11]}))
+    assert not revokes(account_id=None, session_id=None)(
+        LiveEvent(3, "sessions.revoked", {"account_id": 1, "session_ids": [10]})
+    )
+
+
+def test_live_events_survive_the_wire() -> None:
+    event = _created(5, author=2)
+
+    assert LiveEvent.decode(event.encode()) == event

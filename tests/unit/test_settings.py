@@ -1,0 +1,66 @@
+"""Settings are built once from the environment; production refuses unsafe values."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.settings import Settings, SettingsError
+
+
+def test_defaults_are_the_embedded_development_setup() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.env == "development"
+    assert settings.is_sqlite
+    assert settings.redis_url is None
+    assert settings.embedded_worker is True
+
+
+def test_database_urls_get_the_async_driver() -> None:
+    pg = Settings.from_env({"DATABASE_URL": "postgresql://u@db:5432/chirp"})
+    legacy = Settings.from_env({"DATABASE_URL": "postgres://u@db/chirp"})
+    sqlite = Settings.from_env({"DATABASE_URL": "sqlite:///data/chirp.db"})
+
+    assert pg.database_url == "postgresql+asyncpg://u@db:5432/chirp"
+    assert legacy.database_url == "postgresql+asyncpg://u@db/chirp"
+    assert sqlite.database_url == "sqlite+aiosqlite:///data/chirp.db"
+
+
+def test_production_refuses_the_placeholder_secret() -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_env({"CHIRP_ENV": "production"})
+
+
+def test_production_refuses_weak_password_hashing() -> None:
+    with pytest.raises(SettingsError, match="ARGON2"):
+        Settings.from_env(
+            {"CHIRP_ENV": "production", "SECRET_KEY": "k" * 40, "ARGON2_MEMORY_COST": "1024"}
+        )
+
+
+def test_production_with_real_secret_is_accepted() -> None:
+    settings = Settings.from_env({"CHIRP_ENV": "production", "SECRET_KEY": "k" * 40})
+
+    assert settings.is_production
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CHIRP_ENV": "staging"}, "CHIRP_ENV"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"EMBEDDED_WORKER": "maybe"}, "EMBEDDED_WORKER"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_cors_origins_and_redis_switch_the_worker_default() -> None:
+    settings = Settings.from_env(
+        {"CORS_ORIGINS": "https://a.example, https://b.example ,", "REDIS_URL": "redis://r:6379/0"}
+    )
+
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.embedded_worker is False
