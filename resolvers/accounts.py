@@ -54,7 +54,8 @@ async def update_profile(
 ) -> Account:
     viewer = ctx.require_viewer()
     async with ctx.write() as session:
-        account = await session.merge(viewer)
+        account = await session.get(Account, viewer.id, with_for_update=True)
+        assert account is not None
         return await accounts.update_profile(
             session, account=account, display_name=display_name, bio=bio, avatar_url=avatar_url
         )
