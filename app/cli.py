@@ -55,7 +55,9 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> int:
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,
-        ws="websockets",
+        ws="websockets-sansio",
+        # Compression state costs ~100 KiB per idle connection; events are small.
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=20,
         log_level="info",
     )

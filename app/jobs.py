@@ -52,6 +52,9 @@ def create_broker(settings: Settings) -> AsyncBroker:
             queue_name=f"{settings.redis_prefix}:jobs",
             consumer_group_name=f"{settings.redis_prefix}:workers",
             xread_block=500,
+            # A group created on a restarted, empty Redis must read the stream from its
+            # start, or jobs queued before the worker noticed would be skipped.
+            consumer_id="0",
         )
     else:
         broker = InMemoryBroker()

@@ -37,7 +37,7 @@ class Settings:
     ws_queue_size: int = 256
     dispatch_interval: float = 1.0
     catch_up_limit: int = 1000
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     embedded_worker: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -89,7 +89,7 @@ class Settings:
             max_tokens=_int(env, "GRAPHQL_MAX_TOKENS", 2000),
             ws_queue_size=_int(env, "WS_QUEUE_SIZE", 256),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
-            db_pool_size=_int(env, "DB_POOL_SIZE", 10),
+            db_pool_size=_int(env, "DB_POOL_SIZE", 20),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
         ).check()
 

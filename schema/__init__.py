@@ -7,16 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import strawberry
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 
 from schema.extensions import MaskUnexpectedErrors, OperationScope
@@ -43,17 +43,22 @@ def build_schema(
     max_tokens: int = 2000,
 ) -> strawberry.Schema:
     """Assemble the schema with production defaults: caches, limits, masked errors."""
+    # The limit rules are built once: the validation cache keys on the rule classes, so
+    # rules made per operation (the limiters' own factories) would never hit it.
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(max_depth, should_ignore=None),
+        alias_rule(max_aliases),
+    ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         OperationScope,
         MaskUnexpectedErrors,
         functools.partial(MaxTokensLimiter, max_token_count=max_tokens),
         functools.partial(ParserCache, maxsize=1024),
+        functools.partial(AddValidationRules, rules),
         functools.partial(ValidationCache, maxsize=1024),
-        functools.partial(QueryDepthLimiter, max_depth=max_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=max_aliases),
     ]
-    if production:
-        extensions.append(functools.partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -23,20 +23,23 @@ GAP_FILL_BATCH = 500
 
 
 class Listener:
-    """A subscriber's bounded queue. A consumer that falls behind is cut off, not buffered."""
+    """A subscriber's bounded queue. A consumer that falls behind is cut off, not buffered:
+    on overflow the queue gets a final `None`, which tells the reader to close."""
 
     def __init__(self, accepts: Callable[[LiveEvent], bool], maxsize: int) -> None:
         self.accepts = accepts
-        self.queue: asyncio.Queue[LiveEvent] = asyncio.Queue(maxsize=maxsize)
-        self.overflowed = asyncio.Event()
+        self.maxsize = maxsize
+        self.queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
+        self.overflowed = False
 
     def offer(self, event: LiveEvent) -> None:
-        if self.overflowed.is_set() or not self.accepts(event):
+        if self.overflowed or not self.accepts(event):
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed.set()
+        if self.queue.qsize() >= self.maxsize:
+            self.overflowed = True
+            self.queue.put_nowait(None)
+            return
+        self.queue.put_nowait(event)
 
 
 class Hub:

@@ -155,7 +155,7 @@ async def stream(
                 if scanned >= catch_up_limit:
                     raise CursorTooOld()
         while True:
-            event = await _next(listener.queue, listener.overflowed)
+            event = await _next(listener.queue)
             if event.seq <= last:
                 continue
             last = event.seq
@@ -170,19 +170,8 @@ def _raise_if_revoked(revoked: Callable[[LiveEvent], bool], event: LiveEvent) ->
         raise StreamClosed(CLOSE_SESSION_REVOKED, "Session revoked")
 
 
-async def _next(queue: asyncio.Queue[LiveEvent], overflowed: asyncio.Event) -> LiveEvent:
-    if not queue.empty():
-        return queue.get_nowait()
-    if overflowed.is_set():
+async def _next(queue: asyncio.Queue[LiveEvent | None]) -> LiveEvent:
+    event = await queue.get()
+    if event is None:
         raise StreamClosed(CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
-    getter = asyncio.ensure_future(queue.get())
-    overflow = asyncio.ensure_future(overflowed.wait())
-    try:
-        done, _ = await asyncio.wait({getter, overflow}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (getter, overflow):
-            if not task.done():
-                task.cancel()
-    if getter in done:
-        return getter.result()
-    raise StreamClosed(CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
+    return event

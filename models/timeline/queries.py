@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
@@ -70,7 +70,8 @@ async def public_page(
 ) -> Page[Post]:
     """Every public top-level post, newest first, less the viewer's blocks and mutes."""
     stmt = select(Post).where(
-        Post.visibility == PUBLIC,
+        # Inline, not a parameter: a generic plan must still match the partial index.
+        Post.visibility == literal(PUBLIC, literal_execute=True),
         Post.deleted_at.is_(None),
         Post.reply_to_id.is_(None),
         policies.visible_to(viewer_id),

@@ -308,11 +308,34 @@ async def test_posts_created_while_redis_is_down_arrive_in_order_once_it_is_back
                     after_ids.append(await post(gql, author, f"after the outage {n}"))
                     after += await receive(ws, "home", "homeTimeline", 1, within=PUBSUB_WAIT)
                 await assert_quiet(ws)
+            # Fan-out jobs queued in Redis also recover: the worker re-declares its
+            # consumer group on the restarted, empty Redis and runs them.
+            home = await home_bodies_when(gql, reader, count=5, within=OUTAGE_WAIT)
 
     assert held_back == ["post.created"] * 3  # the outbox kept them while Redis was away
+    assert home[:5] == [f"after the outage {n}" for n in (1, 0)] + [
+        f"during the outage {n}" for n in (2, 1, 0)
+    ]
     assert [e["post"]["id"] for e in recovered] == during
     assert bodies(recovered) == [f"during the outage {n}" for n in range(3)]
     assert [e["post"]["id"] for e in after] == after_ids
+
+
+HOME_BODIES = "query { homeTimeline(first: 20) { edges { node { body } } } }"
+
+
+async def home_bodies_when(
+    gql: GraphQLClient, user: User, *, count: int, within: float
+) -> list[str]:
+    """The user's home timeline once it holds at least `count` posts besides the markers."""
+    async with asyncio.timeout(within):
+        while True:
+            data = await gql.execute(HOME_BODIES, token=user.token)
+            bodies = [e["node"]["body"] for e in data["homeTimeline"]["edges"]]
+            wanted = [b for b in bodies if "outage" in b]
+            if len(wanted) >= count:
+                return wanted
+            await asyncio.sleep(0.1)
 
 
 async def unpublished_event_types(database: Database) -> list[str]:
