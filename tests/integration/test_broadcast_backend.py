@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,86 +12,21 @@ from broadcaster import Broadcast, Event
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from subscriptions.backend import ResilientRedisBackend
+from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.processes
 
-REDIS_SERVER = "/usr/bin/redis-server"
 CHANNEL = "chirp:test"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """A private redis-server that a test can kill, freeze and restart on the same port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert self._proc is None, "already running"
-        log = self.directory / "redis.log"
-        self._proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.directory),
-                "--logfile", str(log),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 5
-        while not _answers_ping(self.port):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                log_text = log.read_text() if log.exists() else ""
-                pytest.fail(f"redis-server did not answer PING on port {self.port}:\n{log_text}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()  # SIGKILL also ends a SIGSTOPped server
-            proc.wait(timeout=5)
-
-    def freeze(self) -> None:
-        assert self._proc is not None
-        self._proc.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self._proc is not None
-        self._proc.send_signal(signal.SIGCONT)
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+async def redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
     server = RedisServer(tmp_path)
     try:
-        server.start()
+        await server.start()
         yield server
     finally:
-        server.kill()
+        await server.kill()
 
 
 def _reconnect_signal(backend: ResilientRedisBackend) -> asyncio.Event:
@@ -147,14 +78,14 @@ async def test_subscriber_recovers_after_redis_is_killed_and_restarted(
             assert (await subscriber.get()).message == "before"
         assert backend.connected
 
-        redis_server.kill()
+        await redis_server.kill()
         async with asyncio.timeout(5):
             with pytest.raises(RedisConnectionError):
                 await broadcast.publish(CHANNEL, "while down")
             await _wait_until_disconnected(backend)
         assert not reconnected.is_set()
 
-        redis_server.start()
+        await redis_server.start()
         async with asyncio.timeout(10):
             # Messages published before the re-SUBSCRIBE are lost by design (the app replays
             # them from its event log in on_reconnect), so publish once the listener is back.
@@ -205,8 +136,8 @@ async def test_publisher_reconnects_by_itself_after_restart(redis_server: RedisS
     backend = ResilientRedisBackend(redis_server.url)
     try:
         await backend.publish(CHANNEL, "pools a connection")
-        redis_server.kill()
-        redis_server.start()
+        await redis_server.kill()
+        await redis_server.start()
         # The pooled connection died with the server; one call must still succeed.
         async with asyncio.timeout(5):
             await backend.publish(CHANNEL, "after restart")

@@ -250,6 +250,15 @@ class RedisServer(_Process):
                 self._fail(f"{self.name} did not answer PING on port {self.port}")
             await asyncio.sleep(0.02)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its sockets open but answers nothing."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
+
     async def _answers_ping(self) -> bool:
         try:
             async with asyncio.timeout(0.5):
