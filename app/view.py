@@ -82,7 +82,8 @@ class ChirpGraphQL(GraphQL[Context, None]):
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         try:
             return await super().parse_http_body(request)
-        except (AttributeError, TypeError) as exc:
+        except (AttributeError, TypeError, ValueError) as exc:
+            # ValueError covers bodies that are not UTF-8 (UnicodeDecodeError).
             raise HTTPException(
                 400, "The request body must be a JSON object with a `query` string."
             ) from exc

@@ -38,7 +38,8 @@ class Runtime:
 class NotAuthenticated(GraphQLError):
     def __init__(self) -> None:
         super().__init__(
-            "Log in first: send `Authorization: Bearer <token>`.",
+            "Log in first: send `Authorization: Bearer <token>` over HTTP, or "
+            "`authorization` in the WebSocket `connection_init` payload.",
             extensions={"code": "UNAUTHENTICATED"},
         )
 

@@ -11,7 +11,9 @@ from strawberry.relay.utils import from_base64, to_base64
 from models.errors import InvalidInput
 
 MAX_PAGE = 100
-CURSOR_PREFIX = "c1:"
+LIST_CURSOR = "c1:"  # a position in a list: the last post or edge id seen
+EVENT_CURSOR = "e1:"  # a position in the live event log: the last event seq seen
+MAX_KEY = 2**63 - 1  # ids are BIGINT
 
 
 class BadUserInput(GraphQLError):
@@ -31,19 +33,23 @@ def check_first(first: int) -> int:
     return first
 
 
-def encode_cursor(key: int) -> str:
-    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{key}".encode()).decode()
+def encode_cursor(key: int, *, kind: str = LIST_CURSOR) -> str:
+    return base64.urlsafe_b64encode(f"{kind}{key}".encode()).decode()
 
 
-def decode_cursor(cursor: str | None, *, argument: str = "after") -> int | None:
+def decode_cursor(
+    cursor: str | None, *, argument: str = "after", kind: str = LIST_CURSOR
+) -> int | None:
+    """The key inside a cursor this API issued for this kind of position; anything else,
+    including a list cursor given to a subscription, is BAD_USER_INPUT."""
     if cursor is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not raw.startswith(CURSOR_PREFIX):
+        if not raw.startswith(kind):
             raise ValueError(raw)
-        key = int(raw[len(CURSOR_PREFIX) :])
-        if key < 0:
+        key = int(raw[len(kind) :])
+        if not 0 <= key <= MAX_KEY:
             raise ValueError(raw)
     except (ValueError, binascii.Error, UnicodeError) as exc:
         raise BadUserInput("That cursor is not one this API issued.", argument=argument) from exc
@@ -61,6 +67,6 @@ def parse_global_id(value: str, *, expect: str | None, field: str) -> tuple[str,
         key = int(raw)
     except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
         raise InvalidId("That is not a valid id.", field=field) from exc
-    if (expect is not None and type_name != expect) or key < 1:
+    if (expect is not None and type_name != expect) or not 1 <= key <= MAX_KEY:
         raise InvalidId(f"That is not a valid {expect or 'object'} id.", field=field)
     return type_name, key

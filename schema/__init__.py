@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -18,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
@@ -33,6 +35,14 @@ SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 @strawberry.type(description="Everything a client can change.")
 class Mutation(AccountMutations, SocialMutations, PostMutations):
     pass
+
+
+class ChirpSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors (bad input, validation, UNAUTHENTICATED) are not server errors and
+        are not logged as such; MaskUnexpectedErrors logs every unexpected one, once."""
 
 
 def build_schema(
@@ -59,7 +69,7 @@ def build_schema(
         functools.partial(AddValidationRules, rules),
         functools.partial(ValidationCache, maxsize=1024),
     ]
-    return strawberry.Schema(
+    return ChirpSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -10,7 +10,10 @@ from resolvers.context import Info
 
 
 class IsAuthenticated(BasePermission):
-    message = "Log in first: send `Authorization: Bearer <token>`."
+    message = (
+        "Log in first: send `Authorization: Bearer <token>` over HTTP, or "
+        "`authorization` in the WebSocket `connection_init` payload."
+    )
     error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:

@@ -12,7 +12,13 @@ import strawberry
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from resolvers.context import Context, Info
-from resolvers.paging import BadUserInput, decode_cursor, encode_cursor, parse_global_id
+from resolvers.paging import (
+    EVENT_CURSOR,
+    BadUserInput,
+    decode_cursor,
+    encode_cursor,
+    parse_global_id,
+)
 from schema.types import Post
 from subscriptions import live
 from subscriptions.events import LiveEvent
@@ -51,11 +57,16 @@ async def _events(
             accepts=accepts,
             revoked=live.revokes(ctx.viewer_id, ctx.session_id),
             observe=graph.observe,
-            after=decode_cursor(after),
+            after=decode_cursor(after, kind=EVENT_CURSOR),
             catch_up_limit=runtime.settings.catch_up_limit,
         ):
             ctx.reset_loaders()
             yield event
+    except live.CursorAhead as exc:
+        raise BadUserInput(
+            "That cursor is ahead of the event log; subscribe again without `after`.",
+            argument="after",
+        ) from exc
     except live.CursorTooOld as exc:
         raise BadUserInput(
             "That cursor is too old to resume from; refetch the timeline and resubscribe.",
@@ -82,7 +93,8 @@ async def _posts(
     async for event in _events(ctx, accepts, after, graph):
         row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
         if row is not None:
-            yield TimelineEvent(cursor=encode_cursor(event.seq), post=Post.from_row(row))
+            cursor = encode_cursor(event.seq, kind=EVENT_CURSOR)
+            yield TimelineEvent(cursor=cursor, post=Post.from_row(row))
 
 
 @strawberry.type(description="Live updates. Connect with `graphql-transport-ws`.")
@@ -127,7 +139,7 @@ class Subscription:
         async for event in _events(ctx, live.post_changes(post_id), after, graph):
             row = await ctx.loaders.visible_posts_by_id.load(post_id)
             yield PostUpdate(
-                cursor=encode_cursor(event.seq),
+                cursor=encode_cursor(event.seq, kind=EVENT_CURSOR),
                 deleted=event.type == "post.deleted",
                 post=None if row is None else Post.from_row(row),
             )

@@ -34,6 +34,11 @@ class CursorTooOld(Exception):
     """The client is too far behind to catch up from the log; it should refetch."""
 
 
+class CursorAhead(Exception):
+    """The cursor is past the end of the log (say, the database was reset): it cannot be
+    one this log issued, and resuming from it would silently skip every event."""
+
+
 @dataclass
 class ViewerGraph:
     """Who the viewer follows, mutes and blocks, kept current by the viewer's own events."""
@@ -141,6 +146,8 @@ async def stream(
     last = hub.last_seq if after is None else after
     try:
         if after is not None:
+            if after > await log_reader.last_seq():
+                raise CursorAhead()
             scanned = 0
             while True:
                 batch = await log_reader.after(last, limit=CATCH_UP_BATCH)

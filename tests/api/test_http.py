@@ -41,13 +41,25 @@ async def test_plain_json_clients_get_200_with_errors(http: httpx.AsyncClient) -
     assert response.json()["errors"]
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2", b"\xff\xfe", b'{"query": 42}', b"null"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2",
+        b"\xff\xfe",
+        b'{"query": "\xff\xfe"}',
+        '{"query": "{ viewer { id } }", "operationName": "caf\u00e9"}'.encode("latin-1"),
+        b'{"query": 42}',
+        b"null",
+    ],
+)
 async def test_garbage_bodies_are_client_errors(http: httpx.AsyncClient, body: bytes) -> None:
     response = await http.post(
         "/graphql", content=body, headers={"content-type": "application/json"}
     )
 
     assert 400 <= response.status_code < 500
+    assert "x-request-id" in response.headers
 
 
 async def test_queries_work_over_get_but_mutations_do_not(http: httpx.AsyncClient) -> None:

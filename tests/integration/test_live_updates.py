@@ -359,6 +359,26 @@ async def wait_until_redis_is_missed(server: ChirpServer) -> None:
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize(
+    ("after", "why"),
+    [
+        ("ZTE6OTk5OTk5OQ==", "ahead of the event log"),  # e1:9999999, e.g. after a reset
+        ("YzE6MQ==", "not one this API issued"),  # c1:1, a list cursor
+        ("garbage", "not one this API issued"),
+    ],
+)
+async def test_resuming_from_a_cursor_this_log_never_issued_is_bad_user_input(
+    embedded: ChirpServer, after: str, why: str
+) -> None:
+    async with GraphQLWebSocket.connect(embedded.ws_url) as ws:
+        await ws.subscribe("feed", PUBLIC_FEED, {"after": after})
+        error = await ws.next_message(within=EVENT_WAIT)
+
+    assert error["type"] == "next"
+    assert [e["extensions"]["code"] for e in error["payload"]["errors"]] == ["BAD_USER_INPUT"]
+    assert why in error["payload"]["errors"][0]["message"]
+
+
 # -- 5. authentication
 
 
