@@ -64,7 +64,7 @@ class BearerAuth:
         if token is not None:
             auth = None
             if token:
-                async with self.runtime.sessionmaker() as session:
+                async with self.runtime.read_sessionmaker() as session:
                     auth = await accounts.authenticate(session, token=token)
             if auth is None:
                 await _unauthenticated(send)

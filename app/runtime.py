@@ -34,6 +34,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     engine = db.create_engine(settings)
     sessionmaker = db.create_sessionmaker(engine)
+    read_sessionmaker = db.create_read_sessionmaker(engine)
     redis_backend = None
     if settings.redis_url:
         redis_backend = ResilientRedisBackend(settings.redis_url)
@@ -41,7 +42,7 @@ def build_services(settings: Settings) -> Services:
     else:
         broadcast = Broadcast("memory://")
     channel = f"{settings.redis_prefix}:events"
-    event_log = EventLog(sessionmaker)
+    event_log = EventLog(read_sessionmaker)
     hub = Hub(broadcast, channel, event_log, queue_size=settings.ws_queue_size)
     if redis_backend is not None:
         redis_backend.on_reconnect = hub.request_resync
@@ -57,6 +58,7 @@ def build_services(settings: Settings) -> Services:
     runtime = Runtime(
         settings=settings,
         sessionmaker=sessionmaker,
+        read_sessionmaker=read_sessionmaker,
         hasher=make_hasher(
             time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost
         ),

@@ -35,13 +35,10 @@ async def _seed(session: AsyncSession, services: Services) -> None:
     hasher = services.runtime.hasher
     ids: dict[str, int] = {}
     for handle in DEMO:
-        account = await accounts.sign_up(
-            session,
-            hasher=hasher,
-            handle=handle,
-            email=f"{handle}@example.com",
-            password=DEMO_PASSWORD,
+        new = await accounts.prepare_sign_up(
+            hasher=hasher, handle=handle, email=f"{handle}@example.com", password=DEMO_PASSWORD
         )
+        account = await accounts.sign_up(session, new=new)
         ids[handle] = account.id
     for follower, followee in FOLLOWS:
         await social.follow_account(session, follower_id=ids[follower], followee_id=ids[followee])

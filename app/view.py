@@ -61,7 +61,7 @@ class ChirpGraphQL(GraphQL[Context, None]):
         token = bearer_token(str(raw)) if " " in str(raw) else str(raw)
         auth = None
         if token:
-            async with self.runtime.sessionmaker() as session:
+            async with self.runtime.read_sessionmaker() as session:
                 auth = await accounts.authenticate(session, token=token)
         if auth is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})

@@ -9,10 +9,11 @@ from resolvers.context import Context
 
 
 async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tuple[Account, str]:
+    new = await accounts.prepare_sign_up(
+        hasher=ctx.runtime.hasher, handle=handle, email=email, password=password
+    )
     async with ctx.write() as session:
-        account = await accounts.sign_up(
-            session, hasher=ctx.runtime.hasher, handle=handle, email=email, password=password
-        )
+        account = await accounts.sign_up(session, new=new)
         token = await accounts.start_session(
             session,
             account_id=account.id,
@@ -24,16 +25,20 @@ async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tu
 
 
 async def log_in(ctx: Context, *, login: str, password: str) -> tuple[Account, str]:
+    async with ctx.read() as session:
+        account, rehashed = await accounts.check_credentials(
+            session, hasher=ctx.runtime.hasher, login=login, password=password
+        )
     async with ctx.write() as session:
-        return await accounts.log_in(
+        token = await accounts.record_log_in(
             session,
-            hasher=ctx.runtime.hasher,
-            login=login,
-            password=password,
+            account_id=account.id,
+            rehashed=rehashed,
             ttl=ctx.settings.session_ttl,
             ip=ctx.client_ip,
             user_agent=ctx.user_agent,
         )
+    return account, token
 
 
 async def log_out(ctx: Context) -> None:

@@ -29,6 +29,7 @@ class Runtime:
 
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     hasher: PasswordHasher
     dispatcher: Dispatcher
     hub: Hub
@@ -65,7 +66,7 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            self._loaders = Loaders(self.runtime.sessionmaker, self.viewer_id)
+            self._loaders = Loaders(self.runtime.read_sessionmaker, self.viewer_id)
         return self._loaders
 
     def for_operation(self) -> Context:
@@ -92,7 +93,7 @@ class Context:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.runtime.sessionmaker() as session:
+        async with self.runtime.read_sessionmaker() as session:
             yield session
 
     @asynccontextmanager

@@ -108,7 +108,7 @@ class Subscription:
     ) -> AsyncGenerator[TimelineEvent, None]:
         ctx = info.context
         viewer = ctx.require_viewer()
-        graph = await live.ViewerGraph.load(ctx.runtime.sessionmaker, viewer.id)
+        graph = await live.ViewerGraph.load(ctx.runtime.read_sessionmaker, viewer.id)
         async for item in _posts(info, graph.home, after, graph):
             yield item
 
@@ -117,7 +117,7 @@ class Subscription:
         self, info: Info, after: Resume = None
     ) -> AsyncGenerator[TimelineEvent, None]:
         ctx = info.context
-        graph = await live.ViewerGraph.load(ctx.runtime.sessionmaker, ctx.viewer_id)
+        graph = await live.ViewerGraph.load(ctx.runtime.read_sessionmaker, ctx.viewer_id)
         async for item in _posts(info, graph.public, after, graph):
             yield item
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,27 +24,48 @@ class Authenticated:
     session_id: int
 
 
-async def sign_up(
-    session: AsyncSession, *, hasher: PasswordHasher, handle: str, email: str, password: str
-) -> Account:
-    """Create an account; handles are unique case-insensitively and emails are normalised."""
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """Checked sign-up details with the password already hashed."""
+
+    handle: str
+    handle_key: str
+    email: str
+    password_hash: str
+
+
+async def prepare_sign_up(
+    *, hasher: PasswordHasher, handle: str, email: str, password: str
+) -> NewAccount:
+    """Check the details and hash the password off the event loop, before any transaction
+    opens, so the slow hash holds neither the loop nor a database lock."""
     validation.check_handle(handle)
     email = validation.normalise_email(email)
     validation.check_password(password)
-    key = validation.handle_key(handle)
-    await _ensure_free(session, key=key, email=email)
-    account = Account(
+    return NewAccount(
         handle=handle,
-        handle_key=key,
+        handle_key=validation.handle_key(handle),
         email=email,
-        password_hash=hasher.hash(password),
-        display_name=handle,
+        password_hash=await asyncio.to_thread(hasher.hash, password),
     )
-    session.add(account)
+
+
+async def sign_up(session: AsyncSession, *, new: NewAccount) -> Account:
+    """Create an account; handles are unique case-insensitively and emails are normalised."""
+    await _ensure_free(session, key=new.handle_key, email=new.email)
+    account = Account(
+        handle=new.handle,
+        handle_key=new.handle_key,
+        email=new.email,
+        password_hash=new.password_hash,
+        display_name=new.handle,
+    )
     try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent sign-up won the race
-        raise errors.HandleTaken("That handle is taken.", field="handle") from exc
+        async with session.begin_nested():
+            session.add(account)
+    except IntegrityError:  # a concurrent sign-up won the race between check and insert
+        await _ensure_free(session, key=new.handle_key, email=new.email)
+        raise
     return account
 
 
@@ -60,17 +82,11 @@ async def _ensure_free(session: AsyncSession, *, key: str, email: str) -> None:
             raise errors.EmailTaken("An account already uses that email.", field="email")
 
 
-async def log_in(
-    session: AsyncSession,
-    *,
-    hasher: PasswordHasher,
-    login: str,
-    password: str,
-    ttl: timedelta,
-    ip: str = "",
-    user_agent: str = "",
-) -> tuple[Account, str]:
-    """Check a handle-or-email and password; return the account and a new session token."""
+async def check_credentials(
+    session: AsyncSession, *, hasher: PasswordHasher, login: str, password: str
+) -> tuple[Account, str | None]:
+    """The account a handle-or-email and password belong to, and a fresh hash when the
+    stored one uses weaker parameters than today's. Hashing runs off the event loop."""
     login = login.strip()
     account = await session.scalar(
         select(Account).where(
@@ -79,16 +95,33 @@ async def log_in(
     )
     if account is None:
         # Hash anyway so response time does not reveal whether the account exists.
-        hasher.hash(password)
+        await asyncio.to_thread(hasher.hash, password)
         raise errors.InvalidCredentials("Wrong handle, email or password.")
-    if not verify_password(hasher, account.password_hash, password):
+    if not await asyncio.to_thread(verify_password, hasher, account.password_hash, password):
         raise errors.InvalidCredentials("Wrong handle, email or password.")
+    rehashed = None
     if hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = hasher.hash(password)
-    token = await start_session(
-        session, account_id=account.id, ttl=ttl, ip=ip, user_agent=user_agent
+        rehashed = await asyncio.to_thread(hasher.hash, password)
+    return account, rehashed
+
+
+async def record_log_in(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    rehashed: str | None,
+    ttl: timedelta,
+    ip: str = "",
+    user_agent: str = "",
+) -> str:
+    """Open the session of a checked log-in (and store an upgraded hash); returns the token."""
+    if rehashed is not None:
+        await session.execute(
+            update(Account).where(Account.id == account_id).values(password_hash=rehashed)
+        )
+    return await start_session(
+        session, account_id=account_id, ttl=ttl, ip=ip, user_agent=user_agent
     )
-    return account, token
 
 
 async def start_session(

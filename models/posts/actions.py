@@ -25,12 +25,20 @@ def check_body(body: str) -> str:
 
 
 async def get_visible_post(
-    session: AsyncSession, *, viewer_id: int | None, post_id: int, field: str = "postId"
+    session: AsyncSession,
+    *,
+    viewer_id: int | None,
+    post_id: int,
+    field: str = "postId",
+    lock: bool = False,
 ) -> Post:
-    """The post if the viewer may see it; otherwise NOT_FOUND, never FORBIDDEN."""
-    post = await session.scalar(
-        select(Post).where(Post.id == post_id, policies.visible_to(viewer_id))
-    )
+    """The post if the viewer may see it; otherwise NOT_FOUND, never FORBIDDEN. With `lock`,
+    the row stays locked to the transaction, so concurrent changes to one post (two likes,
+    two deletes, two edits) run one after the other and each sees the other's result."""
+    stmt = select(Post).where(Post.id == post_id, policies.visible_to(viewer_id))
+    if lock:
+        stmt = stmt.with_for_update(of=Post)
+    post = await session.scalar(stmt)
     if post is None:
         raise NotFound("No such post.", field=field)
     return post
@@ -51,7 +59,7 @@ async def create_post(
     root_id = None
     if reply_to_id is not None:
         parent = await get_visible_post(
-            session, viewer_id=author_id, post_id=reply_to_id, field="replyToId"
+            session, viewer_id=author_id, post_id=reply_to_id, field="replyToId", lock=True
         )
         if parent.repost_of_id is not None:
             raise NotFound(
@@ -73,10 +81,9 @@ async def create_post(
 async def repost_post(session: AsyncSession, *, author_id: int, post_id: int) -> Post:
     """Share a public post with one's followers; reposting twice returns the first repost."""
     original = await get_visible_post(session, viewer_id=author_id, post_id=post_id)
-    if original.repost_of_id is not None:
-        original = await get_visible_post(
-            session, viewer_id=author_id, post_id=original.repost_of_id
-        )
+    original = await get_visible_post(
+        session, viewer_id=author_id, post_id=original.repost_of_id or original.id, lock=True
+    )
     if original.visibility != PUBLIC:
         raise errors.CannotRepost("Only public posts can be reposted.", field="postId")
     existing = await session.scalar(
@@ -120,7 +127,7 @@ async def _publish(session: AsyncSession, post: Post) -> Post:
 
 async def like_post(session: AsyncSession, *, account_id: int, post_id: int) -> Post:
     """Like a post; liking twice changes nothing."""
-    post = await get_visible_post(session, viewer_id=account_id, post_id=post_id)
+    post = await get_visible_post(session, viewer_id=account_id, post_id=post_id, lock=True)
     liked = await session.scalar(
         select(Like.id).where(Like.account_id == account_id, Like.post_id == post_id)
     )
@@ -135,7 +142,7 @@ async def like_post(session: AsyncSession, *, account_id: int, post_id: int) -> 
 
 async def unlike_post(session: AsyncSession, *, account_id: int, post_id: int) -> Post:
     """Take a like back; unliking a post one has not liked changes nothing."""
-    post = await get_visible_post(session, viewer_id=account_id, post_id=post_id)
+    post = await get_visible_post(session, viewer_id=account_id, post_id=post_id, lock=True)
     result = await session.execute(
         delete(Like).where(Like.account_id == account_id, Like.post_id == post_id)
     )
@@ -149,7 +156,7 @@ async def unlike_post(session: AsyncSession, *, account_id: int, post_id: int) -
 
 async def edit_post(session: AsyncSession, *, editor_id: int, post_id: int, body: str) -> Post:
     """Change a post's text; the previous text is kept in its edit history."""
-    post = await get_visible_post(session, viewer_id=editor_id, post_id=post_id)
+    post = await get_visible_post(session, viewer_id=editor_id, post_id=post_id, lock=True)
     if not policies.may_edit(post, viewer_id=editor_id):
         raise errors.NotAuthor("Only the author can edit a post.", field="postId")
     check_body(body)
@@ -164,7 +171,7 @@ async def edit_post(session: AsyncSession, *, editor_id: int, post_id: int, body
 
 async def delete_post(session: AsyncSession, *, actor_id: int, post_id: int) -> int:
     """Soft-delete a post: it disappears from every timeline, thread and subscription."""
-    post = await get_visible_post(session, viewer_id=actor_id, post_id=post_id)
+    post = await get_visible_post(session, viewer_id=actor_id, post_id=post_id, lock=True)
     if not policies.may_delete(post, viewer_id=actor_id):
         raise errors.NotAuthor("Only the author can delete a post.", field="postId")
     post.deleted_at = utcnow()

@@ -14,9 +14,18 @@ from models.timeline import actions as timeline
 
 
 async def _target(session: AsyncSession, *, actor_id: int, target_id: int) -> Account:
+    """The target account, with both accounts' rows locked in id order: follows, blocks and
+    mutes between one pair then run one after the other, so none overtakes another (a
+    follow committing after a block would survive it) and counters never drift."""
     if actor_id == target_id:
         raise errors.CannotFollowSelf("You cannot do that to your own account.", field="accountId")
-    target = await session.get(Account, target_id)
+    rows = await session.scalars(
+        select(Account)
+        .where(Account.id.in_([actor_id, target_id]))
+        .order_by(Account.id)
+        .with_for_update()
+    )
+    target = next((row for row in rows if row.id == target_id), None)
     if target is None:
         raise NotFound("No such account.", field="accountId")
     return target

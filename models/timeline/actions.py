@@ -33,8 +33,11 @@ async def fan_out_post(session: AsyncSession, *, post_id: int) -> int:
     post = await session.get(Post, post_id)
     if post is None or post.deleted_at is not None:
         return 0
-    rows = select(Follow.follower_id, literal(post.id), literal(post.author_id)).where(
-        Follow.followee_id == post.author_id
+    # FOR SHARE: an unfollow committing meanwhile waits, then removes what this wrote.
+    rows = (
+        select(Follow.follower_id, literal(post.id), literal(post.author_id))
+        .where(Follow.followee_id == post.author_id)
+        .with_for_update(read=True)
     )
     result = await session.execute(_insert_ignoring_duplicates(session, rows))  # type: ignore[call-overload]
     return int(result.rowcount or 0)
@@ -43,9 +46,9 @@ async def fan_out_post(session: AsyncSession, *, post_id: int) -> int:
 async def backfill_follow(session: AsyncSession, *, follower_id: int, followee_id: int) -> int:
     """After a follow, bring the followee's recent posts into the follower's home feed."""
     still_following = await session.scalar(
-        select(Follow.id).where(
-            Follow.follower_id == follower_id, Follow.followee_id == followee_id
-        )
+        select(Follow.id)
+        .where(Follow.follower_id == follower_id, Follow.followee_id == followee_id)
+        .with_for_update(read=True)
     )
     if still_following is None:
         return 0
