@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
+from taskiq import AsyncBroker, Context, InMemoryBroker, SimpleRetryMiddleware, TaskiqDepends
 from taskiq_redis import RedisStreamBroker
 
 from app.settings import Settings
@@ -58,6 +58,9 @@ def create_broker(settings: Settings) -> AsyncBroker:
         )
     else:
         broker = InMemoryBroker()
+    # A job that fails (a deadlock, a dropped connection) runs again at once, up to five
+    # times; jobs are idempotent, so a retry after a partial run is harmless.
+    broker.add_middlewares(SimpleRetryMiddleware(default_retry_count=5, default_retry_label=True))
     for name, func in TASKS.items():
         broker.register_task(func, task_name=name)
     return broker

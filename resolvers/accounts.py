@@ -41,6 +41,18 @@ async def log_in(ctx: Context, *, login: str, password: str) -> tuple[Account, s
     return account, token
 
 
+async def drop_dead_session(ctx: Context) -> bool:
+    """A WebSocket authenticates once, at `connection_init`; before each operation on it the
+    session is checked again, and a revoked or expired one loses its viewer. True if so."""
+    if ctx.session_id is None:
+        return False
+    async with ctx.read() as session:
+        if await accounts.session_is_live(session, session_id=ctx.session_id):
+            return False
+    ctx.viewer, ctx.session_id = None, None
+    return True
+
+
 async def log_out(ctx: Context) -> None:
     viewer = ctx.require_viewer()
     assert ctx.session_id is not None

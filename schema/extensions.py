@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from resolvers.accounts import drop_dead_session
 from resolvers.context import Context
+from subscriptions.live import CLOSE_SESSION_REVOKED
 
 log = logging.getLogger("chirp.graphql")
 
 
 class OperationScope(SchemaExtension):
     """Gives each operation its own context copy and dataloaders, even when many operations
-    share one WebSocket connection."""
+    share one WebSocket connection, and re-checks a WebSocket's session for each operation:
+    one revoked while the socket sat idle runs nothing as its viewer and closes the socket."""
 
-    def on_operation(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context):
-            self.execution_context.context = context.for_operation()
+            scoped = context.for_operation()
+            self.execution_context.context = scoped
+            if isinstance(scoped.request, WebSocket) and await drop_dead_session(scoped):
+                context.viewer, context.session_id = None, None
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                    await scoped.request.close(code=CLOSE_SESSION_REVOKED, reason="Session revoked")
         yield
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import strawberry
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from models.errors import DomainError
 from resolvers.context import Context, Info
 from resolvers.paging import (
     EVENT_CURSOR,
@@ -131,8 +132,8 @@ class Subscription:
         ctx = info.context
         try:
             _, post_id = parse_global_id(id, expect="Post", field="id")
-        except ValueError as exc:
-            raise BadUserInput(str(exc), argument="id") from exc
+        except DomainError as exc:
+            raise BadUserInput(exc.message, argument="id") from exc
         if await ctx.loaders.visible_posts_by_id.load(post_id) is None:
             raise BadUserInput("No such post.", argument="id")
         graph = live.ViewerGraph(ctx.viewer_id)

@@ -25,7 +25,7 @@ from subscriptions.waiting import wait_event
 log = logging.getLogger("chirp.dispatcher")
 
 BATCH = 500
-PUBLISH_TIMEOUT = 5.0
+HANDLE_TIMEOUT = 5.0
 NUMBERING_LOCK = 727_001  # pg_advisory_xact_lock key serialising step 1 across processes
 
 ProcessEvent = Callable[[LiveEvent], Awaitable[None]]
@@ -109,21 +109,19 @@ class Dispatcher:
                     update(Event).where(Event.id == event_id).values(seq=last + offset)
                 )
 
-    async def _pending(self, session: AsyncSession, *, column: str) -> list[Event]:
-        stmt = (
-            select(Event)
-            .where(Event.seq.is_not(None), getattr(Event, column).is_(None))
-            .order_by(Event.seq)
-            .limit(BATCH)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return list(await session.scalars(stmt))
+    async def _pending(self, *, column: str) -> list[tuple[int, LiveEvent]]:
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(
+                select(Event)
+                .where(Event.seq.is_not(None), getattr(Event, column).is_(None))
+                .order_by(Event.seq)
+                .limit(BATCH)
+            )
+            return [(row.id, LiveEvent.from_row(row)) for row in rows]
 
     async def _publish(self) -> int:
         async def publish(event: LiveEvent) -> None:
-            async with asyncio.timeout(PUBLISH_TIMEOUT):
-                await self._broadcast.publish(self._channel, event.encode())
+            await self._broadcast.publish(self._channel, event.encode())
 
         return await self._drain("published_at", publish)
 
@@ -131,19 +129,21 @@ class Dispatcher:
         await self._drain("processed_at", self._process)
 
     async def _drain(self, column: str, handle: ProcessEvent) -> int:
-        """Handle pending events in order, stopping at the first failure; what was handled
-        is marked in the same transaction, so a retry starts where this one stopped."""
-        async with self._sessionmaker() as session, session.begin():
-            done: list[int] = []
-            for row in await self._pending(session, column=column):
-                try:
-                    await handle(LiveEvent.from_row(row))
-                except Exception:
-                    log.warning("%s stopped at event seq %s; will retry", column, row.seq)
-                    break
-                done.append(row.id)
-            if done:
+        """Handle pending events in order, each within HANDLE_TIMEOUT, stopping at the first
+        failure; then mark what was handled. No transaction or lock is held across the
+        network calls, and both steps tolerate another process doing the same work."""
+        done: list[int] = []
+        for event_id, event in await self._pending(column=column):
+            try:
+                async with asyncio.timeout(HANDLE_TIMEOUT):
+                    await handle(event)
+            except Exception:
+                log.warning("%s stopped at event seq %s; will retry", column, event.seq)
+                break
+            done.append(event_id)
+        if done:
+            async with self._sessionmaker() as session, session.begin():
                 await session.execute(
                     update(Event).where(Event.id.in_(done)).values({column: utcnow()})
                 )
-            return len(done)
+        return len(done)

@@ -81,7 +81,7 @@ class Hub:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
     def request_resync(self) -> None:
@@ -109,7 +109,12 @@ class Hub:
                 except (ValueError, KeyError, TypeError):
                     log.warning("dropping malformed event message")
                     continue
-                await self._receive(event)
+                try:
+                    await self._receive(event)
+                except Exception:
+                    # Reading a gap from the log failed; the resync loop fills it later.
+                    log.exception("could not deliver event seq %s; resyncing", event.seq)
+                    self.request_resync()
 
     async def _resync_forever(self) -> None:
         while True:

@@ -158,6 +158,18 @@ async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | 
     return None if row is None else Authenticated(account=row[0], session_id=row[1])
 
 
+async def session_is_live(session: AsyncSession, *, session_id: int) -> bool:
+    """Whether a log-in session is neither revoked nor expired."""
+    live = await session.scalar(
+        select(LoginSession.id).where(
+            LoginSession.id == session_id,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > utcnow(),
+        )
+    )
+    return live is not None
+
+
 async def log_out(session: AsyncSession, *, account_id: int, session_id: int) -> None:
     """Revoke one session; its live subscriptions are closed through the event."""
     await session.execute(

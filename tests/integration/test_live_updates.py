@@ -404,6 +404,21 @@ async def test_home_timeline_needs_a_signed_in_connection(embedded: ChirpServer)
     assert done == {"id": "home", "type": "complete"}
 
 
+async def test_an_idle_socket_of_a_revoked_session_runs_nothing_as_its_viewer(
+    embedded: ChirpServer,
+) -> None:
+    async with embedded.graphql() as gql:
+        viewer = await sign_up(gql, handle("idle"))
+        async with GraphQLWebSocket.connect(embedded.ws_url, token=viewer.token) as ws:
+            await gql.execute("mutation { logOut { sessionsEnded } }", token=viewer.token)
+            await ws.subscribe("who", "query { viewer { handle email } }")
+            before_close = await ws.until_closed()
+
+    leaked = [m for m in before_close if (m.get("payload") or {}).get("data", {}).get("viewer")]
+    assert leaked == []
+    assert ws.close_code == 4403
+
+
 async def test_logging_out_closes_the_sessions_open_subscriptions(embedded: ChirpServer) -> None:
     async with embedded.graphql() as gql:
         viewer = await sign_up(gql, handle("viewer"))
