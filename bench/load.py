@@ -9,8 +9,9 @@ this client's), new PostgreSQL sessions per 100 requests (pg_stat_database.sessi
 that churns connections shows here) and the GraphQL-to-plain ratios. Targets must be on
 127.0.0.1. Rounds alternate the two targets, to spread other load on the machine over both.
 
-With --spawn it starts both servers itself (`chirp serve` with CHIRP_ENV=production and a
-random SECRET_KEY, and bench/plain.py; uvicorn, one worker each, on this machine):
+With --spawn it starts both servers itself (`python -m app.cli serve` from this checkout, i.e.
+`chirp serve`, with CHIRP_ENV=production and a random SECRET_KEY, and bench/plain.py; uvicorn,
+one worker each, on this machine):
 
     .venv/bin/python bench/load.py --spawn \
         --database-url postgresql://postgres@127.0.0.1:5432/chirp_bench
@@ -353,9 +354,9 @@ def spawned_servers(
 
 
 def chirp_command() -> list[str]:
-    """The venv's `chirp` script, or `python -m app.cli` where it is not installed."""
-    script = Path(sys.executable).parent / "chirp"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+    """`chirp` as `python -m app.cli`, run with cwd=ROOT: always this checkout's code, never a
+    stale installed copy."""
+    return [sys.executable, "-m", "app.cli"]
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
@@ -463,12 +464,12 @@ def main() -> None:
     parser.add_argument(
         "--plain-lean",
         action="store_true",
-        help="with --spawn: run plain.py --lean (no pre-ping, autocommit reads), an experiment",
+        help="with --spawn: run plain.py --lean (autocommit reads), an experiment",
     )
     parser.add_argument(
         "--db-pool-size",
         type=int,
-        help="with --spawn: DB_POOL_SIZE for both servers (Chirp's default is 10)",
+        help="with --spawn: DB_POOL_SIZE for both servers (Chirp's default is 20)",
     )
     args = parser.parse_args()
     if args.spawn:

@@ -44,7 +44,8 @@ def rss_kib(pid: int) -> int:
 
 
 # What `chirp serve` runs (app/cli.py), with the WebSocket options this script may vary to
-# show what they would save; only used with --ws-impl / --no-server-deflate.
+# compare them; only used with --ws-impl / --no-server-deflate. `--ws-impl websockets` (deflate
+# on) is how `chirp serve` ran before 91e23f4; it now runs websockets-sansio, deflate off.
 VARIANT = """
 import sys, uvicorn
 from app.main import create_app
@@ -67,8 +68,7 @@ def chirp_server(
             "CHIRP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
         }
-        script = Path(sys.executable).parent / "chirp"  # or, if absent, `python -m app.cli`
-        chirp = [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+        chirp = [sys.executable, "-m", "app.cli"]  # this checkout's code (cwd=ROOT)
         if database_url is None:
             subprocess.run([*chirp, "migrate"], env=env, cwd=ROOT, check=True)
         with (Path(tmp) / "serve.log").open("wb") as out:
@@ -249,12 +249,13 @@ def main() -> None:
     parser.add_argument(
         "--ws-impl",
         choices=["websockets", "websockets-sansio", "wsproto"],
-        help="serve with this uvicorn WebSocket implementation instead of `chirp serve`'s",
+        help="serve through a variant launcher with this uvicorn WebSocket implementation and "
+        "permessage-deflate on (unless --no-server-deflate) instead of `chirp serve`",
     )
     parser.add_argument(
         "--no-server-deflate",
         action="store_true",
-        help="serve with uvicorn's ws_per_message_deflate=False instead of `chirp serve`",
+        help="with --ws-impl: ws_per_message_deflate=False (what `chirp serve` now sets)",
     )
     args = parser.parse_args()
     if args.no_compression:

@@ -59,13 +59,14 @@ def _error(status: int, message: str) -> Response:
 def create_app(settings: Settings, *, lean: bool = False) -> Starlette:
     engine = db.create_engine(settings)
     if lean:
-        # Not what Chirp does: an experiment to price its per-checkout pre-ping and the
-        # BEGIN/ROLLBACK around every read (see docs/benchmarks.md).
+        # Not what Chirp does: an experiment to price the BEGIN/ROLLBACK around every read
+        # (see docs/benchmarks.md). Otherwise Chirp's pool settings (app/db.py).
         engine = create_async_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,
-            max_overflow=settings.db_pool_size,
+            max_overflow=settings.db_pool_size // 4,
             pool_pre_ping=False,
+            pool_recycle=1800,
             isolation_level="AUTOCOMMIT",
         )
     sessionmaker = db.create_sessionmaker(engine)
@@ -156,10 +157,10 @@ def main() -> None:
     parser.add_argument(
         "--lean",
         action="store_true",
-        help="experiment: no pool pre-ping and autocommit reads (not Chirp's engine settings)",
+        help="experiment: autocommit reads (not Chirp's engine settings)",
     )
     args = parser.parse_args()
-    # The same uvicorn options as `chirp serve` (app/cli.py), access log included.
+    # The same HTTP-relevant uvicorn options as `chirp serve` (app/cli.py), access log included.
     uvicorn.run(
         create_app(Settings.from_env(), lean=args.lean),
         host=args.host,

@@ -356,6 +356,7 @@ async def count_statements(database_url: str, viewer_id: int) -> None:
     )
     app = create_app(settings)
     engine: AsyncEngine = app.state.services.engine
+    pre_ping = bool(getattr(engine.sync_engine.pool, "_pre_ping", False))
     statements: list[str] = []
     counts = {"checkouts": 0, "transactions": 0}
 
@@ -411,11 +412,14 @@ async def count_statements(database_url: str, viewer_id: int) -> None:
                 assert "errors" not in body, body
                 posts = len(body["data"]["homeTimeline"]["edges"])
                 per_size[first] = len(statements)
-                trips = len(statements) + 2 * counts["transactions"] + 3 * counts["checkouts"]
+                # BEGIN and ROLLBACK per transaction; a pre-ping is BEGIN, ";", ROLLBACK.
+                ping = 3 if pre_ping else 0
+                trips = len(statements) + 2 * counts["transactions"] + ping * counts["checkouts"]
                 print(
                     f"  first: {first:>3} -> {posts:>3} posts, {len(statements)} statements, "
                     f"{counts['transactions']} transactions, {counts['checkouts']} pool "
-                    f"checkouts (pre-pinged), ~{trips} round trips to PostgreSQL"
+                    f"checkouts ({'' if pre_ping else 'not '}pre-pinged), ~{trips} round trips "
+                    "to PostgreSQL"
                 )
             for s in statements:
                 print(f"    {s}")

@@ -55,7 +55,9 @@ async def _follow_page(
     before = decode_cursor(after)
     session: AsyncSession
     async with ctx.read() as session:
-        return await lister(session, account_id=account_id, first=first, before=before)
+        return await lister(
+            session, viewer_id=ctx.viewer_id, account_id=account_id, first=first, before=before
+        )
 
 
 async def followers(

@@ -12,6 +12,7 @@ import strawberry
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from models.errors import DomainError
+from models.events.actions import POST_DELETED
 from resolvers.context import Context, Info
 from resolvers.paging import (
     EVENT_CURSOR,
@@ -122,7 +123,10 @@ class Subscription:
         async for item in _posts(info, graph.public, after, graph):
             yield item
 
-    @strawberry.subscription(description="Changes to one post: likes, edits, replies, deletion.")
+    @strawberry.subscription(
+        description="Changes to one post: likes, edits, replies. Ends after its deletion, or "
+        "when the viewer may no longer see it."
+    )
     async def post_updated(
         self,
         info: Info,
@@ -138,9 +142,14 @@ class Subscription:
             raise BadUserInput("No such post.", argument="id")
         graph = live.ViewerGraph(ctx.viewer_id)
         async for event in _events(ctx, live.post_changes(post_id), after, graph):
+            deleted = event.type == POST_DELETED
             row = await ctx.loaders.visible_posts_by_id.load(post_id)
+            if row is None and not deleted:
+                return  # the viewer may no longer see the post: say nothing more about it
             yield PostUpdate(
                 cursor=encode_cursor(event.seq, kind=EVENT_CURSOR),
-                deleted=event.type == "post.deleted",
+                deleted=deleted,
                 post=None if row is None else Post.from_row(row),
             )
+            if deleted:
+                return

@@ -41,11 +41,17 @@ class CursorAhead(Exception):
 
 @dataclass
 class ViewerGraph:
-    """Who the viewer follows, mutes and blocks, kept current by the viewer's own events."""
+    """Who the viewer follows, mutes and blocks (either way), kept current from the viewer's
+    own social events as they stream past."""
 
     viewer_id: int | None
     following: set[int] = field(default_factory=set)
-    hidden: set[int] = field(default_factory=set)
+    muted: set[int] = field(default_factory=set)
+    blocked: set[int] = field(default_factory=set)
+
+    @property
+    def hidden(self) -> set[int]:
+        return self.muted | self.blocked
 
     @classmethod
     async def load(
@@ -60,30 +66,42 @@ class ViewerGraph:
                     select(Follow.followee_id).where(Follow.follower_id == viewer_id)
                 )
             )
-            graph.hidden = set(
+            graph.muted = set(
                 await session.scalars(select(Mute.muted_id).where(Mute.muter_id == viewer_id))
             )
-            graph.hidden |= set(
+            graph.blocked = set(
                 await session.scalars(select(Block.blocked_id).where(Block.blocker_id == viewer_id))
-            )
-            graph.hidden |= set(
+            ) | set(
                 await session.scalars(select(Block.blocker_id).where(Block.blocked_id == viewer_id))
             )
         return graph
 
     def observe(self, event: LiveEvent) -> None:
-        p = event.payload
-        if event.type == events.ACCOUNT_FOLLOWED and p.get("follower_id") == self.viewer_id:
+        p, me = event.payload, self.viewer_id
+        if me is None:
+            return
+        if event.type == events.ACCOUNT_FOLLOWED and p.get("follower_id") == me:
             self.following.add(int(p["followee_id"]))
-        elif event.type == events.ACCOUNT_UNFOLLOWED and p.get("follower_id") == self.viewer_id:
+        elif event.type == events.ACCOUNT_UNFOLLOWED and p.get("follower_id") == me:
             self.following.discard(int(p["followee_id"]))
-        elif event.type == events.ACCOUNT_BLOCKED and self.viewer_id in (
+        elif event.type == events.ACCOUNT_MUTED and p.get("muter_id") == me:
+            self.muted.add(int(p["muted_id"]))
+        elif event.type == events.ACCOUNT_UNMUTED and p.get("muter_id") == me:
+            self.muted.discard(int(p["muted_id"]))
+        elif event.type == events.ACCOUNT_BLOCKED and me in (
             p.get("blocker_id"),
             p.get("blocked_id"),
         ):
-            other = p["blocked_id"] if p["blocker_id"] == self.viewer_id else p["blocker_id"]
-            self.hidden.add(int(other))
-            self.following.discard(int(other))
+            other = int(p["blocked_id"] if p["blocker_id"] == me else p["blocker_id"])
+            self.blocked.add(other)
+            self.following.discard(other)
+        elif event.type == events.ACCOUNT_UNBLOCKED and me in (
+            p.get("blocker_id"),
+            p.get("blocked_id"),
+        ):
+            # Another block may still stand the other way; the visibility check on each
+            # delivered post has the last word.
+            self.blocked.discard(int(p["blocked_id"] if p["blocker_id"] == me else p["blocker_id"]))
 
     def home(self, event: LiveEvent) -> bool:
         author = event.payload.get("author_id")

@@ -12,6 +12,9 @@ POST_DELETED = "post.deleted"
 ACCOUNT_FOLLOWED = "account.followed"
 ACCOUNT_UNFOLLOWED = "account.unfollowed"
 ACCOUNT_BLOCKED = "account.blocked"
+ACCOUNT_UNBLOCKED = "account.unblocked"
+ACCOUNT_MUTED = "account.muted"
+ACCOUNT_UNMUTED = "account.unmuted"
 SESSIONS_REVOKED = "sessions.revoked"
 
 

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, exists, or_, true
+from sqlalchemy.orm import aliased
 
 from models.posts.tables import PUBLIC, Post
 from models.social.tables import Block, Follow, Mute
 
+Original = aliased(Post)
+
 
 def visible_to(viewer_id: int | None) -> ColumnElement[bool]:
     """Live posts the viewer may see: public ones, their own, and followers-only ones of
-    accounts they follow; never across a block in either direction."""
-    live = Post.deleted_at.is_(None)
+    accounts they follow; never across a block in either direction. A repost goes when its
+    original is deleted."""
+    live = and_(
+        Post.deleted_at.is_(None),
+        or_(
+            Post.repost_of_id.is_(None),
+            exists().where(Original.id == Post.repost_of_id, Original.deleted_at.is_(None)),
+        ),
+    )
     if viewer_id is None:
         return and_(live, Post.visibility == PUBLIC)
     follows = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Post.author_id)

@@ -115,9 +115,15 @@ async def block_account(session: AsyncSession, *, blocker_id: int, blocked_id: i
 async def unblock_account(session: AsyncSession, *, blocker_id: int, blocked_id: int) -> Account:
     """Lift a block; follows that the block ended are not restored."""
     target = await _target(session, actor_id=blocker_id, target_id=blocked_id)
-    await session.execute(
+    result = await session.execute(
         delete(Block).where(Block.blocker_id == blocker_id, Block.blocked_id == blocked_id)
     )
+    if result.rowcount:  # type: ignore[attr-defined]
+        events.record_event(
+            session,
+            type=events.ACCOUNT_UNBLOCKED,
+            payload={"blocker_id": blocker_id, "blocked_id": blocked_id},
+        )
     return target
 
 
@@ -129,6 +135,11 @@ async def mute_account(session: AsyncSession, *, muter_id: int, muted_id: int) -
     )
     if exists is None:
         session.add(Mute(muter_id=muter_id, muted_id=muted_id))
+        events.record_event(
+            session,
+            type=events.ACCOUNT_MUTED,
+            payload={"muter_id": muter_id, "muted_id": muted_id},
+        )
         await session.flush()
     return target
 
@@ -136,5 +147,13 @@ async def mute_account(session: AsyncSession, *, muter_id: int, muted_id: int) -
 async def unmute_account(session: AsyncSession, *, muter_id: int, muted_id: int) -> Account:
     """Show a muted account's posts again."""
     target = await _target(session, actor_id=muter_id, target_id=muted_id)
-    await session.execute(delete(Mute).where(Mute.muter_id == muter_id, Mute.muted_id == muted_id))
+    result = await session.execute(
+        delete(Mute).where(Mute.muter_id == muter_id, Mute.muted_id == muted_id)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        events.record_event(
+            session,
+            type=events.ACCOUNT_UNMUTED,
+            payload={"muter_id": muter_id, "muted_id": muted_id},
+        )
     return target

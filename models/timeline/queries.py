@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
 from models.posts import policies
 from models.posts.tables import PUBLIC, Post
-from models.social.tables import Follow
+from models.social.tables import Block, Follow
 from models.timeline.tables import FeedEntry
 
 T = TypeVar("T")
@@ -93,26 +93,49 @@ async def thread_page(
     return Page(items=[(p.id, p) for p in rows[:first]], has_next=len(rows) > first)
 
 
+def _not_blocked_with(viewer_id: int | None) -> ColumnElement[bool]:
+    if viewer_id is None:
+        return true()
+    return ~exists().where(
+        or_(
+            and_(Block.blocker_id == viewer_id, Block.blocked_id == Account.id),
+            and_(Block.blocker_id == Account.id, Block.blocked_id == viewer_id),
+        )
+    )
+
+
 async def followers_page(
-    session: AsyncSession, *, account_id: int, first: int, before: int | None
+    session: AsyncSession,
+    *,
+    viewer_id: int | None,
+    account_id: int,
+    first: int,
+    before: int | None,
 ) -> Page[Account]:
-    """Accounts following `account_id`, most recent follow first."""
+    """Accounts following `account_id`, most recent follow first, less any account a block
+    stands between the viewer and."""
     stmt = (
         select(Follow.id, Account)
         .join(Account, Account.id == Follow.follower_id)
-        .where(Follow.followee_id == account_id)
+        .where(Follow.followee_id == account_id, _not_blocked_with(viewer_id))
     )
     return await _edges(session, stmt, first=first, before=before)
 
 
 async def following_page(
-    session: AsyncSession, *, account_id: int, first: int, before: int | None
+    session: AsyncSession,
+    *,
+    viewer_id: int | None,
+    account_id: int,
+    first: int,
+    before: int | None,
 ) -> Page[Account]:
-    """Accounts that `account_id` follows, most recent follow first."""
+    """Accounts that `account_id` follows, most recent follow first, less any account a
+    block stands between the viewer and."""
     stmt = (
         select(Follow.id, Account)
         .join(Account, Account.id == Follow.followee_id)
-        .where(Follow.follower_id == account_id)
+        .where(Follow.follower_id == account_id, _not_blocked_with(viewer_id))
     )
     return await _edges(session, stmt, first=first, before=before)
 

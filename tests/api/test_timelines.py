@@ -218,3 +218,40 @@ async def test_node_resolves_global_ids(gql: GraphQLClient) -> None:
     assert as_account["node"]["handle"] == "ada"
     assert unknown["node"] is None
     assert malformed[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_reposts_vanish_with_their_original(gql: GraphQLClient) -> None:
+    ada, grace = await sign_up(gql, "ada"), await sign_up(gql, "grace")
+    original = await post(gql, grace, "soon gone")
+    await gql.execute(
+        "mutation($id: ID!) { repostPost(input: {postId: $id}) { __typename } }",
+        {"id": original},
+        token=ada.token,
+    )
+    assert len((await gql.execute(PUBLIC, {"first": 10}))["publicFeed"]["edges"]) == 2
+
+    await gql.execute(
+        "mutation($id: ID!) { deletePost(input: {postId: $id}) { __typename } }",
+        {"id": original},
+        token=grace.token,
+    )
+
+    assert (await gql.execute(PUBLIC, {"first": 10}))["publicFeed"]["edges"] == []
+    assert await _home(gql, ada) == []
+
+
+async def test_follow_lists_leave_out_accounts_across_a_block(gql: GraphQLClient) -> None:
+    ada, grace, linus = [await sign_up(gql, h) for h in ("ada", "grace", "linus")]
+    await follow(gql, grace, linus)
+    await follow(gql, ada, linus)
+    await _edge(gql, "blockAccount", grace, ada.id)
+    query = (
+        'query { account(handle: "linus") { followers(first: 10) { edges { node { handle } } } } }'
+    )
+
+    as_ada = await gql.execute(query, token=ada.token)
+    as_linus = await gql.execute(query, token=linus.token)
+
+    assert [e["node"]["handle"] for e in as_ada["account"]["followers"]["edges"]] == ["ada"]
+    handles = [e["node"]["handle"] for e in as_linus["account"]["followers"]["edges"]]
+    assert handles == ["ada", "grace"]

@@ -185,6 +185,7 @@ async def test_embedded_server_delivers_timelines_and_post_updates(embedded: Chi
             [liked] = await receive(anonymous, "updates", "postUpdated", 1)
             await gql.execute(DELETE_POST, {"id": post_id}, token=author.token)
             [deleted] = await receive(anonymous, "updates", "postUpdated", 1)
+            ended = await anonymous.next_message(within=EVENT_WAIT)
 
             await assert_quiet(home)
             await assert_quiet(anonymous)
@@ -200,6 +201,7 @@ async def test_embedded_server_delivers_timelines_and_post_updates(embedded: Chi
     assert liked["post"] == {"id": post_id, "likeCount": 1}
     assert deleted["deleted"] is True
     assert deleted["post"] is None
+    assert ended == {"id": "updates", "type": "complete"}  # nothing follows a deletion
     assert len({in_feed["cursor"], liked["cursor"], deleted["cursor"]}) == 3
 
 

@@ -44,7 +44,7 @@ def test_someone_elses_follow_changes_nothing() -> None:
 
 
 def test_public_feed_skips_replies_followers_only_and_hidden_authors() -> None:
-    graph = ViewerGraph(viewer_id=1, hidden={4})
+    graph = ViewerGraph(viewer_id=1, muted={4})
 
     assert graph.public(_created(1, author=2))
     assert not graph.public(_created(2, author=2, reply_to=1))
@@ -75,3 +75,21 @@ def test_live_events_survive_the_wire() -> None:
     event = _created(5, author=2)
 
     assert LiveEvent.decode(event.encode()) == event
+
+
+def test_muting_and_unmuting_update_the_filters_live() -> None:
+    graph = ViewerGraph(viewer_id=1, following={2})
+    graph.observe(LiveEvent(1, "account.muted", {"muter_id": 1, "muted_id": 2}))
+    assert not graph.home(_created(2, author=2))
+
+    graph.observe(LiveEvent(3, "account.unmuted", {"muter_id": 1, "muted_id": 2}))
+    assert graph.home(_created(4, author=2))
+
+
+def test_unblocking_lets_posts_through_again_but_not_a_mute() -> None:
+    graph = ViewerGraph(viewer_id=1, muted={3}, blocked={2, 3})
+    graph.observe(LiveEvent(1, "account.unblocked", {"blocker_id": 1, "blocked_id": 2}))
+    graph.observe(LiveEvent(2, "account.unblocked", {"blocker_id": 3, "blocked_id": 1}))
+
+    assert graph.public(_created(3, author=2))
+    assert not graph.public(_created(4, author=3))
