@@ -21,22 +21,27 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
     await drop_database(database)
 
 
-def chirp(database: Database, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "CHIRP_ENV": "test",
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_COST": "1024",
-    }
-    env.pop("REDIS_URL", None)
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`chirp ARGS` in a fresh process with the machine's environment plus `env`."""
+    environment = {**os.environ, **env}
+    environment.pop("REDIS_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+    )
+
+
+def chirp(database: Database, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        *args,
+        DATABASE_URL=database.url,
+        CHIRP_ENV="test",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST="1024",
     )
 
 
@@ -66,14 +71,7 @@ async def test_migrate_then_seed_once(empty_database: Database) -> None:
 
 
 def test_configuration_errors_are_reported_without_a_traceback() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        env={**os.environ, "CHIRP_ENV": "production"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("migrate", CHIRP_ENV="production", SECRET_KEY="")
 
     assert result.returncode == 2
     assert "SECRET_KEY" in result.stderr
@@ -81,13 +79,7 @@ def test_configuration_errors_are_reported_without_a_traceback() -> None:
 
 
 def test_schema_export_prints_the_sdl() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "schema", "export"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("schema", "export")
 
     assert result.returncode == 0
     assert "type Query" in result.stdout
