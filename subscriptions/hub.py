@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from broadcaster import Broadcast
@@ -24,22 +25,40 @@ GAP_FILL_BATCH = 500
 
 class Listener:
     """A subscriber's bounded queue. A consumer that falls behind is cut off, not buffered:
-    on overflow the queue gets a final `None`, which tells the reader to close."""
+    on overflow the queue gets a final `None`, which tells the reader to close. A deque and
+    one future, not an asyncio.Queue: every idle subscription holds one, so bytes count."""
+
+    __slots__ = ("_items", "_waiter", "accepts", "maxsize", "overflowed")
 
     def __init__(self, accepts: Callable[[LiveEvent], bool], maxsize: int) -> None:
         self.accepts = accepts
         self.maxsize = maxsize
-        self.queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
         self.overflowed = False
+        self._items: deque[LiveEvent | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: LiveEvent) -> None:
         if self.overflowed or not self.accepts(event):
             return
-        if self.queue.qsize() >= self.maxsize:
+        if len(self._items) >= self.maxsize:
             self.overflowed = True
-            self.queue.put_nowait(None)
+            self._push(None)
             return
-        self.queue.put_nowait(event)
+        self._push(event)
+
+    def _push(self, item: LiveEvent | None) -> None:
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> LiveEvent | None:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
 
 class Hub:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -14,7 +13,7 @@ from models.events import actions as events
 from models.posts.tables import PUBLIC
 from models.social.tables import Block, Follow, Mute
 from subscriptions.events import EventLog, LiveEvent
-from subscriptions.hub import Hub
+from subscriptions.hub import Hub, Listener
 
 CATCH_UP_BATCH = 500
 CLOSE_SESSION_REVOKED = 4403
@@ -180,7 +179,7 @@ async def stream(
                 if scanned >= catch_up_limit:
                     raise CursorTooOld()
         while True:
-            event = await _next(listener.queue)
+            event = await _next(listener)
             if event.seq <= last:
                 continue
             last = event.seq
@@ -195,8 +194,8 @@ def _raise_if_revoked(revoked: Callable[[LiveEvent], bool], event: LiveEvent) ->
         raise StreamClosed(CLOSE_SESSION_REVOKED, "Session revoked")
 
 
-async def _next(queue: asyncio.Queue[LiveEvent | None]) -> LiveEvent:
-    event = await queue.get()
+async def _next(listener: Listener) -> LiveEvent:
+    event = await listener.get()
     if event is None:
         raise StreamClosed(CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
     return event
