@@ -10,8 +10,6 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
     ValidationCache,
@@ -62,11 +60,9 @@ def build_schema(
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        OperationScope,
+        functools.partial(OperationScope, max_tokens=max_tokens, rules=tuple(rules)),
         MaskUnexpectedErrors,
-        functools.partial(MaxTokensLimiter, max_token_count=max_tokens),
         functools.partial(ParserCache, maxsize=1024),
-        functools.partial(AddValidationRules, rules),
         functools.partial(ValidationCache, maxsize=1024),
     ]
     return ChirpSchema(

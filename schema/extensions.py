@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.extensions import MaskErrors, SchemaExtension
 
@@ -18,12 +18,23 @@ log = logging.getLogger("chirp.graphql")
 
 
 class OperationScope(SchemaExtension):
-    """Gives each operation its own context copy and dataloaders, even when many operations
-    share one WebSocket connection, and re-checks a WebSocket's session for each operation:
-    one revoked while the socket sat idle runs nothing as its viewer and closes the socket."""
+    """Sets up each operation:
+    - its own context copy and dataloaders, even when many operations share one WebSocket;
+    - the token limit and the extra validation rules (depth, aliases, introspection), here
+      rather than in strawberry's own limiter extensions because a subscription keeps every
+      extension's hook open for its whole life, and idle subscriptions must stay small;
+    - a fresh check of a WebSocket's session: one revoked while the socket sat idle runs
+      nothing as its viewer and closes the socket."""
+
+    def __init__(self, *, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
+        self.max_tokens = max_tokens
+        self.rules = rules
 
     async def on_operation(self) -> AsyncIterator[None]:
-        context = self.execution_context.context
+        execution = self.execution_context
+        execution.parse_options["max_tokens"] = self.max_tokens
+        execution.validation_rules = execution.validation_rules + self.rules
+        context = execution.context
         if isinstance(context, Context):
             scoped = context.for_operation()
             self.execution_context.context = scoped
