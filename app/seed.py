@@ -36,7 +36,11 @@ async def _seed(session: AsyncSession, services: Services) -> None:
     ids: dict[str, int] = {}
     for handle in DEMO:
         new = await accounts.prepare_sign_up(
-            hasher=hasher, handle=handle, email=f"{handle}@example.com", password=DEMO_PASSWORD
+            session,
+            hasher=hasher,
+            handle=handle,
+            email=f"{handle}@example.com",
+            password=DEMO_PASSWORD,
         )
         account = await accounts.sign_up(session, new=new)
         ids[handle] = account.id

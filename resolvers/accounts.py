@@ -9,9 +9,10 @@ from resolvers.context import Context
 
 
 async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tuple[Account, str]:
-    new = await accounts.prepare_sign_up(
-        hasher=ctx.runtime.hasher, handle=handle, email=email, password=password
-    )
+    async with ctx.read() as session:
+        new = await accounts.prepare_sign_up(
+            session, hasher=ctx.runtime.hasher, handle=handle, email=email, password=password
+        )
     async with ctx.write() as session:
         account = await accounts.sign_up(session, new=new)
         token = await accounts.start_session(
@@ -71,7 +72,7 @@ async def update_profile(
 ) -> Account:
     viewer = ctx.require_viewer()
     async with ctx.write() as session:
-        account = await session.get(Account, viewer.id, with_for_update=True)
+        account = await session.get(Account, viewer.id, with_for_update={"key_share": True})
         assert account is not None
         return await accounts.update_profile(
             session, account=account, display_name=display_name, bio=bio, avatar_url=avatar_url

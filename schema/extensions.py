@@ -38,11 +38,23 @@ class OperationScope(SchemaExtension):
         if isinstance(context, Context):
             scoped = context.for_operation()
             self.execution_context.context = scoped
-            if isinstance(scoped.request, WebSocket) and await drop_dead_session(scoped):
+            if isinstance(scoped.request, WebSocket) and await _session_dropped(scoped):
                 context.viewer, context.session_id = None, None
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await scoped.request.close(code=CLOSE_SESSION_REVOKED, reason="Session revoked")
         yield
+
+
+async def _session_dropped(context: Context) -> bool:
+    try:
+        return await drop_dead_session(context)
+    except Exception as exc:
+        # Raised before MaskUnexpectedErrors is running: mask it here.
+        log.exception("session re-check failed (request %s)", context.request_id)
+        raise GraphQLError(
+            f"Internal error. Quote request id {context.request_id} to support.",
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": context.request_id},
+        ) from exc
 
 
 def _unexpected(error: GraphQLError) -> bool:

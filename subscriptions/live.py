@@ -48,9 +48,8 @@ class ViewerGraph:
     muted: set[int] = field(default_factory=set)
     blocked: set[int] = field(default_factory=set)
 
-    @property
-    def hidden(self) -> set[int]:
-        return self.muted | self.blocked
+    def hides(self, author: object) -> bool:
+        return author in self.muted or author in self.blocked
 
     @classmethod
     async def load(
@@ -107,7 +106,7 @@ class ViewerGraph:
         return (
             event.type == events.POST_CREATED
             and (author == self.viewer_id or author in self.following)
-            and author not in self.hidden
+            and not self.hides(author)
         )
 
     def public(self, event: LiveEvent) -> bool:
@@ -116,7 +115,7 @@ class ViewerGraph:
             event.type == events.POST_CREATED
             and p.get("visibility") == PUBLIC
             and p.get("reply_to_id") is None
-            and p.get("author_id") not in self.hidden
+            and not self.hides(p.get("author_id"))
         )
 
 
@@ -170,7 +169,9 @@ async def stream(
                 batch = await log_reader.after(last, limit=CATCH_UP_BATCH)
                 for event in batch:
                     last = event.seq
-                    if wanted(event):
+                    # Not `wanted`: the graph was loaded now, so replaying old social
+                    # events into it would undo newer ones the hub has applied meanwhile.
+                    if revoked(event) or accepts(event):
                         _raise_if_revoked(revoked, event)
                         yield event
                 scanned += len(batch)

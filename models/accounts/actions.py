@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,8 +10,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.accounts import errors, validation
-from models.accounts.passwords import new_token, token_digest, verify_password
+from models.accounts import errors, passwords, validation
+from models.accounts.passwords import new_token, token_digest
 from models.accounts.tables import Account, LoginSession
 from models.base import utcnow
 from models.events import actions as events
@@ -35,18 +34,21 @@ class NewAccount:
 
 
 async def prepare_sign_up(
-    *, hasher: PasswordHasher, handle: str, email: str, password: str
+    session: AsyncSession, *, hasher: PasswordHasher, handle: str, email: str, password: str
 ) -> NewAccount:
-    """Check the details and hash the password off the event loop, before any transaction
-    opens, so the slow hash holds neither the loop nor a database lock."""
+    """Check the details (a taken handle or email is refused before any hashing), then hash
+    the password off the event loop, before the write transaction opens, so the slow hash
+    holds neither the loop nor a write lock."""
     validation.check_handle(handle)
     email = validation.normalise_email(email)
     validation.check_password(password)
+    key = validation.handle_key(handle)
+    await _ensure_free(session, key=key, email=email)
     return NewAccount(
         handle=handle,
-        handle_key=validation.handle_key(handle),
+        handle_key=key,
         email=email,
-        password_hash=await asyncio.to_thread(hasher.hash, password),
+        password_hash=await passwords.hash_password(hasher, password),
     )
 
 
@@ -95,13 +97,13 @@ async def check_credentials(
     )
     if account is None:
         # Hash anyway so response time does not reveal whether the account exists.
-        await asyncio.to_thread(hasher.hash, password)
+        await passwords.hash_password(hasher, password)
         raise errors.InvalidCredentials("Wrong handle, email or password.")
-    if not await asyncio.to_thread(verify_password, hasher, account.password_hash, password):
+    if not await passwords.check_password(hasher, account.password_hash, password):
         raise errors.InvalidCredentials("Wrong handle, email or password.")
     rehashed = None
     if hasher.check_needs_rehash(account.password_hash):
-        rehashed = await asyncio.to_thread(hasher.hash, password)
+        rehashed = await passwords.hash_password(hasher, password)
     return account, rehashed
 
 

@@ -37,7 +37,7 @@ async def get_visible_post(
     two deletes, two edits) run one after the other and each sees the other's result."""
     stmt = select(Post).where(Post.id == post_id, policies.visible_to(viewer_id))
     if lock:
-        stmt = stmt.with_for_update(of=Post)
+        stmt = stmt.with_for_update(of=Post, key_share=True)
     post = await session.scalar(stmt)
     if post is None:
         raise NotFound("No such post.", field=field)
@@ -170,20 +170,27 @@ async def edit_post(session: AsyncSession, *, editor_id: int, post_id: int, body
 
 
 async def delete_post(session: AsyncSession, *, actor_id: int, post_id: int) -> int:
-    """Soft-delete a post: it disappears from every timeline, thread and subscription."""
-    post = await get_visible_post(session, viewer_id=actor_id, post_id=post_id, lock=True)
-    if not policies.may_delete(post, viewer_id=actor_id):
+    """Soft-delete a post: it disappears from every timeline, thread and subscription. An
+    author may delete any live post of theirs, even a repost whose original is gone."""
+    post = await session.scalar(
+        select(Post)
+        .where(Post.id == post_id, Post.author_id == actor_id, Post.deleted_at.is_(None))
+        .with_for_update(key_share=True)
+    )
+    if post is None:
+        await get_visible_post(session, viewer_id=actor_id, post_id=post_id)  # NOT_FOUND
         raise errors.NotAuthor("Only the author can delete a post.", field="postId")
     post.deleted_at = utcnow()
+    # Posts before accounts, the order every other action locks them in.
+    if post.reply_to_id is not None:
+        await _bump(session, post_id=post.reply_to_id, column="reply_count", by=-1)
+    if post.repost_of_id is not None:
+        await _bump(session, post_id=post.repost_of_id, column="repost_count", by=-1)
     await session.execute(
         update(Account)
         .where(Account.id == post.author_id)
         .values(posts_count=Account.posts_count - 1)
     )
-    if post.reply_to_id is not None:
-        await _bump(session, post_id=post.reply_to_id, column="reply_count", by=-1)
-    if post.repost_of_id is not None:
-        await _bump(session, post_id=post.repost_of_id, column="repost_count", by=-1)
     events.record_event(
         session,
         type=events.POST_DELETED,

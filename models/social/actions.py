@@ -23,7 +23,9 @@ async def _target(session: AsyncSession, *, actor_id: int, target_id: int) -> Ac
         select(Account)
         .where(Account.id.in_([actor_id, target_id]))
         .order_by(Account.id)
-        .with_for_update()
+        # NO KEY UPDATE: rows that merely point at these accounts (feed entries, posts,
+        # likes being inserted) need not wait, and cannot deadlock with this lock.
+        .with_for_update(key_share=True)
     )
     target = next((row for row in rows if row.id == target_id), None)
     if target is None:

@@ -171,3 +171,17 @@ async def test_delete_hides_the_post_everywhere(gql: GraphQLClient) -> None:
     assert (await gql.execute(POST, {"id": post_id}, token=ada.token))["post"] is None
     feed = await gql.execute("query { publicFeed(first: 10) { edges { node { id } } } }")
     assert feed["publicFeed"]["edges"] == []
+
+
+async def test_a_repost_can_be_deleted_after_its_original(gql: GraphQLClient) -> None:
+    ada, grace = await sign_up(gql, "ada"), await sign_up(gql, "grace")
+    original = await post(gql, ada, "original")
+    repost = await gql.execute(REPOST, {"id": original}, token=grace.token)
+    repost_id = repost["repostPost"]["post"]["id"]
+    await gql.execute(DELETE, {"id": original}, token=ada.token)
+
+    deleted = await gql.execute(DELETE, {"id": repost_id}, token=grace.token)
+
+    assert deleted["deletePost"] == {"__typename": "DeletePostPayload", "deletedPostId": repost_id}
+    counts = await gql.execute('query { account(handle: "grace") { postsCount } }')
+    assert counts["account"]["postsCount"] == 0
