@@ -50,6 +50,7 @@ def build_services(settings: Settings) -> Services:
     broker.state.sessionmaker = sessionmaker
     dispatcher = Dispatcher(
         sessionmaker,
+        read_sessionmaker,
         broadcast,
         channel,
         JobQueue(broker).process,

@@ -35,13 +35,10 @@ async def _seed(session: AsyncSession, services: Services) -> None:
     hasher = services.runtime.hasher
     ids: dict[str, int] = {}
     for handle in DEMO:
-        new = await accounts.prepare_sign_up(
-            session,
-            hasher=hasher,
-            handle=handle,
-            email=f"{handle}@example.com",
-            password=DEMO_PASSWORD,
+        new = await accounts.check_sign_up(
+            session, handle=handle, email=f"{handle}@example.com", password=DEMO_PASSWORD
         )
+        new = await accounts.hash_sign_up(new, hasher=hasher, password=DEMO_PASSWORD)
         account = await accounts.sign_up(session, new=new)
         ids[handle] = account.id
     for follower, followee in FOLLOWS:

@@ -10,9 +10,8 @@ from resolvers.context import Context
 
 async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tuple[Account, str]:
     async with ctx.read() as session:
-        new = await accounts.prepare_sign_up(
-            session, hasher=ctx.runtime.hasher, handle=handle, email=email, password=password
-        )
+        new = await accounts.check_sign_up(session, handle=handle, email=email, password=password)
+    new = await accounts.hash_sign_up(new, hasher=ctx.runtime.hasher, password=password)
     async with ctx.write() as session:
         account = await accounts.sign_up(session, new=new)
         token = await accounts.start_session(
@@ -27,9 +26,10 @@ async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tu
 
 async def log_in(ctx: Context, *, login: str, password: str) -> tuple[Account, str]:
     async with ctx.read() as session:
-        account, rehashed = await accounts.check_credentials(
-            session, hasher=ctx.runtime.hasher, login=login, password=password
-        )
+        found = await accounts.find_login(session, login=login)
+    account, rehashed = await accounts.check_credentials(
+        found, hasher=ctx.runtime.hasher, password=password
+    )
     async with ctx.write() as session:
         token = await accounts.record_log_in(
             session,

@@ -51,10 +51,20 @@ async def _session_dropped(context: Context) -> bool:
     except Exception as exc:
         # Raised before MaskUnexpectedErrors is running: mask it here.
         log.exception("session re-check failed (request %s)", context.request_id)
-        raise GraphQLError(
-            f"Internal error. Quote request id {context.request_id} to support.",
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": context.request_id},
-        ) from exc
+        raise internal_error(context.request_id) from exc
+
+
+def internal_error(request_id: str, error: GraphQLError | None = None) -> GraphQLError:
+    """What a client sees of an unexpected failure: a generic message and the request id
+    to quote to support, in place of `error` (keeping its location and path)."""
+    return GraphQLError(
+        message=f"Internal error. Quote request id {request_id} to support.",
+        nodes=None if error is None else error.nodes,
+        source=None if error is None else error.source,
+        positions=None if error is None else error.positions,
+        path=None if error is None else error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -78,12 +88,4 @@ class MaskUnexpectedErrors(MaskErrors):
             request_id,
             exc_info=error.original_error,
         )
-        return GraphQLError(
-            message=f"Internal error. Quote request id {request_id} to support.",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=None,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-        )
+        return internal_error(request_id, error)

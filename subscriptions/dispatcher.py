@@ -35,6 +35,7 @@ class Dispatcher:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
+        read_sessionmaker: async_sessionmaker[AsyncSession],
         broadcast: Broadcast,
         channel: str,
         process: ProcessEvent,
@@ -42,6 +43,7 @@ class Dispatcher:
         interval: float,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._read_sessionmaker = read_sessionmaker
         self._broadcast = broadcast
         self._channel = channel
         self._process = process
@@ -91,6 +93,11 @@ class Dispatcher:
             return published
 
     async def _number(self) -> None:
+        # The sweep runs every interval: look first, and take the writer's lock (SQLite's
+        # database lock, PostgreSQL's advisory lock) only when there is numbering to do.
+        async with self._read_sessionmaker() as session:
+            if await session.scalar(select(Event.id).where(Event.seq.is_(None)).limit(1)) is None:
+                return
         async with self._sessionmaker() as session, session.begin():
             if session.get_bind().dialect.name == "postgresql":
                 await session.execute(
@@ -110,7 +117,7 @@ class Dispatcher:
                 )
 
     async def _pending(self, *, column: str) -> list[tuple[int, LiveEvent]]:
-        async with self._sessionmaker() as session:
+        async with self._read_sessionmaker() as session:
             rows = await session.scalars(
                 select(Event)
                 .where(Event.seq.is_not(None), getattr(Event, column).is_(None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,27 +34,28 @@ class NewAccount:
     password_hash: str
 
 
-async def prepare_sign_up(
-    session: AsyncSession, *, hasher: PasswordHasher, handle: str, email: str, password: str
+async def check_sign_up(
+    session: AsyncSession, *, handle: str, email: str, password: str
 ) -> NewAccount:
-    """Check the details (a taken handle or email is refused before any hashing), then hash
-    the password off the event loop, before the write transaction opens, so the slow hash
-    holds neither the loop nor a write lock."""
+    """Check sign-up details: a malformed or taken handle or email is refused here, before
+    any hashing. The result has no password hash yet (see `hash_sign_up`)."""
     validation.check_handle(handle)
     email = validation.normalise_email(email)
     validation.check_password(password)
     key = validation.handle_key(handle)
     await _ensure_free(session, key=key, email=email)
-    return NewAccount(
-        handle=handle,
-        handle_key=key,
-        email=email,
-        password_hash=await passwords.hash_password(hasher, password),
-    )
+    return NewAccount(handle=handle, handle_key=key, email=email, password_hash="")
+
+
+async def hash_sign_up(new: NewAccount, *, hasher: PasswordHasher, password: str) -> NewAccount:
+    """Hash the password off the event loop, holding no database connection or lock while
+    the slow hash waits for its turn."""
+    return dataclasses.replace(new, password_hash=await passwords.hash_password(hasher, password))
 
 
 async def sign_up(session: AsyncSession, *, new: NewAccount) -> Account:
     """Create an account; handles are unique case-insensitively and emails are normalised."""
+    assert new.password_hash, "hash_sign_up first"
     await _ensure_free(session, key=new.handle_key, email=new.email)
     account = Account(
         handle=new.handle,
@@ -84,17 +86,22 @@ async def _ensure_free(session: AsyncSession, *, key: str, email: str) -> None:
             raise errors.EmailTaken("An account already uses that email.", field="email")
 
 
-async def check_credentials(
-    session: AsyncSession, *, hasher: PasswordHasher, login: str, password: str
-) -> tuple[Account, str | None]:
-    """The account a handle-or-email and password belong to, and a fresh hash when the
-    stored one uses weaker parameters than today's. Hashing runs off the event loop."""
+async def find_login(session: AsyncSession, *, login: str) -> Account | None:
+    """The account a handle or an email names, if any."""
     login = login.strip()
-    account = await session.scalar(
+    return await session.scalar(
         select(Account).where(
             or_(Account.handle_key == login.casefold(), Account.email == login.lower())
         )
     )
+
+
+async def check_credentials(
+    account: Account | None, *, hasher: PasswordHasher, password: str
+) -> tuple[Account, str | None]:
+    """Check the password of the account `find_login` found, off the event loop and holding
+    no database connection; also a fresh hash when the stored one uses weaker parameters
+    than today's."""
     if account is None:
         # Hash anyway so response time does not reveal whether the account exists.
         await passwords.hash_password(hasher, password)

@@ -87,6 +87,16 @@ def handle(name: str) -> str:
     return f"{name}_{uuid.uuid4().hex[:8]}"
 
 
+async def author_and_follower(
+    gql_author: GraphQLClient, gql_reader: GraphQLClient
+) -> tuple[User, User]:
+    """A new author and a new reader who follows them (each signed up through its client)."""
+    author = await sign_up(gql_author, handle("author"))
+    reader = await sign_up(gql_reader, handle("reader"))
+    await follow(gql_reader, reader, author)
+    return author, reader
+
+
 def poster(gql: GraphQLClient, author: User, **extra: object) -> Poke:
     async def poke(body: str) -> object:
         return await post(gql, author, body, **extra)
@@ -222,9 +232,7 @@ async def test_posts_through_one_server_reach_subscribers_of_another(
         b = ChirpServer("server-b", database, tmp_path, redis_url=redis_url, redis_prefix=prefix)
         processes = [p for p in (redis, a, b) if p is not None]
         async with running(request, *processes), a.graphql() as gql_a, b.graphql() as gql_b:
-            author = await sign_up(gql_b, handle("author"))
-            reader = await sign_up(gql_a, handle("reader"))
-            await follow(gql_a, reader, author)
+            author, reader = await author_and_follower(gql_b, gql_a)
             async with GraphQLWebSocket.connect(a.ws_url, token=reader.token) as on_a:
                 await on_a.subscribe("home", HOME_TIMELINE)
                 await go_live(on_a, "home", "homeTimeline", poster(gql_b, author))
@@ -256,9 +264,7 @@ async def test_resubscribing_after_a_cursor_replays_exactly_what_was_missed(
     embedded: ChirpServer,
 ) -> None:
     async with embedded.graphql() as gql:
-        author = await sign_up(gql, handle("author"))
-        reader = await sign_up(gql, handle("reader"))
-        await follow(gql, reader, author)
+        author, reader = await author_and_follower(gql, gql)
         async with GraphQLWebSocket.connect(embedded.ws_url, token=reader.token) as first:
             await first.subscribe("home", HOME_TIMELINE)
             last_seen = await go_live(first, "home", "homeTimeline", poster(gql, author))
@@ -289,9 +295,7 @@ async def test_posts_created_while_redis_is_down_arrive_in_order_once_it_is_back
         redis = RedisServer(tmp_path)
         server = ChirpServer("server", database, tmp_path, redis_url=redis.url)
         async with running(request, redis, server), server.graphql() as gql:
-            author = await sign_up(gql, handle("author"))
-            reader = await sign_up(gql, handle("reader"))
-            await follow(gql, reader, author)
+            author, reader = await author_and_follower(gql, gql)
             async with GraphQLWebSocket.connect(server.ws_url, token=reader.token) as ws:
                 await ws.subscribe("home", HOME_TIMELINE)
                 await go_live(ws, "home", "homeTimeline", poster(gql, author))
