@@ -1,4 +1,3 @@
-"""The back office: role-gated schema parts, support and moderation actions, the audit log.
-
-Access control and the audit trail arrive with the roles issue; until then no staff-only
-field or mutation exists, so there is nothing privileged to gate."""
+"""The back office: the staff parts of the one schema (roles, audit log, support,
+moderation, integrations), each gated by `@requiresRole`. Domain rules live in `models/`;
+these modules declare the staff fields and call resolvers."""

@@ -26,6 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_commands.add_parser("export", help="print or write the SDL")
     export.add_argument("--output", type=Path)
+    admin = commands.add_parser("admin", help="back-office operations")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    for name, verb in (("grant-role", "grant"), ("revoke-role", "revoke")):
+        change = admin_commands.add_parser(name, help=f"{verb} a staff role (audited)")
+        change.add_argument("handle")
+        change.add_argument("role", help="SUPPORT, MODERATOR, BILLING_ADMIN, ADMIN or AUDITOR")
+        change.add_argument("--reason", required=True, help="why, for the audit log")
+    audit = commands.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check the hash chain; exit 1 on tampering")
+    audit_commands.add_parser("prune", help="remove entries older than AUDIT_RETENTION_DAYS")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -85,6 +96,10 @@ async def _run_async(args: argparse.Namespace, settings: Settings) -> int:
         return await _seed(settings, only_if_empty=args.if_empty)
     if args.command == "worker":
         return await _worker(settings)
+    if args.command == "admin":
+        return await _admin(args, settings)
+    if args.command == "audit":
+        return await _audit(args, settings)
     raise AssertionError(args.command)
 
 
@@ -122,6 +137,50 @@ async def _worker(settings: Settings) -> int:
         await stop.wait()
         await worker.stop()
     return 0
+
+
+async def _admin(args: argparse.Namespace, settings: Settings) -> int:
+    from admin import commands
+    from models.errors import DomainError
+
+    engine = db.create_engine(settings)
+    try:
+        roles = await commands.change_role(
+            db.create_sessionmaker(engine),
+            handle=args.handle,
+            role=args.role,
+            reason=args.reason,
+            grant=args.admin_command == "grant-role",
+        )
+    except DomainError as exc:
+        print(f"chirp: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"chirp: {args.handle} now holds {', '.join(sorted(r.value for r in roles))}")
+    return 0
+
+
+async def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from admin import commands
+
+    engine = db.create_engine(settings)
+    try:
+        if args.audit_command == "prune":
+            removed = await commands.prune(
+                db.create_sessionmaker(engine), retention_days=settings.audit_retention_days
+            )
+            print(f"chirp: removed {removed} audit entries older than the retention period")
+            return 0
+        report = await commands.verify(db.create_read_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+    for problem in report.problems:
+        print(f"TAMPERED {problem}")
+    span = f"entries {report.first_id}..{report.last_id}" if report.checked else "no entries"
+    verdict = "intact" if report.ok else f"{len(report.problems)} problem(s)"
+    print(f"chirp: audit log {verdict}: checked {report.checked} ({span})")
+    return 0 if report.ok else 1
 
 
 def _export_schema(output: Path | None) -> int:

@@ -70,6 +70,7 @@ class BearerAuth:
                 await _unauthenticated(send)
                 return
             state["viewer"], state["session_id"] = auth.account, auth.session_id
+            state["second_factor"] = auth.second_factor
         await self.app(scope, receive, send)
 
 

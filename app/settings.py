@@ -39,6 +39,7 @@ class Settings:
     catch_up_limit: int = 1000
     db_pool_size: int = 20
     embedded_worker: bool = True
+    audit_retention_days: int = 730
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -90,6 +91,7 @@ class Settings:
             ws_queue_size=_int(env, "WS_QUEUE_SIZE", 256),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),
+            audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
         ).check()
 

@@ -51,6 +51,7 @@ class ChirpGraphQL(GraphQL[Context, None]):
             request_id=state.get("request_id", "-"),
             viewer=state.get("viewer"),
             session_id=state.get("session_id"),
+            second_factor=state.get("second_factor", False),
         )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -66,6 +67,7 @@ class ChirpGraphQL(GraphQL[Context, None]):
         if auth is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.viewer, context.session_id = auth.account, auth.session_id
+        context.second_factor = auth.second_factor
         return {"viewer": auth.account.handle}
 
     async def execute_single(  # type: ignore[override]

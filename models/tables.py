@@ -1,6 +1,8 @@
 """Every domain's tables, imported so the metadata is complete (for Alembic and tests)."""
 
-from models.accounts.tables import Account, LoginSession
+from models.access.tables import AccountRole, RecoveryCode, TotpCredential
+from models.accounts.tables import Account, LoginSession, ProfileEdit
+from models.audit.tables import AuditEntry
 from models.base import Base
 from models.events.tables import Event
 from models.posts.tables import Like, Post, PostEdit
@@ -11,6 +13,8 @@ metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "AccountRole",
+    "AuditEntry",
     "Block",
     "Event",
     "FeedEntry",
@@ -20,5 +24,8 @@ __all__ = [
     "Mute",
     "Post",
     "PostEdit",
+    "ProfileEdit",
+    "RecoveryCode",
+    "TotpCredential",
     "metadata",
 ]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from models.access import actions as access
+from models.access import policies as access_policies
 from models.accounts import actions as accounts
 from models.accounts.tables import Account
+from models.audit import actions as audit
+from models.audit.actions import Actor
+from models.errors import DomainError
 from models.social import policies as social
 from resolvers.context import Context
 
@@ -24,22 +29,61 @@ async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tu
     return account, token
 
 
-async def log_in(ctx: Context, *, login: str, password: str) -> tuple[Account, str]:
+async def log_in(
+    ctx: Context,
+    *,
+    login: str,
+    password: str,
+    totp_code: str | None = None,
+    recovery_code: str | None = None,
+) -> tuple[Account, str]:
     async with ctx.read() as session:
         found = await accounts.find_login(session, login=login)
     account, rehashed = await accounts.check_credentials(
         found, hasher=ctx.runtime.hasher, password=password
     )
+    try:
+        async with ctx.write() as session:
+            second_factor = await access.prove_second_factor(
+                session, account_id=account.id, code=totp_code, recovery_code=recovery_code
+            )
+            token = await accounts.record_log_in(
+                session,
+                account_id=account.id,
+                rehashed=rehashed,
+                ttl=ctx.settings.session_ttl,
+                ip=ctx.client_ip,
+                user_agent=ctx.user_agent,
+                second_factor=second_factor,
+            )
+    except DomainError as err:
+        await _record_refused_second_factor(ctx, account, err)
+        raise
+    return account, token
+
+
+async def _record_refused_second_factor(ctx: Context, account: Account, err: DomainError) -> None:
+    """A staff account's failed second factor (wrong, expired or reused code) is audited."""
     async with ctx.write() as session:
-        token = await accounts.record_log_in(
-            session,
+        roles = await access.roles_of(session, account_id=account.id)
+        if not access_policies.is_staff(roles):
+            return
+        actor = Actor(
             account_id=account.id,
-            rehashed=rehashed,
-            ttl=ctx.settings.session_ttl,
+            handle=account.handle,
+            roles=tuple(sorted(r.value for r in roles)),
+            request_id=ctx.request_id,
             ip=ctx.client_ip,
             user_agent=ctx.user_agent,
         )
-    return account, token
+        await audit.record_entry(
+            session,
+            actor=actor,
+            action="auth.second_factor",
+            target_type="account",
+            target_id=account.id,
+            outcome=f"refused:{err.code}",
+        )
 
 
 async def drop_dead_session(ctx: Context) -> bool:

@@ -16,7 +16,11 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from app.settings import Settings
+from models.access import actions as access
+from models.access import policies as access_policies
+from models.access.roles import Role
 from models.accounts.tables import Account
+from models.audit.actions import Actor
 from resolvers.loaders import Loaders
 from subscriptions.dispatcher import Dispatcher
 from subscriptions.events import EventLog
@@ -52,8 +56,10 @@ class Context:
     request_id: str
     viewer: Account | None = None
     session_id: int | None = None
+    second_factor: bool = False
     connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
+    _roles: frozenset[Role] | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -71,7 +77,7 @@ class Context:
 
     def for_operation(self) -> Context:
         """A copy for one operation, with its own dataloaders."""
-        return dataclasses.replace(self, _loaders=None)
+        return dataclasses.replace(self, _loaders=None, _roles=None)
 
     def reset_loaders(self) -> None:
         """Forget cached loads, for each event of a long-lived subscription."""
@@ -81,6 +87,37 @@ class Context:
         if self.viewer is None:
             raise NotAuthenticated()
         return self.viewer
+
+    async def stored_roles(self) -> frozenset[Role]:
+        """The roles the viewer's account holds (USER included), whatever the session."""
+        if self.viewer is None:
+            return frozenset()
+        async with self.read() as session:
+            return await access.roles_of(session, account_id=self.viewer.id)
+
+    async def roles(self) -> frozenset[Role]:
+        """The roles that count in this operation: staff roles only in a session that proved
+        a second factor; loaded once per operation, so a revoked role stops at once."""
+        if self._roles is None:
+            stored = await self.stored_roles()
+            self._roles = (
+                access_policies.effective_roles(stored, second_factor=self.second_factor)
+                if stored
+                else frozenset()
+            )
+        return self._roles
+
+    async def actor(self) -> Actor:
+        """The viewer as the audit log records them."""
+        viewer = self.require_viewer()
+        return Actor(
+            account_id=viewer.id,
+            handle=viewer.handle,
+            roles=tuple(sorted(r.value for r in await self.roles())),
+            request_id=self.request_id,
+            ip=self.client_ip,
+            user_agent=self.user_agent,
+        )
 
     @property
     def client_ip(self) -> str:

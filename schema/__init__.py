@@ -19,19 +19,27 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from admin.roles import RoleMutations, RoleQueries
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
 from schema.mutations.posts import PostMutations
+from schema.mutations.security import SecurityMutations, SecurityQueries
 from schema.mutations.social import SocialMutations
-from schema.queries import Query
+from schema.permissions import gated_fields
+from schema.queries import PublicQuery
 from schema.subscriptions import Subscription
 from schema.types import Account, Post
 
 SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
+@strawberry.type(description="Everything a client can read.")
+class Query(PublicQuery, SecurityQueries, RoleQueries):
+    pass
+
+
 @strawberry.type(description="Everything a client can change.")
-class Mutation(AccountMutations, SocialMutations, PostMutations):
+class Mutation(AccountMutations, SocialMutations, PostMutations, SecurityMutations, RoleMutations):
     pass
 
 
@@ -65,7 +73,7 @@ def build_schema(
         functools.partial(ParserCache, maxsize=1024),
         functools.partial(ValidationCache, maxsize=1024),
     ]
-    return ChirpSchema(
+    schema = ChirpSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -73,3 +81,5 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
     )
+    gated_fields(schema._schema)  # refuses to build if a role directive is not enforced
+    return schema

@@ -23,8 +23,8 @@ def _global_id(value: str, expect: str | None, argument: str) -> tuple[str, int]
         raise BadUserInput(err.message, argument=argument) from err
 
 
-@strawberry.type(description="Everything a client can read.")
-class Query:
+@strawberry.type
+class PublicQuery:
     @strawberry.field(description="The signed-in account, or null when not signed in.")
     def viewer(self, info: Info) -> Account | None:
         viewer = info.context.viewer

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
+from admin.account_fields import AccountRoleFields
 from models.accounts.tables import Account as AccountRow
 from models.posts.tables import Post as PostRow
 from models.posts.tables import PostEdit as PostEditRow
@@ -59,7 +60,7 @@ def _page_info(cursors: list[str], has_next: bool) -> PageInfo:
 
 
 @strawberry.type(description="A Chirp account and its public profile.")
-class Account(relay.Node):
+class Account(relay.Node, AccountRoleFields):
     id: relay.NodeID[int]
     handle: str = strawberry.field(description="Unique handle, 3 to 30 letters, digits or _.")
     display_name: str = strawberry.field(description="Name shown beside the handle; at most 50.")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts import errors, passwords, validation
 from models.accounts.passwords import new_token, token_digest
-from models.accounts.tables import Account, LoginSession
+from models.accounts.tables import Account, LoginSession, ProfileEdit
 from models.base import utcnow
 from models.events import actions as events
 
@@ -22,6 +22,7 @@ from models.events import actions as events
 class Authenticated:
     account: Account
     session_id: int
+    second_factor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ async def record_log_in(
     ttl: timedelta,
     ip: str = "",
     user_agent: str = "",
+    second_factor: bool = False,
 ) -> str:
     """Open the session of a checked log-in (and store an upgraded hash); returns the token."""
     if rehashed is not None:
@@ -129,12 +131,23 @@ async def record_log_in(
             update(Account).where(Account.id == account_id).values(password_hash=rehashed)
         )
     return await start_session(
-        session, account_id=account_id, ttl=ttl, ip=ip, user_agent=user_agent
+        session,
+        account_id=account_id,
+        ttl=ttl,
+        ip=ip,
+        user_agent=user_agent,
+        second_factor=second_factor,
     )
 
 
 async def start_session(
-    session: AsyncSession, *, account_id: int, ttl: timedelta, ip: str, user_agent: str
+    session: AsyncSession,
+    *,
+    account_id: int,
+    ttl: timedelta,
+    ip: str,
+    user_agent: str,
+    second_factor: bool = False,
 ) -> str:
     """Open a log-in session and return its token; only the token's hash is stored."""
     token = new_token()
@@ -145,6 +158,7 @@ async def start_session(
             expires_at=utcnow() + ttl,
             ip=ip[:64],
             user_agent=user_agent[:300],
+            second_factor_at=utcnow() if second_factor else None,
         )
     )
     await session.flush()
@@ -155,7 +169,7 @@ async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | 
     """The account and session behind a bearer token, or None if unknown, expired or revoked."""
     row = (
         await session.execute(
-            select(Account, LoginSession.id)
+            select(Account, LoginSession.id, LoginSession.second_factor_at)
             .join(LoginSession, LoginSession.account_id == Account.id)
             .where(
                 LoginSession.token_hash == token_digest(token),
@@ -164,7 +178,9 @@ async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | 
             )
         )
     ).first()
-    return None if row is None else Authenticated(account=row[0], session_id=row[1])
+    if row is None:
+        return None
+    return Authenticated(account=row[0], session_id=row[1], second_factor=row[2] is not None)
 
 
 async def session_is_live(session: AsyncSession, *, session_id: int) -> bool:
@@ -221,17 +237,46 @@ async def update_profile(
     display_name: str | None = None,
     bio: str | None = None,
     avatar_url: str | None = None,
+    editor_id: int | None = None,
 ) -> Account:
-    """Change the viewer's own profile; fields left out stay as they are."""
+    """Change a profile; fields left out stay as they are. Each change is kept in the
+    profile's history with who made it (`editor_id`; the owner when None)."""
     validation.check_profile(display_name=display_name, bio=bio, avatar_url=avatar_url)
+    wanted: dict[str, object] = {}
     if display_name is not None:
-        account.display_name = display_name.strip()
+        wanted["display_name"] = display_name.strip()
     if bio is not None:
-        account.bio = bio
+        wanted["bio"] = bio
     if avatar_url is not None:
-        account.avatar_url = avatar_url or None
+        wanted["avatar_url"] = avatar_url or None
+    changed = {k: v for k, v in wanted.items() if getattr(account, k) != v}
+    if changed:
+        before = {k: getattr(account, k) for k in changed}
+        for name, value in changed.items():
+            setattr(account, name, value)
+        session.add(
+            ProfileEdit(
+                account_id=account.id,
+                editor_id=account.id if editor_id is None else editor_id,
+                before=before,
+                after=changed,
+            )
+        )
     await session.flush()
     return account
+
+
+async def profile_history(
+    session: AsyncSession, *, account_id: int, limit: int
+) -> list[ProfileEdit]:
+    """An account's profile changes, newest first."""
+    rows = await session.scalars(
+        select(ProfileEdit)
+        .where(ProfileEdit.account_id == account_id)
+        .order_by(ProfileEdit.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
 
 
 async def get_account(session: AsyncSession, *, account_id: int) -> Account | None:

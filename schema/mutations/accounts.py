@@ -42,6 +42,14 @@ SignUpResult = Annotated[
 class LogInInput:
     login: str = strawberry.field(description="The handle or the email address.")
     password: str = strawberry.field(description="The password.")
+    totp_code: str | None = strawberry.field(
+        default=None,
+        description="The 6-digit code from the authenticator app; required when the account "
+        "has two-factor authentication on (or send `recoveryCode`). Each code works once.",
+    )
+    recovery_code: str | None = strawberry.field(
+        default=None, description="A single-use recovery code, in place of `totpCode`."
+    )
 
 
 LogInResult = Annotated[
@@ -96,7 +104,11 @@ class AccountMutations:
     async def log_in(self, info: Info, input: Annotated[LogInInput, INPUT]) -> LogInResult:
         try:
             account, token = await resolvers.log_in(
-                info.context, login=input.login, password=input.password
+                info.context,
+                login=input.login,
+                password=input.password,
+                totp_code=input.totp_code,
+                recovery_code=input.recovery_code,
             )
         except DomainError as err:
             return user_error(err, (AuthenticationError,))  # type: ignore[return-value]

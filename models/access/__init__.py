@@ -1,0 +1,1 @@
+"""Access control: staff roles, their ranks, and the second factor staff must use."""

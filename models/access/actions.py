@@ -1,0 +1,230 @@
+"""Access use cases: grant and revoke roles, enrol in TOTP, prove a second factor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.access import errors, policies, totp
+from models.access.roles import STAFF_ROLES, Role, parse_roles
+from models.access.tables import AccountRole, RecoveryCode, TotpCredential
+from models.accounts.tables import Account, LoginSession
+from models.audit import actions as audit
+from models.audit.actions import Actor
+from models.base import utcnow
+from models.errors import NotAllowed, NotFound
+
+
+async def roles_of(session: AsyncSession, *, account_id: int) -> frozenset[Role]:
+    """The roles an account holds, USER included."""
+    names = await session.scalars(
+        select(AccountRole.role).where(AccountRole.account_id == account_id)
+    )
+    return parse_roles(names)
+
+
+def _staff_role(name: str) -> Role:
+    try:
+        role = Role(name)
+    except ValueError:
+        role = Role.USER
+    if role not in STAFF_ROLES:
+        raise errors.InvalidRole(
+            f"Roles that can be granted: {', '.join(sorted(r.value for r in STAFF_ROLES))}.",
+            field="role",
+        )
+    return role
+
+
+async def _target(session: AsyncSession, account_id: int) -> Account:
+    account = await session.get(Account, account_id, with_for_update={"key_share": True})
+    if account is None:
+        raise NotFound("No such account.", field="accountId")
+    return account
+
+
+async def change_role(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    actor_roles: frozenset[Role],
+    account_id: int,
+    role: str,
+    grant: bool,
+    reason: str | None,
+    operator: bool = False,
+) -> frozenset[Role]:
+    """Grant or revoke one staff role; only an ADMIN may (or an operator at the command
+    line), never on their own account. Returns the account's roles after the change."""
+    reason = audit.require_reason(reason)
+    wanted = _staff_role(role)
+    if not operator and not policies.may_manage_roles(actor_roles):
+        raise NotAllowed("Only an ADMIN grants or revokes roles.")
+    if not operator and actor.account_id == account_id:
+        raise errors.SelfEscalation("Nobody changes their own roles; ask another ADMIN.")
+    await _target(session, account_id)
+    before = await roles_of(session, account_id=account_id)
+    if not operator:
+        policies.check_may_act_on(actor_roles, before)
+    if grant and wanted not in before:
+        session.add(
+            AccountRole(account_id=account_id, role=wanted.value, granted_by_id=actor.account_id)
+        )
+    elif not grant and wanted in before:
+        if wanted is Role.ADMIN and await _admin_count(session) <= 1:
+            raise errors.LastAdmin("That is the last ADMIN; grant ADMIN to someone else first.")
+        await session.execute(
+            delete(AccountRole).where(
+                AccountRole.account_id == account_id, AccountRole.role == wanted.value
+            )
+        )
+    else:
+        return before  # already so: a retry changes nothing and is not audited twice
+    await session.flush()
+    after = await roles_of(session, account_id=account_id)
+    await audit.record_entry(
+        session,
+        actor=actor,
+        action="role.grant" if grant else "role.revoke",
+        target_type="account",
+        target_id=account_id,
+        reason=reason,
+        before={"roles": sorted(r.value for r in before)},
+        after={"roles": sorted(r.value for r in after)},
+    )
+    return after
+
+
+async def _admin_count(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(AccountRole)
+            .where(AccountRole.role == Role.ADMIN.value)
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    secret: str
+    uri: str
+
+
+async def totp_enabled(session: AsyncSession, *, account_id: int) -> bool:
+    enabled = await session.scalar(
+        select(TotpCredential.enabled_at).where(TotpCredential.account_id == account_id)
+    )
+    return enabled is not None
+
+
+async def begin_totp_enrolment(session: AsyncSession, *, account: Account) -> Enrolment:
+    """A new secret for the owner's authenticator app; it counts once a code proves it."""
+    credential = await session.get(TotpCredential, account.id, with_for_update=True)
+    if credential is not None and credential.enabled_at is not None:
+        raise errors.TotpAlreadyEnabled("Two-factor authentication is already on.")
+    secret = totp.new_secret()
+    if credential is None:
+        session.add(TotpCredential(account_id=account.id, secret=secret))
+    else:
+        credential.secret, credential.last_step = secret, 0
+    await session.flush()
+    return Enrolment(secret=secret, uri=totp.provisioning_uri(secret, handle=account.handle))
+
+
+async def confirm_totp_enrolment(
+    session: AsyncSession, *, account_id: int, session_id: int, code: str
+) -> list[str]:
+    """Turn TOTP on with a first code; returns ten recovery codes (shown once). The
+    current session counts as having proved a second factor."""
+    credential = await session.get(TotpCredential, account_id, with_for_update=True)
+    if credential is None or credential.enabled_at is not None:
+        raise errors.TotpNotEnrolled("Start enrolment first (beginTotpEnrolment).")
+    step = totp.matching_step(credential.secret, code)
+    if step is None:
+        raise errors.InvalidTotpCode("That code is wrong or expired.", field="code")
+    credential.enabled_at, credential.last_step = utcnow(), step
+    codes = await _replace_recovery_codes(session, account_id=account_id)
+    await mark_second_factor(session, session_id=session_id)
+    return codes
+
+
+async def _replace_recovery_codes(session: AsyncSession, *, account_id: int) -> list[str]:
+    await session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
+    codes = totp.new_recovery_codes()
+    session.add_all(
+        RecoveryCode(account_id=account_id, code_hash=totp.recovery_digest(c)) for c in codes
+    )
+    await session.flush()
+    return codes
+
+
+async def mark_second_factor(session: AsyncSession, *, session_id: int) -> None:
+    await session.execute(
+        update(LoginSession).where(LoginSession.id == session_id).values(second_factor_at=utcnow())
+    )
+
+
+async def prove_second_factor(
+    session: AsyncSession, *, account_id: int, code: str | None, recovery_code: str | None
+) -> bool:
+    """At log-in: False when the account has no TOTP; True when `code` (a TOTP code not
+    used before) or an unused recovery code proves it; otherwise a typed error."""
+    credential = await session.get(TotpCredential, account_id, with_for_update=True)
+    if credential is None or credential.enabled_at is None:
+        return False
+    if code:
+        step = totp.matching_step(credential.secret, code)
+        if step is None:
+            raise errors.InvalidTotpCode("That code is wrong or expired.", field="totpCode")
+        if step <= credential.last_step:
+            raise errors.TotpCodeReused(
+                "That code was already used; wait for the next one.", field="totpCode"
+            )
+        credential.last_step = step
+        return True
+    if recovery_code:
+        used = await session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.account_id == account_id,
+                RecoveryCode.code_hash == totp.recovery_digest(recovery_code),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=utcnow())
+        )
+        if not getattr(used, "rowcount", 0):
+            raise errors.InvalidTotpCode(
+                "That recovery code is wrong or was used.", field="recoveryCode"
+            )
+        return True
+    raise errors.SecondFactorRequired(
+        "This account uses two-factor authentication: send totpCode or recoveryCode.",
+        field="totpCode",
+    )
+
+
+async def disable_totp(
+    session: AsyncSession, *, account_id: int, roles: frozenset[Role], code: str
+) -> None:
+    """Turn TOTP off with a current code; staff cannot, their roles require it."""
+    if policies.is_staff(roles):
+        raise errors.StaffNeedsTotp("Staff accounts must keep two-factor authentication on.")
+    if not await prove_second_factor(session, account_id=account_id, code=code, recovery_code=None):
+        raise errors.TotpNotEnrolled("Two-factor authentication is not on.")
+    await session.execute(delete(TotpCredential).where(TotpCredential.account_id == account_id))
+    await session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
+
+
+async def unused_recovery_codes(session: AsyncSession, *, account_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.account_id == account_id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )

@@ -1,0 +1,51 @@
+"""Access-control failures."""
+
+from __future__ import annotations
+
+from models.errors import AuthenticationFailed, Conflict, InvalidInput, NotAllowed
+
+
+class ReasonRequired(InvalidInput):
+    code = "REASON_REQUIRED"
+
+
+class OutranksActor(NotAllowed):
+    """The target holds a higher rank than the staff member acting on it."""
+
+    code = "TARGET_OUTRANKS_ACTOR"
+
+
+class SelfEscalation(NotAllowed):
+    code = "CANNOT_CHANGE_OWN_ROLES"
+
+
+class InvalidRole(InvalidInput):
+    code = "INVALID_ROLE"
+
+
+class SecondFactorRequired(AuthenticationFailed):
+    code = "SECOND_FACTOR_REQUIRED"
+
+
+class InvalidTotpCode(AuthenticationFailed):
+    code = "INVALID_TOTP_CODE"
+
+
+class TotpCodeReused(AuthenticationFailed):
+    code = "TOTP_CODE_REUSED"
+
+
+class TotpNotEnrolled(Conflict):
+    code = "TOTP_NOT_ENROLLED"
+
+
+class TotpAlreadyEnabled(Conflict):
+    code = "TOTP_ALREADY_ENABLED"
+
+
+class StaffNeedsTotp(NotAllowed):
+    code = "STAFF_NEEDS_TOTP"
+
+
+class LastAdmin(Conflict):
+    code = "LAST_ADMIN"

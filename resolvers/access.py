@@ -1,0 +1,61 @@
+"""Roles and the second factor."""
+
+from __future__ import annotations
+
+from models.access import actions as access
+from models.access.actions import Enrolment
+from models.access.roles import Role
+from resolvers.context import Context
+from resolvers.staff import staff_write
+
+
+async def change_role(
+    ctx: Context, *, account_id: int, role: str, grant: bool, reason: str | None
+) -> frozenset[Role]:
+    action = "role.grant" if grant else "role.revoke"
+    roles = await ctx.roles()
+    async with staff_write(
+        ctx, action=action, target_type="account", target_id=account_id, reason=reason
+    ) as (session, actor):
+        return await access.change_role(
+            session,
+            actor=actor,
+            actor_roles=roles,
+            account_id=account_id,
+            role=role,
+            grant=grant,
+            reason=reason,
+        )
+
+
+async def begin_totp_enrolment(ctx: Context) -> Enrolment:
+    viewer = ctx.require_viewer()
+    async with ctx.write() as session:
+        return await access.begin_totp_enrolment(session, account=viewer)
+
+
+async def confirm_totp_enrolment(ctx: Context, *, code: str) -> list[str]:
+    viewer = ctx.require_viewer()
+    assert ctx.session_id is not None
+    async with ctx.write() as session:
+        codes = await access.confirm_totp_enrolment(
+            session, account_id=viewer.id, session_id=ctx.session_id, code=code
+        )
+    ctx.second_factor, ctx._roles = True, None
+    return codes
+
+
+async def disable_totp(ctx: Context, *, code: str) -> None:
+    viewer = ctx.require_viewer()
+    stored = await ctx.stored_roles()
+    async with ctx.write() as session:
+        await access.disable_totp(session, account_id=viewer.id, roles=stored, code=code)
+
+
+async def second_factor_status(ctx: Context) -> tuple[bool, int]:
+    """Whether the viewer's TOTP is on, and how many recovery codes are unused."""
+    viewer = ctx.require_viewer()
+    async with ctx.read() as session:
+        enabled = await access.totp_enabled(session, account_id=viewer.id)
+        left = await access.unused_recovery_codes(session, account_id=viewer.id)
+    return enabled, left

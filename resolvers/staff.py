@@ -1,0 +1,39 @@
+"""Glue shared by every staff action: one transaction that carries the audit entry, and a
+separate entry for an attempt that was refused, so refusals leave a trace too."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.audit import actions as audit
+from models.audit.actions import Actor
+from models.errors import DomainError
+from resolvers.context import Context
+
+
+@asynccontextmanager
+async def staff_write(
+    ctx: Context, *, action: str, target_type: str, target_id: object, reason: str | None
+) -> AsyncIterator[tuple[AsyncSession, Actor]]:
+    """A write transaction for a staff action. The action records its own audit entry in it;
+    when it fails with a domain error (no reason, outranked, unknown target...), the refusal
+    is recorded in a transaction of its own and the error goes on to the client."""
+    actor = await ctx.actor()
+    try:
+        async with ctx.write() as session:
+            yield session, actor
+    except DomainError as err:
+        async with ctx.write() as session:
+            await audit.record_entry(
+                session,
+                actor=actor,
+                action=action,
+                target_type=target_type,
+                target_id=target_id,
+                reason=(reason or "").strip()[:1000],
+                outcome=f"refused:{err.code}",
+            )
+        raise

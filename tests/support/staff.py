@@ -1,0 +1,68 @@
+"""Arranging staff: an account with roles (granted as the operator does) and TOTP on, in a
+session that proved it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pyotp
+
+from admin import commands
+from app.runtime import Services
+from tests.support.accounts import User, sign_up
+from tests.support.graphql import GraphQLClient
+
+BEGIN_TOTP = "mutation { beginTotpEnrolment { __typename ... on TotpEnrolment { secret provisioningUri } ... on UserError { code } } }"
+CONFIRM_TOTP = """
+mutation Confirm($code: String!) {
+  confirmTotpEnrolment(input: {code: $code}) {
+    __typename
+    ... on TotpEnabled { recoveryCodes }
+    ... on UserError { code message }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Staff(User):
+    secret: str
+    recovery_codes: tuple[str, ...]
+
+
+def totp_code(secret: str, steps_ahead: int = 0) -> str:
+    """The code for the current 30-second step, or one a step ahead (still accepted)."""
+    totp = pyotp.TOTP(secret)
+    return totp.at(int(time.time()) + steps_ahead * totp.interval)
+
+
+async def enrol_totp(gql: GraphQLClient, user: User) -> tuple[str, tuple[str, ...]]:
+    begun = (await gql.execute(BEGIN_TOTP, token=user.token))["beginTotpEnrolment"]
+    assert begun["__typename"] == "TotpEnrolment", begun
+    confirmed = (
+        await gql.execute(CONFIRM_TOTP, {"code": totp_code(begun["secret"])}, token=user.token)
+    )["confirmTotpEnrolment"]
+    assert confirmed["__typename"] == "TotpEnabled", confirmed
+    return begun["secret"], tuple(confirmed["recoveryCodes"])
+
+
+async def grant(services: Services, handle: str, *roles: str) -> None:
+    for role in roles:
+        await commands.change_role(
+            services.runtime.sessionmaker,
+            handle=handle,
+            role=role,
+            reason="test arrangement",
+            grant=True,
+        )
+
+
+async def make_staff(gql: GraphQLClient, services: Services, handle: str, *roles: str) -> Staff:
+    """A signed-up account holding `roles`, with TOTP on and a session that proved it."""
+    user = await sign_up(gql, handle)
+    await grant(services, handle, *roles)
+    secret, codes = await enrol_totp(gql, user)
+    return Staff(
+        id=user.id, handle=user.handle, token=user.token, secret=secret, recovery_codes=codes
+    )
