@@ -60,6 +60,7 @@ class Context:
     connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
     _roles: frozenset[Role] | None = field(default=None, repr=False)
+    audited_reads: set[tuple[str, str, str]] = field(default_factory=set, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -77,7 +78,7 @@ class Context:
 
     def for_operation(self) -> Context:
         """A copy for one operation, with its own dataloaders."""
-        return dataclasses.replace(self, _loaders=None, _roles=None)
+        return dataclasses.replace(self, _loaders=None, _roles=None, audited_reads=set())
 
     def reset_loaders(self) -> None:
         """Forget cached loads, for each event of a long-lived subscription."""
@@ -123,6 +124,11 @@ class Context:
     def client_ip(self) -> str:
         client = self.request.client
         return "" if client is None else client.host
+
+    @property
+    def access_reason(self) -> str:
+        """Why staff are reading, from the optional `Chirp-Access-Reason` request header."""
+        return self.request.headers.get("chirp-access-reason", "")[:1000]
 
     @property
     def user_agent(self) -> str:

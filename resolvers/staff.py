@@ -37,3 +37,23 @@ async def staff_write(
                 outcome=f"refused:{err.code}",
             )
         raise
+
+
+async def audit_read(ctx: Context, *, what: str, target_type: str, target_id: object) -> None:
+    """Record a staff read of sensitive data (an email, sessions, a private post...) before
+    the data is returned: one entry per operation, kind and target. A failure to record
+    fails the read."""
+    key = (what, target_type, str(target_id))
+    if key in ctx.audited_reads:
+        return
+    actor = await ctx.actor()
+    async with ctx.write() as session:
+        await audit.record_entry(
+            session,
+            actor=actor,
+            action=f"read.{what}",
+            target_type=target_type,
+            target_id=target_id,
+            reason=ctx.access_reason,
+        )
+    ctx.audited_reads.add(key)

@@ -16,6 +16,11 @@ ACCOUNT_UNBLOCKED = "account.unblocked"
 ACCOUNT_MUTED = "account.muted"
 ACCOUNT_UNMUTED = "account.unmuted"
 SESSIONS_REVOKED = "sessions.revoked"
+# Back-office events: delivered to integrations (outbound webhooks), not to live feeds.
+ACCOUNT_CREATED = "account.created"
+POST_REPORTED = "post.reported"
+ACCOUNT_REPORTED = "account.reported"
+ACCOUNT_SUSPENDED = "account.suspended"
 
 
 def record_event(session: AsyncSession, *, type: str, payload: dict[str, object]) -> Event:
