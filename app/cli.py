@@ -1,4 +1,4 @@
-"""The `chirp` command: serve, worker, migrate, seed, schema export."""
+"""The `chirp` command: serve, worker, migrate, seed, admin, audit, schema export."""
 
 from __future__ import annotations
 
