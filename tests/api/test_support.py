@@ -40,6 +40,7 @@ query ($id: ID!) {
   }
 }
 """
+ACCOUNT_FIELD = "query ($id: ID!) { node(id: $id) { ... on Account { FIELD } } }"
 EMAIL = "query ($id: ID!) { node(id: $id) { ... on Account { email } } }"
 VIEWER = "query { viewer { handle } }"
 END_SESSION = """
@@ -210,7 +211,7 @@ async def test_sessions_and_history_without_permission_are_forbidden(
     )
 
     for field in fields:
-        query = "query ($id: ID!) { node(id: $id) { ... on Account { %s } } }" % field
+        query = ACCOUNT_FIELD.replace("FIELD", field)
         for token in (owner.token, moderator.token):
             errors = await gql.errors(query, {"id": owner.id}, token=token)
             assert errors[0]["extensions"]["code"] == "FORBIDDEN", field
