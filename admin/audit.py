@@ -256,12 +256,11 @@ class AuditMutations:
     async def export_audit_log(
         self, info: Info, input: Annotated[ExportAuditLogInput, INPUT]
     ) -> ExportAuditLogResult:
-        format = ExportFormat(input.format.value)
         try:
             chunk = await resolvers.export_audit_log(
                 info.context,
                 filter=_filter(input.filter),
-                format=format,
+                format=ExportFormat(input.format.value),
                 reason=input.reason,
                 after=input.after,
                 limit=input.limit,

@@ -60,7 +60,7 @@ async def search_accounts(
         search = search.checked()
     except DomainError as err:
         raise BadUserInput(err.message, argument=err.field or "filter") from err
-    kind, value = next((k, v) for k, v in search._criteria().items() if v is not None)
+    kind, value = search.criterion()
     await audit_read(ctx, what="account_search", target_type=kind, target_id=value)
     async with ctx.read() as session:
         return await account_queries.search_accounts(

@@ -51,6 +51,10 @@ class AccountSearch:
                 given[key] = given[key].lower()
         return AccountSearch(**given)
 
+    def criterion(self) -> tuple[str, str]:
+        """The one criterion of a checked search, as (name, value)."""
+        return next((k, v) for k, v in self._criteria().items() if v is not None)
+
     def _criteria(self) -> dict[str, str | None]:
         return {
             "handle_prefix": self.handle_prefix,

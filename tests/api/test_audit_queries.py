@@ -236,7 +236,18 @@ async def test_refused_exports_are_typed_errors_and_audited(
         data = await gql.execute(EXPORT, {"input": {"format": "CSV", **extra}}, token=auditor.token)
         codes.append(data["exportAuditLog"]["code"])
 
+    malformed = await gql.execute(
+        EXPORT,
+        {"input": {"format": "CSV", "reason": "look", "filter": {"actorId": "nonsense"}}},
+        token=auditor.token,
+    )
+
     assert codes == [code for _, code in cases]
+    assert malformed["exportAuditLog"] == {
+        "__typename": "ValidationError",
+        "code": "INVALID_ID",
+        "field": "actorId",
+    }
     refusals = [e.outcome for e in await audit_entries(services, action="audit.export")]
     assert refusals == [f"refused:{code}" for _, code in cases]
 
