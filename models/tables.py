@@ -1,7 +1,7 @@
 """Every domain's tables, imported so the metadata is complete (for Alembic and tests)."""
 
 from models.access.tables import AccountRole, RecoveryCode, TotpCredential
-from models.accounts.tables import Account, LoginSession, ProfileEdit
+from models.accounts.tables import Account, FailedLogin, LoginSession, ProfileEdit
 from models.audit.tables import AuditEntry
 from models.base import Base
 from models.events.tables import Event
@@ -17,6 +17,7 @@ __all__ = [
     "AuditEntry",
     "Block",
     "Event",
+    "FailedLogin",
     "FeedEntry",
     "Follow",
     "Like",

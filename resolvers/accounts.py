@@ -39,9 +39,14 @@ async def log_in(
 ) -> tuple[Account, str]:
     async with ctx.read() as session:
         found = await accounts.find_login(session, login=login)
-    account, rehashed = await accounts.check_credentials(
-        found, hasher=ctx.runtime.hasher, password=password
-    )
+    try:
+        account, rehashed = await accounts.check_credentials(
+            found, hasher=ctx.runtime.hasher, password=password
+        )
+    except DomainError as err:
+        # Recorded whether or not the login named an account: the same work either way.
+        await _record_failed_login(ctx, None if found is None else found.id, err)
+        raise
     try:
         async with ctx.write() as session:
             second_factor = await access.prove_second_factor(
@@ -57,9 +62,22 @@ async def log_in(
                 second_factor=second_factor,
             )
     except DomainError as err:
+        await _record_failed_login(ctx, account.id, err)
         await _record_refused_second_factor(ctx, account, err)
         raise
     return account, token
+
+
+async def _record_failed_login(ctx: Context, account_id: int | None, err: DomainError) -> None:
+    """Keep the refused attempt for support; the answer to the client does not change."""
+    async with ctx.write() as session:
+        await accounts.record_failed_login(
+            session,
+            account_id=account_id,
+            failure=err.code,
+            ip=ctx.client_ip,
+            user_agent=ctx.user_agent,
+        )
 
 
 async def _record_refused_second_factor(ctx: Context, account: Account, err: DomainError) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from models.posts import actions as posts
 from models.posts.tables import Post, PostEdit
+from resolvers import support
 from resolvers.context import Context
 
 MAX_EDITS_SHOWN = 50
@@ -57,8 +58,10 @@ async def post_by_id(ctx: Context, *, post_id: int) -> Post | None:
 
 
 async def edit_history(ctx: Context, *, post: Post) -> list[PostEdit] | None:
-    """Earlier versions of a post, for its author only."""
-    if ctx.viewer_id != post.author_id:
+    """Earlier versions of a post, for its author or staff who read histories (audited)."""
+    if not await support.history_reader(
+        ctx, owner_id=post.author_id, what="post_history", target_type="post", target_id=post.id
+    ):
         return None
     async with ctx.read() as session:
         return await posts.list_edits(session, post_id=post.id, limit=MAX_EDITS_SHOWN)

@@ -19,7 +19,10 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from admin.audit import AuditMutations, AuditQueries
 from admin.roles import RoleMutations, RoleQueries
+from admin.statistics import StatisticsQueries
+from admin.support import SupportMutations, SupportQueries
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
 from schema.mutations.posts import PostMutations
@@ -34,12 +37,22 @@ SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(PublicQuery, SecurityQueries, RoleQueries):
+class Query(
+    PublicQuery, SecurityQueries, RoleQueries, SupportQueries, AuditQueries, StatisticsQueries
+):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(AccountMutations, SocialMutations, PostMutations, SecurityMutations, RoleMutations):
+class Mutation(
+    AccountMutations,
+    SocialMutations,
+    PostMutations,
+    SecurityMutations,
+    RoleMutations,
+    SupportMutations,
+    AuditMutations,
+):
     pass
 
 

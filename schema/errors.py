@@ -41,6 +41,9 @@ class ErrorCode(Enum):
     TOTP_NOT_ENROLLED = "TOTP_NOT_ENROLLED"
     TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
     STAFF_NEEDS_TOTP = "STAFF_NEEDS_TOTP"
+    INVALID_FILTER = "INVALID_FILTER"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_RANGE = "INVALID_RANGE"
 
 
 @strawberry.interface(description="An expected failure the client can show or act on.")

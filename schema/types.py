@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 
 from admin.account_fields import AccountRoleFields
+from admin.support_fields import AccountSupportFields
 from models.accounts.tables import Account as AccountRow
 from models.posts.tables import Post as PostRow
 from models.posts.tables import PostEdit as PostEditRow
@@ -17,6 +18,7 @@ from models.timeline.queries import Page
 from resolvers import accounts as account_resolvers
 from resolvers import posts as post_resolvers
 from resolvers import social as social_resolvers
+from resolvers import support as support_resolvers
 from resolvers import timeline as timeline_resolvers
 from resolvers.context import Info
 from resolvers.paging import MAX_PAGE, encode_cursor
@@ -60,7 +62,7 @@ def _page_info(cursors: list[str], has_next: bool) -> PageInfo:
 
 
 @strawberry.type(description="A Chirp account and its public profile.")
-class Account(relay.Node, AccountRoleFields):
+class Account(relay.Node, AccountRoleFields, AccountSupportFields):
     id: relay.NodeID[int]
     handle: str = strawberry.field(description="Unique handle, 3 to 30 letters, digits or _.")
     display_name: str = strawberry.field(description="Name shown beside the handle; at most 50.")
@@ -87,9 +89,14 @@ class Account(relay.Node, AccountRoleFields):
             email_address=row.email,
         )
 
-    @strawberry.field(description="The account's email; null unless the viewer owns it.")
-    def email(self, info: Info) -> str | None:
-        return self.email_address if info.context.viewer_id == self.id else None
+    @strawberry.field(
+        description="The account's email; null unless the viewer owns the account or is "
+        "SUPPORT or ADMIN staff (a staff read is audited)."
+    )
+    async def email(self, info: Info) -> str | None:
+        return await support_resolvers.email(
+            info.context, account_id=self.id, address=self.email_address
+        )
 
     @strawberry.field(description="Whether the viewer follows this account (false if anonymous).")
     async def viewer_follows(self, info: Info) -> bool:
@@ -189,7 +196,8 @@ class Post(relay.Node):
 
     @strawberry.field(
         description="Earlier versions of the text, newest first (at most 50); null unless "
-        "the viewer is the author."
+        "the viewer is the author or SUPPORT, MODERATOR, ADMIN or AUDITOR staff (a staff "
+        "read is audited)."
     )
     async def edit_history(self, info: Info) -> list[PostEdit] | None:
         rows = await post_resolvers.edit_history(info.context, post=self.row)

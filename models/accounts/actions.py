@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts import errors, passwords, validation
 from models.accounts.passwords import new_token, token_digest
-from models.accounts.tables import Account, LoginSession, ProfileEdit
+from models.accounts.tables import Account, FailedLogin, LoginSession, ProfileEdit
 from models.base import utcnow
 from models.events import actions as events
 
@@ -163,6 +163,19 @@ async def start_session(
     )
     await session.flush()
     return token
+
+
+async def record_failed_login(
+    session: AsyncSession, *, account_id: int | None, failure: str, ip: str, user_agent: str
+) -> None:
+    """Keep a refused log-in for support (the public answer says nothing more than before);
+    `account_id` is null when the login named no account."""
+    session.add(
+        FailedLogin(
+            account_id=account_id, failure=failure[:64], ip=ip[:64], user_agent=user_agent[:300]
+        )
+    )
+    await session.flush()
 
 
 async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | None:

@@ -31,3 +31,7 @@ class InvalidProfile(InvalidInput):
 
 class InvalidCredentials(AuthenticationFailed):
     code = "INVALID_CREDENTIALS"
+
+
+class InvalidSearch(InvalidInput):
+    code = "INVALID_FILTER"

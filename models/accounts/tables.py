@@ -32,7 +32,8 @@ class LoginSession(Base):
     """A log-in session; only the SHA-256 of its token is stored."""
 
     __tablename__ = "login_sessions"
-    __table_args__ = (Index(None, "account_id", "revoked_at"),)
+    # `ip` serves support's search for the accounts whose sessions used an address.
+    __table_args__ = (Index(None, "account_id", "revoked_at"), Index(None, "ip"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -60,4 +61,22 @@ class ProfileEdit(Base):
     )
     before: Mapped[dict[str, object]] = mapped_column(JSON)
     after: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FailedLogin(Base):
+    """A refused log-in: wrong password, unknown login or a missing or wrong second factor.
+    Only staff see these (support spots hijack attempts); `account_id` is null when the
+    login named no account. What was typed is not kept: it may be a mistyped password."""
+
+    __tablename__ = "failed_logins"
+    __table_args__ = (Index(None, "account_id", "created_at"), Index(None, "ip"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="CASCADE"), default=None
+    )
+    failure: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

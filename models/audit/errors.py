@@ -1,0 +1,9 @@
+"""Audit-log failures the caller can correct."""
+
+from __future__ import annotations
+
+from models.errors import InvalidInput
+
+
+class InvalidFilter(InvalidInput):
+    code = "INVALID_FILTER"

@@ -1,0 +1,1 @@
+"""Platform statistics for administrators: daily counts, bucketed by UTC day."""

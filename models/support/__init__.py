@@ -1,0 +1,1 @@
+"""Support: staff helping an account's owner (ending sessions), always with a reason."""

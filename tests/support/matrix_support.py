@@ -1,0 +1,54 @@
+"""Matrix calls for support tools, the audit log's staff surface and statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.matrix import Call, MatrixEnv, target_id
+
+ACCOUNT_FIELD = "query ($id: ID!) { node(id: $id) { ... on Account { %s } } }"
+SESSIONS_OF = """
+query ($id: ID!) { node(id: $id) { ... on Account { sessions(first: 1) { edges { node { id } } } } } }
+"""
+
+
+async def _target_session(env: MatrixEnv) -> dict[str, Any]:
+    data = await env.gql.execute(SESSIONS_OF, {"id": env.target.id}, token=env.admin.token)
+    session_id = data["node"]["sessions"]["edges"][0]["node"]["id"]
+    return {"input": {"sessionId": session_id, "reason": "matrix check"}}
+
+
+async def _target_account(env: MatrixEnv) -> dict[str, Any]:
+    return {"input": {"accountId": env.target.id, "reason": "matrix check"}}
+
+
+async def _export(env: MatrixEnv) -> dict[str, Any]:
+    return {"input": {"format": "JSON_LINES", "reason": "matrix check", "limit": 1}}
+
+
+CALLS: dict[str, Call] = {
+    "Account.sessions": Call(ACCOUNT_FIELD % "sessions(first: 1) { edges { cursor } }", target_id),
+    "Account.loginHistory": Call(
+        ACCOUNT_FIELD % "loginHistory(first: 1) { edges { cursor } }", target_id
+    ),
+    "Account.twoFactorEnabled": Call(ACCOUNT_FIELD % "twoFactorEnabled", target_id),
+    "Query.accountSearch": Call(
+        'query { accountSearch(first: 1, filter: {handlePrefix: "matrix"}) { edges { cursor } } }'
+    ),
+    "Mutation.endSession": Call(
+        "mutation ($input: EndSessionInput!) { endSession(input: $input) { __typename } }",
+        _target_session,
+    ),
+    "Mutation.endAllSessions": Call(
+        "mutation ($input: EndAllSessionsInput!) { endAllSessions(input: $input) { __typename } }",
+        _target_account,
+    ),
+    "Query.auditLog": Call("query { auditLog(first: 1) { edges { cursor } } }"),
+    "Mutation.exportAuditLog": Call(
+        "mutation ($input: ExportAuditLogInput!) { exportAuditLog(input: $input) { __typename } }",
+        _export,
+    ),
+    "Query.platformStatistics": Call(
+        'query { platformStatistics(firstDay: "2026-01-01", lastDay: "2026-01-02") { day } }'
+    ),
+}
