@@ -5,6 +5,7 @@ from models.accounts.tables import Account, LoginSession, ProfileEdit
 from models.audit.tables import AuditEntry
 from models.base import Base
 from models.events.tables import Event
+from models.moderation.tables import Appeal, CaseNote, ModerationCase, Report, Strike
 from models.posts.tables import Like, Post, PostEdit
 from models.social.tables import Block, Follow, Mute
 from models.timeline.tables import FeedEntry
@@ -14,18 +15,23 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "AccountRole",
+    "Appeal",
     "AuditEntry",
     "Block",
+    "CaseNote",
     "Event",
     "FeedEntry",
     "Follow",
     "Like",
     "LoginSession",
+    "ModerationCase",
     "Mute",
     "Post",
     "PostEdit",
     "ProfileEdit",
     "RecoveryCode",
+    "Report",
+    "Strike",
     "TotpCredential",
     "metadata",
 ]

@@ -19,9 +19,12 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from admin.moderation import ModerationCaseMutations, ModerationQueries
+from admin.moderation_actions import ModerationActionMutations
 from admin.roles import RoleMutations, RoleQueries
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
+from schema.mutations.moderation import ModerationUserMutations
 from schema.mutations.posts import PostMutations
 from schema.mutations.security import SecurityMutations, SecurityQueries
 from schema.mutations.social import SocialMutations
@@ -34,12 +37,21 @@ SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(PublicQuery, SecurityQueries, RoleQueries):
+class Query(PublicQuery, SecurityQueries, RoleQueries, ModerationQueries):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(AccountMutations, SocialMutations, PostMutations, SecurityMutations, RoleMutations):
+class Mutation(
+    AccountMutations,
+    SocialMutations,
+    PostMutations,
+    SecurityMutations,
+    RoleMutations,
+    ModerationUserMutations,
+    ModerationCaseMutations,
+    ModerationActionMutations,
+):
     pass
 
 
