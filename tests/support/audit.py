@@ -1,0 +1,25 @@
+"""Reading the audit log and the outbox in assertions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.runtime import Services
+from models.audit.tables import AuditEntry
+from models.events.tables import Event
+
+
+async def audit_entries(services: Services, action: str) -> list[AuditEntry]:
+    async with services.runtime.read_sessionmaker() as session:
+        rows = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        )
+        return list(rows)
+
+
+async def events_of(services: Services, type: str) -> list[dict[str, Any]]:
+    async with services.runtime.read_sessionmaker() as session:
+        rows = await session.scalars(select(Event).where(Event.type == type).order_by(Event.id))
+        return [row.payload for row in rows]
