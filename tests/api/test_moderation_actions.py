@@ -3,11 +3,15 @@ strike, its audit entry, and the abuse of power each refuses."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from app.runtime import Services
+from models.accounts.tables import Account
 from tests.support.accounts import PASSWORD, User, follow, post, sign_up
 from tests.support.audit import audit_entries, events_of
 from tests.support.graphql import GraphQLClient
@@ -36,6 +40,11 @@ mutation ($input: LogInInput!) {
 }
 """
 VIEWER = "{ viewer { handle } }"
+STANDING = """
+query ($id: ID!) { node(id: $id) { ... on Account {
+  moderationStatus { suspended suspendedUntil }
+  strikes(first: 10) { edges { node { id status liftedAt } } } } } }
+"""
 
 
 def ids(data: dict[str, Any], field: str) -> list[str]:
@@ -274,3 +283,59 @@ async def test_actions_without_permission_are_forbidden(
         errors = await gql.errors(doc, {"input": input}, token=viewer.token)
         assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     assert (await gql.execute(POST, {"id": post_id}))["post"]["hidden"] is False
+
+
+async def test_an_expired_suspension_never_blocks_and_the_sweep_records_its_lift(
+    gql: GraphQLClient, services: Services
+) -> None:
+    moderator = await make_staff(gql, services, "mod", "MODERATOR")
+    member = await sign_up(gql, "member")
+    until = (datetime.now(UTC) + timedelta(milliseconds=400)).isoformat()
+    credentials = {"input": {"login": "member", "password": PASSWORD}}
+
+    suspended = await act(
+        gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="cool off", until=until
+    )
+    during = await gql.execute(LOG_IN, credentials)
+    await asyncio.sleep(0.5)
+    after = await gql.execute(LOG_IN, credentials)
+    status = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
+    swept = await services.sweeper.run_once()
+    swept_again = await services.sweeper.run_once()
+    strikes = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
+
+    assert during["logIn"]["code"] == "ACCOUNT_SUSPENDED"
+    assert "until 20" in during["logIn"]["message"]
+    assert after["logIn"]["__typename"] == "SessionPayload"  # before any sweep ran
+    assert status["node"]["moderationStatus"]["suspended"] is False
+    assert status["node"]["strikes"]["edges"][0]["node"]["status"] == "EXPIRED"
+    assert status["node"]["strikes"]["edges"][0]["node"]["liftedAt"] is None
+    assert (swept, swept_again) == (1, 0)
+    [strike] = strikes["node"]["strikes"]["edges"]
+    assert strike["node"]["id"] == suspended["strike"]["id"]
+    assert strike["node"]["liftedAt"] is not None
+    [entry] = await audit_entries(services, "moderation.expire_suspension")
+    assert entry.actor_handle == "system:moderation-sweep"
+    assert entry.after is not None and entry.after["suspended"] is False
+
+
+async def test_suspending_again_after_an_unswept_expiry_closes_the_old_strike(
+    gql: GraphQLClient, services: Services
+) -> None:
+    moderator = await make_staff(gql, services, "mod", "MODERATOR")
+    member = await sign_up(gql, "member")
+    await act(gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="first time")
+    async with services.runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Account)
+            .where(Account.handle == "member")
+            .values(suspended_until=datetime.now(UTC) - timedelta(minutes=1))
+        )
+
+    again = await act(gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="second")
+    strikes = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
+
+    assert again["strike"]["status"] == "IN_FORCE"
+    statuses = [e["node"]["status"] for e in strikes["node"]["strikes"]["edges"]]
+    assert statuses == ["IN_FORCE", "EXPIRED"]
+    assert strikes["node"]["moderationStatus"]["suspended"] is True
