@@ -10,7 +10,7 @@ from typing import Annotated
 
 import strawberry
 
-from admin.moderation import MODERATION
+from admin.moderation_types import MODERATION
 from models.errors import DomainError
 from models.moderation.kinds import Action
 from resolvers import moderation as resolvers

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.audit.actions import Actor
 from models.base import utcnow
-from models.moderation import actions as moderation
+from models.moderation import expiry
 from subscriptions.waiting import wait_event
 
 log = logging.getLogger("chirp.sweeper")
@@ -60,10 +60,10 @@ class Sweeper:
         read session, so an idle sweep never takes the writer's lock."""
         now = utcnow()
         async with self._read_sessionmaker() as session:
-            if not await moderation.any_expired_suspension(session, now=now):
+            if not await expiry.any_expired_suspension(session, now=now):
                 return 0
         async with self._sessionmaker() as session, session.begin():
-            lifted = await moderation.lift_expired_suspensions(session, now=now, actor=SWEEPER)
+            lifted = await expiry.lift_expired_suspensions(session, now=now, actor=SWEEPER)
         if lifted:
             log.info("lifted %d expired suspension(s)", lifted)
         return lifted

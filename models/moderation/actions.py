@@ -1,14 +1,14 @@
-"""Staff actions with a strike: hide a post, mark it sensitive, limit or suspend an account;
-lifting them; and the sweep that lifts suspensions whose time is up. Each one locks the
-target row first (posts before accounts, then strikes, then cases), writes its strike and
-its audit entry in the caller's transaction."""
+"""Staff actions with a strike: hide a post, mark it sensitive, limit or suspend an account,
+and lift them. Each locks the target row first (posts before accounts, then strikes, then
+cases) and writes its strike and audit entry in the caller's transaction. Suspensions that
+run out are `expiry.py`."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.access import actions as access
@@ -20,13 +20,12 @@ from models.audit.actions import Actor
 from models.base import utcnow
 from models.errors import NotFound
 from models.events import actions as events
-from models.moderation import cases, errors, policies
+from models.moderation import cases, errors, expiry, policies
 from models.moderation.kinds import POST_ACTIONS, Action, Category, LiftCause, StrikeStatus, Target
 from models.moderation.tables import Strike
 from models.posts.tables import Post
 
 MAX_PUBLIC_REASON = 1000
-SWEEP_BATCH = 100
 
 
 async def lock_post(session: AsyncSession, post_id: int, *, live: bool = True) -> Post:
@@ -130,7 +129,7 @@ async def take_action(
     if _in_force(action, row, now):
         raise errors.AlreadyInForce("That action is already in force; lift it first.")
     if isinstance(row, Account) and action is Action.SUSPEND_ACCOUNT and row.suspended_at:
-        await expire_suspension(session, account=row, now=now, actor=actor)  # ran out unswept
+        await expiry.expire_suspension(session, account=row, now=now, actor=actor)  # unswept
     _put(action, row, now, until)
     strike = Strike(
         account_id=owner_id,
@@ -255,67 +254,3 @@ async def lift_action(
     )
     await session.flush()
     return strike
-
-
-async def expire_suspension(
-    session: AsyncSession, *, account: Account, now: datetime, actor: Actor
-) -> None:
-    """Record that a locked account's suspension ran out: clear it, close its strike."""
-    until = account.suspended_until
-    account.suspended_at, account.suspended_until = None, None
-    strikes = await session.scalars(
-        select(Strike)
-        .where(
-            Strike.account_id == account.id,
-            Strike.action == Action.SUSPEND_ACCOUNT.value,
-            Strike.lifted_at.is_(None),
-        )
-        .with_for_update(key_share=True)
-    )
-    ids = []
-    for strike in strikes:
-        strike.lifted_at, strike.lift_cause = now, LiftCause.EXPIRED.value
-        ids.append(strike.id)
-    await audit.record_entry(
-        session,
-        actor=actor,
-        action="moderation.expire_suspension",
-        target_type="account",
-        target_id=account.id,
-        reason="The suspension reached its end.",
-        before={"suspended_until": None if until is None else until.isoformat()},
-        after={"suspended": False, "strike_ids": ids},
-    )
-
-
-def _expired(now: datetime) -> list[ColumnElement[bool]]:
-    return [
-        Account.suspended_at.is_not(None),
-        Account.suspended_until.is_not(None),
-        Account.suspended_until <= now,
-    ]
-
-
-async def any_expired_suspension(session: AsyncSession, *, now: datetime) -> bool:
-    found = await session.scalar(select(Account.id).where(*_expired(now)).limit(1))
-    return found is not None
-
-
-async def lift_expired_suspensions(
-    session: AsyncSession, *, now: datetime, actor: Actor, limit: int = SWEEP_BATCH
-) -> int:
-    """Lift suspensions whose end has passed, with their audit entries; rows another sweep
-    holds are skipped, so several processes may sweep at once."""
-    due = await session.scalars(
-        select(Account)
-        .where(*_expired(now))
-        .order_by(Account.id)
-        .limit(limit)
-        .with_for_update(key_share=True, skip_locked=True)
-    )
-    lifted = 0
-    for account in list(due):
-        await expire_suspension(session, account=account, now=now, actor=actor)
-        lifted += 1
-    await session.flush()
-    return lifted
