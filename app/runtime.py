@@ -13,6 +13,7 @@ from taskiq import AsyncBroker, InMemoryBroker
 from app import db
 from app.jobs import JobQueue, create_broker
 from app.settings import Settings
+from app.sweeper import Sweeper
 from app.worker import Worker
 from models.accounts.passwords import make_hasher
 from resolvers.context import Runtime
@@ -29,6 +30,7 @@ class Services:
     broadcast: Broadcast
     broker: AsyncBroker
     redis_backend: ResilientRedisBackend | None
+    sweeper: Sweeper
 
 
 def build_services(settings: Settings) -> Services:
@@ -67,7 +69,8 @@ def build_services(settings: Settings) -> Services:
         hub=hub,
         event_log=event_log,
     )
-    return Services(runtime, engine, broadcast, broker, redis_backend)
+    sweeper = Sweeper(sessionmaker, read_sessionmaker, interval=settings.moderation_sweep_interval)
+    return Services(runtime, engine, broadcast, broker, redis_backend, sweeper)
 
 
 @contextlib.asynccontextmanager
@@ -83,9 +86,11 @@ async def running(services: Services) -> AsyncIterator[Services]:
     await services.broadcast.connect()
     await runtime.hub.start()
     await runtime.dispatcher.start()
+    await services.sweeper.start()
     try:
         yield services
     finally:
+        await services.sweeper.stop()
         await runtime.dispatcher.stop()
         if isinstance(services.broker, InMemoryBroker):
             await services.broker.wait_all()

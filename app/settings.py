@@ -40,6 +40,7 @@ class Settings:
     db_pool_size: int = 20
     embedded_worker: bool = True
     audit_retention_days: int = 730
+    moderation_sweep_interval: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -92,6 +93,7 @@ class Settings:
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
+            moderation_sweep_interval=float(env.get("MODERATION_SWEEP_INTERVAL", "30")),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
         ).check()
 

@@ -5,6 +5,7 @@ from models.accounts.tables import Account, FailedLogin, LoginSession, ProfileEd
 from models.audit.tables import AuditEntry
 from models.base import Base
 from models.events.tables import Event
+from models.moderation.tables import Appeal, CaseNote, ModerationCase, Report, Strike
 from models.posts.tables import Like, Post, PostEdit
 from models.social.tables import Block, Follow, Mute
 from models.timeline.tables import FeedEntry
@@ -14,19 +15,24 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "AccountRole",
+    "Appeal",
     "AuditEntry",
     "Block",
+    "CaseNote",
     "Event",
     "FailedLogin",
     "FeedEntry",
     "Follow",
     "Like",
     "LoginSession",
+    "ModerationCase",
     "Mute",
     "Post",
     "PostEdit",
     "ProfileEdit",
     "RecoveryCode",
+    "Report",
+    "Strike",
     "TotpCredential",
     "metadata",
 ]

@@ -8,7 +8,9 @@ from models.accounts import actions as accounts
 from models.accounts.tables import Account
 from models.audit import actions as audit
 from models.audit.actions import Actor
+from models.base import utcnow
 from models.errors import DomainError
+from models.moderation import policies as moderation
 from models.social import policies as social
 from resolvers.context import Context
 
@@ -47,6 +49,8 @@ async def log_in(
         # Recorded whether or not the login named an account: the same work either way.
         await _record_failed_login(ctx, None if found is None else found.id, err)
         raise
+    # Only after the password: a suspension is not told to someone who does not know it.
+    moderation.check_may_log_in(account, now=utcnow())
     try:
         async with ctx.write() as session:
             second_factor = await access.prove_second_factor(

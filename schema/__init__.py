@@ -20,11 +20,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from admin.audit import AuditMutations, AuditQueries
+from admin.moderation import ModerationCaseMutations, ModerationQueries
+from admin.moderation_actions import ModerationActionMutations
 from admin.roles import RoleMutations, RoleQueries
 from admin.statistics import StatisticsQueries
 from admin.support import SupportMutations, SupportQueries
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
+from schema.mutations.moderation import ModerationUserMutations
 from schema.mutations.posts import PostMutations
 from schema.mutations.security import SecurityMutations, SecurityQueries
 from schema.mutations.social import SocialMutations
@@ -38,7 +41,13 @@ SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 @strawberry.type(description="Everything a client can read.")
 class Query(
-    PublicQuery, SecurityQueries, RoleQueries, SupportQueries, AuditQueries, StatisticsQueries
+    PublicQuery,
+    SecurityQueries,
+    RoleQueries,
+    SupportQueries,
+    AuditQueries,
+    StatisticsQueries,
+    ModerationQueries,
 ):
     pass
 
@@ -52,6 +61,9 @@ class Mutation(
     RoleMutations,
     SupportMutations,
     AuditMutations,
+    ModerationUserMutations,
+    ModerationCaseMutations,
+    ModerationActionMutations,
 ):
     pass
 

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from models.errors import DomainError
 from models.events.actions import POST_DELETED
+from models.posts import policies as post_policies
 from resolvers.context import Context, Info
 from resolvers.paging import (
     EVENT_CURSOR,
@@ -89,11 +90,22 @@ async def _events(
 
 
 async def _posts(
-    info: Info, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+    info: Info,
+    accepts: Callable[[LiveEvent], bool],
+    after: str | None,
+    graph: live.ViewerGraph,
+    *,
+    public_feed: bool = False,
 ) -> AsyncGenerator[TimelineEvent, None]:
     ctx = info.context
     async for event in _events(ctx, accepts, after, graph):
         row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
+        if row is not None and public_feed:
+            author = await ctx.loaders.accounts_by_id.load(row.author_id)
+            if author is None or not post_policies.shown_in_public_feed(
+                author, viewer_id=ctx.viewer_id
+            ):
+                continue
         if row is not None:
             cursor = encode_cursor(event.seq, kind=EVENT_CURSOR)
             yield TimelineEvent(cursor=cursor, post=Post.from_row(row))
@@ -120,7 +132,7 @@ class Subscription:
     ) -> AsyncGenerator[TimelineEvent, None]:
         ctx = info.context
         graph = await live.ViewerGraph.load(ctx.runtime.read_sessionmaker, ctx.viewer_id)
-        async for item in _posts(info, graph.public, after, graph):
+        async for item in _posts(info, graph.public, after, graph, public_feed=True):
             yield item
 
     @strawberry.subscription(

@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 
 from admin.account_fields import AccountRoleFields
+from admin.moderation_fields import AccountModerationFields
 from admin.support_fields import AccountSupportFields
 from models.accounts.tables import Account as AccountRow
 from models.posts.tables import Post as PostRow
@@ -62,7 +63,7 @@ def _page_info(cursors: list[str], has_next: bool) -> PageInfo:
 
 
 @strawberry.type(description="A Chirp account and its public profile.")
-class Account(relay.Node, AccountRoleFields, AccountSupportFields):
+class Account(relay.Node, AccountRoleFields, AccountSupportFields, AccountModerationFields):
     id: relay.NodeID[int]
     handle: str = strawberry.field(description="Unique handle, 3 to 30 letters, digits or _.")
     display_name: str = strawberry.field(description="Name shown beside the handle; at most 50.")
@@ -150,6 +151,12 @@ class Post(relay.Node):
     like_count: int = strawberry.field(description="How many accounts like this post.")
     reply_count: int = strawberry.field(description="How many live replies it has.")
     repost_count: int = strawberry.field(description="How many live reposts it has.")
+    sensitive: bool = strawberry.field(
+        description="Moderators marked it sensitive: show it blurred until the reader taps it."
+    )
+    hidden: bool = strawberry.field(
+        description="Moderators hid it: only its author (and staff) still see it, marked so."
+    )
     row: strawberry.Private[PostRow]
 
     @classmethod
@@ -163,6 +170,8 @@ class Post(relay.Node):
             like_count=row.like_count,
             reply_count=row.reply_count,
             repost_count=row.repost_count,
+            sensitive=row.sensitive,
+            hidden=row.hidden_at is not None,
             row=row,
         )
 

@@ -16,6 +16,7 @@ from models.accounts.passwords import new_token, token_digest
 from models.accounts.tables import Account, FailedLogin, LoginSession, ProfileEdit
 from models.base import utcnow
 from models.events import actions as events
+from models.moderation import policies as moderation
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,9 @@ async def record_failed_login(
 
 
 async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | None:
-    """The account and session behind a bearer token, or None if unknown, expired or revoked."""
+    """The account and session behind a bearer token, or None if unknown, expired or revoked,
+    or if the account is suspended (a session that raced the suspension still fails)."""
+    now = utcnow()
     row = (
         await session.execute(
             select(Account, LoginSession.id, LoginSession.second_factor_at)
@@ -187,7 +190,8 @@ async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | 
             .where(
                 LoginSession.token_hash == token_digest(token),
                 LoginSession.revoked_at.is_(None),
-                LoginSession.expires_at > utcnow(),
+                LoginSession.expires_at > now,
+                moderation.not_suspended(now),
             )
         )
     ).first()

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, UTCDateTime, utcnow
 
+_SUSPENDED = "suspended_at IS NOT NULL"
+
 
 class Account(Base):
     __tablename__ = "accounts"
+    __table_args__ = (
+        Index(
+            "ix_accounts_suspended_until",
+            "suspended_until",
+            postgresql_where=text(_SUSPENDED),
+            sqlite_where=text(_SUSPENDED),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     handle: Mapped[str] = mapped_column(String(30))
@@ -24,6 +34,11 @@ class Account(Base):
     followers_count: Mapped[int] = mapped_column(default=0)
     following_count: Mapped[int] = mapped_column(default=0)
     posts_count: Mapped[int] = mapped_column(default=0)
+    # Moderation (models/moderation): a limited account's posts reach only its followers; a
+    # suspended one cannot log in until `suspended_until` (never, when null).
+    limited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

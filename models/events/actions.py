@@ -21,6 +21,7 @@ ACCOUNT_CREATED = "account.created"
 POST_REPORTED = "post.reported"
 ACCOUNT_REPORTED = "account.reported"
 ACCOUNT_SUSPENDED = "account.suspended"
+STRIKE_ISSUED = "strike.issued"
 
 
 def record_event(session: AsyncSession, *, type: str, payload: dict[str, object]) -> Event:

@@ -68,13 +68,15 @@ async def account_page(
 async def public_page(
     session: AsyncSession, *, viewer_id: int | None, first: int, before: int | None
 ) -> Page[Post]:
-    """Every public top-level post, newest first, less the viewer's blocks and mutes."""
+    """Every public top-level post, newest first, less the viewer's blocks and mutes and
+    limited accounts."""
     stmt = select(Post).where(
         # Inline, not a parameter: a generic plan must still match the partial index.
         Post.visibility == literal(PUBLIC, literal_execute=True),
         Post.deleted_at.is_(None),
         Post.reply_to_id.is_(None),
         policies.visible_to(viewer_id),
+        policies.in_public_feed(viewer_id),
         policies.not_muted_by(viewer_id),
     )
     return await _newest_first(session, stmt, first=first, before=before)

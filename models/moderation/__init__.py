@@ -1,0 +1,1 @@
+"""Moderation: reports gathered into cases, staff actions with strikes, appeals."""

@@ -1,0 +1,82 @@
+"""Suspensions whose end has passed: read-time checks already ignore them
+(`policies.suspension_in_force`); lifting them here makes the record say so, with the
+strike closed as EXPIRED and an audit entry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.accounts.tables import Account
+from models.audit import actions as audit
+from models.audit.actions import Actor
+from models.moderation.kinds import Action, LiftCause
+from models.moderation.tables import Strike
+
+SWEEP_BATCH = 100
+
+
+async def expire_suspension(
+    session: AsyncSession, *, account: Account, now: datetime, actor: Actor
+) -> None:
+    """Record that a locked account's suspension ran out: clear it, close its strike."""
+    until = account.suspended_until
+    account.suspended_at, account.suspended_until = None, None
+    strikes = await session.scalars(
+        select(Strike)
+        .where(
+            Strike.account_id == account.id,
+            Strike.action == Action.SUSPEND_ACCOUNT.value,
+            Strike.lifted_at.is_(None),
+        )
+        .with_for_update(key_share=True)
+    )
+    ids = []
+    for strike in strikes:
+        strike.lifted_at, strike.lift_cause = now, LiftCause.EXPIRED.value
+        ids.append(strike.id)
+    await audit.record_entry(
+        session,
+        actor=actor,
+        action="moderation.expire_suspension",
+        target_type="account",
+        target_id=account.id,
+        reason="The suspension reached its end.",
+        before={"suspended_until": None if until is None else until.isoformat()},
+        after={"suspended": False, "strike_ids": ids},
+    )
+
+
+def _expired(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        Account.suspended_at.is_not(None),
+        Account.suspended_until.is_not(None),
+        Account.suspended_until <= now,
+    ]
+
+
+async def any_expired_suspension(session: AsyncSession, *, now: datetime) -> bool:
+    found = await session.scalar(select(Account.id).where(*_expired(now)).limit(1))
+    return found is not None
+
+
+async def lift_expired_suspensions(
+    session: AsyncSession, *, now: datetime, actor: Actor, limit: int = SWEEP_BATCH
+) -> int:
+    """Lift suspensions whose end has passed, with their audit entries; rows another sweep
+    holds are skipped, so several processes may sweep at once."""
+    due = await session.scalars(
+        select(Account)
+        .where(*_expired(now))
+        .order_by(Account.id)
+        .limit(limit)
+        .with_for_update(key_share=True, skip_locked=True)
+    )
+    lifted = 0
+    for account in list(due):
+        await expire_suspension(session, account=account, now=now, actor=actor)
+        lifted += 1
+    await session.flush()
+    return lifted
