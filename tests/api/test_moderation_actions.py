@@ -290,14 +290,16 @@ async def test_an_expired_suspension_never_blocks_and_the_sweep_records_its_lift
 ) -> None:
     moderator = await make_staff(gql, services, "mod", "MODERATOR")
     member = await sign_up(gql, "member")
-    until = (datetime.now(UTC) + timedelta(milliseconds=400)).isoformat()
+    # Long enough that the first log-in lands inside it even on a loaded machine.
+    until_at = datetime.now(UTC) + timedelta(seconds=3)
+    until = until_at.isoformat()
     credentials = {"input": {"login": "member", "password": PASSWORD}}
 
     suspended = await act(
         gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="cool off", until=until
     )
     during = await gql.execute(LOG_IN, credentials)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep((until_at - datetime.now(UTC)).total_seconds() + 0.1)
     after = await gql.execute(LOG_IN, credentials)
     status = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
     swept = await services.sweeper.run_once()

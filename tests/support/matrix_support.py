@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from tests.support.accounts import sign_up
 from tests.support.matrix import Call, MatrixEnv, target_id
 
 ACCOUNT_FIELD = "query ($id: ID!) { node(id: $id) { ... on Account { %s } } }"
@@ -12,14 +14,18 @@ query ($id: ID!) { node(id: $id) { ... on Account { sessions(first: 1) { edges {
 """
 
 
-async def _target_session(env: MatrixEnv) -> dict[str, Any]:
-    data = await env.gql.execute(SESSIONS_OF, {"id": env.target.id}, token=env.admin.token)
+# Ending sessions acts on a fresh account each time: the shared target must stay logged in
+# for the calls that come after.
+async def _fresh_session(env: MatrixEnv) -> dict[str, Any]:
+    fresh = await sign_up(env.gql, f"mx_{uuid.uuid4().hex[:10]}")
+    data = await env.gql.execute(SESSIONS_OF, {"id": fresh.id}, token=env.admin.token)
     session_id = data["node"]["sessions"]["edges"][0]["node"]["id"]
     return {"input": {"sessionId": session_id, "reason": "matrix check"}}
 
 
-async def _target_account(env: MatrixEnv) -> dict[str, Any]:
-    return {"input": {"accountId": env.target.id, "reason": "matrix check"}}
+async def _fresh_account(env: MatrixEnv) -> dict[str, Any]:
+    fresh = await sign_up(env.gql, f"mx_{uuid.uuid4().hex[:10]}")
+    return {"input": {"accountId": fresh.id, "reason": "matrix check"}}
 
 
 async def _export(env: MatrixEnv) -> dict[str, Any]:
@@ -37,11 +43,11 @@ CALLS: dict[str, Call] = {
     ),
     "Mutation.endSession": Call(
         "mutation ($input: EndSessionInput!) { endSession(input: $input) { __typename } }",
-        _target_session,
+        _fresh_session,
     ),
     "Mutation.endAllSessions": Call(
         "mutation ($input: EndAllSessionsInput!) { endAllSessions(input: $input) { __typename } }",
-        _target_account,
+        _fresh_account,
     ),
     "Query.auditLog": Call("query { auditLog(first: 1) { edges { cursor } } }"),
     "Mutation.exportAuditLog": Call(
