@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import AsyncBroker, InMemoryBroker
 
 from app import db
-from app.jobs import JobQueue, create_broker
+from app.jobs import JobQueue, Webhooks, create_broker
 from app.settings import Settings
+from app.sweeper import DeliverySweeper
 from app.worker import Worker
 from models.accounts.passwords import make_hasher
 from resolvers.context import Runtime
@@ -29,6 +30,8 @@ class Services:
     broadcast: Broadcast
     broker: AsyncBroker
     redis_backend: ResilientRedisBackend | None
+    webhooks: Webhooks
+    sweeper: DeliverySweeper
 
 
 def build_services(settings: Settings) -> Services:
@@ -48,6 +51,15 @@ def build_services(settings: Settings) -> Services:
         redis_backend.on_reconnect = hub.request_resync
     broker = create_broker(settings)
     broker.state.sessionmaker = sessionmaker
+    webhooks = Webhooks.from_settings(settings)
+    broker.state.webhooks = webhooks
+    sweeper = DeliverySweeper(
+        sessionmaker,
+        read_sessionmaker,
+        broker,
+        webhooks.policy,
+        interval=settings.webhook_sweep_interval,
+    )
     dispatcher = Dispatcher(
         sessionmaker,
         read_sessionmaker,
@@ -67,7 +79,7 @@ def build_services(settings: Settings) -> Services:
         hub=hub,
         event_log=event_log,
     )
-    return Services(runtime, engine, broadcast, broker, redis_backend)
+    return Services(runtime, engine, broadcast, broker, redis_backend, webhooks, sweeper)
 
 
 @contextlib.asynccontextmanager
@@ -83,9 +95,11 @@ async def running(services: Services) -> AsyncIterator[Services]:
     await services.broadcast.connect()
     await runtime.hub.start()
     await runtime.dispatcher.start()
+    await services.sweeper.start()
     try:
         yield services
     finally:
+        await services.sweeper.stop()
         await runtime.dispatcher.stop()
         if isinstance(services.broker, InMemoryBroker):
             await services.broker.wait_all()
@@ -94,4 +108,5 @@ async def running(services: Services) -> AsyncIterator[Services]:
         if worker is not None:
             await worker.stop()
         await services.broker.shutdown()
+        await services.webhooks.sender.aclose()
         await services.engine.dispose()

@@ -5,6 +5,7 @@ from models.accounts.tables import Account, LoginSession, ProfileEdit
 from models.audit.tables import AuditEntry
 from models.base import Base
 from models.events.tables import Event
+from models.integrations.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from models.posts.tables import Like, Post, PostEdit
 from models.social.tables import Block, Follow, Mute
 from models.timeline.tables import FeedEntry
@@ -27,5 +28,8 @@ __all__ = [
     "ProfileEdit",
     "RecoveryCode",
     "TotpCredential",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]
