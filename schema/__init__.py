@@ -19,6 +19,8 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from admin.exports import ExportMutations
+from admin.integrations import IntegrationMutations, IntegrationQueries
 from admin.roles import RoleMutations, RoleQueries
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
@@ -34,12 +36,20 @@ SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(PublicQuery, SecurityQueries, RoleQueries):
+class Query(PublicQuery, SecurityQueries, RoleQueries, IntegrationQueries):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(AccountMutations, SocialMutations, PostMutations, SecurityMutations, RoleMutations):
+class Mutation(
+    AccountMutations,
+    SocialMutations,
+    PostMutations,
+    SecurityMutations,
+    RoleMutations,
+    IntegrationMutations,
+    ExportMutations,
+):
     pass
 
 
