@@ -68,7 +68,7 @@ async def create_deliveries(
             "created_at": now,
             "updated_at": now,
         }
-        for endpoint_id, types in endpoints.tuples()
+        for endpoint_id, types in endpoints
         if event.type in types
     ]
     if not rows:
@@ -109,8 +109,7 @@ async def claim_due(
     stmt = _due(now).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
-    rows = (await session.execute(stmt)).tuples()
-    due = [(delivery_id, attempts + 1) for delivery_id, attempts in rows]
+    due = [(row.id, row.attempts + 1) for row in await session.execute(stmt)]
     if due:
         await session.execute(
             update(WebhookDelivery)
