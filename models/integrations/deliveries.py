@@ -48,13 +48,17 @@ Due = tuple[int, int]  # (delivery id, the attempt number to make)
 async def create_deliveries(
     session: AsyncSession, *, event_seq: int, lease: timedelta
 ) -> list[Due]:
-    """A pending delivery per enabled endpoint subscribed to the event, claimed for `lease`
-    so the caller can enqueue the first attempts at once; returns only rows it created."""
+    """A pending delivery per enabled endpoint subscribed to the event (and added before it
+    happened), claimed for `lease` so the caller can enqueue the first attempts at once;
+    returns only the rows it created."""
     event = await session.scalar(select(Event).where(Event.seq == event_seq))
     if event is None or not catalogue.is_deliverable(event.type):
         return []
+    # An endpoint receives events that happened after it was added, never a backlog.
     endpoints = await session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(WebhookEndpoint.enabled)
+        select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
+            WebhookEndpoint.enabled, WebhookEndpoint.created_at <= event.created_at
+        )
     )
     now = utcnow()
     rows = [
