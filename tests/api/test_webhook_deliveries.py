@@ -18,6 +18,7 @@ from app.settings import Settings
 from models.base import utcnow
 from models.events import actions as events
 from models.events.tables import Event
+from models.integrations.sender import WebhookSender
 from models.integrations.tables import WebhookDelivery
 from resolvers.paging import parse_global_id
 from tests.conftest import eventually, make_settings
@@ -257,3 +258,20 @@ async def _all_processed(services: Services) -> None:
             return found is None
 
     await eventually(processed)
+
+
+async def test_the_sender_connects_only_to_checked_addresses(receiver: Receiver) -> None:
+    development = WebhookSender(timeout=2.0, production=False)
+    production = WebhookSender(timeout=2.0, production=True)
+    try:
+        by_name = await development.post(f"http://localhost:{receiver.port}/hooks", b"{}", {})
+        refused = await production.post(f"https://localhost:{receiver.port}/hooks", b"{}", {})
+    finally:
+        await development.aclose()
+        await production.aclose()
+
+    assert by_name.ok and by_name.excerpt == "ok" and by_name.error == ""
+    assert refused.status_code is None and "non-public address" in refused.error
+    [got] = receiver.received
+    assert got.headers["host"] == f"localhost:{receiver.port}"
+    assert got.headers["user-agent"] == "Chirp-Webhooks/1"
