@@ -112,7 +112,7 @@ async def claim_due(
     now = utcnow()
     stmt = _due(now).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
+        stmt = stmt.with_for_update(skip_locked=True, key_share=True, of=WebhookDelivery)
     due = [(row.id, row.attempts + 1) for row in await session.execute(stmt)]
     if due:
         await session.execute(
