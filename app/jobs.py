@@ -5,6 +5,8 @@ idempotent, so at-least-once delivery is enough."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,13 +15,45 @@ from taskiq_redis import RedisStreamBroker
 
 from app.settings import Settings
 from models.events import actions as events
+from models.integrations import catalogue
+from models.integrations import deliveries as webhooks
+from models.integrations.retry import RetryPolicy
+from models.integrations.sender import WebhookSender
 from models.timeline import actions as timeline
 from subscriptions.events import LiveEvent
+
+ATTEMPT_WEBHOOK = "chirp.attempt_webhook_delivery"
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    """What webhook jobs share in a process: the HTTP client and the retry policy."""
+
+    sender: WebhookSender
+    policy: RetryPolicy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Webhooks:
+        policy = RetryPolicy(
+            base=settings.webhook_retry_base,
+            cap=settings.webhook_retry_max,
+            max_attempts=settings.webhook_max_attempts,
+            disable_after=settings.webhook_disable_after,
+            failing_period=settings.webhook_failing_period,
+            timeout=settings.webhook_timeout,
+        )
+        sender = WebhookSender(timeout=settings.webhook_timeout, production=settings.is_production)
+        return cls(sender=sender, policy=policy)
 
 
 def _sessionmaker(context: Context) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = context.state.sessionmaker
     return maker
+
+
+def _webhooks(context: Context) -> Webhooks:
+    found: Webhooks = context.state.webhooks
+    return found
 
 
 async def fan_out_post(post_id: int, context: Context = TaskiqDepends()) -> int:
@@ -38,9 +72,38 @@ async def backfill_follow(
         )
 
 
+async def create_webhook_deliveries(event_seq: int, context: Context = TaskiqDepends()) -> int:
+    """Create the deliveries of a deliverable event and enqueue their first attempts."""
+    lease = _webhooks(context).policy.lease
+    async with _sessionmaker(context)() as session, session.begin():
+        due = await webhooks.create_deliveries(session, event_seq=event_seq, lease=lease)
+    await enqueue_attempts(context.broker, due)
+    return len(due)
+
+
+async def attempt_webhook_delivery(
+    delivery_id: int, attempt: int, context: Context = TaskiqDepends()
+) -> bool:
+    """Make attempt number `attempt` of a webhook delivery (a stale duplicate does nothing)."""
+    found = _webhooks(context)
+    outcome = await webhooks.attempt_delivery(
+        _sessionmaker(context), found.sender, found.policy, delivery_id=delivery_id, attempt=attempt
+    )
+    return outcome is not None and outcome.ok
+
+
+async def enqueue_attempts(broker: AsyncBroker, due: Iterable[tuple[int, int]]) -> None:
+    task = broker.find_task(ATTEMPT_WEBHOOK)
+    assert task is not None
+    for delivery_id, attempt in due:
+        await task.kiq(delivery_id=delivery_id, attempt=attempt)
+
+
 TASKS: dict[str, Any] = {
     "chirp.fan_out_post": fan_out_post,
     "chirp.backfill_follow": backfill_follow,
+    "chirp.create_webhook_deliveries": create_webhook_deliveries,
+    ATTEMPT_WEBHOOK: attempt_webhook_delivery,
 }
 
 
@@ -69,6 +132,8 @@ def create_broker(settings: Settings) -> AsyncBroker:
 def jobs_for(event: LiveEvent) -> list[tuple[str, dict[str, Any]]]:
     """The background work an event calls for."""
     payload = event.payload
+    if catalogue.is_deliverable(event.type):
+        return [("chirp.create_webhook_deliveries", {"event_seq": event.seq})]
     if event.type == events.POST_CREATED:
         return [("chirp.fan_out_post", {"post_id": payload["post_id"]})]
     if event.type == events.ACCOUNT_FOLLOWED:

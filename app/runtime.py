@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import AsyncBroker, InMemoryBroker
 
 from app import db
-from app.jobs import JobQueue, create_broker
+from app.jobs import JobQueue, Webhooks, create_broker
+from app.periodic import Periodic
 from app.settings import Settings
-from app.sweeper import Sweeper
+from app.sweeper import DeliverySweep, SuspensionSweep
 from app.worker import Worker
 from models.accounts.passwords import make_hasher
 from resolvers.context import Runtime
@@ -30,7 +31,10 @@ class Services:
     broadcast: Broadcast
     broker: AsyncBroker
     redis_backend: ResilientRedisBackend | None
-    sweeper: Sweeper
+    webhooks: Webhooks
+    suspensions: SuspensionSweep
+    deliveries: DeliverySweep
+    loops: tuple[Periodic, ...]
 
 
 def build_services(settings: Settings) -> Services:
@@ -50,6 +54,9 @@ def build_services(settings: Settings) -> Services:
         redis_backend.on_reconnect = hub.request_resync
     broker = create_broker(settings)
     broker.state.sessionmaker = sessionmaker
+    webhooks = Webhooks.from_settings(settings)
+    broker.state.webhooks = webhooks
+    delivery_sweep = DeliverySweep(sessionmaker, read_sessionmaker, broker, webhooks.policy)
     dispatcher = Dispatcher(
         sessionmaker,
         read_sessionmaker,
@@ -69,8 +76,26 @@ def build_services(settings: Settings) -> Services:
         hub=hub,
         event_log=event_log,
     )
-    sweeper = Sweeper(sessionmaker, read_sessionmaker, interval=settings.moderation_sweep_interval)
-    return Services(runtime, engine, broadcast, broker, redis_backend, sweeper)
+    suspensions = SuspensionSweep(sessionmaker, read_sessionmaker)
+    loops = (
+        Periodic(
+            "suspension-sweep", suspensions.run_once, interval=settings.moderation_sweep_interval
+        ),
+        Periodic(
+            "webhook-sweep", delivery_sweep.run_once, interval=settings.webhook_sweep_interval
+        ),
+    )
+    return Services(
+        runtime,
+        engine,
+        broadcast,
+        broker,
+        redis_backend,
+        webhooks,
+        suspensions,
+        delivery_sweep,
+        loops,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -86,11 +111,13 @@ async def running(services: Services) -> AsyncIterator[Services]:
     await services.broadcast.connect()
     await runtime.hub.start()
     await runtime.dispatcher.start()
-    await services.sweeper.start()
+    for loop in services.loops:
+        await loop.start()
     try:
         yield services
     finally:
-        await services.sweeper.stop()
+        for loop in services.loops:
+            await loop.stop()
         await runtime.dispatcher.stop()
         if isinstance(services.broker, InMemoryBroker):
             await services.broker.wait_all()
@@ -99,4 +126,5 @@ async def running(services: Services) -> AsyncIterator[Services]:
         if worker is not None:
             await worker.stop()
         await services.broker.shutdown()
+        await services.webhooks.sender.aclose()
         await services.engine.dispose()

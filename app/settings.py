@@ -41,6 +41,14 @@ class Settings:
     embedded_worker: bool = True
     audit_retention_days: int = 730
     moderation_sweep_interval: float = 30.0
+    # Outbound webhooks (docs/integrations.md): request timeout, retry schedule, auto-disable.
+    webhook_timeout: float = 10.0
+    webhook_retry_base: float = 30.0
+    webhook_retry_max: float = 21600.0
+    webhook_max_attempts: int = 12
+    webhook_disable_after: int = 10
+    webhook_failing_period: float = 3600.0
+    webhook_sweep_interval: float = 1.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -62,6 +70,16 @@ class Settings:
                 )
             if self.argon2_memory_cost < 19456:
                 raise SettingsError("ARGON2_MEMORY_COST below the OWASP minimum in production")
+        if not 0 < self.webhook_timeout <= 60:
+            raise SettingsError("WEBHOOK_TIMEOUT must be more than 0 and at most 60 seconds")
+        if not 0 < self.webhook_retry_base <= self.webhook_retry_max:
+            raise SettingsError("WEBHOOK_RETRY_BASE must be positive and at most WEBHOOK_RETRY_MAX")
+        if self.webhook_max_attempts < 1 or self.webhook_disable_after < 1:
+            raise SettingsError("WEBHOOK_MAX_ATTEMPTS and WEBHOOK_DISABLE_AFTER must be at least 1")
+        if self.webhook_sweep_interval <= 0 or self.webhook_failing_period < 0:
+            raise SettingsError(
+                "WEBHOOK_SWEEP_INTERVAL must be positive; WEBHOOK_FAILING_PERIOD not negative"
+            )
         return self
 
     @classmethod
@@ -95,6 +113,13 @@ class Settings:
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
             moderation_sweep_interval=float(env.get("MODERATION_SWEEP_INTERVAL", "30")),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
+            webhook_timeout=_float(env, "WEBHOOK_TIMEOUT", 10.0),
+            webhook_retry_base=_float(env, "WEBHOOK_RETRY_BASE", 30.0),
+            webhook_retry_max=_float(env, "WEBHOOK_RETRY_MAX", 21600.0),
+            webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 12),
+            webhook_disable_after=_int(env, "WEBHOOK_DISABLE_AFTER", 10),
+            webhook_failing_period=_float(env, "WEBHOOK_FAILING_PERIOD", 3600.0),
+            webhook_sweep_interval=_float(env, "WEBHOOK_SWEEP_INTERVAL", 1.0),
         ).check()
 
 
@@ -116,6 +141,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, not {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from exc
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -5,6 +5,7 @@ from models.accounts.tables import Account, FailedLogin, LoginSession, ProfileEd
 from models.audit.tables import AuditEntry
 from models.base import Base
 from models.events.tables import Event
+from models.integrations.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from models.moderation.tables import Appeal, CaseNote, ModerationCase, Report, Strike
 from models.posts.tables import Like, Post, PostEdit
 from models.social.tables import Block, Follow, Mute
@@ -34,5 +35,8 @@ __all__ = [
     "Report",
     "Strike",
     "TotpCredential",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

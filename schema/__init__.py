@@ -20,6 +20,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from admin.audit import AuditMutations, AuditQueries
+from admin.exports import ExportMutations
+from admin.integrations import IntegrationMutations, IntegrationQueries
 from admin.moderation import ModerationCaseMutations, ModerationQueries
 from admin.moderation_actions import ModerationActionMutations
 from admin.roles import RoleMutations, RoleQueries
@@ -48,6 +50,7 @@ class Query(
     AuditQueries,
     StatisticsQueries,
     ModerationQueries,
+    IntegrationQueries,
 ):
     pass
 
@@ -64,6 +67,8 @@ class Mutation(
     ModerationUserMutations,
     ModerationCaseMutations,
     ModerationActionMutations,
+    IntegrationMutations,
+    ExportMutations,
 ):
     pass
 

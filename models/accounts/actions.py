@@ -56,7 +56,8 @@ async def hash_sign_up(new: NewAccount, *, hasher: PasswordHasher, password: str
 
 
 async def sign_up(session: AsyncSession, *, new: NewAccount) -> Account:
-    """Create an account; handles are unique case-insensitively and emails are normalised."""
+    """Create an account (and its `account.created` event); handles are unique
+    case-insensitively and emails are normalised."""
     assert new.password_hash, "hash_sign_up first"
     await _ensure_free(session, key=new.handle_key, email=new.email)
     account = Account(
@@ -72,6 +73,12 @@ async def sign_up(session: AsyncSession, *, new: NewAccount) -> Account:
     except IntegrityError:  # a concurrent sign-up won the race between check and insert
         await _ensure_free(session, key=new.handle_key, email=new.email)
         raise
+    # For integrations (outbound webhooks); never the email or anything secret.
+    events.record_event(
+        session,
+        type=events.ACCOUNT_CREATED,
+        payload={"account_id": account.id, "handle": account.handle},
+    )
     return account
 
 

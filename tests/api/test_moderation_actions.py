@@ -302,8 +302,8 @@ async def test_an_expired_suspension_never_blocks_and_the_sweep_records_its_lift
     await asyncio.sleep((until_at - datetime.now(UTC)).total_seconds() + 0.1)
     after = await gql.execute(LOG_IN, credentials)
     status = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
-    swept = await services.sweeper.run_once()
-    swept_again = await services.sweeper.run_once()
+    swept = await services.suspensions.run_once()
+    swept_again = await services.suspensions.run_once()
     strikes = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
 
     assert during["logIn"]["code"] == "ACCOUNT_SUSPENDED"

@@ -44,10 +44,15 @@ class Call:
 
 
 def merged() -> dict[str, Call]:
-    from tests.support import matrix_moderation, matrix_roles, matrix_support
+    from tests.support import (
+        matrix_integrations,
+        matrix_moderation,
+        matrix_roles,
+        matrix_support,
+    )
 
     calls: dict[str, Call] = {}
-    for module in (matrix_roles, matrix_support, matrix_moderation):
+    for module in (matrix_roles, matrix_support, matrix_moderation, matrix_integrations):
         overlap = calls.keys() & module.CALLS.keys()
         assert not overlap, overlap
         calls.update(module.CALLS)

@@ -50,6 +50,11 @@ def test_production_with_real_secret_is_accepted() -> None:
         ({"CHIRP_ENV": "staging"}, "CHIRP_ENV"),
         ({"PORT": "eighty"}, "PORT"),
         ({"EMBEDDED_WORKER": "maybe"}, "EMBEDDED_WORKER"),
+        ({"WEBHOOK_TIMEOUT": "soon"}, "WEBHOOK_TIMEOUT"),
+        ({"WEBHOOK_TIMEOUT": "0"}, "WEBHOOK_TIMEOUT"),
+        ({"WEBHOOK_RETRY_BASE": "600", "WEBHOOK_RETRY_MAX": "60"}, "WEBHOOK_RETRY_BASE"),
+        ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS"),
+        ({"WEBHOOK_SWEEP_INTERVAL": "0"}, "WEBHOOK_SWEEP_INTERVAL"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -64,3 +69,22 @@ def test_cors_origins_and_redis_switch_the_worker_default() -> None:
 
     assert settings.cors_origins == ("https://a.example", "https://b.example")
     assert settings.embedded_worker is False
+
+
+def test_webhook_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "WEBHOOK_TIMEOUT": "5",
+            "WEBHOOK_RETRY_BASE": "0.5",
+            "WEBHOOK_RETRY_MAX": "60",
+            "WEBHOOK_MAX_ATTEMPTS": "3",
+            "WEBHOOK_DISABLE_AFTER": "2",
+            "WEBHOOK_FAILING_PERIOD": "0",
+            "WEBHOOK_SWEEP_INTERVAL": "0.1",
+        }
+    )
+
+    assert (settings.webhook_timeout, settings.webhook_retry_base) == (5.0, 0.5)
+    assert (settings.webhook_retry_max, settings.webhook_max_attempts) == (60.0, 3)
+    assert (settings.webhook_disable_after, settings.webhook_failing_period) == (2, 0.0)
+    assert settings.webhook_sweep_interval == 0.1
