@@ -30,7 +30,9 @@ ROLES_OF = "query ($id: ID!) { node(id: $id) { ... on Account { roles } } }"
 VIEWER_ROLES = "query { viewerRoles }"
 
 
-def _input(account_id: str, role: str = "SUPPORT", reason: str | None = "new hire") -> dict[str, Any]:
+def _input(
+    account_id: str, role: str = "SUPPORT", reason: str | None = "new hire"
+) -> dict[str, Any]:
     return {"input": {"accountId": account_id, "role": role, "reason": reason or ""}}
 
 
@@ -39,21 +41,34 @@ async def _entries(services: Services) -> list[AuditEntry]:
         return list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
 
 
-async def test_an_admin_grants_a_role_and_the_change_is_audited(gql: GraphQLClient, services: Services) -> None:
+async def test_an_admin_grants_a_role_and_the_change_is_audited(
+    gql: GraphQLClient, services: Services
+) -> None:
     admin = await make_staff(gql, services, "boss", "ADMIN")
     hire = await sign_up(gql, "hire")
 
     result = (await gql.execute(GRANT, _input(hire.id), token=admin.token))["grantRole"]
 
-    assert result == {"__typename": "RolesPayload", "accountId": hire.id, "roles": ["SUPPORT", "USER"]}
+    assert result == {
+        "__typename": "RolesPayload",
+        "accountId": hire.id,
+        "roles": ["SUPPORT", "USER"],
+    }
     entry = (await _entries(services))[-1]
-    assert (entry.action, entry.outcome, entry.actor_handle, entry.reason) == ("role.grant", "ok", "boss", "new hire")
+    assert (entry.action, entry.outcome, entry.actor_handle, entry.reason) == (
+        "role.grant",
+        "ok",
+        "boss",
+        "new hire",
+    )
     assert entry.actor_roles == ["ADMIN", "USER"]
     assert (entry.before, entry.after) == ({"roles": ["USER"]}, {"roles": ["SUPPORT", "USER"]})
     assert entry.ip == "203.0.113.7" and entry.request_id
 
 
-async def test_granting_twice_changes_nothing_the_second_time(gql: GraphQLClient, services: Services) -> None:
+async def test_granting_twice_changes_nothing_the_second_time(
+    gql: GraphQLClient, services: Services
+) -> None:
     admin = await make_staff(gql, services, "boss", "ADMIN")
     hire = await sign_up(gql, "hire")
     await gql.execute(GRANT, _input(hire.id), token=admin.token)
@@ -65,7 +80,9 @@ async def test_granting_twice_changes_nothing_the_second_time(gql: GraphQLClient
     assert len(await _entries(services)) == before
 
 
-async def test_a_granted_role_counts_only_after_the_second_factor(gql: GraphQLClient, services: Services) -> None:
+async def test_a_granted_role_counts_only_after_the_second_factor(
+    gql: GraphQLClient, services: Services
+) -> None:
     admin = await make_staff(gql, services, "boss", "ADMIN")
     hire = await sign_up(gql, "hire")
     await gql.execute(GRANT, _input(hire.id), token=admin.token)
@@ -79,12 +96,18 @@ async def test_revoking_a_role(gql: GraphQLClient, services: Services) -> None:
     admin = await make_staff(gql, services, "boss", "ADMIN")
     hire = await make_staff(gql, services, "hire", "SUPPORT", "MODERATOR")
 
-    result = (await gql.execute(REVOKE, _input(hire.id, "MODERATOR", "moved teams"), token=admin.token))["revokeRole"]
+    result = (
+        await gql.execute(REVOKE, _input(hire.id, "MODERATOR", "moved teams"), token=admin.token)
+    )["revokeRole"]
 
     assert result["roles"] == ["SUPPORT", "USER"]
     assert (await gql.execute(VIEWER_ROLES, token=hire.token))["viewerRoles"] == ["SUPPORT", "USER"]
     entry = (await _entries(services))[-1]
-    assert (entry.action, entry.reason, entry.after) == ("role.revoke", "moved teams", {"roles": ["SUPPORT", "USER"]})
+    assert (entry.action, entry.reason, entry.after) == (
+        "role.revoke",
+        "moved teams",
+        {"roles": ["SUPPORT", "USER"]},
+    )
 
 
 async def test_nobody_changes_their_own_roles_and_the_attempt_is_audited(
@@ -103,12 +126,16 @@ async def test_nobody_changes_their_own_roles_and_the_attempt_is_audited(
     )
 
 
-async def test_bad_input_gets_typed_errors_and_leaves_a_trace(gql: GraphQLClient, services: Services) -> None:
+async def test_bad_input_gets_typed_errors_and_leaves_a_trace(
+    gql: GraphQLClient, services: Services
+) -> None:
     admin = await make_staff(gql, services, "boss", "ADMIN")
     hire = await sign_up(gql, "hire")
     ghost = "QWNjb3VudDo5OTk5OTk="  # Account:999999
 
-    no_reason = (await gql.execute(GRANT, _input(hire.id, reason=" "), token=admin.token))["grantRole"]
+    no_reason = (await gql.execute(GRANT, _input(hire.id, reason=" "), token=admin.token))[
+        "grantRole"
+    ]
     user_role = (await gql.execute(GRANT, _input(hire.id, "USER"), token=admin.token))["grantRole"]
     unknown = (await gql.execute(GRANT, _input(ghost), token=admin.token))["grantRole"]
 
@@ -122,19 +149,27 @@ async def test_bad_input_gets_typed_errors_and_leaves_a_trace(gql: GraphQLClient
 async def test_the_last_admin_cannot_be_revoked(gql: GraphQLClient, services: Services) -> None:
     first = await make_staff(gql, services, "first", "ADMIN")
     second = await make_staff(gql, services, "second", "ADMIN")
-    ok = (await gql.execute(REVOKE, _input(first.id, "ADMIN", "handing over"), token=second.token))["revokeRole"]
+    ok = (await gql.execute(REVOKE, _input(first.id, "ADMIN", "handing over"), token=second.token))[
+        "revokeRole"
+    ]
     assert ok["roles"] == ["USER"]
     third = await make_staff(gql, services, "third", "SUPPORT")
 
     # `second` is now the only ADMIN: it cannot revoke itself, a non-admin cannot, and the
     # operator at the command line is stopped before leaving nobody in charge.
-    last = (await gql.execute(REVOKE, _input(second.id, "ADMIN", "oops"), token=second.token))["revokeRole"]
+    last = (await gql.execute(REVOKE, _input(second.id, "ADMIN", "oops"), token=second.token))[
+        "revokeRole"
+    ]
     assert last["code"] == "CANNOT_CHANGE_OWN_ROLES"
     refused = await gql.errors(REVOKE, _input(second.id, "ADMIN", "coup"), token=third.token)
     assert refused[0]["extensions"]["code"] == "FORBIDDEN"
     with pytest.raises(LastAdmin):
         await commands.change_role(
-            services.runtime.sessionmaker, handle="second", role="ADMIN", reason="cleanup", grant=False
+            services.runtime.sessionmaker,
+            handle="second",
+            role="ADMIN",
+            reason="cleanup",
+            grant=False,
         )
     assert (await gql.execute(VIEWER_ROLES, token=second.token))["viewerRoles"] == ["ADMIN", "USER"]
 

@@ -42,19 +42,27 @@ async def _log_in(gql: GraphQLClient, handle: str, **factor: str) -> dict[str, A
     return result
 
 
-async def test_enrolment_needs_a_correct_code_and_returns_recovery_codes(gql: GraphQLClient) -> None:
+async def test_enrolment_needs_a_correct_code_and_returns_recovery_codes(
+    gql: GraphQLClient,
+) -> None:
     user = await sign_up(gql, "careful")
     begun = (await gql.execute(BEGIN_TOTP, token=user.token))["beginTotpEnrolment"]
     assert begun["provisioningUri"].startswith("otpauth://totp/Chirp:careful?secret=")
     wrong = wrong_code(begun["secret"])
 
-    refused = (await gql.execute(CONFIRM_TOTP, {"code": wrong}, token=user.token))["confirmTotpEnrolment"]
-    confirmed = (await gql.execute(CONFIRM_TOTP, {"code": totp_code(begun["secret"])}, token=user.token))[
+    refused = (await gql.execute(CONFIRM_TOTP, {"code": wrong}, token=user.token))[
         "confirmTotpEnrolment"
     ]
+    confirmed = (
+        await gql.execute(CONFIRM_TOTP, {"code": totp_code(begun["secret"])}, token=user.token)
+    )["confirmTotpEnrolment"]
     again = (await gql.execute(BEGIN_TOTP, token=user.token))["beginTotpEnrolment"]
 
-    assert refused == {"__typename": "AuthenticationError", "code": "INVALID_TOTP_CODE", "message": refused["message"]}
+    assert refused == {
+        "__typename": "AuthenticationError",
+        "code": "INVALID_TOTP_CODE",
+        "message": refused["message"],
+    }
     assert confirmed["__typename"] == "TotpEnabled"
     assert len(set(confirmed["recoveryCodes"])) == 10
     assert again == {"__typename": "ConflictError", "code": "TOTP_ALREADY_ENABLED"}
@@ -105,7 +113,9 @@ async def test_a_recovery_code_works_once(gql: GraphQLClient) -> None:
     assert status["recoveryCodesLeft"] == 9
 
 
-async def test_a_staff_members_failed_second_factor_is_audited(gql: GraphQLClient, services: Services) -> None:
+async def test_a_staff_members_failed_second_factor_is_audited(
+    gql: GraphQLClient, services: Services
+) -> None:
     staff = await make_staff(gql, services, "helper", "SUPPORT")
     code = totp_code(staff.secret, steps_ahead=1)
     await _log_in(gql, "helper", totpCode=code)
@@ -123,7 +133,9 @@ async def test_a_staff_members_failed_second_factor_is_audited(gql: GraphQLClien
     )
 
 
-async def test_a_plain_users_failed_code_is_not_audited(gql: GraphQLClient, services: Services) -> None:
+async def test_a_plain_users_failed_code_is_not_audited(
+    gql: GraphQLClient, services: Services
+) -> None:
     user = await sign_up(gql, "careful")
     secret, _ = await enrol_totp(gql, user)
 
@@ -133,16 +145,22 @@ async def test_a_plain_users_failed_code_is_not_audited(gql: GraphQLClient, serv
         assert list(await session.scalars(select(AuditEntry.action))) == []
 
 
-async def test_turning_totp_off_needs_a_code_and_staff_cannot(gql: GraphQLClient, services: Services) -> None:
+async def test_turning_totp_off_needs_a_code_and_staff_cannot(
+    gql: GraphQLClient, services: Services
+) -> None:
     user = await sign_up(gql, "careful")
     secret, _ = await enrol_totp(gql, user)
     staff = await make_staff(gql, services, "helper", "SUPPORT")
 
-    wrong = (await gql.execute(DISABLE, {"code": wrong_code(secret)}, token=user.token))["disableTotp"]
-    off = (await gql.execute(DISABLE, {"code": totp_code(secret, 1)}, token=user.token))["disableTotp"]
-    staff_off = (await gql.execute(DISABLE, {"code": totp_code(staff.secret, 1)}, token=staff.token))[
+    wrong = (await gql.execute(DISABLE, {"code": wrong_code(secret)}, token=user.token))[
         "disableTotp"
     ]
+    off = (await gql.execute(DISABLE, {"code": totp_code(secret, 1)}, token=user.token))[
+        "disableTotp"
+    ]
+    staff_off = (
+        await gql.execute(DISABLE, {"code": totp_code(staff.secret, 1)}, token=staff.token)
+    )["disableTotp"]
 
     assert wrong["code"] == "INVALID_TOTP_CODE"
     assert off == {"__typename": "TotpDisabled"}

@@ -40,7 +40,9 @@ def totp_code(secret: str, steps_ahead: int = 0) -> str:
 def wrong_code(secret: str) -> str:
     """A well-formed code that no step within the accepted drift matches."""
     near = {totp_code(secret, steps) for steps in range(-2, 3)}
-    return next(c for c in ("000000", "111111", "222222", "333333", "444444", "555555") if c not in near)
+    return next(
+        c for c in ("000000", "111111", "222222", "333333", "444444", "555555") if c not in near
+    )
 
 
 async def enrol_totp(gql: GraphQLClient, user: User) -> tuple[str, tuple[str, ...]]:
