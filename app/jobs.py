@@ -5,6 +5,7 @@ idempotent, so at-least-once delivery is enough."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +16,8 @@ from app.settings import Settings
 from models.events import actions as events
 from models.timeline import actions as timeline
 from subscriptions.events import LiveEvent
+from telemetry import metrics
+from telemetry.jobs import REQUEST_ID_LABEL, JobTelemetry
 
 
 def _sessionmaker(context: Context) -> async_sessionmaker[AsyncSession]:
@@ -60,9 +63,14 @@ def create_broker(settings: Settings) -> AsyncBroker:
         broker = InMemoryBroker()
     # A job that fails (a deadlock, a dropped connection) runs again at once, up to five
     # times; jobs are idempotent, so a retry after a partial run is harmless.
-    broker.add_middlewares(SimpleRetryMiddleware(default_retry_count=5, default_retry_label=True))
+    broker.add_middlewares(
+        SimpleRetryMiddleware(default_retry_count=5, default_retry_label=True), JobTelemetry()
+    )
     for name, func in TASKS.items():
         broker.register_task(func, task_name=name)
+        for outcome in (metrics.SUCCEEDED, metrics.FAILED):
+            metrics.JOBS.labels(name, outcome)
+        metrics.JOB_DURATION.labels(name)
     return broker
 
 
@@ -82,13 +90,25 @@ def jobs_for(event: LiveEvent) -> list[tuple[str, dict[str, Any]]]:
 
 
 class JobQueue:
-    """Enqueues the jobs for each dispatched event."""
+    """Enqueues the jobs for each dispatched event, labelled with the request id that caused
+    it, so the job's log lines can be found from the request's."""
 
     def __init__(self, broker: AsyncBroker) -> None:
         self.broker = broker
+        self._remote = not isinstance(broker, InMemoryBroker)
 
     async def process(self, event: LiveEvent) -> None:
         for name, kwargs in jobs_for(event):
             task = self.broker.find_task(name)
             assert task is not None, name
-            await task.kiq(**kwargs)
+            kicker = task.kicker().with_labels(**{REQUEST_ID_LABEL: event.request_id or "-"})
+            started = time.perf_counter()
+            try:
+                await kicker.kiq(**kwargs)
+            except Exception:
+                if self._remote:
+                    metrics.REDIS_ERRORS.labels("enqueue").inc()
+                raise
+            if self._remote:
+                metrics.REDIS_DURATION.labels("enqueue").observe(time.perf_counter() - started)
+            metrics.JOBS_ENQUEUED.labels(name).inc()

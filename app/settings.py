@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Literal
 
 Environment = Literal["development", "test", "production"]
+LogFormat = Literal["json", "console"]
+TRACE_EXPORTERS = ("none", "console", "otlp")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chirp.db"
 PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"  # noqa: S105
@@ -40,6 +42,14 @@ class Settings:
     db_pool_size: int = 20
     embedded_worker: bool = True
     audit_retention_days: int = 730
+    log_format: LogFormat = "console"
+    log_level: str = "INFO"
+    metrics_token: str | None = None
+    traces_exporter: str = "none"
+    traces_sample_ratio: float = 1.0
+    slow_operation_ms: int = 500
+    drain_seconds: float = 0.0
+    worker_metrics_port: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -61,6 +71,15 @@ class Settings:
                 )
             if self.argon2_memory_cost < 19456:
                 raise SettingsError("ARGON2_MEMORY_COST below the OWASP minimum in production")
+            if self.metrics_token is not None and len(self.metrics_token) < 16:
+                raise SettingsError("METRICS_TOKEN must be at least 16 characters in production")
+        if self.traces_exporter not in TRACE_EXPORTERS:
+            raise SettingsError(
+                f"TRACES_EXPORTER must be one of {', '.join(TRACE_EXPORTERS)}, "
+                f"not {self.traces_exporter!r}"
+            )
+        if self.log_format not in ("json", "console"):
+            raise SettingsError(f"LOG_FORMAT must be json or console, not {self.log_format!r}")
         return self
 
     @classmethod
@@ -93,6 +112,18 @@ class Settings:
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
+            log_format=env.get(  # type: ignore[arg-type]
+                "LOG_FORMAT", "json" if chirp_env == "production" else "console"
+            ),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            traces_exporter=env.get("TRACES_EXPORTER", "none"),
+            traces_sample_ratio=float(env.get("TRACES_SAMPLE_RATIO", "1.0")),
+            slow_operation_ms=_int(env, "SLOW_OPERATION_MS", 500),
+            worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0) or None,
+            drain_seconds=float(
+                env.get("DRAIN_SECONDS", "5" if chirp_env == "production" else "0")
+            ),
         ).check()
 
 

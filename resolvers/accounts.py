@@ -11,6 +11,7 @@ from models.audit.actions import Actor
 from models.errors import DomainError
 from models.social import policies as social
 from resolvers.context import Context
+from telemetry import metrics
 
 
 async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tuple[Account, str]:
@@ -26,6 +27,7 @@ async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tu
             ip=ctx.client_ip,
             user_agent=ctx.user_agent,
         )
+    metrics.SIGNUPS.inc()
     return account, token
 
 

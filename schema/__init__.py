@@ -25,6 +25,7 @@ from schema.mutations.accounts import AccountMutations
 from schema.mutations.posts import PostMutations
 from schema.mutations.security import SecurityMutations, SecurityQueries
 from schema.mutations.social import SocialMutations
+from schema.observe import OperationTelemetry
 from schema.permissions import gated_fields
 from schema.queries import PublicQuery
 from schema.subscriptions import Subscription
@@ -57,6 +58,7 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 2000,
+    slow_operation_ms: int = 500,
 ) -> strawberry.Schema:
     """Assemble the schema with production defaults: caches, limits, masked errors."""
     # The limit rules are built once: the validation cache keys on the rule classes, so
@@ -68,6 +70,8 @@ def build_schema(
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        # First, so its exit runs last and sees the errors as masked.
+        functools.partial(OperationTelemetry, slow_operation_ms=slow_operation_ms),
         functools.partial(OperationScope, max_tokens=max_tokens, rules=tuple(rules)),
         MaskUnexpectedErrors,
         functools.partial(ParserCache, maxsize=1024),
