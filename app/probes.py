@@ -173,7 +173,7 @@ async def _count(session: AsyncSession, *where: Any) -> int:
 
 def describe_build() -> dict[str, str]:
     return {
-        "version": version("chirp"),
+        "chirp": version("chirp"),
         "python": platform.python_version(),
         "strawberry": version("strawberry-graphql"),
         "sqlalchemy": version("sqlalchemy"),

@@ -19,6 +19,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from admin.operations import OperationsQueries
 from admin.roles import RoleMutations, RoleQueries
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
@@ -35,7 +36,7 @@ SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(PublicQuery, SecurityQueries, RoleQueries):
+class Query(PublicQuery, SecurityQueries, RoleQueries, OperationsQueries):
     pass
 
 

@@ -44,10 +44,10 @@ class Call:
 
 
 def merged() -> dict[str, Call]:
-    from tests.support import matrix_roles
+    from tests.support import matrix_ops, matrix_roles
 
     calls: dict[str, Call] = {}
-    for module in (matrix_roles,):
+    for module in (matrix_roles, matrix_ops):
         overlap = calls.keys() & module.CALLS.keys()
         assert not overlap, overlap
         calls.update(module.CALLS)
