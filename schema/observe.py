@@ -107,11 +107,12 @@ def _reset(tally_token: Any, trace_token: Any) -> None:
 
 
 def _errors(execution: Any) -> tuple[list[GraphQLError], bool]:
-    """The operation's top-level errors, and whether the document parsed and validated."""
-    if execution.pre_execution_errors:
-        return list(execution.pre_execution_errors), False
+    """The operation's top-level errors, and whether the document parsed and validated.
+    Execution errors carry a path; parse and validation errors do not."""
     result = execution.result
-    return list(getattr(result, "errors", None) or []), execution.graphql_document is not None
+    errors = list(getattr(result, "errors", None) or execution.pre_execution_errors or [])
+    valid = execution.graphql_document is not None and all(e.path is not None for e in errors)
+    return errors, valid
 
 
 def _code(error: GraphQLError, valid: bool, parsed: bool) -> str:
@@ -120,7 +121,7 @@ def _code(error: GraphQLError, valid: bool, parsed: bool) -> str:
         return code
     if not parsed:
         return "GRAPHQL_PARSE_FAILED"
-    if not valid:
+    if error.path is None:
         return "GRAPHQL_VALIDATION_FAILED"
     return "UNCODED"
 

@@ -40,7 +40,7 @@ query Costs($first: Int!) {
   }
 }
 """
-VIEWER = "query WhoAmI { account(handle: \"ops_reader\") { handle } }"
+VIEWER = 'query WhoAmI { account(handle: "ops_reader") { handle } }'
 TOKEN = "metrics-token-for-tests-0123456789"
 
 
