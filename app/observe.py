@@ -37,15 +37,17 @@ class Observe:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        if scope["type"] == "websocket":
+            # Nothing bound for the socket's life: each idle connection would hold it.
+            # Its operations' lines name the request id themselves.
+            metrics.WEBSOCKETS.inc()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                metrics.WEBSOCKETS.dec()
+            return
         tokens = logs.bind(request_id=state.get("request_id", "-"))
         try:
-            if scope["type"] == "websocket":
-                metrics.WEBSOCKETS.inc()
-                try:
-                    await self.app(scope, receive, send)
-                finally:
-                    metrics.WEBSOCKETS.dec()
-                return
             await self._http(scope, receive, send, state)
         finally:
             logs.unbind(tokens)

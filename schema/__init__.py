@@ -26,7 +26,6 @@ from schema.mutations.accounts import AccountMutations
 from schema.mutations.posts import PostMutations
 from schema.mutations.security import SecurityMutations, SecurityQueries
 from schema.mutations.social import SocialMutations
-from schema.observe import OperationTelemetry
 from schema.permissions import gated_fields
 from schema.queries import PublicQuery
 from schema.subscriptions import Subscription
@@ -71,9 +70,12 @@ def build_schema(
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        # First, so its exit runs last and sees the errors as masked.
-        functools.partial(OperationTelemetry, slow_operation_ms=slow_operation_ms),
-        functools.partial(OperationScope, max_tokens=max_tokens, rules=tuple(rules)),
+        functools.partial(
+            OperationScope,
+            max_tokens=max_tokens,
+            rules=tuple(rules),
+            slow_operation_ms=slow_operation_ms,
+        ),
         MaskUnexpectedErrors,
         functools.partial(ParserCache, maxsize=1024),
         functools.partial(ValidationCache, maxsize=1024),

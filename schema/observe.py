@@ -7,7 +7,6 @@ a start time, a tally of two numbers, and (only when tracing) a span."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from typing import Any
 
@@ -17,7 +16,6 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from starlette.websockets import WebSocket
-from strawberry.extensions import SchemaExtension
 
 from telemetry import costs, metrics, tracing
 from telemetry.costs import COSTS, OperationTally
@@ -28,72 +26,76 @@ SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 GRAPHQL_SUMMARY = "graphql"  # the request-state key the access line reads (app/observe.py)
 
 
-class OperationTelemetry(SchemaExtension):
-    """Listed first among the extensions, so it sees errors after they are masked."""
+class OperationWatch:
+    """One operation's telemetry, opened and closed by `OperationScope`'s hook (not an
+    extension of its own: each extension's hook costs every idle subscription memory)."""
 
-    def __init__(self, *, slow_operation_ms: int) -> None:
-        self.slow_seconds = slow_operation_ms / 1000
+    __slots__ = ("span", "started", "tally", "tally_token", "trace_token")
 
-    async def on_operation(self) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        tally = OperationTally()
-        tally_token = costs.current_tally.set(tally)
-        span = trace_token = None
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.tally = OperationTally()
+        self.tally_token = costs.current_tally.set(self.tally)
+        self.span: Any = None
+        self.trace_token: Any = None
         if tracing.enabled():
-            span = tracing.tracer.start_span("graphql operation")
-            trace_token = otel_context.attach(trace.set_span_in_context(span))
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - started
-            _reset(tally_token, trace_token)
-            self._record(elapsed, tally, span)
+            self.span = tracing.tracer.start_span("graphql operation")
+            self.trace_token = otel_context.attach(trace.set_span_in_context(self.span))
 
-    def _record(self, elapsed: float, tally: OperationTally, span: Any) -> None:
-        execution = self.execution_context
-        errors, valid = _errors(execution)
-        codes = sorted({_code(error, valid, execution.graphql_document is not None)
-                        for error in errors})  # fmt: skip
-        name = execution.operation_name
-        label = metrics.operation_label(name) if valid else metrics.operation_label.known(name)
-        kind = _operation_type(execution)
-        outcome = "server_error" if SERVER_ERROR in codes else "client_error" if codes else "ok"
-        metrics.GRAPHQL_OPERATIONS.labels(label, kind, outcome).inc()
-        for code in codes:
-            metrics.GRAPHQL_ERRORS.labels(metrics.error_code_label(code)).inc()
-        subscription = kind == "subscription"
-        if not subscription:
-            metrics.GRAPHQL_DURATION.labels(label, kind).observe(elapsed)
-            COSTS.record(label, kind, seconds=elapsed, tally=tally, failed=bool(codes))
-        summary = {
-            "operation": label,
-            "operation_type": kind,
-            "errors": codes,
-            "statements": tally.statements,
-            "sql_ms": round(tally.sql_seconds * 1000, 2),
-        }
-        if span is not None:
-            span.update_name(f"graphql {kind} {label}")
-            span.set_attribute("graphql.operation.name", label)
-            span.set_attribute("graphql.operation.type", kind)
-            if outcome == "server_error":
-                span.set_status(Status(StatusCode.ERROR))
-        context = execution.context
-        request = getattr(context, "request", None)
-        with trace.use_span(span, end_on_exit=True) if span is not None else nullcontext():
-            if elapsed >= self.slow_seconds and not subscription:
-                metrics.SLOW_OPERATIONS.inc()
-                log.warning("slow operation", duration_ms=round(elapsed * 1000, 2), **summary)
-            if isinstance(request, WebSocket):
-                viewer = getattr(context, "viewer", None)
-                log.info(
-                    "websocket operation",
-                    duration_ms=round(elapsed * 1000, 2),
-                    account_id=None if viewer is None else viewer.id,
-                    **summary,
-                )
-            elif request is not None:
-                request.scope.setdefault("state", {})[GRAPHQL_SUMMARY] = summary
+    def finish(self, execution: Any, slow_seconds: float) -> None:
+        """Record the finished operation: metrics, costs, span, slow and WebSocket lines."""
+        elapsed = time.perf_counter() - self.started
+        _reset(self.tally_token, self.trace_token)
+        _record(execution, elapsed, self.tally, self.span, slow_seconds)
+
+
+def _record(
+    execution: Any, elapsed: float, tally: OperationTally, span: Any, slow_seconds: float
+) -> None:
+    errors, valid = _errors(execution)
+    codes = sorted({_code(error, valid, execution.graphql_document is not None)
+                    for error in errors})  # fmt: skip
+    name = execution.operation_name
+    label = metrics.operation_label(name) if valid else metrics.operation_label.known(name)
+    kind = _operation_type(execution)
+    outcome = "server_error" if SERVER_ERROR in codes else "client_error" if codes else "ok"
+    metrics.GRAPHQL_OPERATIONS.labels(label, kind, outcome).inc()
+    for code in codes:
+        metrics.GRAPHQL_ERRORS.labels(metrics.error_code_label(code)).inc()
+    subscription = kind == "subscription"
+    if not subscription:
+        metrics.GRAPHQL_DURATION.labels(label, kind).observe(elapsed)
+        COSTS.record(label, kind, seconds=elapsed, tally=tally, failed=bool(codes))
+    summary = {
+        "operation": label,
+        "operation_type": kind,
+        "errors": codes,
+        "statements": tally.statements,
+        "sql_ms": round(tally.sql_seconds * 1000, 2),
+    }
+    if span is not None:
+        span.update_name(f"graphql {kind} {label}")
+        span.set_attribute("graphql.operation.name", label)
+        span.set_attribute("graphql.operation.type", kind)
+        if outcome == "server_error":
+            span.set_status(Status(StatusCode.ERROR))
+    context = execution.context
+    request = getattr(context, "request", None)
+    with trace.use_span(span, end_on_exit=True) if span is not None else nullcontext():
+        if elapsed >= slow_seconds and not subscription:
+            metrics.SLOW_OPERATIONS.inc()
+            log.warning("slow operation", duration_ms=round(elapsed * 1000, 2), **summary)
+        if isinstance(request, WebSocket):
+            viewer = getattr(context, "viewer", None)
+            log.info(
+                "websocket operation",
+                request_id=getattr(context, "request_id", "-"),
+                duration_ms=round(elapsed * 1000, 2),
+                account_id=None if viewer is None else viewer.id,
+                **summary,
+            )
+        elif request is not None:
+            request.scope.setdefault("state", {})[GRAPHQL_SUMMARY] = summary
 
 
 def _reset(tally_token: Any, trace_token: Any) -> None:
