@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck schema bench clean
+.PHONY: run test lint typecheck schema bench clean alerts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ test: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory alerts
+
+## make alerts: unit tests of the Prometheus alert rules (promtool: Debian's `prometheus`)
+alerts:
+	@command -v promtool >/dev/null || { echo "make: promtool is missing; install it: apt-get install -y --no-install-recommends prometheus" >&2; exit 1; }
+	promtool check rules ops/prometheus/alerts.yml
+	promtool test rules ops/prometheus/alerts_test.yml
 
 ## make schema: rewrite the committed schema.graphql from the code
 schema: $(VENV)/.runtime

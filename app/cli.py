@@ -38,12 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     audit_commands.add_parser("verify", help="check the hash chain; exit 1 on tampering")
     audit_commands.add_parser("prune", help="remove entries older than AUDIT_RETENTION_DAYS")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"chirp: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("serve", "worker"):
+        _observe(settings, service=f"chirp-{args.command}")
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(settings, host=args.host, port=args.port)
     if args.command == "schema":
@@ -51,18 +54,36 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(_run_async(args, settings))
 
 
+def _observe(settings: Settings, *, service: str) -> None:
+    """Logs and traces for the long-running processes, configured once per process."""
+    from app.probes import version
+    from telemetry.logs import configure_logging
+    from telemetry.tracing import configure_tracing
+
+    configure_logging(json=settings.log_format == "json", level=settings.log_level)
+    configure_tracing(
+        settings.traces_exporter,
+        service=service,
+        version=version("chirp"),
+        sample_ratio=settings.traces_sample_ratio,
+    )
+
+
 def _serve(settings: Settings, *, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.serving import DrainingServer
+    from telemetry.tracing import shutdown_tracing
 
     try:
         asyncio.run(_check_ready_to_serve(settings))
     except db.NotMigrated as exc:
         print(f"chirp: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,
@@ -70,9 +91,21 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> int:
         # Compression state costs ~100 KiB per idle connection; events are small.
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=20,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=None,  # logging is configured by _observe
+        access_log=False,  # Chirp writes its own access line per request
     )
-    return 0
+    probes = app.state.services.probes
+
+    def drain() -> None:
+        probes.draining = True
+
+    server = DrainingServer(config, drain_seconds=settings.drain_seconds, on_drain=drain)
+    try:
+        server.run()
+    finally:
+        shutdown_tracing()
+    return 0 if server.started else 3
 
 
 async def _check_ready_to_serve(settings: Settings) -> None:
@@ -127,6 +160,11 @@ async def _worker(settings: Settings) -> int:
         print("chirp: the worker needs REDIS_URL (the embedded default runs jobs in-process)")
         return 2
     services = build_services(settings)
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        # Job metrics of this process; bind HOST to an internal interface.
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
     async with running(services):
         worker = Worker(services.broker)
         worker.start()

@@ -28,11 +28,14 @@ class NotMigrated(RuntimeError):
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url)
+        # hide_parameters: values (emails, password hashes) never appear in error messages,
+        # so never in logs.
+        engine = create_async_engine(settings.database_url, hide_parameters=True)
         _serialise_sqlite_writers(engine)
         return engine
     return create_async_engine(
         settings.database_url,
+        hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size // 4,
         # No pre-ping: it costs three round trips per checkout; a dead connection fails

@@ -5,6 +5,7 @@ idempotent, so at-least-once delivery is enough."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
 from models.timeline import actions as timeline
 from subscriptions.events import LiveEvent
+from telemetry import metrics
+from telemetry.jobs import REQUEST_ID_LABEL, JobTelemetry
 
 ATTEMPT_WEBHOOK = "chirp.attempt_webhook_delivery"
 
@@ -123,9 +126,14 @@ def create_broker(settings: Settings) -> AsyncBroker:
         broker = InMemoryBroker()
     # A job that fails (a deadlock, a dropped connection) runs again at once, up to five
     # times; jobs are idempotent, so a retry after a partial run is harmless.
-    broker.add_middlewares(SimpleRetryMiddleware(default_retry_count=5, default_retry_label=True))
+    broker.add_middlewares(
+        SimpleRetryMiddleware(default_retry_count=5, default_retry_label=True), JobTelemetry()
+    )
     for name, func in TASKS.items():
         broker.register_task(func, task_name=name)
+        for outcome in (metrics.SUCCEEDED, metrics.FAILED):
+            metrics.JOBS.labels(name, outcome)
+        metrics.JOB_DURATION.labels(name)
     return broker
 
 
@@ -147,13 +155,25 @@ def jobs_for(event: LiveEvent) -> list[tuple[str, dict[str, Any]]]:
 
 
 class JobQueue:
-    """Enqueues the jobs for each dispatched event."""
+    """Enqueues the jobs for each dispatched event, labelled with the request id that caused
+    it, so the job's log lines can be found from the request's."""
 
     def __init__(self, broker: AsyncBroker) -> None:
         self.broker = broker
+        self._remote = not isinstance(broker, InMemoryBroker)
 
     async def process(self, event: LiveEvent) -> None:
         for name, kwargs in jobs_for(event):
             task = self.broker.find_task(name)
             assert task is not None, name
-            await task.kiq(**kwargs)
+            kicker = task.kicker().with_labels(**{REQUEST_ID_LABEL: event.request_id or "-"})
+            started = time.perf_counter()
+            try:
+                await kicker.kiq(**kwargs)
+            except Exception:
+                if self._remote:
+                    metrics.REDIS_ERRORS.labels("enqueue").inc()
+                raise
+            if self._remote:
+                metrics.REDIS_DURATION.labels("enqueue").observe(time.perf_counter() - started)
+            metrics.JOBS_ENQUEUED.labels(name).inc()

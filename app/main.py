@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from app import db
+from app import health
 from app.middleware import BearerAuth, RequestId
-from app.runtime import Services, build_services, running
+from app.observe import Observe
+from app.probes import describe_build
+from app.runtime import build_services, running
 from app.settings import Settings
 from app.view import ChirpGraphQL
 from schema import build_schema
+from telemetry import metrics
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -28,8 +28,10 @@ def create_app(settings: Settings) -> Starlette:
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        slow_operation_ms=settings.slow_operation_ms,
     )
     graphql = ChirpGraphQL(schema, services.runtime)
+    metrics.BUILD.info(describe_build())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -38,26 +40,17 @@ def create_app(settings: Settings) -> Starlette:
             yield
             app.state.ready = False
 
-    async def livez(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> JSONResponse:
-        checks = await _readiness(services)
-        ready = all(checks.values()) and getattr(request.app.state, "ready", False)
-        return JSONResponse(
-            {"status": "ready" if ready else "unready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
-
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/livez", livez),
-            Route("/readyz", readyz),
+            Route("/livez", health.livez),
+            Route("/readyz", health.readyz(services.probes)),
+            Route("/metrics", health.metrics_endpoint(settings, services.probes)),
         ],
         middleware=[
             Middleware(RequestId),
+            Middleware(Observe),
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
@@ -72,17 +65,3 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.services = services
     return app
-
-
-async def _readiness(services: Services) -> dict[str, bool]:
-    checks: dict[str, bool] = {}
-    try:
-        async with services.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = True
-        checks["migrations"] = await db.current_revision(services.engine) == db.head_revision()
-    except Exception:
-        checks["database"] = checks["migrations"] = False
-    if services.redis_backend is not None:
-        checks["redis"] = services.redis_backend.connected
-    return checks

@@ -56,7 +56,8 @@ class BearerAuth:
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # Only /graphql takes session tokens; /metrics has its own bearer token.
+        if scope["type"] != "http" or scope["path"] != "/graphql":
             await self.app(scope, receive, send)
             return
         token = bearer_token(Headers(scope=scope).get("authorization"))

@@ -5,23 +5,30 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from broadcaster import Broadcast
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 from taskiq import AsyncBroker, InMemoryBroker
 
 from app import db
 from app.jobs import JobQueue, Webhooks, create_broker
 from app.periodic import Periodic
+from app.probes import Probes
 from app.settings import Settings
 from app.sweeper import DeliverySweep, SuspensionSweep
 from app.worker import Worker
 from models.accounts.passwords import make_hasher
+from models.events.tables import Event
 from resolvers.context import Runtime
 from subscriptions.backend import ResilientRedisBackend
 from subscriptions.dispatcher import Dispatcher
 from subscriptions.events import EventLog
 from subscriptions.hub import Hub
+from telemetry import logs
+from telemetry.database import instrument_engine
 
 
 @dataclass
@@ -35,10 +42,12 @@ class Services:
     suspensions: SuspensionSweep
     deliveries: DeliverySweep
     loops: tuple[Periodic, ...]
+    probes: Probes
 
 
 def build_services(settings: Settings) -> Services:
     engine = db.create_engine(settings)
+    instrument_engine(engine.sync_engine)
     sessionmaker = db.create_sessionmaker(engine)
     read_sessionmaker = db.create_read_sessionmaker(engine)
     redis_backend = None
@@ -65,6 +74,7 @@ def build_services(settings: Settings) -> Services:
         JobQueue(broker).process,
         interval=settings.dispatch_interval,
     )
+    probes = Probes(settings, engine, read_sessionmaker, broker, redis_backend, hub)
     runtime = Runtime(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -75,6 +85,7 @@ def build_services(settings: Settings) -> Services:
         dispatcher=dispatcher,
         hub=hub,
         event_log=event_log,
+        probes=probes,
     )
     suspensions = SuspensionSweep(sessionmaker, read_sessionmaker)
     loops = (
@@ -95,6 +106,7 @@ def build_services(settings: Settings) -> Services:
         suspensions,
         delivery_sweep,
         loops,
+        probes,
     )
 
 
@@ -128,3 +140,18 @@ async def running(services: Services) -> AsyncIterator[Services]:
         await services.broker.shutdown()
         await services.webhooks.sender.aclose()
         await services.engine.dispose()
+
+
+def _stamp_request_ids(session: Session, _context: Any, _instances: Any) -> None:
+    """Outbox events remember the request that caused them, for their jobs' log lines."""
+    request_id = logs.bound("request_id")
+    if request_id is None:
+        return
+    for obj in session.new:
+        if isinstance(obj, Event) and obj.request_id is None:
+            obj.request_id = request_id
+
+
+# On the Session class (async sessions run a sync Session inside), once per process.
+if not event.contains(Session, "before_flush", _stamp_request_ids):
+    event.listen(Session, "before_flush", _stamp_request_ids)

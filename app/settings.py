@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Literal
 
 Environment = Literal["development", "test", "production"]
+LogFormat = Literal["json", "console"]
+TRACE_EXPORTERS = ("none", "console", "otlp")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chirp.db"
 PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"  # noqa: S105
@@ -49,6 +51,14 @@ class Settings:
     webhook_disable_after: int = 10
     webhook_failing_period: float = 3600.0
     webhook_sweep_interval: float = 1.0
+    log_format: LogFormat = "console"
+    log_level: str = "INFO"
+    metrics_token: str | None = None
+    traces_exporter: str = "none"
+    traces_sample_ratio: float = 1.0
+    slow_operation_ms: int = 500
+    drain_seconds: float = 0.0
+    worker_metrics_port: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -70,6 +80,15 @@ class Settings:
                 )
             if self.argon2_memory_cost < 19456:
                 raise SettingsError("ARGON2_MEMORY_COST below the OWASP minimum in production")
+            if self.metrics_token is not None and len(self.metrics_token) < 16:
+                raise SettingsError("METRICS_TOKEN must be at least 16 characters in production")
+        if self.traces_exporter not in TRACE_EXPORTERS:
+            raise SettingsError(
+                f"TRACES_EXPORTER must be one of {', '.join(TRACE_EXPORTERS)}, "
+                f"not {self.traces_exporter!r}"
+            )
+        if self.log_format not in ("json", "console"):
+            raise SettingsError(f"LOG_FORMAT must be json or console, not {self.log_format!r}")
         if not 0 < self.webhook_timeout <= 60:
             raise SettingsError("WEBHOOK_TIMEOUT must be more than 0 and at most 60 seconds")
         if not 0 < self.webhook_retry_base <= self.webhook_retry_max:
@@ -113,13 +132,6 @@ class Settings:
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
             moderation_sweep_interval=float(env.get("MODERATION_SWEEP_INTERVAL", "30")),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
-            webhook_timeout=_float(env, "WEBHOOK_TIMEOUT", 10.0),
-            webhook_retry_base=_float(env, "WEBHOOK_RETRY_BASE", 30.0),
-            webhook_retry_max=_float(env, "WEBHOOK_RETRY_MAX", 21600.0),
-            webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 12),
-            webhook_disable_after=_int(env, "WEBHOOK_DISABLE_AFTER", 10),
-            webhook_failing_period=_float(env, "WEBHOOK_FAILING_PERIOD", 3600.0),
-            webhook_sweep_interval=_float(env, "WEBHOOK_SWEEP_INTERVAL", 1.0),
         ).check()
 
 

@@ -13,6 +13,7 @@ from models.errors import DomainError
 from models.moderation import policies as moderation
 from models.social import policies as social
 from resolvers.context import Context
+from telemetry import metrics
 
 
 async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tuple[Account, str]:
@@ -28,6 +29,7 @@ async def sign_up(ctx: Context, *, handle: str, email: str, password: str) -> tu
             ip=ctx.client_ip,
             user_agent=ctx.user_agent,
         )
+    metrics.SIGNUPS.inc()
     return account, token
 
 

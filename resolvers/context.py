@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from argon2 import PasswordHasher
@@ -26,6 +26,9 @@ from subscriptions.dispatcher import Dispatcher
 from subscriptions.events import EventLog
 from subscriptions.hub import Hub
 
+if TYPE_CHECKING:
+    from app.probes import Probes
+
 
 @dataclass(frozen=True, kw_only=True)
 class Runtime:
@@ -38,6 +41,7 @@ class Runtime:
     dispatcher: Dispatcher
     hub: Hub
     event_log: EventLog
+    probes: Probes | None = None
 
 
 class NotAuthenticated(GraphQLError):

@@ -6,6 +6,7 @@ from models.posts import actions as posts
 from models.posts.tables import Post, PostEdit
 from resolvers import support
 from resolvers.context import Context
+from telemetry import metrics
 
 MAX_EDITS_SHOWN = 50
 
@@ -13,13 +14,15 @@ MAX_EDITS_SHOWN = 50
 async def create_post(ctx: Context, *, body: str, visibility: str, reply_to_id: int | None) -> Post:
     viewer = ctx.require_viewer()
     async with ctx.write() as session:
-        return await posts.create_post(
+        post = await posts.create_post(
             session,
             author_id=viewer.id,
             body=body,
             visibility=visibility,
             reply_to_id=reply_to_id,
         )
+    metrics.POSTS_CREATED.inc()
+    return post
 
 
 async def repost_post(ctx: Context, *, post_id: int) -> Post:

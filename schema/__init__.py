@@ -24,6 +24,7 @@ from admin.exports import ExportMutations
 from admin.integrations import IntegrationMutations, IntegrationQueries
 from admin.moderation import ModerationCaseMutations, ModerationQueries
 from admin.moderation_actions import ModerationActionMutations
+from admin.operations import OperationsQueries
 from admin.roles import RoleMutations, RoleQueries
 from admin.statistics import StatisticsQueries
 from admin.support import SupportMutations, SupportQueries
@@ -51,6 +52,7 @@ class Query(
     StatisticsQueries,
     ModerationQueries,
     IntegrationQueries,
+    OperationsQueries,
 ):
     pass
 
@@ -87,6 +89,7 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 2000,
+    slow_operation_ms: int = 500,
 ) -> strawberry.Schema:
     """Assemble the schema with production defaults: caches, limits, masked errors."""
     # The limit rules are built once: the validation cache keys on the rule classes, so
@@ -98,7 +101,12 @@ def build_schema(
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        functools.partial(OperationScope, max_tokens=max_tokens, rules=tuple(rules)),
+        functools.partial(
+            OperationScope,
+            max_tokens=max_tokens,
+            rules=tuple(rules),
+            slow_operation_ms=slow_operation_ms,
+        ),
         MaskUnexpectedErrors,
         functools.partial(ParserCache, maxsize=1024),
         functools.partial(ValidationCache, maxsize=1024),

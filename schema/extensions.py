@@ -12,6 +12,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 
 from resolvers.accounts import drop_dead_session
 from resolvers.context import Context
+from schema.observe import OperationWatch
 from subscriptions.live import CLOSE_SESSION_REVOKED
 
 log = logging.getLogger("chirp.graphql")
@@ -24,13 +25,30 @@ class OperationScope(SchemaExtension):
       rather than in strawberry's own limiter extensions because a subscription keeps every
       extension's hook open for its whole life, and idle subscriptions must stay small;
     - a fresh check of a WebSocket's session: one revoked while the socket sat idle runs
-      nothing as its viewer and closes the socket."""
+      nothing as its viewer and closes the socket;
+    - its telemetry (`schema/observe.py`): listed first, this hook closes last and so sees
+      the errors as masked."""
 
-    def __init__(self, *, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
+    def __init__(
+        self,
+        *,
+        max_tokens: int,
+        rules: tuple[type[ASTValidationRule], ...],
+        slow_operation_ms: int = 500,
+    ) -> None:
         self.max_tokens = max_tokens
         self.rules = rules
+        self.slow_seconds = slow_operation_ms / 1000
 
     async def on_operation(self) -> AsyncIterator[None]:
+        watch = OperationWatch()
+        try:
+            await self._set_up()
+            yield
+        finally:
+            watch.finish(self.execution_context, self.slow_seconds)
+
+    async def _set_up(self) -> None:
         execution = self.execution_context
         execution.parse_options["max_tokens"] = self.max_tokens
         execution.validation_rules = execution.validation_rules + self.rules
@@ -42,7 +60,6 @@ class OperationScope(SchemaExtension):
                 context.viewer, context.session_id = None, None
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await scoped.request.close(code=CLOSE_SESSION_REVOKED, reason="Session revoked")
-        yield
 
 
 async def _session_dropped(context: Context) -> bool:

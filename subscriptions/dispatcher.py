@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from broadcaster import Broadcast
 from sqlalchemy import func, select, text, update
@@ -21,6 +22,7 @@ from models.base import utcnow
 from models.events.tables import Event
 from subscriptions.events import LiveEvent
 from subscriptions.waiting import wait_event
+from telemetry import metrics
 
 log = logging.getLogger("chirp.dispatcher")
 
@@ -116,7 +118,7 @@ class Dispatcher:
                     update(Event).where(Event.id == event_id).values(seq=last + offset)
                 )
 
-    async def _pending(self, *, column: str) -> list[tuple[int, LiveEvent]]:
+    async def _pending(self, *, column: str) -> list[tuple[int, datetime, LiveEvent]]:
         async with self._read_sessionmaker() as session:
             rows = await session.scalars(
                 select(Event)
@@ -124,7 +126,7 @@ class Dispatcher:
                 .order_by(Event.seq)
                 .limit(BATCH)
             )
-            return [(row.id, LiveEvent.from_row(row)) for row in rows]
+            return [(row.id, row.created_at, LiveEvent.from_row(row)) for row in rows]
 
     async def _publish(self) -> int:
         async def publish(event: LiveEvent) -> None:
@@ -140,7 +142,7 @@ class Dispatcher:
         failure; then mark what was handled. No transaction or lock is held across the
         network calls, and both steps tolerate another process doing the same work."""
         done: list[int] = []
-        for event_id, event in await self._pending(column=column):
+        for event_id, created_at, event in await self._pending(column=column):
             try:
                 async with asyncio.timeout(HANDLE_TIMEOUT):
                     await handle(event)
@@ -148,6 +150,9 @@ class Dispatcher:
                 log.warning("%s stopped at event seq %s; will retry", column, event.seq)
                 break
             done.append(event_id)
+            if column == "published_at":
+                metrics.EVENTS_PUBLISHED.labels(event.type).inc()
+                metrics.OUTBOX_PUBLISH_LAG.observe((utcnow() - created_at).total_seconds())
         if done:
             async with self._sessionmaker() as session, session.begin():
                 await session.execute(

@@ -17,6 +17,8 @@ class LiveEvent:
     seq: int
     type: str
     payload: dict[str, Any]
+    # Only on events read from the log (the dispatcher's jobs); not sent through pub/sub.
+    request_id: str | None = None
 
     def encode(self) -> str:
         return json.dumps({"seq": self.seq, "type": self.type, "payload": self.payload})
@@ -29,7 +31,7 @@ class LiveEvent:
     @classmethod
     def from_row(cls, row: Event) -> LiveEvent:
         assert row.seq is not None
-        return cls(seq=row.seq, type=row.type, payload=dict(row.payload))
+        return cls(seq=row.seq, type=row.type, payload=dict(row.payload), request_id=row.request_id)
 
 
 class EventLog:

@@ -17,6 +17,7 @@ from broadcaster._base import Unsubscribed
 
 from subscriptions.events import EventLog, LiveEvent
 from subscriptions.waiting import wait_event
+from telemetry import metrics
 
 log = logging.getLogger("chirp.hub")
 
@@ -37,14 +38,16 @@ class Listener:
         self._items: deque[LiveEvent | None] = deque()
         self._waiter: asyncio.Future[None] | None = None
 
-    def offer(self, event: LiveEvent) -> None:
+    def offer(self, event: LiveEvent) -> bool:
+        """Queue the event if this subscriber wants it; True if it was queued."""
         if self.overflowed or not self.accepts(event):
-            return
+            return False
         if len(self._items) >= self.maxsize:
             self.overflowed = True
             self._push(None)
-            return
+            return False
         self._push(event)
+        return True
 
     def _push(self, item: LiveEvent | None) -> None:
         self._items.append(item)
@@ -167,5 +170,8 @@ class Hub:
 
     def _deliver(self, event: LiveEvent) -> None:
         self.last_seq = event.seq
+        delivered = 0
         for listener in list(self._listeners):
-            listener.offer(event)
+            delivered += listener.offer(event)
+        if delivered:
+            metrics.EVENTS_DELIVERED.inc(delivered)

@@ -36,3 +36,5 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The request that caused the event, carried into its jobs' logs (set by the app layer).
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)

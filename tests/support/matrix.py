@@ -47,12 +47,14 @@ def merged() -> dict[str, Call]:
     from tests.support import (
         matrix_integrations,
         matrix_moderation,
+        matrix_ops,
         matrix_roles,
         matrix_support,
     )
 
     calls: dict[str, Call] = {}
-    for module in (matrix_roles, matrix_support, matrix_moderation, matrix_integrations):
+    modules = (matrix_roles, matrix_support, matrix_moderation, matrix_integrations, matrix_ops)
+    for module in modules:
         overlap = calls.keys() & module.CALLS.keys()
         assert not overlap, overlap
         calls.update(module.CALLS)

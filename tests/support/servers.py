@@ -61,6 +61,14 @@ _SERVER_VARIABLES = (
     "WEBHOOK_DISABLE_AFTER",
     "WEBHOOK_FAILING_PERIOD",
     "WEBHOOK_SWEEP_INTERVAL",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "METRICS_TOKEN",
+    "TRACES_EXPORTER",
+    "TRACES_SAMPLE_RATIO",
+    "SLOW_OPERATION_MS",
+    "DRAIN_SECONDS",
+    "WORKER_METRICS_PORT",
 )
 
 
@@ -135,6 +143,14 @@ class _Process:
                 return False
             await asyncio.sleep(0.02)
         return True
+
+    def send_signal(self, sig: int) -> None:
+        assert self._proc is not None, f"{self.name} is not running"
+        self._proc.send_signal(sig)
+
+    async def wait_exit(self, within: float) -> bool:
+        """True once the process has exited (within `within` seconds)."""
+        return await self._wait_exit(within)
 
     async def terminate(self) -> None:
         """SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT."""
