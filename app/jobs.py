@@ -140,18 +140,19 @@ def create_broker(settings: Settings) -> AsyncBroker:
 def jobs_for(event: LiveEvent) -> list[tuple[str, dict[str, Any]]]:
     """The background work an event calls for."""
     payload = event.payload
+    jobs: list[tuple[str, dict[str, Any]]] = []
     if catalogue.is_deliverable(event.type):
-        return [("chirp.create_webhook_deliveries", {"event_seq": event.seq})]
+        jobs.append(("chirp.create_webhook_deliveries", {"event_seq": event.seq}))
     if event.type == events.POST_CREATED:
-        return [("chirp.fan_out_post", {"post_id": payload["post_id"]})]
-    if event.type == events.ACCOUNT_FOLLOWED:
-        return [
+        jobs.append(("chirp.fan_out_post", {"post_id": payload["post_id"]}))
+    elif event.type == events.ACCOUNT_FOLLOWED:
+        jobs.append(
             (
                 "chirp.backfill_follow",
                 {"follower_id": payload["follower_id"], "followee_id": payload["followee_id"]},
             )
-        ]
-    return []
+        )
+    return jobs
 
 
 class JobQueue:

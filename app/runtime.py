@@ -139,6 +139,7 @@ async def running(services: Services) -> AsyncIterator[Services]:
             await worker.stop()
         await services.broker.shutdown()
         await services.webhooks.sender.aclose()
+        await services.probes.close()
         await services.engine.dispose()
 
 

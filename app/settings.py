@@ -130,8 +130,25 @@ class Settings:
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
-            moderation_sweep_interval=float(env.get("MODERATION_SWEEP_INTERVAL", "30")),
+            moderation_sweep_interval=_float(env, "MODERATION_SWEEP_INTERVAL", 30.0),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
+            webhook_timeout=_float(env, "WEBHOOK_TIMEOUT", 10.0),
+            webhook_retry_base=_float(env, "WEBHOOK_RETRY_BASE", 30.0),
+            webhook_retry_max=_float(env, "WEBHOOK_RETRY_MAX", 21600.0),
+            webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 12),
+            webhook_disable_after=_int(env, "WEBHOOK_DISABLE_AFTER", 10),
+            webhook_failing_period=_float(env, "WEBHOOK_FAILING_PERIOD", 3600.0),
+            webhook_sweep_interval=_float(env, "WEBHOOK_SWEEP_INTERVAL", 1.0),
+            log_format=env.get(  # type: ignore[arg-type]
+                "LOG_FORMAT", "json" if chirp_env == "production" else "console"
+            ),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            traces_exporter=env.get("TRACES_EXPORTER", "none"),
+            traces_sample_ratio=_float(env, "TRACES_SAMPLE_RATIO", 1.0),
+            slow_operation_ms=_int(env, "SLOW_OPERATION_MS", 500),
+            worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0) or None,
+            drain_seconds=_float(env, "DRAIN_SECONDS", 5.0 if chirp_env == "production" else 0.0),
         ).check()
 
 
