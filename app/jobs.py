@@ -24,6 +24,7 @@ from models.timeline import actions as timeline
 from subscriptions.events import LiveEvent
 from telemetry import metrics
 from telemetry.jobs import REQUEST_ID_LABEL, JobTelemetry
+from telemetry.redis import redis_call
 
 ATTEMPT_WEBHOOK = "chirp.attempt_webhook_delivery"
 
@@ -89,10 +90,16 @@ async def attempt_webhook_delivery(
 ) -> bool:
     """Make attempt number `attempt` of a webhook delivery (a stale duplicate does nothing)."""
     found = _webhooks(context)
+    started = time.perf_counter()
     outcome = await webhooks.attempt_delivery(
         _sessionmaker(context), found.sender, found.policy, delivery_id=delivery_id, attempt=attempt
     )
-    return outcome is not None and outcome.ok
+    if outcome is None:  # a stale duplicate of an attempt already made: nothing was sent
+        return False
+    result = metrics.SUCCEEDED if outcome.ok else metrics.FAILED
+    metrics.WEBHOOKS.labels("outbound", result).inc()
+    metrics.WEBHOOK_DURATION.labels("outbound").observe(time.perf_counter() - started)
+    return outcome.ok
 
 
 async def enqueue_attempts(broker: AsyncBroker, due: Iterable[tuple[int, int]]) -> None:
@@ -168,13 +175,9 @@ class JobQueue:
             task = self.broker.find_task(name)
             assert task is not None, name
             kicker = task.kicker().with_labels(**{REQUEST_ID_LABEL: event.request_id or "-"})
-            started = time.perf_counter()
-            try:
-                await kicker.kiq(**kwargs)
-            except Exception:
-                if self._remote:
-                    metrics.REDIS_ERRORS.labels("enqueue").inc()
-                raise
             if self._remote:
-                metrics.REDIS_DURATION.labels("enqueue").observe(time.perf_counter() - started)
+                with redis_call("enqueue"):
+                    await kicker.kiq(**kwargs)
+            else:
+                await kicker.kiq(**kwargs)
             metrics.JOBS_ENQUEUED.labels(name).inc()

@@ -4,6 +4,7 @@ queue backlogs, pool use and versions. Read by /readyz, /metrics and `systemStat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import platform
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from models.events.tables import Event
 from subscriptions.backend import ResilientRedisBackend
 from subscriptions.hub import Hub
 from telemetry import metrics
+from telemetry.redis import redis_call
 
 CHECK_TIMEOUT = 2.0
 COUNT_CAP = 100_000  # backlogs are counted up to this, so a huge one stays cheap to scrape
@@ -118,14 +120,9 @@ class Probes:
             return len(getattr(self.broker, "_running_tasks", ()))
         stream = f"{self.settings.redis_prefix}:jobs"
         group = f"{self.settings.redis_prefix}:workers"
-        started = time.perf_counter()
-        try:
-            groups: list[dict[Any, Any]] = await self._redis.xinfo_groups(stream)
-        except Exception:
-            metrics.REDIS_ERRORS.labels("queue_depth").inc()
-            groups = []
-        else:
-            metrics.REDIS_DURATION.labels("queue_depth").observe(time.perf_counter() - started)
+        groups: list[dict[Any, Any]] = []
+        with contextlib.suppress(Exception), redis_call("queue_depth"):
+            groups = await self._redis.xinfo_groups(stream)
         for info in groups:
             name = info.get("name") or info.get(b"name")
             if (name.decode() if isinstance(name, bytes) else name) == group:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +31,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from telemetry import metrics
+from telemetry.redis import redis_call
 
 logger = logging.getLogger("chirp.broadcast")
 
@@ -137,24 +136,17 @@ class ResilientRedisBackend(BroadcastBackend):
                 await pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, message: Any) -> None:
-        started = time.perf_counter()
-        try:
+        with redis_call("publish"):
             await self._conn.publish(channel, message)
-        except Exception:
-            metrics.REDIS_ERRORS.labels("publish").inc()
-            raise
-        metrics.REDIS_DURATION.labels("publish").observe(time.perf_counter() - started)
 
     async def ping(self, *, timeout: float = 1.0) -> bool:
         """One PING on the publishing connection (readiness); False on failure or timeout."""
-        started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout):
-                await self._conn.ping()
+            with redis_call("ping"):
+                async with asyncio.timeout(timeout):
+                    await self._conn.ping()
         except Exception:
-            metrics.REDIS_ERRORS.labels("ping").inc()
             return False
-        metrics.REDIS_DURATION.labels("ping").observe(time.perf_counter() - started)
         return True
 
     async def next_published(self) -> Event:

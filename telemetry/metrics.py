@@ -4,7 +4,7 @@ Metrics are per process: Prometheus scrapes each `chirp serve` and `chirp worker
 and sums in queries. Label values are bounded: operation names and error codes go through
 `BoundedLabel`, everything else takes values from a fixed set. Series an alert rule needs
 are created at import with a zero, so a rule sees 0 rather than nothing (payments and
-webhooks stay at 0 until billing and outbound webhooks record into them)."""
+inbound webhooks stay at 0 until billing records into them)."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ JOB_DURATION = Histogram("chirp_job_duration_seconds", "Job run time.", ["task"]
 WEBHOOKS = Counter(
     "chirp_webhooks",
     "Webhooks processed (inbound: received from a provider; outbound: delivered to a "
-    "subscriber), by outcome. 0 until billing and outbound webhooks record here.",
+    "subscriber: one per attempt), by outcome. Inbound stays 0 until billing records here.",
     ["direction", "outcome"],
 )
 WEBHOOK_DURATION = Histogram(

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import eventually
 from tests.support.accounts import CREATE_POST, follow, sign_up
 from tests.support.backends import Database, available_backends, create_database, drop_database
 from tests.support.servers import ChirpServer, migrate, running
@@ -69,6 +70,10 @@ async def server(
     )
     async with running(request, chirp):
         yield chirp
+
+
+async def _has(server: ChirpServer, offset: int, text: str) -> bool:
+    return text in server.log_since(offset)
 
 
 def log_records(text: str) -> list[dict[str, Any]]:
@@ -138,6 +143,9 @@ async def test_logs_carry_ids_and_never_secrets(server: ChirpServer, tmp_path: P
     assert all("statements" in r and "sql_ms" in r for r in slow)
     spans = server.log_since(offset)
     assert '"name": "graphql mutation SignUp"' in spans and '"name": "db SELECT"' in spans
+    if server.redis_url is not None:
+        # The sign-up's outbox event is published after the response: its span comes later.
+        await eventually(lambda: _has(server, offset, '"name": "redis publish"'))
 
 
 async def test_the_request_id_reaches_the_jobs_it_causes(server: ChirpServer) -> None:
