@@ -3,7 +3,10 @@ first ADMIN) and `chirp audit verify|prune`. Each is audited like any staff acti
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,7 +15,7 @@ from models.access.roles import Role
 from models.accounts import actions as accounts
 from models.audit import actions as audit
 from models.audit.actions import Actor
-from models.audit.verify import Report, verify_chain
+from models.audit.verify import Checkpoint, Report, verify_chain
 from models.base import utcnow
 from models.errors import NotFound
 
@@ -45,9 +48,35 @@ async def change_role(
         )
 
 
-async def verify(sessionmaker: async_sessionmaker[AsyncSession]) -> Report:
+async def verify(
+    sessionmaker: async_sessionmaker[AsyncSession], *, checkpoint_file: Path | None = None
+) -> Report:
+    """Verify the chain; with a checkpoint file, also against the head it recorded, and
+    record the new head there when the log is intact."""
+    checkpoint = None
+    if checkpoint_file is not None:
+        checkpoint = await asyncio.to_thread(_read_checkpoint, checkpoint_file)
     async with sessionmaker() as session:
-        return await verify_chain(session)
+        report = await verify_chain(session, checkpoint=checkpoint)
+    if checkpoint_file is not None and report.ok and report.last_id is not None:
+        assert report.last_hash is not None
+        head = Checkpoint(id=report.last_id, hash=report.last_hash)
+        await asyncio.to_thread(_write_checkpoint, checkpoint_file, head)
+    return report
+
+
+def _read_checkpoint(path: Path) -> Checkpoint | None:
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return Checkpoint(id=int(saved["id"]), hash=str(saved["hash"]))
+
+
+def _write_checkpoint(path: Path, head: Checkpoint) -> None:
+    partial = path.with_suffix(".tmp")
+    record = {"id": head.id, "hash": head.hash, "verified_at": utcnow().isoformat()}
+    partial.write_text(json.dumps(record) + "\n")
+    partial.replace(path)
 
 
 async def prune(sessionmaker: async_sessionmaker[AsyncSession], *, retention_days: int) -> int:

@@ -1,5 +1,6 @@
 """The moderation queue and the staff's work on a case (assign, note, priority, dismiss).
-MODERATOR and ADMIN only; every change is audited."""
+MODERATOR and ADMIN only; never a case about oneself or a higher rank; every change and
+every refused attempt is audited."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ from schema.moderation import AppealStatus, StrikeConnection, page_info
 from schema.permissions import requires_role
 
 ERRORS = (ValidationError, NotFoundError, NotAllowedError, ConflictError)
+CASE_REASON = (
+    "Why, for staff and the audit log: 3 to 1000 characters. Required: one left out or too "
+    "short is refused with REASON_REQUIRED, and the refusal is audited."
+)
 
 
 def _case_id(raw: strawberry.ID) -> int:
@@ -119,11 +124,12 @@ class AssignModerationCaseInput:
     case_id: strawberry.ID = strawberry.field(description="The case's global id.")
     assignee_id: strawberry.ID | None = strawberry.field(
         default=None,
-        description="A MODERATOR's or ADMIN's account id; the viewer when null or left out.",
+        description="A MODERATOR's or ADMIN's account id, not the account the case is about "
+        "nor one it outranks; the viewer when null or left out.",
     )
+    reason: str = strawberry.field(description=CASE_REASON)
     note: str | None = strawberry.field(
-        default=None,
-        description="Optional, at most 2000 characters: kept on the case, and the audit reason.",
+        default=None, description="Optional, at most 2000 characters: kept on the case."
     )
 
 
@@ -137,9 +143,7 @@ class AddModerationNoteInput:
 class SetModerationPriorityInput:
     case_id: strawberry.ID = strawberry.field(description="The case's global id.")
     priority: ModerationPriority = strawberry.field(description="The new priority.")
-    reason: str | None = strawberry.field(
-        default=None, description="Why, for the audit log; optional, at most 1000 characters."
-    )
+    reason: str = strawberry.field(description=CASE_REASON)
 
 
 @strawberry.input(description="A case to close with no action.")
@@ -185,8 +189,9 @@ async def _payload(case_id: int, info: Info) -> ModerationCasePayload:
 @strawberry.type
 class ModerationCaseMutations:
     @strawberry.mutation(
-        description="Give an open case to a moderator (the viewer unless `assigneeId`). "
-        "Audited, with the note as the reason.",
+        description="Give an open case to a moderator (the viewer unless `assigneeId`) who "
+        "may act on its account, saying why. Not a case about the viewer or a higher rank. "
+        "Audited.",
         extensions=requires_role(*MODERATION),
     )
     async def assign_moderation_case(
@@ -200,14 +205,19 @@ class ModerationCaseMutations:
                     input.assignee_id, expect="Account", field="assigneeId"
                 )
             case = await resolvers.assign_case(
-                info.context, case_id=case_id, assignee_id=assignee, note=input.note
+                info.context,
+                case_id=case_id,
+                assignee_id=assignee,
+                reason=input.reason,
+                note=input.note,
             )
         except DomainError as err:
             return user_error(err, ERRORS)  # type: ignore[return-value]
         return await _payload(case.id, info)
 
     @strawberry.mutation(
-        description="Add a note to a case, open or closed. Audited, with the note as the reason.",
+        description="Add a note to a case, open or closed. Not a case about the viewer or a "
+        "higher rank. Audited, with the note as the reason.",
         extensions=requires_role(*MODERATION),
     )
     async def add_moderation_note(
@@ -222,7 +232,8 @@ class ModerationCaseMutations:
         return await _payload(case.id, info)
 
     @strawberry.mutation(
-        description="Move an open case up or down the queue. Audited.",
+        description="Move an open case up or down the queue, saying why. Not a case about the "
+        "viewer or a higher rank. Audited.",
         extensions=requires_role(*MODERATION),
     )
     async def set_moderation_priority(

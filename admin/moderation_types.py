@@ -140,7 +140,8 @@ class ModerationCase:
 
     @strawberry.field(
         description="The reported post whatever its visibility, deleted or hidden ones "
-        "included; reading one that is not public is audited. Null for account cases."
+        "included; reading one that is not public, or is hidden or deleted, is audited. Null "
+        "for account cases."
     )
     async def post(self, info: Info) -> PostRef | None:
         from schema.types import Post

@@ -7,14 +7,16 @@ from typing import Annotated
 import strawberry
 
 from models.access.roles import Role
+from models.accounts.policies import EMAIL_READERS
 from models.accounts.queries import AccountSearch
 from models.errors import DomainError
 from models.support.actions import EndedSessions
 from resolvers import support as resolvers
 from resolvers.context import Info
 from resolvers.paging import global_id, parse_global_id
+from resolvers.staff import audit_refusal
 from schema.errors import INPUT, NotAllowedError, NotFoundError, ValidationError, user_error
-from schema.permissions import requires_role
+from schema.permissions import Forbidden, requires_role
 from schema.types import AccountConnection, After, First
 
 SEARCHERS = (Role.SUPPORT, Role.MODERATOR, Role.ADMIN, Role.AUDITOR)
@@ -27,9 +29,13 @@ class AccountSearchInput:
     handle_prefix: str | None = strawberry.field(
         default=None, description="The start of a handle, any letter case (an @ is ignored)."
     )
-    email: str | None = strawberry.field(default=None, description="An exact email address.")
+    email: str | None = strawberry.field(
+        default=None, description="An exact email address; for SUPPORT and ADMIN only."
+    )
     email_prefix: str | None = strawberry.field(
-        default=None, description="The start of an email address; at least 3 characters."
+        default=None,
+        description="The start of an email address; at least 3 characters; for SUPPORT and "
+        "ADMIN only.",
     )
     ip: str | None = strawberry.field(
         default=None, description="An IPv4 or IPv6 address one of the account's sessions used."
@@ -84,7 +90,9 @@ def _payload(ended: EndedSessions) -> SessionsEndedPayload:
 class SupportQueries:
     @strawberry.field(
         description="Accounts matching one criterion (handle prefix, email, email prefix or "
-        "a session's IP), newest first. Each search is audited; a bad filter is BAD_USER_INPUT.",
+        "a session's IP), newest first. Each search is audited; a bad filter is BAD_USER_INPUT. "
+        "Searching by email or email prefix needs SUPPORT or ADMIN (as reading `Account.email` "
+        "does): anyone else gets FORBIDDEN.",
         extensions=requires_role(*SEARCHERS),
     )
     async def account_search(
@@ -102,6 +110,15 @@ class SupportQueries:
             email_prefix=filter.email_prefix,
             ip=filter.ip,
         )
+        if search.by_email and not EMAIL_READERS & await info.context.roles():
+            criterion = "email" if filter.email is not None else "emailPrefix"
+            await audit_refusal(
+                info.context, field=f"Query.accountSearch.{criterion}", reason="ROLE_REQUIRED"
+            )
+            names = ", ".join(sorted(r.value for r in EMAIL_READERS))
+            raise Forbidden(
+                f"Searching by email needs one of the roles {names}.", reason="ROLE_REQUIRED"
+            )
         page = await resolvers.search_accounts(
             info.context, search=search, first=first, after=after
         )

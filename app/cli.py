@@ -35,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         change.add_argument("--reason", required=True, help="why, for the audit log")
     audit = commands.add_parser("audit", help="the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser("verify", help="check the hash chain; exit 1 on tampering")
+    verify = audit_commands.add_parser("verify", help="check the hash chain; exit 1 on tampering")
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="a file outside the database holding the head seen last time: checked, then "
+        "updated when the log is intact (catches entries cut off the end)",
+    )
     audit_commands.add_parser("prune", help="remove entries older than AUDIT_RETENTION_DAYS")
     args = parser.parse_args(argv)
     try:
@@ -150,30 +156,53 @@ async def _seed(settings: Settings, *, only_if_empty: bool) -> int:
     return 0
 
 
+WORKER_GAUGE_INTERVAL = 15.0
+
+
 async def _worker(settings: Settings) -> int:
+    import contextlib
     import signal
 
+    from app.periodic import Periodic
     from app.runtime import build_services, running
     from app.worker import Worker
+    from telemetry.tracing import shutdown_tracing
 
     if not settings.redis_url:
         print("chirp: the worker needs REDIS_URL (the embedded default runs jobs in-process)")
         return 2
-    services = build_services(settings)
-    if settings.worker_metrics_port:
-        from prometheus_client import start_http_server
+    try:
+        services = build_services(settings)
 
-        # Job metrics of this process; bind HOST to an internal interface.
-        start_http_server(settings.worker_metrics_port, addr=settings.host)
-    async with running(services):
-        worker = Worker(services.broker)
-        worker.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await worker.stop()
+        async def refresh() -> int:
+            await services.probes.refresh_gauges()
+            return 0
+
+        gauges: Periodic | None = None
+        if settings.worker_metrics_port:
+            from prometheus_client import start_http_server
+
+            # Job metrics of this process; bind HOST to an internal interface. The gauges
+            # (ready, pool, outbox, queue depth) are refreshed on a timer, not per scrape.
+            start_http_server(settings.worker_metrics_port, addr=settings.host)
+            gauges = Periodic("worker-gauges", refresh, interval=WORKER_GAUGE_INTERVAL)
+        async with running(services):
+            if gauges is not None:
+                with contextlib.suppress(Exception):  # the timer retries (and logs)
+                    await refresh()
+                await gauges.start()
+            worker = Worker(services.broker)
+            worker.start()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            if gauges is not None:
+                await gauges.stop()
+            await worker.stop()
+    finally:
+        shutdown_tracing()
     return 0
 
 
@@ -184,7 +213,7 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
     engine = db.create_engine(settings)
     try:
         roles = await commands.change_role(
-            db.create_sessionmaker(engine),
+            db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
             handle=args.handle,
             role=args.role,
             reason=args.reason,
@@ -206,11 +235,15 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.audit_command == "prune":
             removed = await commands.prune(
-                db.create_sessionmaker(engine), retention_days=settings.audit_retention_days
+                db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
+                retention_days=settings.audit_retention_days,
             )
             print(f"chirp: removed {removed} audit entries older than the retention period")
             return 0
-        report = await commands.verify(db.create_read_sessionmaker(engine))
+        report = await commands.verify(
+            db.create_read_sessionmaker(engine, audit_key=settings.audit_chain_key),
+            checkpoint_file=args.checkpoint,
+        )
     finally:
         await engine.dispose()
     for problem in report.problems:

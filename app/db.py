@@ -67,17 +67,31 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
 
 
 READ_ONLY = "chirp_read_only"
+AUDIT_KEY_INFO = "chirp_audit_key"  # the same name as models.audit.chain.KEY_INFO
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that may write (on SQLite they take the write lock when they begin)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, audit_key: bytes | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that may write (on SQLite they take the write lock when they begin). Only
+    sessions given the audit key can append to or verify the audit log."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=_info(audit_key))
 
 
-def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_read_sessionmaker(
+    engine: AsyncEngine, *, audit_key: bytes | None = None
+) -> async_sessionmaker[AsyncSession]:
     """Sessions that only read: on SQLite a deferred BEGIN, so readers never queue behind a
     writer (WAL gives them a snapshot); on PostgreSQL the same as any session."""
-    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    return async_sessionmaker(
+        engine.execution_options(**{READ_ONLY: True}),
+        expire_on_commit=False,
+        info=_info(audit_key),
+    )
+
+
+def _info(audit_key: bytes | None) -> dict[str, object]:
+    return {} if audit_key is None else {AUDIT_KEY_INFO: audit_key}
 
 
 def alembic_config() -> Config:

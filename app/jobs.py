@@ -22,7 +22,7 @@ from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
 from models.timeline import actions as timeline
 from subscriptions.events import LiveEvent
-from telemetry import metrics
+from telemetry import logs, metrics
 from telemetry.jobs import REQUEST_ID_LABEL, JobTelemetry
 from telemetry.redis import redis_call
 
@@ -77,8 +77,9 @@ async def backfill_follow(
 
 
 async def create_webhook_deliveries(event_seq: int, context: Context = TaskiqDepends()) -> int:
-    """Create the deliveries of a deliverable event and enqueue their first attempts."""
-    lease = _webhooks(context).policy.lease
+    """Create the deliveries of a deliverable event and enqueue their first attempts. If
+    this job fails for good, the delivery sweep finds the event unmarked and does it."""
+    lease = _webhooks(context).policy.claim_lease
     async with _sessionmaker(context)() as session, session.begin():
         due = await webhooks.create_deliveries(session, event_seq=event_seq, lease=lease)
     await enqueue_attempts(context.broker, due)
@@ -102,11 +103,26 @@ async def attempt_webhook_delivery(
     return outcome.ok
 
 
+async def enqueue(
+    broker: AsyncBroker, name: str, kwargs: dict[str, Any], *, request_id: str | None = None
+) -> None:
+    """Enqueue one job: labelled with the request id that caused it (by default the one in
+    the log context, as inside a job), timed as a Redis call, counted."""
+    task = broker.find_task(name)
+    assert task is not None, name
+    label = request_id or logs.bound("request_id") or "-"
+    kicker = task.kicker().with_labels(**{REQUEST_ID_LABEL: label})
+    if isinstance(broker, InMemoryBroker):
+        await kicker.kiq(**kwargs)
+    else:
+        with redis_call("enqueue"):
+            await kicker.kiq(**kwargs)
+    metrics.JOBS_ENQUEUED.labels(name).inc()
+
+
 async def enqueue_attempts(broker: AsyncBroker, due: Iterable[tuple[int, int]]) -> None:
-    task = broker.find_task(ATTEMPT_WEBHOOK)
-    assert task is not None
     for delivery_id, attempt in due:
-        await task.kiq(delivery_id=delivery_id, attempt=attempt)
+        await enqueue(broker, ATTEMPT_WEBHOOK, {"delivery_id": delivery_id, "attempt": attempt})
 
 
 TASKS: dict[str, Any] = {
@@ -168,16 +184,7 @@ class JobQueue:
 
     def __init__(self, broker: AsyncBroker) -> None:
         self.broker = broker
-        self._remote = not isinstance(broker, InMemoryBroker)
 
     async def process(self, event: LiveEvent) -> None:
         for name, kwargs in jobs_for(event):
-            task = self.broker.find_task(name)
-            assert task is not None, name
-            kicker = task.kicker().with_labels(**{REQUEST_ID_LABEL: event.request_id or "-"})
-            if self._remote:
-                with redis_call("enqueue"):
-                    await kicker.kiq(**kwargs)
-            else:
-                await kicker.kiq(**kwargs)
-            metrics.JOBS_ENQUEUED.labels(name).inc()
+            await enqueue(self.broker, name, kwargs, request_id=event.request_id or "-")

@@ -14,7 +14,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from taskiq import AsyncBroker
 
 from app import db
@@ -43,6 +48,33 @@ class OutboxState:
         return max(0.0, (utcnow() - self.oldest_pending).total_seconds())
 
 
+def create_probe_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
+    """A small engine of its own for the readiness checks, so a pool busy with slow
+    requests does not make the instance look unready (and the load balancer drop it): one
+    connection kept, one more at most, given up after CHECK_TIMEOUT. An in-memory SQLite
+    database exists only in its engine's connections, so it shares the app's engine."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+    ):
+        return engine
+    options: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        options["connect_args"] = {
+            "timeout": CHECK_TIMEOUT,
+            "server_settings": {"jit": "off", "application_name": "chirp-probes"},
+        }
+    return create_async_engine(
+        settings.database_url,
+        hide_parameters=True,
+        pool_size=1,
+        max_overflow=1,
+        pool_timeout=CHECK_TIMEOUT,
+        pool_recycle=1800,
+        **options,
+    )
+
+
 def version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -61,7 +93,8 @@ class Probes:
         hub: Hub,
     ) -> None:
         self.settings = settings
-        self.engine = engine
+        self.engine = engine  # the app's: its pool is reported, never used for checks
+        self.check_engine = create_probe_engine(settings, engine)
         self.read_sessionmaker = read_sessionmaker
         self.broker = broker
         self.redis_backend = redis_backend
@@ -75,16 +108,19 @@ class Probes:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+        if self.check_engine is not self.engine:
+            await self.check_engine.dispose()
 
     async def readiness(self) -> dict[str, bool]:
-        """Database, migrations at head and (when configured) Redis, each within 2 s."""
+        """Database, migrations at head and (when configured) Redis, each within 2 s. The
+        database checks use the probes' own connection, not the app's pool."""
         checks: dict[str, bool] = {}
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
-                async with self.engine.connect() as conn:
+                async with self.check_engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
                 checks["database"] = True
-                current = await db.current_revision(self.engine)
+                current = await db.current_revision(self.check_engine)
                 checks["migrations"] = current == db.head_revision()
         except Exception:
             checks["database"] = checks["migrations"] = False
@@ -140,8 +176,8 @@ class Probes:
         return counts
 
     async def database_version(self) -> str:
-        async with self.engine.connect() as conn:
-            if self.engine.dialect.name == "postgresql":
+        async with self.check_engine.connect() as conn:
+            if self.check_engine.dialect.name == "postgresql":
                 row = await conn.scalar(text("SHOW server_version"))
                 return f"PostgreSQL {row}"
             return f"SQLite {await conn.scalar(text('SELECT sqlite_version()'))}"

@@ -48,8 +48,8 @@ class Services:
 def build_services(settings: Settings) -> Services:
     engine = db.create_engine(settings)
     instrument_engine(engine.sync_engine)
-    sessionmaker = db.create_sessionmaker(engine)
-    read_sessionmaker = db.create_read_sessionmaker(engine)
+    sessionmaker = db.create_sessionmaker(engine, audit_key=settings.audit_chain_key)
+    read_sessionmaker = db.create_read_sessionmaker(engine, audit_key=settings.audit_chain_key)
     redis_backend = None
     if settings.redis_url:
         redis_backend = ResilientRedisBackend(settings.redis_url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ class Settings:
     db_pool_size: int = 20
     embedded_worker: bool = True
     audit_retention_days: int = 730
+    # The audit chain's HMAC key; empty means derived from SECRET_KEY (see audit_chain_key).
+    audit_key: str = ""
     moderation_sweep_interval: float = 30.0
     # Outbound webhooks (docs/integrations.md): request timeout, retry schedule, auto-disable.
     webhook_timeout: float = 10.0
@@ -66,6 +70,15 @@ class Settings:
         return self.env == "production"
 
     @property
+    def audit_chain_key(self) -> bytes:
+        """The key of the audit log's HMAC chain: AUDIT_KEY, or one derived from SECRET_KEY.
+        Entries are verifiable only with the key they were written with: set AUDIT_KEY
+        explicitly before ever rotating SECRET_KEY."""
+        if self.audit_key:
+            return self.audit_key.encode()
+        return hmac.new(self.secret_key.encode(), b"chirp audit chain", hashlib.sha256).digest()
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -78,6 +91,8 @@ class Settings:
                     "in production (for example: python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))')"
                 )
+            if self.audit_key and len(self.audit_key) < 32:
+                raise SettingsError("AUDIT_KEY must be at least 32 characters in production")
             if self.argon2_memory_cost < 19456:
                 raise SettingsError("ARGON2_MEMORY_COST below the OWASP minimum in production")
             if self.metrics_token is not None and len(self.metrics_token) < 16:
@@ -130,6 +145,7 @@ class Settings:
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
+            audit_key=env.get("AUDIT_KEY", ""),
             moderation_sweep_interval=_float(env, "MODERATION_SWEEP_INTERVAL", 30.0),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
             webhook_timeout=_float(env, "WEBHOOK_TIMEOUT", 10.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from models.access import actions as access
 from models.access.actions import Enrolment
 from models.access.roles import Role
+from models.accounts import actions as accounts
 from resolvers.context import Context
 from resolvers.staff import staff_write
 
@@ -28,8 +29,18 @@ async def change_role(
         )
 
 
-async def begin_totp_enrolment(ctx: Context) -> Enrolment:
+async def _check_password(ctx: Context, password: str) -> None:
+    """Turning TOTP on or off needs the password again: a stolen session token alone must
+    not be able to enrol its own authenticator or remove the owner's."""
     viewer = ctx.require_viewer()
+    async with ctx.read() as session:
+        account = await accounts.get_account(session, account_id=viewer.id)
+    await accounts.check_credentials(account, hasher=ctx.runtime.hasher, password=password)
+
+
+async def begin_totp_enrolment(ctx: Context, *, password: str) -> Enrolment:
+    viewer = ctx.require_viewer()
+    await _check_password(ctx, password)
     async with ctx.write() as session:
         return await access.begin_totp_enrolment(session, account=viewer)
 
@@ -41,12 +52,13 @@ async def confirm_totp_enrolment(ctx: Context, *, code: str) -> list[str]:
         codes = await access.confirm_totp_enrolment(
             session, account_id=viewer.id, session_id=ctx.session_id, code=code
         )
-    ctx.second_factor, ctx._roles = True, None
+    ctx.proved_second_factor()
     return codes
 
 
-async def disable_totp(ctx: Context, *, code: str) -> None:
+async def disable_totp(ctx: Context, *, code: str, password: str) -> None:
     viewer = ctx.require_viewer()
+    await _check_password(ctx, password)
     stored = await ctx.stored_roles()
     async with ctx.write() as session:
         await access.disable_totp(session, account_id=viewer.id, roles=stored, code=code)

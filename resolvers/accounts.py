@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from models.access import actions as access
 from models.access import policies as access_policies
+from models.access.errors import SecondFactorRequired
 from models.accounts import actions as accounts
 from models.accounts.tables import Account
 from models.audit import actions as audit
@@ -55,6 +56,13 @@ async def log_in(
     moderation.check_may_log_in(account, now=utcnow())
     try:
         async with ctx.write() as session:
+            # Again under the account's lock: a suspension committed since the read above
+            # (it updates this row) is seen here, so no session outlives it.
+            current = await session.get(
+                Account, account.id, with_for_update={"key_share": True}, populate_existing=True
+            )
+            assert current is not None
+            moderation.check_may_log_in(current, now=utcnow())
             second_factor = await access.prove_second_factor(
                 session, account_id=account.id, code=totp_code, recovery_code=recovery_code
             )
@@ -69,7 +77,8 @@ async def log_in(
             )
     except DomainError as err:
         await _record_failed_login(ctx, account.id, err)
-        await _record_refused_second_factor(ctx, account, err)
+        if not isinstance(err, SecondFactorRequired):  # the normal first step of a 2FA log-in
+            await _record_refused_second_factor(ctx, account, err)
         raise
     return account, token
 

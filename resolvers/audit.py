@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from models.audit import queries
-from models.audit.errors import InvalidFilter
 from models.audit.export import EXPORTED, Chunk, ExportFormat, export_entries
 from models.audit.queries import EntryFilter
 from models.audit.tables import AuditEntry
@@ -28,7 +27,7 @@ async def audit_log(
     before = decode_cursor(after, kind=LOG_CURSOR)
     try:
         filter = filter.checked()
-    except InvalidFilter as err:
+    except InvalidInput as err:
         raise BadUserInput(err.message, argument=f"filter.{err.field}") from err
     async with ctx.read() as session:
         return await queries.entries_page(session, filter=filter, first=first, before=before)

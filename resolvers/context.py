@@ -112,6 +112,10 @@ class Context:
             )
         return self._roles
 
+    def proved_second_factor(self) -> None:
+        """The session has just proved a second factor: staff roles count from now on."""
+        self.second_factor, self._roles = True, None
+
     async def actor(self) -> Actor:
         """The viewer as the audit log records them."""
         viewer = self.require_viewer()

@@ -11,7 +11,7 @@ from models.moderation import actions, appeals, cases, policies, queries
 from models.moderation.kinds import Action, AppealStatus, CaseStatus, Category, Priority, Target
 from models.moderation.queries import CaseRecord, Standing, StrikeRecord
 from models.moderation.tables import CaseNote, ModerationCase, Report
-from models.posts.tables import PUBLIC, Post
+from models.posts.tables import Post
 from models.timeline.queries import Page
 from resolvers.context import Context
 from resolvers.paging import check_first, decode_cursor
@@ -121,9 +121,9 @@ async def appealed(
 
 
 async def staff_post(ctx: Context, post: Post) -> Post:
-    """A post as staff see it, whoever may see it otherwise; reading one that is not public
-    is a sensitive read and is audited first."""
-    if post.visibility != PUBLIC:
+    """A post as staff see it, whoever may see it otherwise; reading one that is not public,
+    or hidden or deleted, is a sensitive read and is audited first."""
+    if policies.staff_read_is_sensitive(post):
         await audit_read(ctx, what="post", target_type="post", target_id=post.id)
     return post
 
@@ -131,35 +131,41 @@ async def staff_post(ctx: Context, post: Post) -> Post:
 async def strike_post(ctx: Context, *, post_id: int, owner_id: int) -> Post | None:
     """The post a strike acts on: the owner sees it as they always do (hidden ones too);
     strike readers on staff see it whatever its visibility."""
-    if ctx.viewer_id != owner_id and policies.STRIKE_READERS & await ctx.roles():
+    if policies.reads_strike_post_as_staff(
+        viewer_id=ctx.viewer_id, roles=await ctx.roles(), owner_id=owner_id
+    ):
         async with ctx.read() as session:
-            post = await session.get(Post, post_id)
+            post = await queries.post_in_any_state(session, post_id=post_id)
         return None if post is None else await staff_post(ctx, post)
     found: Post | None = await ctx.loaders.visible_posts_by_id.load(post_id)
     return found
 
 
 async def assign_case(
-    ctx: Context, *, case_id: int, assignee_id: int | None, note: str | None
+    ctx: Context, *, case_id: int, assignee_id: int | None, reason: str | None, note: str | None
 ) -> ModerationCase:
     viewer = ctx.require_viewer()
+    roles = await ctx.roles()
     async with staff_write(
         ctx,
         action="moderation.case.assign",
         target_type="moderation_case",
         target_id=case_id,
-        reason=note,
+        reason=reason,
     ) as (session, actor):
         return await cases.assign_case(
             session,
             actor=actor,
+            actor_roles=roles,
             case_id=case_id,
             assignee_id=viewer.id if assignee_id is None else assignee_id,
+            reason=reason,
             note=note,
         )
 
 
 async def add_note(ctx: Context, *, case_id: int, body: str | None) -> ModerationCase:
+    roles = await ctx.roles()
     async with staff_write(
         ctx,
         action="moderation.case.note",
@@ -167,12 +173,15 @@ async def add_note(ctx: Context, *, case_id: int, body: str | None) -> Moderatio
         target_id=case_id,
         reason=body,
     ) as (session, actor):
-        return await cases.add_note(session, actor=actor, case_id=case_id, body=body)
+        return await cases.add_note(
+            session, actor=actor, actor_roles=roles, case_id=case_id, body=body
+        )
 
 
 async def set_priority(
     ctx: Context, *, case_id: int, priority: Priority, reason: str | None
 ) -> ModerationCase:
+    roles = await ctx.roles()
     async with staff_write(
         ctx,
         action="moderation.case.priority",
@@ -181,7 +190,12 @@ async def set_priority(
         reason=reason,
     ) as (session, actor):
         return await cases.set_priority(
-            session, actor=actor, case_id=case_id, priority=priority, reason=reason
+            session,
+            actor=actor,
+            actor_roles=roles,
+            case_id=case_id,
+            priority=priority,
+            reason=reason,
         )
 
 

@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.access import policies as access_policies
 from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.errors import DomainError
+from models.text import without_controls
 from resolvers.context import Context
 
 
@@ -33,7 +35,7 @@ async def staff_write(
                 action=action,
                 target_type=target_type,
                 target_id=target_id,
-                reason=(reason or "").strip()[:1000],
+                reason=without_controls((reason or "").strip())[:1000],
                 outcome=f"refused:{err.code}",
             )
         raise
@@ -55,5 +57,34 @@ async def audit_read(ctx: Context, *, what: str, target_type: str, target_id: ob
             target_type=target_type,
             target_id=target_id,
             reason=ctx.access_reason,
+        )
+    ctx.audited_reads.add(key)
+
+
+async def audit_refusal(ctx: Context, *, field: str, reason: str) -> None:
+    """A staff member refused by `@requiresRole` (a role they lack, or no second factor):
+    recorded once per operation and field. A plain user's refusal is not recorded, so
+    anyone cannot fill the log."""
+    stored = await ctx.stored_roles()
+    key = ("refused", "field", field)
+    if ctx.viewer is None or not access_policies.is_staff(stored) or key in ctx.audited_reads:
+        return
+    actor = Actor(
+        account_id=ctx.viewer.id,
+        handle=ctx.viewer.handle,
+        roles=tuple(sorted(r.value for r in stored)),
+        request_id=ctx.request_id,
+        ip=ctx.client_ip,
+        user_agent=ctx.user_agent,
+    )
+    async with ctx.write() as session:
+        await audit.record_entry(
+            session,
+            actor=actor,
+            action="access.refused",
+            target_type="field",
+            target_id=field,
+            reason=ctx.access_reason,
+            outcome=f"refused:{reason}",
         )
     ctx.audited_reads.add(key)

@@ -210,8 +210,8 @@ class Strike:
 
     @strawberry.field(
         description="The post acted on, for post actions: its author sees it as always, "
-        "staff see it whatever its visibility (reading a non-public one is audited). Null "
-        "for account actions."
+        "staff see it whatever its visibility (reading one that is not public, or is hidden "
+        "or deleted, is audited). Null for account actions."
     )
     async def post(self, info: Info) -> PostRef | None:
         from schema.types import Post

@@ -17,6 +17,7 @@ from strawberry.types.field import StrawberryField
 
 from models.access.roles import Role
 from resolvers.context import Info, NotAuthenticated
+from resolvers.staff import audit_refusal
 
 
 class IsAuthenticated(BasePermission):
@@ -92,12 +93,15 @@ class RequiresRole(BasePermission):
             return False
         if self.roles & await context.roles():
             return True
+        field = f"{info.path.typename}.{info.field_name}"
         if self.roles & await context.stored_roles():
+            await audit_refusal(context, field=field, reason="SECOND_FACTOR_REQUIRED")
             raise Forbidden(
                 "Staff roles need a second factor: enrol in TOTP (beginTotpEnrolment) or "
                 "log in again with your TOTP code.",
                 reason="SECOND_FACTOR_REQUIRED",
             )
+        await audit_refusal(context, field=field, reason="ROLE_REQUIRED")
         names = ", ".join(sorted(r.value for r in self.roles))
         raise Forbidden(f"This needs one of the roles {names}.", reason="ROLE_REQUIRED")
 

@@ -17,6 +17,8 @@ from opentelemetry import trace
 from structlog.typing import EventDict, Processor
 
 REDACTED = "[redacted]"
+# Libraries held at WARNING whatever LOG_LEVEL says: they log URLs or SQL parameters.
+QUIET_LIBRARIES = ("taskiq", "httpx", "httpcore", "aiosqlite")
 
 # Keys whose values are secrets or personal data, whatever they hold.
 _SECRET_KEY = re.compile(
@@ -119,8 +121,11 @@ def configure_logging(*, json: bool, level: str = "INFO", stream: TextIO | None 
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # taskiq logs every execution at INFO; Chirp's own job line says more.
-    logging.getLogger("taskiq").setLevel(logging.WARNING)
+    # taskiq logs every execution at INFO; Chirp's own job line says more. httpx and
+    # httpcore log each request's URL at INFO and DEBUG (a webhook URL may carry the
+    # receiver's token); aiosqlite logs SQL parameters at DEBUG. Their warnings still show.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def bind(**values: Any) -> Mapping[str, Any]:

@@ -15,6 +15,8 @@ from prometheus_client import Counter, Gauge, Histogram, Info
 LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 SLOW = (0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
+# Jobs: most (a fan-out, a duplicate attempt) take a few milliseconds; some take minutes.
+JOB = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 
 UNNAMED = "unnamed"
 OTHER = "other"
@@ -141,7 +143,7 @@ JOB_QUEUE_DEPTH = Gauge(
 )
 JOBS_ENQUEUED = Counter("chirp_jobs_enqueued", "Jobs enqueued, by task.", ["task"])
 JOBS = Counter("chirp_jobs", "Job runs finished, by task and outcome.", ["task", "outcome"])
-JOB_DURATION = Histogram("chirp_job_duration_seconds", "Job run time.", ["task"], buckets=SLOW)
+JOB_DURATION = Histogram("chirp_job_duration_seconds", "Job run time.", ["task"], buckets=JOB)
 
 WEBHOOKS = Counter(
     "chirp_webhooks",

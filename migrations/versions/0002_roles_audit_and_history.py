@@ -19,7 +19,11 @@ depends_on = None
 APPEND_ONLY_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND current_setting('chirp.audit_prune', true) = 'on' THEN
+    -- A retention prune declares itself, and even then takes nothing from the last day:
+    -- recent history cannot be made to disappear by the application's own role.
+    IF TG_OP = 'DELETE' AND TG_LEVEL = 'ROW'
+        AND current_setting('chirp.audit_prune', true) = 'on'
+        AND OLD.created_at < now() - interval '1 day' THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION 'audit_entries is append-only: % refused', TG_OP
@@ -107,18 +111,24 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('second_factor_at', sa.DateTime(timezone=True), nullable=True))
 
     if op.get_bind().dialect.name == "postgresql":
-        # The audit log is append-only: UPDATE and DELETE are refused, except a DELETE
-        # inside a retention prune that declared itself (SET LOCAL chirp.audit_prune).
+        # The audit log is append-only: UPDATE, DELETE and TRUNCATE are refused, except a
+        # DELETE of entries over a day old inside a retention prune that declared itself
+        # (SET LOCAL chirp.audit_prune).
         op.execute(APPEND_ONLY_FUNCTION)
         op.execute(
             "CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries "
             "FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()"
         )
 
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_entries_no_truncate ON audit_entries")
         op.execute("DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries")
         op.execute("DROP FUNCTION IF EXISTS audit_entries_append_only()")
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:

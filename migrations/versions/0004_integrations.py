@@ -1,4 +1,4 @@
-"""integrations: webhook endpoints, deliveries and their attempts
+"""integrations: webhook endpoints, deliveries and their attempts, and fan-out markers
 
 Revision ID: 0004
 Revises: 0003
@@ -72,8 +72,15 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_webhook_attempts_delivery_id_id'), ['delivery_id', 'id'], unique=False)
 
+    op.create_table('webhook_fanouts',
+    sa.Column('event_seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('event_seq', name=op.f('pk_webhook_fanouts'))
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('webhook_fanouts')
     with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_webhook_attempts_delivery_id_id'))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.access import errors, policies, totp
 from models.access.roles import STAFF_ROLES, Role, parse_roles
 from models.access.tables import AccountRole, RecoveryCode, TotpCredential
-from models.accounts.tables import Account, LoginSession
+from models.accounts.tables import Account, FailedLogin, LoginSession
 from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import utcnow
@@ -98,14 +99,12 @@ async def change_role(
 
 
 async def _admin_count(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(AccountRole)
-            .where(AccountRole.role == Role.ADMIN.value)
-        )
-        or 0
+    """How many ADMINs there are, with their rows locked: two ADMINs revoking each other
+    at once are serialised here, so the second sees the first's change."""
+    rows = await session.scalars(
+        select(AccountRole.account_id).where(AccountRole.role == Role.ADMIN.value).with_for_update()
     )
+    return len(list(rows))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +175,7 @@ async def prove_second_factor(
     credential = await session.get(TotpCredential, account_id, with_for_update=True)
     if credential is None or credential.enabled_at is None:
         return False
+    await _check_attempts(session, account_id=account_id)
     if code:
         step = totp.matching_step(credential.secret, code)
         if step is None:
@@ -207,6 +207,31 @@ async def prove_second_factor(
     )
 
 
+# Wrong second factors allowed per account in the window before log-in is refused outright:
+# three codes in a million are accepted at any moment, so guessing must stay slow.
+MAX_FAILED_FACTORS = 10
+FAILED_FACTOR_WINDOW = timedelta(minutes=15)
+FACTOR_FAILURES = ("INVALID_TOTP_CODE", "TOTP_CODE_REUSED", "TOO_MANY_ATTEMPTS")
+
+
+async def _check_attempts(session: AsyncSession, *, account_id: int) -> None:
+    since = utcnow() - FAILED_FACTOR_WINDOW
+    failed = await session.scalar(
+        select(func.count())
+        .select_from(FailedLogin)
+        .where(
+            FailedLogin.account_id == account_id,
+            FailedLogin.created_at >= since,
+            FailedLogin.failure.in_(FACTOR_FAILURES),
+        )
+    )
+    if (failed or 0) >= MAX_FAILED_FACTORS:
+        raise errors.TooManyAttempts(
+            "Too many wrong codes: wait 15 minutes, or ask support to check the account.",
+            field="totpCode",
+        )
+
+
 async def disable_totp(
     session: AsyncSession, *, account_id: int, roles: frozenset[Role], code: str
 ) -> None:
@@ -217,6 +242,13 @@ async def disable_totp(
         raise errors.TotpNotEnrolled("Two-factor authentication is not on.")
     await session.execute(delete(TotpCredential).where(TotpCredential.account_id == account_id))
     await session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
+    # No session may go on counting as having proved a factor that no longer exists: a role
+    # granted later must not take effect in it.
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.account_id == account_id)
+        .values(second_factor_at=None)
+    )
 
 
 async def unused_recovery_codes(session: AsyncSession, *, account_id: int) -> int:

@@ -31,6 +31,10 @@ class InvalidTotpCode(AuthenticationFailed):
     code = "INVALID_TOTP_CODE"
 
 
+class TooManyAttempts(AuthenticationFailed):
+    code = "TOO_MANY_ATTEMPTS"
+
+
 class TotpCodeReused(AuthenticationFailed):
     code = "TOTP_CODE_REUSED"
 

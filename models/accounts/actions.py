@@ -17,6 +17,7 @@ from models.accounts.tables import Account, FailedLogin, LoginSession, ProfileEd
 from models.base import utcnow
 from models.events import actions as events
 from models.moderation import policies as moderation
+from models.text import has_control_characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +97,10 @@ async def _ensure_free(session: AsyncSession, *, key: str, email: str) -> None:
 
 
 async def find_login(session: AsyncSession, *, login: str) -> Account | None:
-    """The account a handle or an email names, if any."""
+    """The account a handle or an email names, if any (none for text no account can have)."""
     login = login.strip()
+    if has_control_characters(login) or len(login) > 254:
+        return None
     return await session.scalar(
         select(Account).where(
             or_(Account.handle_key == login.casefold(), Account.email == login.lower())
@@ -308,6 +311,8 @@ async def get_account(session: AsyncSession, *, account_id: int) -> Account | No
 
 
 async def get_account_by_handle(session: AsyncSession, *, handle: str) -> Account | None:
+    if not validation.HANDLE_RE.match(handle):
+        return None  # no account has such a handle; and PostgreSQL refuses NUL in a query
     return await session.scalar(
         select(Account).where(Account.handle_key == validation.handle_key(handle))
     )

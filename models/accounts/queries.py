@@ -12,9 +12,20 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from models.accounts import errors
 from models.accounts.tables import Account, FailedLogin, LoginSession
+from models.text import check_text
 from models.timeline.queries import Page
 
 EMAIL_PREFIX_MIN = 3
+# The longest term worth searching for: no handle, email or IP address is longer.
+HANDLE_MAX, EMAIL_MAX, IP_MAX = 30, 254, 64
+FIELDS = {
+    "handle_prefix": "handlePrefix",
+    "email": "email",
+    "email_prefix": "emailPrefix",
+    "ip": "ip",
+}
+LIMITS = {"handle_prefix": HANDLE_MAX, "email": EMAIL_MAX, "email_prefix": EMAIL_MAX, "ip": IP_MAX}
+EMAIL_CRITERIA = frozenset({"email", "email_prefix"})
 SUCCEEDED, FAILED = 1, 0  # ranks of log-in records at the same instant, newest first
 
 
@@ -28,8 +39,18 @@ class AccountSearch:
     email_prefix: str | None = None
     ip: str | None = None
 
+    @property
+    def by_email(self) -> bool:
+        """Whether the search looks at email addresses (so only email readers may run it:
+        a prefix grown one character at a time would otherwise spell the address out)."""
+        return any(self._criteria()[k] is not None for k in EMAIL_CRITERIA)
+
     def checked(self) -> AccountSearch:
-        """The search normalised; a typed error if it is empty, ambiguous or malformed."""
+        """The search normalised; a typed error if it is empty, ambiguous or malformed,
+        holds a control character, or is longer than any handle, email or IP address."""
+        for key, value in self._criteria().items():
+            if value is not None:
+                check_text(value, field=FIELDS[key])
         given = {k: v.strip() for k, v in self._criteria().items() if v is not None}
         if len(given) != 1 or not next(iter(given.values())):
             raise errors.InvalidSearch(
@@ -49,6 +70,11 @@ class AccountSearch:
         for key in ("email", "email_prefix"):
             if key in given:
                 given[key] = given[key].lower()
+        ((key, value),) = given.items()
+        if len(value) > LIMITS[key]:
+            raise errors.InvalidSearch(
+                f"`{FIELDS[key]}` is at most {LIMITS[key]} characters.", field=FIELDS[key]
+            )
         return AccountSearch(**given)
 
     def criterion(self) -> tuple[str, str]:

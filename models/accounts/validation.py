@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from models.accounts import errors
+from models.text import check_text
 
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
@@ -28,7 +29,7 @@ def handle_key(handle: str) -> str:
 
 
 def normalise_email(email: str) -> str:
-    email = email.strip().lower()
+    email = check_text(email, field="email").strip().lower()
     if len(email) > 254 or not EMAIL_RE.match(email):
         raise errors.InvalidEmail("That is not a valid email address.", field="email")
     return email
@@ -43,6 +44,13 @@ def check_password(password: str) -> str:
 
 
 def check_profile(*, display_name: str | None, bio: str | None, avatar_url: str | None) -> None:
+    for field, value, multiline in (
+        ("displayName", display_name, False),
+        ("bio", bio, True),
+        ("avatarUrl", avatar_url, False),
+    ):
+        if value is not None:
+            check_text(value, field=field, multiline=multiline)
     if display_name is not None and len(display_name) > DISPLAY_NAME_MAX:
         raise errors.InvalidProfile(
             f"Display names are at most {DISPLAY_NAME_MAX} characters.", field="displayName"

@@ -9,9 +9,10 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.access import errors
-from models.audit.chain import GENESIS, entry_hash
+from models.audit.chain import GENESIS, chain_key, entry_hash
 from models.audit.tables import AuditEntry
 from models.base import utcnow
+from models.text import check_text
 
 # One writer at a time extends the chain (PostgreSQL; SQLite serialises writers anyway).
 AUDIT_LOCK_KEY = 0x43484952_41554454  # "CHIR" "AUDT"
@@ -37,7 +38,7 @@ class Actor:
 
 def require_reason(reason: str | None) -> str:
     """Every staff action states why; at least 3 and at most 1000 characters."""
-    reason = (reason or "").strip()
+    reason = check_text((reason or "").strip(), field="reason", multiline=True)
     if len(reason) < 3:
         raise errors.ReasonRequired(
             "Say why: staff actions need a reason of at least 3 characters.", field="reason"
@@ -64,7 +65,9 @@ async def record_entry(
     after: dict[str, object] | None = None,
     outcome: str = "ok",
 ) -> AuditEntry:
-    """Append an entry to the chain; it commits or rolls back with the caller's change."""
+    """Append an entry to the chain; it commits or rolls back with the caller's change.
+    Call it last in the transaction: it takes the chain's lock, held until commit."""
+    key = chain_key(session)
     await _lock_chain(session)
     last = (
         await session.execute(
@@ -89,7 +92,7 @@ async def record_entry(
         user_agent=actor.user_agent[:300],
         prev_hash=GENESIS if last is None else last.hash,
     )
-    entry.hash = entry_hash(entry)
+    entry.hash = entry_hash(entry, key)
     session.add(entry)
     await session.flush()
     return entry

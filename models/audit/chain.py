@@ -1,17 +1,33 @@
-"""The hash chain: what each entry's hash covers, and how it links to the entry before."""
+"""The hash chain: what each entry's hash covers, and how it links to the entry before.
+
+Each hash is an HMAC-SHA256 keyed with a secret that is not in the database, so someone who
+can write to the table but does not hold the key cannot forge an entry or re-link the chain
+after removing one. Sessions carry the key in `session.info` (see app/db.py)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit.tables import AuditEntry
 
 GENESIS = "0" * 64
+KEY_INFO = "chirp_audit_key"
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over the entry's canonical JSON, which includes its id and the previous
+def chain_key(session: AsyncSession) -> bytes:
+    """The key the session was given; fails closed: no key, no entry and no verification."""
+    key = session.info.get(KEY_INFO)
+    if not isinstance(key, bytes) or not key:
+        raise RuntimeError("this session has no audit key: build it with the audit key")
+    return key
+
+
+def entry_hash(entry: AuditEntry, key: bytes) -> str:
+    """HMAC-SHA256 over the entry's canonical JSON, which includes its id and the previous
     entry's hash: editing, removing or reordering any entry breaks every hash after it."""
     body = {
         "id": entry.id,
@@ -32,4 +48,4 @@ def entry_hash(entry: AuditEntry) -> str:
         "prev_hash": entry.prev_hash,
     }
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()

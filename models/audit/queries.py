@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit.errors import InvalidFilter
 from models.audit.tables import AuditEntry
+from models.text import check_text
 from models.timeline.queries import Page
 
 TARGET_TYPE_MAX, TARGET_ID_MAX, ACTION_MAX = 32, 64, 64
@@ -27,11 +28,9 @@ class EntryFilter:
     until: datetime | None = None
 
     def checked(self) -> EntryFilter:
-        """The filter itself, or a typed error naming the criterion at fault."""
-        for name, value in (("since", self.since), ("until", self.until)):
-            if value is not None and value.tzinfo is None:
-                raise InvalidFilter("Give times with a UTC offset, e.g. ...Z.", field=name)
-        if self.since is not None and self.until is not None and self.since >= self.until:
+        """The filter with its times in UTC, or a typed error naming the criterion at fault."""
+        since, until = _utc(self.since, "since"), _utc(self.until, "until")
+        if since is not None and until is not None and since >= until:
             raise InvalidFilter("`since` must be before `until`.", field="since")
         if self.target_id is not None and self.target_type is None:
             raise InvalidFilter("Filter by targetType to filter by targetId.", field="targetId")
@@ -42,7 +41,9 @@ class EntryFilter:
         ):
             if text is not None and not 0 < len(text) <= limit:
                 raise InvalidFilter(f"`{name}` is 1 to {limit} characters.", field=name)
-        return self
+            if text is not None:
+                check_text(text, field=name)
+        return replace(self, since=since, until=until)
 
     def apply(self, stmt: Select[AuditEntry]) -> Select[AuditEntry]:
         if self.actor_id is not None:
@@ -58,6 +59,22 @@ class EntryFilter:
         if self.until is not None:
             stmt = stmt.where(AuditEntry.created_at < self.until)
         return stmt
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    """`value` in UTC; a naive time, or one whose UTC equivalent falls outside the years 1
+    to 9999 (e.g. 0001-01-01T00:00:00+14:00), is a typed error rather than an overflow."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidFilter("Give times with a UTC offset, e.g. ...Z.", field=name)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidFilter(
+            f"`{name}` is out of range: give a time between the years 1 and 9999 in UTC.",
+            field=name,
+        ) from None
 
 
 async def entries_page(

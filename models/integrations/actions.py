@@ -16,6 +16,7 @@ from models.base import utcnow
 from models.errors import InvalidInput, NotFound
 from models.integrations import catalogue, errors, policies, signing, urls
 from models.integrations.tables import WebhookEndpoint
+from models.text import check_text
 
 MAX_ENDPOINTS = 50
 MAX_DESCRIPTION = 500
@@ -35,7 +36,7 @@ def _event_types(wanted: Sequence[str]) -> list[str]:
 
 
 def _description(text: str) -> str:
-    text = text.strip()
+    text = check_text(text.strip(), field="description")
     if len(text) > MAX_DESCRIPTION:
         raise InvalidInput(
             f"A description is at most {MAX_DESCRIPTION} characters.", field="description"

@@ -1,9 +1,12 @@
 """The delivery pipeline: create deliveries for an event, claim due ones, attempt one.
 
 Each step is idempotent and safe in several workers at once:
-- `create_deliveries`: one row per subscribed, enabled endpoint, unique (endpoint, event);
-- `claim_due`: rows whose `next_attempt_at` has passed are claimed by moving it one lease
-  ahead; whoever claims enqueues the attempt job;
+- `create_deliveries`: one row per subscribed, enabled endpoint, unique (endpoint, event),
+  and the event's fan-out marker in the same transaction: a second run does nothing, and
+  `lost_fanouts` finds the deliverable events whose job never got this far;
+- `claim_due`: rows whose `next_attempt_at` has passed are claimed by moving it one claim
+  lease ahead (long enough to wait in a busy queue); whoever claims enqueues the attempt
+  job, which takes the short attempt lease when it starts;
 - `attempt_delivery`: takes attempt number n only if the row still expects it, sends with no
   transaction open, then logs the attempt and schedules the next one (or marks the row
   delivered or failed) and counts the endpoint's failure streak, turning the endpoint off
@@ -14,11 +17,12 @@ event id)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,10 +41,14 @@ from models.integrations.tables import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookFanout,
 )
+
+log = logging.getLogger("chirp.webhooks")
 
 SYSTEM = Actor.system("webhooks")
 CLAIM_BATCH = 200
+FANOUT_SCAN_BATCH = 500
 
 Due = tuple[int, int]  # (delivery id, the attempt number to make)
 
@@ -50,9 +58,21 @@ async def create_deliveries(
 ) -> list[Due]:
     """A pending delivery per enabled endpoint subscribed to the event (and added before it
     happened), claimed for `lease` so the caller can enqueue the first attempts at once;
-    returns only the rows it created."""
+    returns only the rows it created. Records the event's fan-out in the same transaction;
+    an event already fanned out gets nothing more."""
     event = await session.scalar(select(Event).where(Event.seq == event_seq))
     if event is None or not catalogue.is_deliverable(event.type):
+        return []
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # Concurrent runs for one event (the job and a sweep) queue on this row's key; the
+    # later one then finds it and stops.
+    marked = await session.scalar(
+        dialect.insert(WebhookFanout)
+        .values(event_seq=event_seq, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["event_seq"])
+        .returning(WebhookFanout.event_seq)
+    )
+    if marked is None:
         return []
     # An endpoint receives events that happened after it was added, never a backlog.
     endpoints = await session.execute(
@@ -77,7 +97,6 @@ async def create_deliveries(
     ]
     if not rows:
         return []
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     created = await session.scalars(
         dialect.insert(WebhookDelivery)
         .values(rows)
@@ -85,6 +104,62 @@ async def create_deliveries(
         .returning(WebhookDelivery.id)
     )
     return [(delivery_id, 1) for delivery_id in created]
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutScan:
+    """What one look for lost fan-outs found: the events to fan out now, and the seq up to
+    which every deliverable event is settled (fanned out, or given up as too old)."""
+
+    lost: list[int]
+    settled_through: int
+
+
+async def newest_seq(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.max(Event.seq))) or 0)
+
+
+async def lost_fanouts(
+    session: AsyncSession,
+    *,
+    after: int,
+    grace: timedelta,
+    oldest: datetime,
+    limit: int = FANOUT_SCAN_BATCH,
+) -> FanoutScan:
+    """Deliverable events after seq `after` that have no fan-out marker although the
+    dispatcher handed them to their job at least `grace` ago (the job failed for good or
+    was lost). The look runs along the seq index from `after` and stops at the first event
+    that may still be on its way (not yet processed, or within the grace period); events
+    created before `oldest` are not looked at again."""
+    top = await newest_seq(session)
+    rows = (
+        await session.execute(
+            select(Event.seq, Event.created_at, Event.processed_at, WebhookFanout.event_seq)
+            .outerjoin(WebhookFanout, WebhookFanout.event_seq == Event.seq)
+            .where(
+                Event.seq > after,
+                Event.seq <= top,
+                Event.type.in_(list(catalogue.DELIVERABLE)),
+            )
+            .order_by(Event.seq)
+            .limit(limit)
+        )
+    ).all()
+    now = utcnow()
+    lost: list[int] = []
+    settled = after
+    for seq, created_at, processed_at, marker in rows:
+        assert seq is not None  # selected by seq
+        if marker is not None or created_at < oldest:
+            settled = seq
+            continue
+        if processed_at is None or processed_at > now - grace:
+            return FanoutScan(lost, settled)  # this one may be on its way: look again later
+        lost.append(seq)
+        settled = seq
+    # Fewer than `limit` rows: every deliverable event up to `top` was among them.
+    return FanoutScan(lost, top if len(rows) < limit else settled)
 
 
 def _due(now: datetime) -> Select[int, int]:
@@ -213,6 +288,12 @@ async def _auto_disable(session: AsyncSession, endpoint: WebhookEndpoint, last: 
     failures = endpoint.consecutive_failures
     disable(endpoint, why=f"Turned off automatically after {failures} failed attempts in a row.")
     await session.flush()
+    # For the operators' log alerting; the URL is left out (it may carry a token).
+    log.warning(
+        "webhook endpoint %d turned off automatically after %d failed attempts in a row",
+        endpoint.id,
+        failures,
+    )
     await audit.record_entry(
         session,
         actor=SYSTEM,

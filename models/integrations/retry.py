@@ -24,11 +24,23 @@ class RetryPolicy:
         spread = (rng or random).uniform(0, ceiling / 2)
         return timedelta(seconds=ceiling / 2 + spread)
 
+    # How long a delivery claimed for an attempt job stays claimed while the job waits in
+    # the queue: a busy queue must not make the sweep enqueue the attempt again and again.
+    # A job lost on the way is replaced when it runs out.
+    queue_wait: float = 300.0
+
     @property
     def lease(self) -> timedelta:
-        """How long a claimed delivery stays claimed: longer than any attempt can take
-        (the sender stops one at twice the timeout), so only a crashed worker's expires."""
+        """How long an attempt in flight holds its delivery (taken when the job starts):
+        longer than any attempt can take (the sender stops one at twice the timeout), so
+        only a crashed worker's expires."""
         return timedelta(seconds=self.timeout * 3 + 5)
+
+    @property
+    def claim_lease(self) -> timedelta:
+        """How long a delivery stays claimed from the enqueueing of its attempt job until
+        the job starts (when the job takes `lease` instead)."""
+        return timedelta(seconds=max(self.queue_wait, self.timeout * 3 + 5))
 
     def should_disable(self, *, failures: int, failing_since: datetime, now: datetime) -> bool:
         return failures >= self.disable_after and (

@@ -2,7 +2,9 @@
 
 A delivery row is the durable retry: `next_attempt_at` is when it is due (or, while an
 attempt is in flight, when that attempt's lease runs out), so a crashed worker loses
-nothing; the sweeper picks due rows up again."""
+nothing; the sweeper picks due rows up again. A fan-out row records that an event's
+deliveries were created (in the same transaction), so the sweeper can find a deliverable
+event whose job was lost and create them itself."""
 
 from __future__ import annotations
 
@@ -90,4 +92,14 @@ class WebhookAttempt(Base):
     response_excerpt: Mapped[str] = mapped_column(String(500), default="")
     error: Mapped[str] = mapped_column(String(300), default="")
     duration_ms: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookFanout(Base):
+    """The deliveries of event `event_seq` were created (one row per deliverable event,
+    whether or not any endpoint wanted it)."""
+
+    __tablename__ = "webhook_fanouts"
+
+    event_seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,12 +1,13 @@
 """Staff actions with a strike: hide a post, mark it sensitive, limit or suspend an account,
 and lift them. Each locks the target row first (posts before accounts, then strikes, then
-cases) and writes its strike and audit entry in the caller's transaction. Suspensions that
-run out are `expiry.py`."""
+cases, then sessions) and writes its strike and audit entry in the caller's transaction,
+the audit entry last: `record_entry` takes the audit chain's lock, so it is always the last
+lock taken. Suspensions that run out are `expiry.py`."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ from models.moderation import cases, errors, expiry, policies
 from models.moderation.kinds import POST_ACTIONS, Action, Category, LiftCause, StrikeStatus, Target
 from models.moderation.tables import Strike
 from models.posts.tables import Post
+from models.text import check_text
 
 MAX_PUBLIC_REASON = 1000
 
@@ -90,12 +92,33 @@ def _clear(action: Action, row: Post | Account) -> None:
 
 
 def _public_reason(text: str | None) -> str:
-    text = (text or "").strip()
+    text = check_text((text or "").strip(), field="publicReason", multiline=True)
     if len(text) > MAX_PUBLIC_REASON:
         raise errors.NoteTooLong(
             f"A public reason is at most {MAX_PUBLIC_REASON} characters.", field="publicReason"
         )
     return text
+
+
+def _check_until(until: datetime | None, now: datetime) -> datetime | None:
+    """A suspension's end: a moment with a time zone, in the future, that UTC can hold."""
+    if until is None:
+        return None
+    if until.tzinfo is None or until.utcoffset() is None:
+        raise errors.InvalidExpiry(
+            "Give the suspension's end with a time zone, e.g. 2030-01-31T12:00:00Z.",
+            field="until",
+        )
+    try:
+        until = until.astimezone(UTC)
+    except OverflowError:
+        raise errors.InvalidExpiry(
+            "That end is out of range; leave `until` out for an indefinite suspension.",
+            field="until",
+        ) from None
+    if until <= now:
+        raise errors.InvalidExpiry("A suspension ends in the future.", field="until")
+    return until
 
 
 async def take_action(
@@ -116,8 +139,7 @@ async def take_action(
     reason = audit.require_reason(reason)
     shown = _public_reason(public_reason)
     now = utcnow()
-    if until is not None and until <= now:
-        raise errors.InvalidExpiry("A suspension ends in the future.", field="until")
+    until = _check_until(until, now)
     row: Post | Account
     if action in POST_ACTIONS:
         row = await lock_post(session, target_id)
@@ -128,8 +150,9 @@ async def take_action(
     await check_target(session, actor=actor, actor_roles=actor_roles, account_id=owner_id)
     if _in_force(action, row, now):
         raise errors.AlreadyInForce("That action is already in force; lift it first.")
+    expired = None
     if isinstance(row, Account) and action is Action.SUSPEND_ACCOUNT and row.suspended_at:
-        await expiry.expire_suspension(session, account=row, now=now, actor=actor)  # unswept
+        expired = await expiry.clear_expired_suspension(session, account=row, now=now)  # unswept
     _put(action, row, now, until)
     strike = Strike(
         account_id=owner_id,
@@ -148,6 +171,14 @@ async def take_action(
         session, actor=actor, case_id=case_id, target=target, target_id=row.id, owner_id=owner_id
     )
     _record_events(session, strike, row)
+    if action is Action.SUSPEND_ACCOUNT:
+        # The suspension commits with the revocation; the event closes live subscriptions.
+        await accounts.log_out_everywhere(session, account_id=owner_id)
+    await session.flush()
+    # Audit entries last: the audit lock is then the last lock this transaction takes, as in
+    # every staff action (support's `endAllSessions` revokes sessions, then audits).
+    if expired is not None:
+        await expiry.record_expiry(session, expired, actor=actor)
     await audit.record_entry(
         session,
         actor=actor,
@@ -164,10 +195,6 @@ async def take_action(
             "public_reason": policies.public_reason(strike),
         },
     )
-    if action is Action.SUSPEND_ACCOUNT:
-        # The suspension commits with the revocation; the event closes live subscriptions.
-        await accounts.log_out_everywhere(session, account_id=owner_id)
-    await session.flush()
     return strike
 
 
@@ -242,6 +269,7 @@ async def lift_action(
     revert(strike, row, cause=LiftCause.LIFTED, by=actor.account_id)
     if isinstance(row, Post):
         events.record_event(session, type=events.POST_UPDATED, payload={"post_id": row.id})
+    await session.flush()  # every change before the audit entry (and its lock)
     await audit.record_entry(
         session,
         actor=actor,
@@ -252,5 +280,4 @@ async def lift_action(
         before={"action": strike.action, "in_force": True},
         after={"action": strike.action, "in_force": False},
     )
-    await session.flush()
     return strike

@@ -15,7 +15,7 @@ from models.base import utcnow
 from models.errors import NotFound
 from models.events import actions as events
 from models.moderation import actions, cases, errors, policies
-from models.moderation.kinds import AppealStatus, LiftCause, StrikeStatus
+from models.moderation.kinds import AppealStatus, LiftCause
 from models.moderation.tables import Appeal, Strike
 from models.posts.tables import Post
 
@@ -77,12 +77,15 @@ async def decide_appeal(
         message,
     )
     if overturn:
-        if before is StrikeStatus.IN_FORCE:
+        if strike.lifted_at is None:
+            # In force, or a suspension run out that no sweep has lifted yet (it still holds
+            # the account's row): lift it now, as overturned, so no sweep records it EXPIRED.
             actions.revert(strike, row, cause=LiftCause.OVERTURNED, by=actor.account_id)
             if isinstance(row, Post):
                 events.record_event(session, type=events.POST_UPDATED, payload={"post_id": row.id})
-        else:  # already lifted or run out: the record now says it was wrong
+        else:  # already lifted or swept as run out: the record now says it was wrong
             strike.lift_cause = LiftCause.OVERTURNED.value
+    await session.flush()  # every change before the audit entry (and its lock)
     await audit.record_entry(
         session,
         actor=actor,
@@ -96,5 +99,4 @@ async def decide_appeal(
             "strike": policies.strike_status(strike, now=utcnow()).value,
         },
     )
-    await session.flush()
     return strike, appeal

@@ -1,5 +1,6 @@
 """Reports and the cases they gather into: reporting, and the staff's work on a case
-(assign, note, priority, dismiss). Each staff change is audited in the same transaction."""
+(assign, note, priority, dismiss). Staff never work a case about themselves or about an
+account that outranks them; each change is audited in the same transaction, last."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.access import actions as access
+from models.access import policies as access_policies
 from models.access.roles import Role
 from models.accounts.tables import Account
 from models.audit import actions as audit
@@ -20,13 +22,14 @@ from models.moderation import errors, policies
 from models.moderation.kinds import CaseStatus, Category, Priority, Target
 from models.moderation.tables import CaseNote, ModerationCase, Report
 from models.posts import actions as posts
+from models.text import check_text
 
 MAX_NOTE = 1000
 MAX_CASE_NOTE = 2000
 
 
 def check_note(note: str | None, *, limit: int, field: str, required: bool = False) -> str:
-    note = (note or "").strip()
+    note = check_text((note or "").strip(), field=field, multiline=True)
     if required and not note:
         raise errors.NoteRequired("Write the note.", field=field)
     if len(note) > limit:
@@ -159,6 +162,9 @@ async def _audit_case(
     before: dict[str, object],
     after: dict[str, object],
 ) -> None:
+    """The entry for a change to a case: the change is flushed first, so the audit lock is
+    the last lock the transaction takes (see `models.audit.actions.record_entry`)."""
+    await session.flush()
     await audit.record_entry(
         session,
         actor=actor,
@@ -171,35 +177,76 @@ async def _audit_case(
     )
 
 
-async def assign_case(
-    session: AsyncSession, *, actor: Actor, case_id: int, assignee_id: int, note: str | None
-) -> ModerationCase:
-    """Give an open case to a moderator (oneself included); the note, if any, is kept on
-    the case and is the audit entry's reason."""
-    note = check_note(note, limit=MAX_CASE_NOTE, field="note")
-    case = await _open_case(session, case_id)
+async def check_may_work(
+    session: AsyncSession, *, actor: Actor, actor_roles: Collection[Role], case: ModerationCase
+) -> None:
+    """Staff work no case about themselves or about an account that outranks them."""
+    policies.check_may_moderate(
+        actor_id=actor.account_id,
+        actor_roles=actor_roles,
+        target_id=case.account_id,
+        target_roles=await access.roles_of(session, account_id=case.account_id),
+    )
+
+
+async def _check_assignee(session: AsyncSession, case: ModerationCase, assignee_id: int) -> None:
     roles = await access.roles_of(session, account_id=assignee_id)
     if not policies.is_moderator(roles):
         raise errors.InvalidAssignee("Cases go to a MODERATOR or an ADMIN.", field="assigneeId")
     if assignee_id == case.account_id:
         raise errors.InvalidAssignee("Nobody handles a case about themselves.", field="assigneeId")
+    target_roles = await access.roles_of(session, account_id=case.account_id)
+    if not access_policies.may_act_on(roles, target_roles):
+        raise errors.InvalidAssignee(
+            "The case is about an account that outranks the assignee.", field="assigneeId"
+        )
+
+
+async def assign_case(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    actor_roles: Collection[Role],
+    case_id: int,
+    assignee_id: int,
+    reason: str | None,
+    note: str | None,
+) -> ModerationCase:
+    """Give an open case to a moderator (oneself included) who may act on its account, saying
+    why; the note, if any, is kept on the case."""
+    reason = audit.require_reason(reason)
+    note = check_note(note, limit=MAX_CASE_NOTE, field="note")
+    case = await _open_case(session, case_id)
+    await check_may_work(session, actor=actor, actor_roles=actor_roles, case=case)
+    await _check_assignee(session, case, assignee_id)
     before = case.assignee_id
     case.assignee_id = assignee_id
     if note:
         session.add(CaseNote(case_id=case.id, author_id=actor.account_id, body=note))
     await _audit_case(
-        session, actor, case, "assign", note, {"assignee_id": before}, {"assignee_id": assignee_id}
+        session,
+        actor,
+        case,
+        "assign",
+        reason,
+        {"assignee_id": before},
+        {"assignee_id": assignee_id},
     )
-    await session.flush()
     return case
 
 
 async def add_note(
-    session: AsyncSession, *, actor: Actor, case_id: int, body: str | None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    actor_roles: Collection[Role],
+    case_id: int,
+    body: str | None,
 ) -> ModerationCase:
     """A note on a case, open or closed; its text is the audit entry's reason."""
     body = check_note(body, limit=MAX_CASE_NOTE, field="body", required=True)
     case = await get_case(session, case_id, lock=True)
+    await check_may_work(session, actor=actor, actor_roles=actor_roles, case=case)
     note = CaseNote(case_id=case.id, author_id=actor.account_id, body=body)
     session.add(note)
     await session.flush()
@@ -208,17 +255,23 @@ async def add_note(
 
 
 async def set_priority(
-    session: AsyncSession, *, actor: Actor, case_id: int, priority: Priority, reason: str | None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    actor_roles: Collection[Role],
+    case_id: int,
+    priority: Priority,
+    reason: str | None,
 ) -> ModerationCase:
-    """Move an open case up or down the queue."""
-    reason = check_note(reason, limit=MAX_NOTE, field="reason")
+    """Move an open case up or down the queue, saying why."""
+    reason = audit.require_reason(reason)
     case = await _open_case(session, case_id)
+    await check_may_work(session, actor=actor, actor_roles=actor_roles, case=case)
     before = Priority(case.priority).name
     case.priority = int(priority)
     await _audit_case(
         session, actor, case, "priority", reason, {"priority": before}, {"priority": priority.name}
     )
-    await session.flush()
     return case
 
 
@@ -233,15 +286,9 @@ async def dismiss_case(
     """Close an open case with no action; not a case about oneself or a higher rank."""
     reason = audit.require_reason(reason)
     case = await _open_case(session, case_id)
-    policies.check_may_moderate(
-        actor_id=actor.account_id,
-        actor_roles=actor_roles,
-        target_id=case.account_id,
-        target_roles=await access.roles_of(session, account_id=case.account_id),
-    )
+    await check_may_work(session, actor=actor, actor_roles=actor_roles, case=case)
     _close(case, CaseStatus.DISMISSED, actor)
     await _audit_case(
         session, actor, case, "dismiss", reason, {"status": "OPEN"}, {"status": "DISMISSED"}
     )
-    await session.flush()
     return case

@@ -4,6 +4,7 @@ strike closed as EXPIRED and an audit entry."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
@@ -18,10 +19,20 @@ from models.moderation.tables import Strike
 SWEEP_BATCH = 100
 
 
-async def expire_suspension(
-    session: AsyncSession, *, account: Account, now: datetime, actor: Actor
-) -> None:
-    """Record that a locked account's suspension ran out: clear it, close its strike."""
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """What clearing one run-out suspension changed, for its audit entry."""
+
+    account_id: int
+    until: datetime | None
+    strike_ids: list[int]
+
+
+async def clear_expired_suspension(
+    session: AsyncSession, *, account: Account, now: datetime
+) -> Expiry:
+    """Record that a locked account's suspension ran out: clear it, close its strikes as
+    EXPIRED. The caller writes the audit entry (`record_expiry`) after its other changes."""
     until = account.suspended_until
     account.suspended_at, account.suspended_until = None, None
     strikes = await session.scalars(
@@ -37,15 +48,22 @@ async def expire_suspension(
     for strike in strikes:
         strike.lifted_at, strike.lift_cause = now, LiftCause.EXPIRED.value
         ids.append(strike.id)
+    return Expiry(account_id=account.id, until=until, strike_ids=ids)
+
+
+async def record_expiry(session: AsyncSession, expiry: Expiry, *, actor: Actor) -> None:
+    """The audit entry of a cleared suspension. It takes the audit lock, so it comes after
+    every data change of the transaction."""
+    await session.flush()
     await audit.record_entry(
         session,
         actor=actor,
         action="moderation.expire_suspension",
         target_type="account",
-        target_id=account.id,
+        target_id=expiry.account_id,
         reason="The suspension reached its end.",
-        before={"suspended_until": None if until is None else until.isoformat()},
-        after={"suspended": False, "strike_ids": ids},
+        before={"suspended_until": None if expiry.until is None else expiry.until.isoformat()},
+        after={"suspended": False, "strike_ids": expiry.strike_ids},
     )
 
 
@@ -74,9 +92,10 @@ async def lift_expired_suspensions(
         .limit(limit)
         .with_for_update(key_share=True, skip_locked=True)
     )
-    lifted = 0
-    for account in list(due):
-        await expire_suspension(session, account=account, now=now, actor=actor)
-        lifted += 1
+    cleared = [
+        await clear_expired_suspension(session, account=account, now=now) for account in list(due)
+    ]
+    for expiry in cleared:  # every change first: the audit lock is the last one taken
+        await record_expiry(session, expiry, actor=actor)
     await session.flush()
-    return lifted
+    return len(cleared)

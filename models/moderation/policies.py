@@ -20,6 +20,7 @@ from models.moderation.kinds import (
     StrikeStatus,
 )
 from models.moderation.tables import Strike
+from models.posts.tables import PUBLIC, Post
 
 # Who works the queue and acts; who may also read an account's strikes and standing.
 MODERATORS = frozenset({Role.MODERATOR, Role.ADMIN})
@@ -33,6 +34,20 @@ def is_moderator(roles: Collection[Role]) -> bool:
 def may_view_strikes(*, viewer_id: int | None, roles: Collection[Role], owner_id: int) -> bool:
     """The owner sees their own strikes; moderation and support staff see anyone's."""
     return viewer_id == owner_id or bool(STRIKE_READERS & set(roles))
+
+
+def reads_strike_post_as_staff(
+    *, viewer_id: int | None, roles: Collection[Role], owner_id: int
+) -> bool:
+    """Whether the post a strike acts on is shown to the viewer as staff see it (whatever its
+    state): strike readers on staff, except for their own strikes, which they see as owners."""
+    return viewer_id != owner_id and bool(STRIKE_READERS & set(roles))
+
+
+def staff_read_is_sensitive(post: Post) -> bool:
+    """Staff reading a post that is not public, or that moderation hid or its author deleted,
+    is a sensitive read and is audited."""
+    return post.visibility != PUBLIC or post.hidden_at is not None or post.deleted_at is not None
 
 
 def check_may_moderate(

@@ -89,6 +89,11 @@ async def queue_page(
     return Page(items=items, has_next=len(rows) > first)
 
 
+async def post_in_any_state(session: AsyncSession, *, post_id: int) -> Post | None:
+    """A post whatever its visibility, hidden or deleted: for staff reading a strike."""
+    return await session.get(Post, post_id)
+
+
 async def case_record(session: AsyncSession, *, case_id: int) -> CaseRecord | None:
     row = (
         await session.execute(

@@ -11,12 +11,14 @@ from models.errors import NotFound
 from models.events import actions as events
 from models.posts import errors, policies
 from models.posts.tables import PUBLIC, VISIBILITIES, Like, Post, PostEdit
+from models.text import check_text
 from models.timeline import actions as timeline
 
 MAX_POST_LENGTH = 500
 
 
 def check_body(body: str) -> str:
+    check_text(body, field="body", multiline=True)
     if not body.strip():
         raise errors.PostEmpty("A post needs some text.", field="body")
     if len(body) > MAX_POST_LENGTH:

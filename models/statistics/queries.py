@@ -38,6 +38,8 @@ def check_range(first_day: date, last_day: date) -> None:
         raise InvalidRange("`lastDay` is before `firstDay`.", field="lastDay")
     if (last_day - first_day).days + 1 > MAX_DAYS:
         raise InvalidRange(f"A range is at most {MAX_DAYS} days.", field="lastDay")
+    if last_day >= date.max:  # counting ends at the start of the day after `lastDay`
+        raise InvalidRange(f"`lastDay` is at most {date.max - timedelta(days=1)}.", field="lastDay")
 
 
 def _day(dialect: str, column: Any) -> ColumnElement[Any]:

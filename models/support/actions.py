@@ -1,6 +1,8 @@
 """Support use cases: end one session or every session of an account. Each checks rank
 and is audited with the sessions before and after; live subscriptions of an ended session
-close through the `sessions.revoked` event."""
+close through the `sessions.revoked` event. As in every staff action, the audit entry is
+written last: `record_entry` takes the audit chain's lock, and a transaction that held it
+while still changing sessions would deadlock with a suspension (account, sessions, audit)."""
 
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ async def end_session(
     ended = [session_id] if session_id in before else []
     if ended:
         await accounts.log_out(session, account_id=row.account_id, session_id=session_id)
+    await session.flush()  # every change before the audit entry (and its lock)
     await audit.record_entry(
         session,
         actor=actor,
@@ -97,6 +100,7 @@ async def end_all_sessions(
     before = await _live_ids(session, account_id=account_id)
     if before:
         await accounts.log_out_everywhere(session, account_id=account_id)
+    await session.flush()  # every change before the audit entry (and its lock)
     await audit.record_entry(
         session,
         actor=actor,

@@ -22,7 +22,7 @@ class TotpEnrolment:
 
 
 BeginTotpEnrolmentResult = Annotated[
-    TotpEnrolment | ConflictError,
+    TotpEnrolment | AuthenticationError | ConflictError,
     strawberry.union(
         "BeginTotpEnrolmentResult",
         description="The outcome of `beginTotpEnrolment`: its payload or a UserError.",
@@ -30,9 +30,24 @@ BeginTotpEnrolmentResult = Annotated[
 ]
 
 
+@strawberry.input(description="The password again, to start turning on TOTP.")
+class BeginTotpEnrolmentInput:
+    password: str = strawberry.field(
+        description="The account's password: a session token alone cannot change TOTP."
+    )
+
+
 @strawberry.input(description="A code proving the authenticator app holds the secret.")
 class TotpCodeInput:
     code: str = strawberry.field(description="The current 6-digit code.")
+
+
+@strawberry.input(description="A current code and the password, to turn TOTP off.")
+class DisableTotpInput:
+    code: str = strawberry.field(description="The current 6-digit code.")
+    password: str = strawberry.field(
+        description="The account's password: a session token alone cannot change TOTP."
+    )
 
 
 @strawberry.type(description="Two-factor authentication is on.")
@@ -92,14 +107,17 @@ class SecurityQueries:
 @strawberry.type
 class SecurityMutations:
     @strawberry.mutation(
-        description="Start turning on TOTP: returns a secret; confirm it with a first code.",
+        description="Start turning on TOTP (the password again is required): returns a "
+        "secret; confirm it with a first code.",
         permission_classes=[IsAuthenticated],
     )
-    async def begin_totp_enrolment(self, info: Info) -> BeginTotpEnrolmentResult:
+    async def begin_totp_enrolment(
+        self, info: Info, input: Annotated[BeginTotpEnrolmentInput, INPUT]
+    ) -> BeginTotpEnrolmentResult:
         try:
-            enrolment = await resolvers.begin_totp_enrolment(info.context)
+            enrolment = await resolvers.begin_totp_enrolment(info.context, password=input.password)
         except DomainError as err:
-            return user_error(err, (ConflictError,))  # type: ignore[return-value]
+            return user_error(err, (AuthenticationError, ConflictError))  # type: ignore[return-value]
         return TotpEnrolment(secret=enrolment.secret, provisioning_uri=enrolment.uri)
 
     @strawberry.mutation(
@@ -117,14 +135,15 @@ class SecurityMutations:
         return TotpEnabled(recovery_codes=codes)
 
     @strawberry.mutation(
-        description="Turn TOTP off with a current code. Staff cannot: their roles require it.",
+        description="Turn TOTP off with a current code and the password. Staff cannot: their "
+        "roles require it. Every session then stops counting as having proved a factor.",
         permission_classes=[IsAuthenticated],
     )
     async def disable_totp(
-        self, info: Info, input: Annotated[TotpCodeInput, INPUT]
+        self, info: Info, input: Annotated[DisableTotpInput, INPUT]
     ) -> DisableTotpResult:
         try:
-            await resolvers.disable_totp(info.context, code=input.code)
+            await resolvers.disable_totp(info.context, code=input.code, password=input.password)
         except DomainError as err:
             return user_error(err, (AuthenticationError, ConflictError, NotAllowedError))  # type: ignore[return-value]
         return TotpDisabled(enabled=False)

@@ -3,19 +3,21 @@ strike, its audit entry, and the abuse of power each refuses."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from app.runtime import Services
-from models.accounts.tables import Account
+from app.settings import Settings
+from tests.conftest import make_settings
 from tests.support.accounts import PASSWORD, User, follow, post, sign_up
 from tests.support.audit import audit_entries, events_of
+from tests.support.backends import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.moderation import (
+    APPEAL,
+    DECIDE_APPEAL,
     HIDE_POST,
     LIFT,
     LIMIT_ACCOUNT,
@@ -24,6 +26,7 @@ from tests.support.moderation import (
     act,
     case_id_of,
     report_post,
+    run_out_suspension,
 )
 from tests.support.staff import make_staff
 
@@ -39,12 +42,24 @@ mutation ($input: LogInInput!) {
   logIn(input: $input) { __typename ... on UserError { code message } }
 }
 """
+LOG_IN_TOKEN = """
+mutation ($input: LogInInput!) {
+  logIn(input: $input) { __typename ... on SessionPayload { token } }
+}
+"""
 VIEWER = "{ viewer { handle } }"
 STANDING = """
 query ($id: ID!) { node(id: $id) { ... on Account {
   moderationStatus { suspended suspendedUntil }
   strikes(first: 10) { edges { node { id status liftedAt } } } } } }
 """
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    """No periodic sweep during these tests: the ones about expiry run it themselves, at the
+    moment they choose, after moving a suspension's end into the past."""
+    return make_settings(database, moderation_sweep_interval=3600.0)
 
 
 def ids(data: dict[str, Any], field: str) -> list[str]:
@@ -262,6 +277,57 @@ async def test_refused_account_actions(gql: GraphQLClient, services: Services) -
     assert outcomes == ["refused:TARGET_OUTRANKS_ACTOR", "refused:INVALID_EXPIRY"]
 
 
+@pytest.mark.parametrize(
+    "until",
+    [
+        pytest.param("2099-01-01T00:00:00", id="no time zone"),
+        pytest.param("9999-12-31T23:59:59-12:00", id="past year 9999 in UTC"),
+        pytest.param("2020-01-01T00:00:00+00:00", id="in the past"),
+    ],
+)
+async def test_a_suspension_end_must_have_a_time_zone_and_fit_in_utc(
+    gql: GraphQLClient, services: Services, until: str
+) -> None:
+    moderator = await make_staff(gql, services, "mod", "MODERATOR")
+    member = await sign_up(gql, "member")
+
+    result = await act(
+        gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="spam", until=until
+    )
+    status = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
+
+    assert (result["__typename"], result["code"], result["field"]) == (
+        "ValidationError",
+        "INVALID_EXPIRY",
+        "until",
+    )
+    assert status["node"]["moderationStatus"]["suspended"] is False
+    assert status["node"]["strikes"]["edges"] == []
+    [entry] = await audit_entries(services, "moderation.suspend_account")
+    assert entry.outcome == "refused:INVALID_EXPIRY"
+
+
+async def test_a_suspension_end_in_any_time_zone_is_kept_in_utc(
+    gql: GraphQLClient, services: Services
+) -> None:
+    moderator = await make_staff(gql, services, "mod", "MODERATOR")
+    member = await sign_up(gql, "member")
+
+    result = await act(
+        gql,
+        SUSPEND_ACCOUNT,
+        moderator,
+        accountId=member.id,
+        reason="spam",
+        until="2099-01-01T00:30:00+14:00",
+    )
+
+    assert result["__typename"] == "StrikePayload"
+    expires = datetime.fromisoformat(result["strike"]["expiresAt"])
+    assert expires == datetime(2098, 12, 31, 10, 30, tzinfo=UTC)
+    assert expires.utcoffset() == timedelta(0)
+
+
 @pytest.mark.parametrize("role", [None, "SUPPORT", "AUDITOR"])
 async def test_actions_without_permission_are_forbidden(
     gql: GraphQLClient, services: Services, role: str | None
@@ -290,16 +356,14 @@ async def test_an_expired_suspension_never_blocks_and_the_sweep_records_its_lift
 ) -> None:
     moderator = await make_staff(gql, services, "mod", "MODERATOR")
     member = await sign_up(gql, "member")
-    # Long enough that the first log-in lands inside it even on a loaded machine.
-    until_at = datetime.now(UTC) + timedelta(seconds=3)
-    until = until_at.isoformat()
+    until = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     credentials = {"input": {"login": "member", "password": PASSWORD}}
 
     suspended = await act(
         gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="cool off", until=until
     )
     during = await gql.execute(LOG_IN, credentials)
-    await asyncio.sleep((until_at - datetime.now(UTC)).total_seconds() + 0.1)
+    await run_out_suspension(services, "member")  # its end has passed; nothing swept it yet
     after = await gql.execute(LOG_IN, credentials)
     status = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
     swept = await services.suspensions.run_once()
@@ -321,18 +385,56 @@ async def test_an_expired_suspension_never_blocks_and_the_sweep_records_its_lift
     assert entry.after is not None and entry.after["suspended"] is False
 
 
+async def test_overturning_a_run_out_suspension_before_the_sweep_stays_overturned(
+    gql: GraphQLClient, services: Services
+) -> None:
+    moderator = await make_staff(gql, services, "mod", "MODERATOR")
+    member = await sign_up(gql, "member")
+    until = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    suspended = await act(
+        gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="cool off", until=until
+    )
+    strike_id = suspended["strike"]["id"]
+    await run_out_suspension(services, "member")
+    logged_in = await gql.execute(
+        LOG_IN_TOKEN, {"input": {"login": "member", "password": PASSWORD}}
+    )
+    back = User(member.id, member.handle, logged_in["logIn"]["token"])
+    appealed = await act(gql, APPEAL, back, strikeId=strike_id, note="it was not spam")
+    assert appealed["strike"]["status"] == "EXPIRED"
+
+    overturned = await act(
+        gql,
+        DECIDE_APPEAL,
+        moderator,
+        strikeId=strike_id,
+        decision="OVERTURN",
+        reason="wrong account",
+    )
+    swept = await services.suspensions.run_once()
+    later = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
+
+    assert overturned["strike"]["status"] == "OVERTURNED"
+    assert overturned["strike"]["liftedAt"] is not None
+    assert swept == 0  # the overturn already cleared the suspension
+    [strike] = later["node"]["strikes"]["edges"]
+    assert strike["node"]["status"] == "OVERTURNED"
+    assert later["node"]["moderationStatus"] == {"suspended": False, "suspendedUntil": None}
+    assert await audit_entries(services, "moderation.expire_suspension") == []
+    [entry] = await audit_entries(services, "moderation.appeal.overturn")
+    assert (entry.before, entry.after) == (
+        {"appeal": "PENDING", "strike": "EXPIRED"},
+        {"appeal": "OVERTURNED", "strike": "OVERTURNED"},
+    )
+
+
 async def test_suspending_again_after_an_unswept_expiry_closes_the_old_strike(
     gql: GraphQLClient, services: Services
 ) -> None:
     moderator = await make_staff(gql, services, "mod", "MODERATOR")
     member = await sign_up(gql, "member")
     await act(gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="first time")
-    async with services.runtime.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(Account)
-            .where(Account.handle == "member")
-            .values(suspended_until=datetime.now(UTC) - timedelta(minutes=1))
-        )
+    await run_out_suspension(services, "member")
 
     again = await act(gql, SUSPEND_ACCOUNT, moderator, accountId=member.id, reason="second")
     strikes = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)

@@ -11,7 +11,7 @@ from resolvers.paging import parse_global_id
 from tests.support.accounts import User, follow, post, sign_up
 from tests.support.audit import audit_entries, events_of
 from tests.support.graphql import GraphQLClient
-from tests.support.moderation import REPORT_ACCOUNT, case_id_of, report_post
+from tests.support.moderation import HIDE_POST, REPORT_ACCOUNT, act, case_id_of, report_post
 from tests.support.staff import make_staff
 
 QUEUE = """
@@ -172,9 +172,12 @@ async def test_the_queue_filters_by_assignment_and_status(
     await report_post(gql, reporter, mine)
     await report_post(gql, reporter, theirs)
     assign = "mutation ($i: AssignModerationCaseInput!) { assignModerationCase(input: $i) { __typename } }"
-    await gql.execute(
-        assign, {"i": {"caseId": await case_id_of(services, mine)}}, token=moderator.token
+    assigned = await gql.execute(
+        assign,
+        {"i": {"caseId": await case_id_of(services, mine), "reason": "taking it"}},
+        token=moderator.token,
     )
+    assert assigned["assignModerationCase"]["__typename"] == "ModerationCasePayload"
 
     def ids(data: dict[str, Any]) -> list[str]:
         return [e["node"]["post"]["id"] for e in data["moderationQueue"]["edges"]]
@@ -230,4 +233,41 @@ async def test_a_staff_read_of_a_followers_only_post_is_audited(
         "mod",
         "post",
         str(key(post_id)),
+    )
+
+
+async def test_a_staff_read_of_a_hidden_public_post_is_audited_a_visible_one_is_not(
+    gql: GraphQLClient, services: Services
+) -> None:
+    moderator = await make_staff(gql, services, "mod", "MODERATOR")
+    colleague = await make_staff(gql, services, "colleague", "MODERATOR")
+    author = await sign_up(gql, "author")
+    reporter = await sign_up(gql, "reporter")
+    shown, hidden = await post(gql, author, "fine"), await post(gql, author, "not fine")
+    await report_post(gql, reporter, shown)
+    await report_post(gql, reporter, hidden)
+    await act(gql, HIDE_POST, moderator, postId=hidden, reason="rule 3")
+    earlier = len(await audit_entries(services))  # hidePost shows the hidden post: audited
+
+    visible_case = await gql.execute(
+        CASE, {"id": await case_id_of(services, shown)}, token=colleague.token
+    )
+    assert len(await audit_entries(services)) == earlier
+    hidden_case = await gql.execute(
+        CASE, {"id": await case_id_of(services, hidden)}, token=colleague.token
+    )
+
+    assert visible_case["moderationCase"]["post"]["hidden"] is False
+    assert hidden_case["moderationCase"]["post"] == {
+        "id": hidden,
+        "body": "not fine",
+        "visibility": "PUBLIC",
+        "hidden": True,
+    }
+    [entry] = (await audit_entries(services))[earlier:]
+    assert (entry.action, entry.actor_handle, entry.target_type, entry.target_id) == (
+        "read.post",
+        "colleague",
+        "post",
+        str(key(hidden)),
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -163,3 +165,32 @@ async def test_readiness_fails_when_redis_is_down(
         checks = (await http.get("/readyz")).json()["checks"]
     assert checks["database"] is True and checks["migrations"] is True
     await asyncio.sleep(0)
+
+
+async def test_readiness_does_not_wait_for_a_busy_connection_pool(settings: Settings) -> None:
+    """Slow requests holding every connection of the app's pool do not make the instance
+    unready: the checks have a connection of their own."""
+    app = create_app(Settings(**{**settings.__dict__, "db_pool_size": 2}))
+    app.state.ready = True
+    services: Services = app.state.services
+    pool: Any = services.engine.pool
+    held = []
+    try:
+        for _ in range(pool.size() + max(0, pool._max_overflow)):
+            held.append(await services.engine.connect())
+        async with client(app) as http:
+            started = time.monotonic()
+            response = await http.get("/readyz")
+            elapsed = time.monotonic() - started
+        # (Redis, when configured, is not connected in an app that was never started.)
+        checks = response.json()["checks"]
+        assert checks["database"] is True and checks["migrations"] is True, checks
+        assert elapsed < 1.5
+        assert services.probes.pool()["checked_out"] == len(held)
+    finally:
+        for conn in held:
+            await conn.close()
+        await services.probes.close()
+        if services.redis_backend is not None:
+            await services.redis_backend.disconnect()
+        await services.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from admin import commands
 from app.runtime import Services
 from models.access.errors import LastAdmin
+from models.access.tables import AccountRole
 from models.audit.tables import AuditEntry
 from resolvers.paging import parse_global_id
 from tests.support.accounts import sign_up
@@ -186,3 +188,42 @@ async def test_without_permission(gql: GraphQLClient, services: Services) -> Non
     assert plain[0]["extensions"] == {"code": "FORBIDDEN", "reason": "ROLE_REQUIRED"}
     assert staff[0]["extensions"] == {"code": "FORBIDDEN", "reason": "ROLE_REQUIRED"}
     assert (await gql.execute(VIEWER_ROLES, token=hire.token))["viewerRoles"] == ["USER"]
+
+
+async def test_a_staff_members_refusal_by_the_directive_is_audited(
+    gql: GraphQLClient, services: Services
+) -> None:
+    user = await sign_up(gql, "user")
+    moderator = await make_staff(gql, services, "mod", "MODERATOR")
+
+    await gql.errors(GRANT, _input(moderator.id, "ADMIN", "promote me"), token=moderator.token)
+    await gql.errors(GRANT, _input(user.id, "ADMIN", "promote me"), token=user.token)
+
+    [entry] = [e for e in await _entries(services) if e.action == "access.refused"]
+    assert (entry.actor_handle, entry.target_type, entry.target_id, entry.outcome) == (
+        "mod",
+        "field",
+        "Mutation.grantRole",
+        "refused:ROLE_REQUIRED",
+    )
+
+
+async def test_two_admins_revoking_each_other_at_once_leave_one(
+    gql: GraphQLClient, services: Services
+) -> None:
+    first = await make_staff(gql, services, "first", "ADMIN")
+    second = await make_staff(gql, services, "second", "ADMIN")
+
+    responses = await asyncio.gather(
+        gql.post(REVOKE, _input(second.id, "ADMIN", "handing over"), token=first.token),
+        gql.post(REVOKE, _input(first.id, "ADMIN", "handing over"), token=second.token),
+    )
+
+    async with services.runtime.read_sessionmaker() as session:
+        admins = list(
+            await session.scalars(select(AccountRole.account_id).where(AccountRole.role == "ADMIN"))
+        )
+    payloads = [r.json().get("data", {}).get("revokeRole") or {} for r in responses]
+    assert len(admins) == 1
+    # One revoke lands; the other meets the last-admin rule, or finds its own role gone.
+    assert sorted(p.get("__typename", "refused") for p in payloads).count("RolesPayload") == 1

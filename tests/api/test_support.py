@@ -137,6 +137,43 @@ async def test_account_search_without_permission_is_forbidden(
     assert as_billing[0]["extensions"]["code"] == "FORBIDDEN"
 
 
+async def test_only_email_readers_search_by_email(gql: GraphQLClient, services: Services) -> None:
+    """`Account.email` is for SUPPORT and ADMIN; searching by an email prefix would otherwise
+    let any searcher spell an address out one character at a time."""
+    moderator = await make_staff(gql, services, "mod", "MODERATOR")
+    auditor = await make_staff(gql, services, "aud", "AUDITOR")
+    admin = await make_staff(gql, services, "boss", "ADMIN")
+    await sign_up(gql, "victim")
+    by_email = [{"email": "victim@example.com"}, {"emailPrefix": "vic"}]
+
+    for searcher in (moderator, auditor):
+        for search in by_email:
+            errors = await gql.errors(SEARCH, {"filter": search, "first": 5}, token=searcher.token)
+            assert [(e["extensions"]["code"], e["path"]) for e in errors] == [
+                ("FORBIDDEN", ["accountSearch"])
+            ], (searcher.handle, search)
+        by_handle = await gql.execute(
+            SEARCH, {"filter": {"handlePrefix": "vic"}, "first": 5}, token=searcher.token
+        )
+        assert handles(by_handle) == ["victim"]
+    for search in by_email:
+        found = await gql.execute(SEARCH, {"filter": search, "first": 5}, token=admin.token)
+        assert handles(found) == ["victim"]
+    searches = await audit_entries(services, action="read.account_search")
+    assert sorted((e.actor_handle, e.target_type) for e in searches) == [
+        ("aud", "handle_prefix"),
+        ("boss", "email"),
+        ("boss", "email_prefix"),
+        ("mod", "handle_prefix"),
+    ]
+    refused = await audit_entries(services, action="access.refused")
+    assert sorted((e.actor_handle, e.target_id, e.outcome) for e in refused) == [
+        (who, f"Query.accountSearch.{criterion}", "refused:ROLE_REQUIRED")
+        for who in ("aud", "mod")
+        for criterion in ("email", "emailPrefix")
+    ]
+
+
 async def test_a_malformed_search_is_bad_user_input(gql: GraphQLClient, services: Services) -> None:
     support = await make_staff(gql, services, "helper", "SUPPORT")
     bad = [

@@ -14,6 +14,7 @@ from tests.support.staff import (
     BEGIN_TOTP,
     CONFIRM_TOTP,
     enrol_totp,
+    grant,
     make_staff,
     totp_code,
     wrong_code,
@@ -30,10 +31,11 @@ mutation LogIn($input: LogInInput!) {
 """
 STATUS = "query { twoFactor { enabled recoveryCodesLeft sessionVerified } }"
 DISABLE = """
-mutation Disable($code: String!) {
-  disableTotp(input: {code: $code}) { __typename ... on UserError { code } }
+mutation Disable($code: String!, $password: String! = "correct horse battery") {
+  disableTotp(input: {code: $code, password: $password}) { __typename ... on UserError { code } }
 }
 """
+ROLES_OF = "query ($id: ID!) { node(id: $id) { ... on Account { roles } } }"
 
 
 async def _log_in(gql: GraphQLClient, handle: str, **factor: str) -> dict[str, Any]:
@@ -46,7 +48,9 @@ async def test_enrolment_needs_a_correct_code_and_returns_recovery_codes(
     gql: GraphQLClient,
 ) -> None:
     user = await sign_up(gql, "careful")
-    begun = (await gql.execute(BEGIN_TOTP, token=user.token))["beginTotpEnrolment"]
+    begun = (await gql.execute(BEGIN_TOTP, {"password": PASSWORD}, token=user.token))[
+        "beginTotpEnrolment"
+    ]
     assert begun["provisioningUri"].startswith("otpauth://totp/Chirp:careful?secret=")
     wrong = wrong_code(begun["secret"])
 
@@ -56,7 +60,9 @@ async def test_enrolment_needs_a_correct_code_and_returns_recovery_codes(
     confirmed = (
         await gql.execute(CONFIRM_TOTP, {"code": totp_code(begun["secret"])}, token=user.token)
     )["confirmTotpEnrolment"]
-    again = (await gql.execute(BEGIN_TOTP, token=user.token))["beginTotpEnrolment"]
+    again = (await gql.execute(BEGIN_TOTP, {"password": PASSWORD}, token=user.token))[
+        "beginTotpEnrolment"
+    ]
 
     assert refused == {
         "__typename": "AuthenticationError",
@@ -169,5 +175,47 @@ async def test_turning_totp_off_needs_a_code_and_staff_cannot(
 
 
 async def test_two_factor_needs_a_viewer(gql: GraphQLClient) -> None:
-    errors = await gql.errors(BEGIN_TOTP)
+    errors = await gql.errors(BEGIN_TOTP, {"password": PASSWORD})
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_turning_totp_on_or_off_needs_the_password(gql: GraphQLClient) -> None:
+    user = await sign_up(gql, "careful")
+    refused = (await gql.execute(BEGIN_TOTP, {"password": "not the password"}, token=user.token))[
+        "beginTotpEnrolment"
+    ]
+    secret, _ = await enrol_totp(gql, user)
+    variables = {"code": totp_code(secret, 1), "password": "not the password"}
+    kept = (await gql.execute(DISABLE, variables, token=user.token))["disableTotp"]
+
+    assert refused == {"__typename": "AuthenticationError", "code": "INVALID_CREDENTIALS"}
+    assert kept == {"__typename": "AuthenticationError", "code": "INVALID_CREDENTIALS"}
+    assert (await gql.execute(STATUS, token=user.token))["twoFactor"]["enabled"] is True
+
+
+async def test_wrong_codes_are_limited(gql: GraphQLClient) -> None:
+    user = await sign_up(gql, "careful")
+    secret, _ = await enrol_totp(gql, user)
+    wrong = wrong_code(secret)
+
+    answers = [(await _log_in(gql, "careful", totpCode=wrong))["code"] for _ in range(10)]
+    locked = await _log_in(gql, "careful", totpCode=totp_code(secret, 1))
+
+    assert answers == ["INVALID_TOTP_CODE"] * 10
+    assert (locked["code"], locked["field"]) == ("TOO_MANY_ATTEMPTS", "totpCode")
+
+
+async def test_a_session_verified_before_totp_was_turned_off_gains_no_staff_role(
+    gql: GraphQLClient, services: Services
+) -> None:
+    user = await sign_up(gql, "careful")
+    secret, _ = await enrol_totp(gql, user)
+    off = await gql.execute(DISABLE, {"code": totp_code(secret, 1)}, token=user.token)
+    assert off["disableTotp"] == {"__typename": "TotpDisabled"}
+
+    await grant(services, "careful", "MODERATOR")
+
+    status = (await gql.execute(STATUS, token=user.token))["twoFactor"]
+    errors = await gql.errors(ROLES_OF, {"id": user.id}, token=user.token)
+    assert status == {"enabled": False, "recoveryCodesLeft": 0, "sessionVerified": False}
+    assert errors[0]["extensions"] == {"code": "FORBIDDEN", "reason": "SECOND_FACTOR_REQUIRED"}

@@ -6,28 +6,39 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from taskiq import Context, InMemoryBroker, TaskiqDepends
 
+from app import db
+from app.jobs import ATTEMPT_WEBHOOK, enqueue_attempts
 from app.runtime import Services
 from app.settings import Settings
+from app.sweeper import DeliverySweep
 from models.base import utcnow
 from models.events import actions as events
 from models.events.tables import Event
+from models.integrations import deliveries
 from models.integrations.sender import WebhookSender
-from models.integrations.tables import WebhookDelivery
+from models.integrations.tables import WebhookDelivery, WebhookFanout
 from resolvers.paging import parse_global_id
+from telemetry import logs, metrics
+from telemetry.jobs import REQUEST_ID_LABEL
 from tests.conftest import eventually, make_settings
 from tests.support.accounts import sign_up
 from tests.support.backends import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.receiver import Receiver
+from tests.support.servers import free_port
 from tests.support.staff import Staff, make_staff
 from tests.support.webhooks import DELIVERIES, act, audit_entries, create_endpoint
+
+CREATE_DELIVERIES = "chirp.create_webhook_deliveries"
 
 
 @pytest.fixture
@@ -148,7 +159,7 @@ async def test_a_failing_receiver_is_retried_with_growing_delays_until_it_succee
 
 
 async def test_an_endpoint_that_keeps_failing_is_turned_off_and_the_system_audits_it(
-    gql: GraphQLClient, services: Services, receiver: Receiver
+    gql: GraphQLClient, services: Services, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     admin, endpoint_id = await _subscribed(gql, services, receiver)
     receiver.default_status = 500
@@ -163,6 +174,9 @@ async def test_an_endpoint_that_keeps_failing_is_turned_off_and_the_system_audit
     assert entry.before is not None and entry.before["enabled"] is True
     assert entry.after is not None and entry.after["enabled"] is False
     assert entry.after["consecutive_failures"] == 4 and entry.after["last_error"] == "HTTP 500"
+    [warning] = [r for r in caplog.records if r.name == "chirp.webhooks"]
+    assert warning.levelname == "WARNING" and "turned off automatically" in warning.getMessage()
+    assert receiver.url not in warning.getMessage()
     data = await gql.execute(DELIVERIES, {"id": endpoint_id, "first": 5}, token=admin.token)
     endpoint = data["webhookEndpoint"]
     assert endpoint["enabled"] is False and endpoint["consecutiveFailures"] == 4
@@ -235,6 +249,9 @@ async def test_unsubscribed_and_disabled_endpoints_get_nothing(
 
     assert receiver.received == []
     assert await _deliveries(gql, admin, other_id) == []
+    assert await _deliveries(gql, admin, created["endpoint"]["id"]) == []
+    async with services.runtime.read_sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
     async with services.runtime.read_sessionmaker() as session:
         event = await session.scalar(select(Event).order_by(Event.id.desc()).limit(1))
     assert event is not None and event.payload == {
@@ -275,3 +292,183 @@ async def test_the_sender_connects_only_to_checked_addresses(receiver: Receiver)
     [got] = receiver.received
     assert got.headers["host"] == f"localhost:{receiver.port}"
     assert got.headers["user-agent"] == "Chirp-Webhooks/1"
+
+
+async def test_deliveries_whose_creation_job_failed_for_good_are_created_by_the_sweep(
+    gql: GraphQLClient, services: Services, receiver: Receiver, settings: Settings
+) -> None:
+    """The database is unreachable for the job that creates an event's deliveries: it is
+    retried and dropped, and the event is already marked processed. The sweep notices the
+    event has no fan-out and creates its deliveries: the receiver gets it, once."""
+    admin, endpoint_id = await _subscribed(gql, services, receiver)
+    sweep = services.deliveries
+    sweep.fanout_grace = timedelta(hours=1)  # not while the database is "down"
+    nowhere = (
+        f"sqlite+aiosqlite:////nonexistent-{uuid.uuid4().hex}/chirp.db"
+        if settings.is_sqlite
+        else f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/chirp"
+    )
+    broken = db.create_engine(Settings(env="test", database_url=nowhere))
+    state = services.broker.state
+    working = state.sessionmaker
+    failed = metrics.JOBS.labels(CREATE_DELIVERIES, metrics.FAILED)
+    failures = failed._value.get()
+    state.sessionmaker = db.create_sessionmaker(broken)
+    try:
+        await sign_up(gql, "newcomer")
+        await _all_processed(services)
+        await eventually(lambda: _counted(failed, failures + 5))  # every retry failed
+        await asyncio.sleep(0.3)
+    finally:
+        state.sessionmaker = working
+        await broken.dispose()
+    async with services.runtime.read_sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+    assert receiver.received == []
+
+    sweep.fanout_grace = timedelta(0)
+    await eventually(lambda: _some(receiver, 1))
+    await _quiet(receiver)
+    for _ in range(3):
+        await sweep.run_once()
+    await _quiet(receiver, 0.3)
+
+    [got] = receiver.received
+    assert got.headers["chirp-event-type"] == "account.created" and got.valid_secrets
+    [delivery] = await _settled(gql, admin, endpoint_id)
+    assert delivery["attemptCount"] == 1
+    async with services.runtime.sessionmaker() as session, session.begin():
+        event = await session.scalar(select(Event).order_by(Event.id.desc()).limit(1))
+        assert event is not None and event.seq is not None
+        # The job, run once more (a late duplicate), finds the fan-out done.
+        again = await deliveries.create_deliveries(
+            session, event_seq=event.seq, lease=timedelta(minutes=5)
+        )
+        assert again == []
+        assert await session.get(WebhookFanout, event.seq) is not None
+
+
+async def test_the_sweep_leaves_alone_fan_outs_on_their_way_and_events_too_old(
+    gql: GraphQLClient, services: Services, receiver: Receiver
+) -> None:
+    await _subscribed(gql, services, receiver, "ACCOUNT_SUSPENDED")
+    for loop in services.loops:
+        await loop.stop()
+    sweep = services.deliveries
+    sweep.fanout_grace = grace = timedelta(seconds=20)
+    async with services.runtime.sessionmaker() as session, session.begin():
+        newest = await deliveries.newest_seq(session)
+        now = utcnow()
+        old, lost, waiting = (
+            Event(type=events.ACCOUNT_SUSPENDED, payload={"account_id": n}, seq=newest + n,
+                  created_at=created, published_at=now, processed_at=processed)
+            for n, created, processed in (
+                (1, now - timedelta(hours=7), now - timedelta(hours=7)),  # beyond the lookback
+                (2, now, now - timedelta(minutes=1)),  # handed to a job that was lost
+                (3, now, None),  # not yet handed to its job (the dispatcher will)
+            )
+        )  # fmt: skip
+        session.add_all([old, lost, waiting])
+    async with services.runtime.read_sessionmaker() as session:
+        scan = await deliveries.lost_fanouts(
+            session, after=newest, grace=grace, oldest=now - timedelta(hours=6)
+        )
+    assert scan.lost == [newest + 2] and scan.settled_through >= newest + 2
+
+    await sweep.recover_fanouts()
+    await eventually(lambda: _some(receiver, 2))
+    await _quiet(receiver)
+    await sweep.recover_fanouts()
+    await _quiet(receiver, 0.3)
+    got = sorted(_key(r.json["data"]["account_id"]) for r in receiver.received)
+    assert got == [2, 3]  # each once; the one beyond the lookback never
+
+
+async def test_a_queued_attempt_is_not_claimed_again_while_it_waits_for_a_worker(
+    gql: GraphQLClient, services: Services, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim made when an attempt job is enqueued lasts while the job may wait in a busy
+    queue; the job takes the short attempt lease when it starts, and a duplicate of it (from
+    a claim that did run out) does nothing."""
+    _, endpoint_id = await _subscribed(gql, services, receiver, "ACCOUNT_SUSPENDED")
+    for loop in services.loops:
+        await loop.stop()
+    queued: list[tuple[int, int]] = []
+    broker = InMemoryBroker()
+
+    async def record(delivery_id: int, attempt: int) -> None:
+        queued.append((delivery_id, attempt))
+
+    broker.register_task(record, task_name=ATTEMPT_WEBHOOK)
+    policy = services.webhooks.policy
+    sweep = DeliverySweep(
+        services.runtime.sessionmaker, services.runtime.read_sessionmaker, broker, policy
+    )
+    async with services.runtime.sessionmaker() as session, session.begin():
+        event = events.record_event(
+            session, type=events.ACCOUNT_SUSPENDED, payload={"account_id": 1}
+        )
+        await session.flush()
+        delivery = WebhookDelivery(
+            endpoint_id=_key(endpoint_id),
+            event_id=event.id,
+            event_type=events.ACCOUNT_SUSPENDED,
+            next_attempt_at=utcnow() - timedelta(seconds=1),
+        )
+        session.add(delivery)
+    start = utcnow()
+
+    async def sweep_at(later: timedelta) -> None:
+        monkeypatch.setattr(deliveries, "utcnow", lambda: start + later)
+        await sweep.run_once()
+        await broker.wait_all()
+
+    await sweep_at(timedelta(0))
+    assert queued == [(delivery.id, 1)]
+    # The job waits in the queue well past an attempt's lease: it is not enqueued again.
+    await sweep_at(policy.lease + timedelta(seconds=5))
+    assert queued == [(delivery.id, 1)]
+    await sweep_at(policy.claim_lease - timedelta(seconds=5))
+    assert queued == [(delivery.id, 1)]
+    # A job lost on the way is replaced once the claim runs out.
+    await sweep_at(policy.claim_lease + timedelta(seconds=1))
+    assert queued == [(delivery.id, 1), (delivery.id, 1)]
+    monkeypatch.undo()
+
+    async with services.runtime.sessionmaker() as session, session.begin():
+        taken = await deliveries.start_attempt(
+            session, delivery_id=delivery.id, attempt=1, lease=policy.lease
+        )
+        duplicate = await deliveries.start_attempt(
+            session, delivery_id=delivery.id, attempt=1, lease=policy.lease
+        )
+        row = await session.get(WebhookDelivery, delivery.id)
+    assert taken is not None and duplicate is None
+    assert row is not None and row.attempts == 1 and row.next_attempt_at is not None
+    assert row.next_attempt_at <= utcnow() + policy.lease
+
+
+async def _counted(counter: Any, value: float) -> bool:
+    return bool(counter._value.get() >= value)
+
+
+async def test_attempt_jobs_are_enqueued_counted_and_labelled_like_every_job() -> None:
+    labels: list[dict[str, Any]] = []
+    broker = InMemoryBroker()
+
+    async def record(delivery_id: int, attempt: int, context: Context = TaskiqDepends()) -> None:
+        labels.append(dict(context.message.labels))
+
+    broker.register_task(record, task_name=ATTEMPT_WEBHOOK)
+    enqueued = metrics.JOBS_ENQUEUED.labels(ATTEMPT_WEBHOOK)
+    before = enqueued._value.get()
+    tokens = logs.bind(request_id="req-42")  # as inside the job that creates deliveries
+    try:
+        await enqueue_attempts(broker, [(7, 1), (8, 3)])
+    finally:
+        logs.unbind(tokens)
+    await enqueue_attempts(broker, [(9, 2)])  # from a sweep: no request behind it
+    await broker.wait_all()
+
+    assert enqueued._value.get() == before + 3
+    assert sorted(label[REQUEST_ID_LABEL] for label in labels) == ["-", "req-42", "req-42"]

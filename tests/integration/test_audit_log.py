@@ -5,7 +5,9 @@ Also: prune keeps the chain verifiable, and `chirp admin grant-role` makes the f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -17,7 +19,7 @@ from app.settings import Settings
 from models.access import actions as access
 from models.access.roles import Role
 from models.accounts import actions as accounts
-from models.audit.actions import Actor, prune_entries
+from models.audit.actions import Actor, prune_entries, record_entry
 from models.audit.verify import verify_chain
 from tests.support.accounts import sign_up
 from tests.support.audit import audit_entries
@@ -117,13 +119,89 @@ async def test_verify_names_a_removed_entry(
     ]
 
 
+async def test_the_checkpoint_catches_entries_cut_off_the_end(
+    gql: GraphQLClient, services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    await staff_actions(gql, services)
+    checkpoint = tmp_path / "audit-head.json"
+    first = chirp(settings.database_url, "audit", "verify", "--checkpoint", str(checkpoint))
+    last = (await audit_entries(services))[-1].id
+
+    # The newest two entries removed: what is left is still a valid chain on its own.
+    await behind_the_back(settings, "DELETE FROM audit_entries WHERE id >= :id", last - 1)
+    alone = chirp(settings.database_url, "audit", "verify")
+    result = chirp(settings.database_url, "audit", "verify", "--checkpoint", str(checkpoint))
+
+    assert first.returncode == 0, first.stderr
+    assert json.loads(checkpoint.read_text())["id"] == last
+    assert alone.returncode == 0
+    assert result.returncode == 1, result.stderr
+    assert tampered_lines(result) == [
+        f"TAMPERED entry {last}: removed since the checkpoint (the log now ends at "
+        f"{last - 2}): entries were cut off the end"
+    ]
+
+
+async def test_an_entry_written_without_the_key_is_named(
+    gql: GraphQLClient, services: Services, settings: Settings
+) -> None:
+    await staff_actions(gql, services)
+    # Someone with write access to the database but not the audit key appends an entry
+    # that links correctly to the last one.
+    engine = db.create_engine(settings)
+    try:
+        forger = db.create_sessionmaker(engine, audit_key=b"a guess at the key")
+        async with forger() as session, session.begin():
+            forged = await record_entry(
+                session, actor=Actor.system("intruder"), action="role.grant", reason="trust me"
+            )
+    finally:
+        await engine.dispose()
+
+    result = chirp(settings.database_url, "audit", "verify")
+
+    assert result.returncode == 1
+    assert tampered_lines(result) == [
+        f"TAMPERED entry {forged.id}: edited (its contents do not match its hash)"
+    ]
+
+
+async def test_the_database_refuses_to_truncate_the_log(
+    gql: GraphQLClient, services: Services, settings: Settings
+) -> None:
+    await staff_actions(gql, services)
+    engine = db.create_engine(settings)
+    try:
+        if settings.is_sqlite:
+            return  # SQLite has no TRUNCATE; its file is the operator's to protect
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(text("TRUNCATE audit_entries"))
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as conn:  # a prune may not take today's entries
+                await conn.execute(text("SET LOCAL chirp.audit_prune = 'on'"))
+                await conn.execute(text("DELETE FROM audit_entries"))
+    finally:
+        await engine.dispose()
+    assert len(await audit_entries(services)) == 6
+
+
 async def test_prune_keeps_the_chain_verifiable(
     gql: GraphQLClient, services: Services, settings: Settings
 ) -> None:
     await make_staff(gql, services, "founder", "ADMIN")
-    cut = datetime.now(UTC)
     await staff_actions(gql, services)
-    kept = [e.id for e in await audit_entries(services) if e.created_at >= cut]
+    # The founder's grant is made old: retention applies to entries over a day old only.
+    [founded, *rest] = await audit_entries(services)
+    await behind_the_back(
+        settings,
+        "UPDATE audit_entries SET created_at = created_at - interval '30 days' WHERE id = :id"
+        if not settings.is_sqlite
+        else "UPDATE audit_entries SET created_at = datetime(created_at, '-30 days') WHERE id = :id",
+        founded.id,
+    )
+    kept = [e.id for e in rest]
+    cut = datetime.now(UTC) - timedelta(days=2)
 
     async with services.runtime.sessionmaker() as session, session.begin():
         removed = await prune_entries(session, before=cut, actor=Actor.system("test"))

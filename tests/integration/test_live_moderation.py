@@ -50,10 +50,11 @@ async def server(
 
 async def moderator(gql: GraphQLClient, server: ChirpServer) -> User:
     user = await sign_up(gql, handle("mod"))
-    engine = db.create_engine(Settings(database_url=server.database.url))
+    settings = Settings(database_url=server.database.url)
+    engine = db.create_engine(settings)
     try:
         await commands.change_role(
-            db.create_sessionmaker(engine),
+            db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
             handle=user.handle,
             role="MODERATOR",
             reason="test arrangement",

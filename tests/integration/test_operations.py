@@ -5,9 +5,11 @@ rules and the dashboard name), and readiness turning 503 while the server drains
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import eventually
 from tests.support.accounts import CREATE_POST, follow, sign_up
 from tests.support.backends import Database, available_backends, create_database, drop_database
-from tests.support.servers import ChirpServer, migrate, running
+from tests.support.servers import ChirpServer, RedisServer, free_port, migrate, running
 from tests.support.wsclient import GraphQLWebSocket
 
 pytestmark = pytest.mark.processes
@@ -37,7 +39,11 @@ mutation LogIn($input: LogInInput!) {
   logIn(input: $input) { __typename ... on SessionPayload { token } ... on UserError { code } }
 }
 """
-BEGIN_TOTP = "mutation Begin { beginTotpEnrolment { ... on TotpEnrolment { secret } } }"
+BEGIN_TOTP = """
+mutation Begin($password: String!) {
+  beginTotpEnrolment(input: {password: $password}) { ... on TotpEnrolment { secret } }
+}
+"""
 STATUS = "query Status { systemStatus { migration { atHead } } }"
 PUBLIC_FEED = "subscription Feed { publicFeed { cursor } }"
 
@@ -116,7 +122,8 @@ async def test_logs_carry_ids_and_never_secrets(server: ChirpServer, tmp_path: P
         logged_in = await gql.execute(LOG_IN, {"input": {"login": email, "password": password}})
         wrong = "Not-the-password-42!"
         failed = await gql.execute(LOG_IN, {"input": {"login": handle, "password": wrong}})
-        secret = (await gql.execute(BEGIN_TOTP, token=token))["beginTotpEnrolment"]["secret"]
+        begun = await gql.execute(BEGIN_TOTP, {"password": password}, token=token)
+        secret = begun["beginTotpEnrolment"]["secret"]
         await gql.post(STATUS, token=token)
         card = "4242 4242 4242 4242"
         await gql.post(CREATE_POST, {"input": {"body": f"card {card} to {email}"}}, token=token)
@@ -241,3 +248,63 @@ async def test_readiness_turns_503_while_the_server_drains(
         assert answer.startswith(b"HTTP/1.1 200")
         assert b'"publicFeed"' in answer
         assert await chirp.wait_exit(15)
+
+
+async def test_a_worker_serves_its_own_gauges_and_fine_job_buckets(
+    database: Database, tmp_path: Path
+) -> None:
+    """`chirp worker` with WORKER_METRICS_PORT: its chirp_ready says whether the worker
+    itself reaches its dependencies (the serving job's alert does not read it), job
+    durations have buckets below 50 ms, and SIGTERM stops it cleanly."""
+    # The worker needs Redis: the machine's with PostgreSQL, a private one with SQLite.
+    redis = RedisServer(tmp_path) if database.redis_url is None else None
+    if redis is not None:
+        await redis.start()
+    redis_url = database.redis_url or (redis.url if redis else None)
+    port = free_port()
+    worker = ChirpServer("chirp-worker", database, tmp_path, redis_url=redis_url,
+                         env={"WORKER_METRICS_PORT": str(port), "EMBEDDED_WORKER": "0",
+                              "TRACES_EXPORTER": "console"})  # fmt: skip
+    worker._spawn([sys.executable, "-m", "app.cli", "worker"], worker.environment())
+    try:
+        text = ""
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
+            while not re.search(r"^chirp_ready 1\.0$", text, re.M):
+                assert worker.running, worker.log_text()
+                assert time.monotonic() < deadline, f"the worker never got ready: {text[-500:]}"
+                await asyncio.sleep(0.1)
+                with contextlib.suppress(httpx.TransportError):
+                    text = (await http.get("/metrics")).text
+        assert re.search(r"^chirp_db_pool_size [1-9]", text, re.M)
+        assert re.search(
+            r'^chirp_job_duration_seconds_bucket\{le="0\.005",task="chirp\.fan_out_post"\} ',
+            text,
+            re.M,
+        )
+        worker.send_signal(signal.SIGTERM)
+        assert await worker.wait_exit(15), worker.log_text()
+    finally:
+        await worker.terminate()
+        if redis is not None:
+            await redis.terminate()
+
+
+async def test_the_worker_flushes_its_traces_however_it_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app import cli, runtime
+    from app.settings import Settings
+    from telemetry import tracing
+
+    flushed: list[bool] = []
+
+    def unavailable(settings: Settings) -> None:
+        raise RuntimeError("the database is not there")
+
+    monkeypatch.setattr(tracing, "shutdown_tracing", lambda: flushed.append(True))
+    monkeypatch.setattr(runtime, "build_services", unavailable)
+    settings = Settings(env="test", redis_url="redis://127.0.0.1:1/0")
+    with pytest.raises(RuntimeError):
+        await cli._worker(settings)
+    assert flushed == [True]

@@ -59,10 +59,11 @@ async def server(
 async def support_member(server: ChirpServer, gql: GraphQLClient) -> User:
     """A SUPPORT account, granted by the operator, in a session that proved TOTP."""
     user = await sign_up(gql, handle("support"))
-    engine = db.create_engine(Settings(env="test", database_url=server.database.url))
+    settings = Settings(env="test", database_url=server.database.url)
+    engine = db.create_engine(settings)
     try:
         await commands.change_role(
-            db.create_sessionmaker(engine),
+            db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
             handle=user.handle,
             role="SUPPORT",
             reason="test arrangement",

@@ -44,16 +44,27 @@ async def _export(env: MatrixEnv) -> dict[str, Any]:
 
 
 CALLS: dict[str, Call] = {
-    "Query.webhookEndpoints": Call(ENDPOINTS),
-    "Query.webhookEndpoint": Call("query ($id: ID!) { webhookEndpoint(id: $id) { id } }", _by_id),
-    "Mutation.createWebhookEndpoint": Call(CREATE, _create),
-    "Mutation.updateWebhookEndpoint": Call(UPDATE, _update),
-    "Mutation.enableWebhookEndpoint": Call(ACTION["enableWebhookEndpoint"], _action),
-    "Mutation.disableWebhookEndpoint": Call(ACTION["disableWebhookEndpoint"], _action),
-    "Mutation.rotateWebhookSecret": Call(ACTION["rotateWebhookSecret"], _action),
-    "Mutation.deleteWebhookEndpoint": Call(ACTION["deleteWebhookEndpoint"], _action),
+    "Query.webhookEndpoints": Call(ENDPOINTS, path=("webhookEndpoints",)),
+    "Query.webhookEndpoint": Call(
+        "query ($id: ID!) { webhookEndpoint(id: $id) { id } }", _by_id, path=("webhookEndpoint",)
+    ),
+    "Mutation.createWebhookEndpoint": Call(CREATE, _create, path=("createWebhookEndpoint",)),
+    "Mutation.updateWebhookEndpoint": Call(UPDATE, _update, path=("updateWebhookEndpoint",)),
+    "Mutation.enableWebhookEndpoint": Call(
+        ACTION["enableWebhookEndpoint"], _action, path=("enableWebhookEndpoint",)
+    ),
+    "Mutation.disableWebhookEndpoint": Call(
+        ACTION["disableWebhookEndpoint"], _action, path=("disableWebhookEndpoint",)
+    ),
+    "Mutation.rotateWebhookSecret": Call(
+        ACTION["rotateWebhookSecret"], _action, path=("rotateWebhookSecret",)
+    ),
+    "Mutation.deleteWebhookEndpoint": Call(
+        ACTION["deleteWebhookEndpoint"], _action, path=("deleteWebhookEndpoint",)
+    ),
     "Mutation.exportAccounts": Call(
         "mutation ($input: ExportAccountsInput!) { exportAccounts(input: $input) { __typename } }",
         _export,
+        path=("exportAccounts",),
     ),
 }

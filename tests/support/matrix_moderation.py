@@ -2,8 +2,8 @@
 call by one persona never changes what the next one meets.
 
 `Strike.staffReason` is reached through `Account.strikes`, which only the owner and staff
-see, so its document also asks for `Account.moderationStatus` (the same roles): a persona
-without them is refused there. test_moderation proves an owner is refused `staffReason`."""
+see, so its document also asks for `Account.moderationStatus` (the same roles), its stand-in:
+a persona without them is refused there. test_moderation proves an owner is refused `staffReason`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from tests.support.accounts import post, sign_up
-from tests.support.matrix import Call, MatrixEnv, no_variables, target_id
+from tests.support.matrix import Arrange, Call, MatrixEnv, no_variables, target_id
 from tests.support.moderation import APPEAL, act, case_id_of, hidden_post_strike, report_post
 
 
@@ -29,12 +29,14 @@ async def _note(env: MatrixEnv) -> dict[str, Any]:
 
 async def _assign(env: MatrixEnv) -> dict[str, Any]:
     variables = await _case(env)
-    return {"input": {"caseId": variables["input"]["caseId"]}}
+    return {"input": {"caseId": variables["input"]["caseId"], "reason": "matrix check"}}
 
 
 async def _priority(env: MatrixEnv) -> dict[str, Any]:
     variables = await _case(env)
-    return {"input": {"caseId": variables["input"]["caseId"], "priority": "HIGH"}}
+    return {
+        "input": {"caseId": variables["input"]["caseId"], "priority": "HIGH", "reason": "matrix"}
+    }
 
 
 async def _case_query(env: MatrixEnv) -> dict[str, Any]:
@@ -70,49 +72,55 @@ async def _target_with_strike(env: MatrixEnv) -> dict[str, Any]:
     return await target_id(env)
 
 
-MUTATION = "mutation ($input: %s!) { %s(input: $input) { __typename } }"
+def mutation(input_type: str, field: str, arrange: Arrange) -> Call:
+    document = f"mutation ($input: {input_type}!) {{ {field}(input: $input) {{ __typename }} }}"
+    return Call(document, arrange, path=(field,))
+
 
 CALLS: dict[str, Call] = {
     "Account.moderationStatus": Call(
         "query ($id: ID!) { node(id: $id) { ... on Account { moderationStatus { suspended } } } }",
         target_id,
+        path=("node", "moderationStatus"),
     ),
     "Strike.staffReason": Call(
         "query ($id: ID!) { node(id: $id) { ... on Account { moderationStatus { limited } "
         "strikes(first: 5) { edges { node { staffReason } } } } } }",
         _target_with_strike,
+        path=("node", "strikes", "edges", "node", "staffReason"),
+        stand_in=("node", "moderationStatus"),
     ),
     "Query.moderationQueue": Call(
-        "{ moderationQueue(first: 5) { edges { node { id } } } }", no_variables
+        "{ moderationQueue(first: 5) { edges { node { id } } } }",
+        no_variables,
+        path=("moderationQueue",),
     ),
     "Query.moderationCase": Call(
-        "query ($id: ID!) { moderationCase(id: $id) { id reportCount } }", _case_query
+        "query ($id: ID!) { moderationCase(id: $id) { id reportCount } }",
+        _case_query,
+        path=("moderationCase",),
     ),
     "Query.moderationAppeals": Call(
-        "{ moderationAppeals(first: 5) { edges { node { id } } } }", no_variables
+        "{ moderationAppeals(first: 5) { edges { node { id } } } }",
+        no_variables,
+        path=("moderationAppeals",),
     ),
-    "Mutation.assignModerationCase": Call(
-        MUTATION % ("AssignModerationCaseInput", "assignModerationCase"), _assign
+    "Mutation.assignModerationCase": mutation(
+        "AssignModerationCaseInput", "assignModerationCase", _assign
     ),
-    "Mutation.addModerationNote": Call(
-        MUTATION % ("AddModerationNoteInput", "addModerationNote"), _note
+    "Mutation.addModerationNote": mutation("AddModerationNoteInput", "addModerationNote", _note),
+    "Mutation.setModerationPriority": mutation(
+        "SetModerationPriorityInput", "setModerationPriority", _priority
     ),
-    "Mutation.setModerationPriority": Call(
-        MUTATION % ("SetModerationPriorityInput", "setModerationPriority"), _priority
+    "Mutation.dismissModerationCase": mutation(
+        "DismissModerationCaseInput", "dismissModerationCase", _case
     ),
-    "Mutation.dismissModerationCase": Call(
-        MUTATION % ("DismissModerationCaseInput", "dismissModerationCase"), _case
+    "Mutation.hidePost": mutation("ModeratePostInput", "hidePost", _post),
+    "Mutation.markPostSensitive": mutation("ModeratePostInput", "markPostSensitive", _post),
+    "Mutation.limitAccount": mutation("LimitAccountInput", "limitAccount", _fresh_account),
+    "Mutation.suspendAccount": mutation("SuspendAccountInput", "suspendAccount", _fresh_account),
+    "Mutation.liftModerationAction": mutation(
+        "LiftModerationActionInput", "liftModerationAction", _strike
     ),
-    "Mutation.hidePost": Call(MUTATION % ("ModeratePostInput", "hidePost"), _post),
-    "Mutation.markPostSensitive": Call(
-        MUTATION % ("ModeratePostInput", "markPostSensitive"), _post
-    ),
-    "Mutation.limitAccount": Call(MUTATION % ("LimitAccountInput", "limitAccount"), _fresh_account),
-    "Mutation.suspendAccount": Call(
-        MUTATION % ("SuspendAccountInput", "suspendAccount"), _fresh_account
-    ),
-    "Mutation.liftModerationAction": Call(
-        MUTATION % ("LiftModerationActionInput", "liftModerationAction"), _strike
-    ),
-    "Mutation.decideAppeal": Call(MUTATION % ("DecideAppealInput", "decideAppeal"), _appealed),
+    "Mutation.decideAppeal": mutation("DecideAppealInput", "decideAppeal", _appealed),
 }

@@ -5,6 +5,10 @@ from __future__ import annotations
 from tests.support.matrix import Call
 
 CALLS: dict[str, Call] = {
-    "Query.systemStatus": Call("{ systemStatus { jobQueueDepth migration { atHead } } }"),
-    "Query.operationCosts": Call("{ operationCosts(first: 5) { name count } }"),
+    "Query.systemStatus": Call(
+        "{ systemStatus { jobQueueDepth migration { atHead } } }", path=("systemStatus",)
+    ),
+    "Query.operationCosts": Call(
+        "{ operationCosts(first: 5) { name count } }", path=("operationCosts",)
+    ),
 }

@@ -17,8 +17,10 @@ mutation ($input: ChangeRoleInput!) { %s(input: $input) { __typename } }
 
 CALLS: dict[str, Call] = {
     "Account.roles": Call(
-        "query ($id: ID!) { node(id: $id) { ... on Account { roles } } }", target_id
+        "query ($id: ID!) { node(id: $id) { ... on Account { roles } } }",
+        target_id,
+        path=("node", "roles"),
     ),
-    "Mutation.grantRole": Call(CHANGE_ROLE % "grantRole", _change_role),
-    "Mutation.revokeRole": Call(CHANGE_ROLE % "revokeRole", _change_role),
+    "Mutation.grantRole": Call(CHANGE_ROLE % "grantRole", _change_role, path=("grantRole",)),
+    "Mutation.revokeRole": Call(CHANGE_ROLE % "revokeRole", _change_role, path=("revokeRole",)),
 }

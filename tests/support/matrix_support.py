@@ -33,28 +33,41 @@ async def _export(env: MatrixEnv) -> dict[str, Any]:
 
 
 CALLS: dict[str, Call] = {
-    "Account.sessions": Call(ACCOUNT_FIELD % "sessions(first: 1) { edges { cursor } }", target_id),
-    "Account.loginHistory": Call(
-        ACCOUNT_FIELD % "loginHistory(first: 1) { edges { cursor } }", target_id
+    "Account.sessions": Call(
+        ACCOUNT_FIELD % "sessions(first: 1) { edges { cursor } }",
+        target_id,
+        path=("node", "sessions"),
     ),
-    "Account.twoFactorEnabled": Call(ACCOUNT_FIELD % "twoFactorEnabled", target_id),
+    "Account.loginHistory": Call(
+        ACCOUNT_FIELD % "loginHistory(first: 1) { edges { cursor } }",
+        target_id,
+        path=("node", "loginHistory"),
+    ),
+    "Account.twoFactorEnabled": Call(
+        ACCOUNT_FIELD % "twoFactorEnabled", target_id, path=("node", "twoFactorEnabled")
+    ),
     "Query.accountSearch": Call(
-        'query { accountSearch(first: 1, filter: {handlePrefix: "matrix"}) { edges { cursor } } }'
+        'query { accountSearch(first: 1, filter: {handlePrefix: "matrix"}) { edges { cursor } } }',
+        path=("accountSearch",),
     ),
     "Mutation.endSession": Call(
         "mutation ($input: EndSessionInput!) { endSession(input: $input) { __typename } }",
         _fresh_session,
+        path=("endSession",),
     ),
     "Mutation.endAllSessions": Call(
         "mutation ($input: EndAllSessionsInput!) { endAllSessions(input: $input) { __typename } }",
         _fresh_account,
+        path=("endAllSessions",),
     ),
-    "Query.auditLog": Call("query { auditLog(first: 1) { edges { cursor } } }"),
+    "Query.auditLog": Call("query { auditLog(first: 1) { edges { cursor } } }", path=("auditLog",)),
     "Mutation.exportAuditLog": Call(
         "mutation ($input: ExportAuditLogInput!) { exportAuditLog(input: $input) { __typename } }",
         _export,
+        path=("exportAuditLog",),
     ),
     "Query.platformStatistics": Call(
-        'query { platformStatistics(firstDay: "2026-01-01", lastDay: "2026-01-02") { day } }'
+        'query { platformStatistics(firstDay: "2026-01-01", lastDay: "2026-01-02") { day } }',
+        path=("platformStatistics",),
     ),
 }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.runtime import Services
-from models.moderation.tables import ModerationCase
+from models.accounts.tables import Account
+from models.moderation.kinds import Action
+from models.moderation.tables import ModerationCase, Strike
 from resolvers.paging import global_id, parse_global_id
 from tests.support.accounts import User, post
 from tests.support.graphql import GraphQLClient
@@ -99,3 +102,27 @@ async def hidden_post_strike(gql: GraphQLClient, staff: User, author: User) -> t
     result = await act(gql, HIDE_POST, staff, postId=post_id, reason="arranged for a test")
     assert result["__typename"] == "StrikePayload", result
     return post_id, result["strike"]["id"]
+
+
+async def run_out_suspension(services: Services, handle: str) -> datetime:
+    """Move the end of an account's suspension (and of its strike) into the past, as if it
+    had run out while nothing swept it: no waiting on the wall clock. Returns the new end."""
+    ended = datetime.now(UTC) - timedelta(minutes=1)
+    async with services.runtime.sessionmaker() as session, session.begin():
+        account_id = await session.scalar(
+            update(Account)
+            .where(Account.handle == handle, Account.suspended_at.is_not(None))
+            .values(suspended_until=ended)
+            .returning(Account.id)
+        )
+        assert account_id is not None, f"{handle} is not suspended"
+        await session.execute(
+            update(Strike)
+            .where(
+                Strike.account_id == account_id,
+                Strike.action == Action.SUSPEND_ACCOUNT.value,
+                Strike.lifted_at.is_(None),
+            )
+            .values(expires_at=ended)
+        )
+    return ended

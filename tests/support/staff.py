@@ -10,10 +10,18 @@ import pyotp
 
 from admin import commands
 from app.runtime import Services
-from tests.support.accounts import User, sign_up
+from tests.support.accounts import PASSWORD, User, sign_up
 from tests.support.graphql import GraphQLClient
 
-BEGIN_TOTP = "mutation { beginTotpEnrolment { __typename ... on TotpEnrolment { secret provisioningUri } ... on UserError { code } } }"
+BEGIN_TOTP = """
+mutation Begin($password: String!) {
+  beginTotpEnrolment(input: {password: $password}) {
+    __typename
+    ... on TotpEnrolment { secret provisioningUri }
+    ... on UserError { code }
+  }
+}
+"""
 CONFIRM_TOTP = """
 mutation Confirm($code: String!) {
   confirmTotpEnrolment(input: {code: $code}) {
@@ -46,7 +54,9 @@ def wrong_code(secret: str) -> str:
 
 
 async def enrol_totp(gql: GraphQLClient, user: User) -> tuple[str, tuple[str, ...]]:
-    begun = (await gql.execute(BEGIN_TOTP, token=user.token))["beginTotpEnrolment"]
+    begun = (await gql.execute(BEGIN_TOTP, {"password": PASSWORD}, token=user.token))[
+        "beginTotpEnrolment"
+    ]
     assert begun["__typename"] == "TotpEnrolment", begun
     confirmed = (
         await gql.execute(CONFIRM_TOTP, {"code": totp_code(begun["secret"])}, token=user.token)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from telemetry.logs import REDACTED, redact
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiosqlite
+import httpx
+import pytest
+import structlog
+
+from telemetry.logs import QUIET_LIBRARIES, REDACTED, configure_logging, redact
 from telemetry.metrics import OTHER, UNNAMED, BoundedLabel
 
 TOKEN = "Zx3_kq9LmN0pQrStUvWxYz-AbCdEfGhIjKlMnOpQrS"  # the shape of a session token
@@ -48,3 +58,39 @@ def test_operation_labels_are_bounded() -> None:
     ]
     assert label(None) == UNNAMED and label("not a name!") == OTHER
     assert label.known("Never") == OTHER
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, saved in levels.items():
+            logging.getLogger(name).setLevel(saved)
+        structlog.reset_defaults()
+
+
+async def test_libraries_that_log_urls_or_sql_parameters_are_kept_quiet(
+    restore_logging: None, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    configure_logging(json=True, level="DEBUG", stream=out)
+    secret_url = "https://hooks.example.com/services/T0ABC/xoxWebhookSecret123?token=abc123SECRET"
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, text="ok"))
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.post(secret_url, content=b"{}")).status_code == 200
+    async with aiosqlite.connect(tmp_path / "logs.db") as conn:
+        await conn.execute("SELECT ?, ?", ("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "492039"))
+    logging.getLogger("chirp.test").debug("still logging at DEBUG")
+
+    text = out.getvalue()
+    assert "still logging at DEBUG" in text
+    for secret in ("xoxWebhookSecret123", "abc123SECRET", "JBSWY3DPEHPK3PXP", "492039"):
+        assert secret not in text, secret
+    for name in ("httpx", "httpcore", "aiosqlite", "taskiq"):
+        assert logging.getLogger(name).getEffectiveLevel() == logging.WARNING

@@ -9,6 +9,7 @@ import pytest
 
 from models.accounts.errors import InvalidSearch
 from models.accounts.queries import AccountSearch
+from models.errors import InvalidInput
 from resolvers.paging import BadUserInput, encode_cursor
 from resolvers.support import decode_history_cursor, encode_history_cursor
 
@@ -56,3 +57,53 @@ def test_a_search_is_normalised() -> None:
 def test_a_malformed_search_is_refused(search: AccountSearch) -> None:
     with pytest.raises(InvalidSearch):
         search.checked()
+
+
+@pytest.mark.parametrize(
+    ("search", "field"),
+    [
+        (AccountSearch(handle_prefix="a" * 31), "handlePrefix"),
+        (AccountSearch(handle_prefix="a" * 100_000), "handlePrefix"),
+        (AccountSearch(email="a" * 250 + "@x.io"), "email"),
+        (AccountSearch(email_prefix="a" * 255), "emailPrefix"),
+        (AccountSearch(ip="fe80::1%" + "a" * 64), "ip"),
+    ],
+)
+def test_a_search_term_longer_than_any_handle_email_or_ip_is_refused(
+    search: AccountSearch, field: str
+) -> None:
+    with pytest.raises(InvalidSearch) as refused:
+        search.checked()
+
+    assert refused.value.field == field
+
+
+def test_the_longest_terms_that_can_match_are_accepted() -> None:
+    assert AccountSearch(handle_prefix="@" + "A" * 30).checked().handle_prefix == "a" * 30
+    assert AccountSearch(email_prefix="a" * 254).checked().email_prefix == "a" * 254
+
+
+@pytest.mark.parametrize(
+    ("search", "field"),
+    [
+        (AccountSearch(handle_prefix="ad\x00a"), "handlePrefix"),
+        (AccountSearch(email="a\x00b@x.io"), "email"),
+        (AccountSearch(email_prefix="ada\x1b"), "emailPrefix"),
+        (AccountSearch(ip="::1\x00"), "ip"),
+    ],
+)
+def test_a_search_term_with_a_control_character_is_refused(
+    search: AccountSearch, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        search.checked()
+
+    assert refused.value.code == "INVALID_INPUT"
+    assert refused.value.field == field
+
+
+def test_only_email_criteria_search_by_email() -> None:
+    assert AccountSearch(email="a@x.io").by_email
+    assert AccountSearch(email_prefix="ada").by_email
+    assert not AccountSearch(handle_prefix="ada").by_email
+    assert not AccountSearch(ip="127.0.0.1").by_email

@@ -63,6 +63,70 @@ def test_every_resolved_address_must_be_allowed() -> None:
             urls.check_resolved(addresses, production=True)
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254 (cloud metadata)
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT) 127.0.0.1
+        "::ffff:0:a00:1",  # IPv4-translated 10.0.0.1
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo
+        "::ffff:10.0.0.1",
+    ],
+)
+def test_ipv6_addresses_carrying_a_non_public_ipv4_are_refused(address: str) -> None:
+    parsed = urls.parse_ip(address)
+    assert parsed is not None
+    assert not urls.address_allowed(parsed, production=True)
+    assert not urls.address_allowed(parsed, production=False)
+    with pytest.raises(urls.RefusedAddress):
+        urls.check_resolved([parsed], production=True)
+    with pytest.raises(DomainError):
+        urls.check_url(f"https://[{address}]/hook", production=True)
+
+
+def test_ipv6_addresses_carrying_a_public_ipv4_or_none_are_judged_as_usual() -> None:
+    assert urls.address_allowed(ipaddress.ip_address("2606:4700::1111"), production=True)
+    assert urls.address_allowed(ipaddress.ip_address("::1"), production=False)
+    assert not urls.address_allowed(ipaddress.ip_address("::1"), production=True)
+    assert not urls.address_allowed(ipaddress.ip_address("::"), production=False)
+    assert urls.embedded_ipv4(ipaddress.ip_address("64:ff9b::5db8:d822")) == [
+        ipaddress.ip_address("93.184.216.34")
+    ]
+    assert urls.embedded_ipv4(ipaddress.ip_address("2002:5db8:d822::1")) == [
+        ipaddress.ip_address("93.184.216.34")
+    ]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0x7f.1", "10.1", "a.b.1."],
+)
+@pytest.mark.parametrize("production", [True, False])
+def test_hosts_in_non_standard_ipv4_forms_are_refused(host: str, production: bool) -> None:
+    with pytest.raises(DomainError) as caught:
+        urls.check_url(f"https://{host}/hook", production=production)
+    assert caught.value.code == "INVALID_WEBHOOK_URL"
+
+
+@pytest.mark.parametrize("url", ["https://localhost./hook", "https://LOCALHOST/hook",
+                                 "https://api.localhost./hook"])  # fmt: skip
+def test_localhost_with_a_trailing_dot_or_in_capitals_is_refused_in_production(url: str) -> None:
+    with pytest.raises(DomainError):
+        urls.check_url(url, production=True)
+
+
+def test_host_names_with_digits_are_still_host_names() -> None:
+    for url in ("https://1password.com/hook", "https://hooks.123.example/x", "https://3com.io/"):
+        assert urls.check_url(url, production=True) == url
+
+
 def test_a_signature_verifies_only_with_the_secret_the_body_and_a_fresh_time() -> None:
     secret, body, now = signing.new_secret(), b'{"id":"evt_1"}', 1_800_000_000
     header = signing.signature_header([secret], body, now)
