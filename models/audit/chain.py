@@ -26,10 +26,10 @@ def chain_key(session: AsyncSession) -> bytes:
     return key
 
 
-def entry_hash(entry: AuditEntry, key: bytes) -> str:
-    """HMAC-SHA256 over the entry's canonical JSON, which includes its id and the previous
-    entry's hash: editing, removing or reordering any entry breaks every hash after it."""
-    body = {
+def entry_record(entry: AuditEntry) -> dict[str, object]:
+    """Every field of an entry as plain JSON values: what the hash covers (all but `hash`),
+    and what an export writes."""
+    return {
         "id": entry.id,
         "created_at": entry.created_at.isoformat(),
         "actor_id": entry.actor_id,
@@ -46,6 +46,14 @@ def entry_hash(entry: AuditEntry, key: bytes) -> str:
         "ip": entry.ip,
         "user_agent": entry.user_agent,
         "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
     }
+
+
+def entry_hash(entry: AuditEntry, key: bytes) -> str:
+    """HMAC-SHA256 over the entry's canonical JSON, which includes its id and the previous
+    entry's hash: editing, removing or reordering any entry breaks every hash after it."""
+    body = entry_record(entry)
+    del body["hash"]
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import actions as audit
 from models.audit.actions import Actor
+from models.audit.chain import entry_record
 from models.audit.queries import EntryFilter, entries_after
 from models.audit.tables import AuditEntry
 from models.errors import InvalidInput
@@ -51,32 +52,10 @@ class Chunk:
     last_id: int | None  # where the next chunk starts, or None when this was the last
 
 
-def _row(entry: AuditEntry) -> dict[str, object]:
-    return {
-        "id": entry.id,
-        "created_at": entry.created_at.isoformat(),
-        "actor_id": entry.actor_id,
-        "actor_handle": entry.actor_handle,
-        "actor_roles": sorted(entry.actor_roles),
-        "action": entry.action,
-        "outcome": entry.outcome,
-        "target_type": entry.target_type,
-        "target_id": entry.target_id,
-        "reason": entry.reason,
-        "before": entry.before,
-        "after": entry.after,
-        "request_id": entry.request_id,
-        "ip": entry.ip,
-        "user_agent": entry.user_agent,
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
-    }
-
-
 def render(entries: list[AuditEntry], format: ExportFormat) -> str:
     """JSON lines: one object per entry. CSV: a header row, then one row per entry, with
     roles and before/after as JSON."""
-    rows = [_row(e) for e in entries]
+    rows = [entry_record(e) for e in entries]
     if format is ExportFormat.JSON_LINES:
         return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)
     out = io.StringIO()

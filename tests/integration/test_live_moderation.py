@@ -9,9 +9,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from admin import commands
-from app import db
-from app.settings import Settings
 from tests.integration.test_live_updates import (
     CLOSE_SESSION_REVOKED,
     EVENT_WAIT,
@@ -27,7 +24,7 @@ from tests.support.accounts import User, post, sign_up
 from tests.support.graphql import GraphQLClient
 from tests.support.moderation import HIDE_POST, LIMIT_ACCOUNT, SUSPEND_ACCOUNT, act
 from tests.support.servers import ChirpServer, running
-from tests.support.staff import enrol_totp
+from tests.support.staff import enrol_totp, grant_as_operator
 from tests.support.wsclient import GraphQLWebSocket
 
 pytestmark = pytest.mark.processes
@@ -50,18 +47,7 @@ async def server(
 
 async def moderator(gql: GraphQLClient, server: ChirpServer) -> User:
     user = await sign_up(gql, handle("mod"))
-    settings = Settings(database_url=server.database.url)
-    engine = db.create_engine(settings)
-    try:
-        await commands.change_role(
-            db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
-            handle=user.handle,
-            role="MODERATOR",
-            reason="test arrangement",
-            grant=True,
-        )
-    finally:
-        await engine.dispose()
+    await grant_as_operator(server.database.url, user.handle, "MODERATOR")
     await enrol_totp(gql, user)
     return user
 

@@ -7,9 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from admin import commands
-from app import db
-from app.settings import Settings
 from tests.integration.test_live_updates import (
     CLOSE_SESSION_REVOKED,
     HOME_TIMELINE,
@@ -22,7 +19,7 @@ from tests.integration.test_live_updates import (
 from tests.support.accounts import PASSWORD, User, sign_up
 from tests.support.graphql import GraphQLClient
 from tests.support.servers import ChirpServer, running
-from tests.support.staff import enrol_totp
+from tests.support.staff import enrol_totp, grant_as_operator
 from tests.support.wsclient import GraphQLWebSocket
 
 pytestmark = pytest.mark.processes
@@ -59,18 +56,7 @@ async def server(
 async def support_member(server: ChirpServer, gql: GraphQLClient) -> User:
     """A SUPPORT account, granted by the operator, in a session that proved TOTP."""
     user = await sign_up(gql, handle("support"))
-    settings = Settings(env="test", database_url=server.database.url)
-    engine = db.create_engine(settings)
-    try:
-        await commands.change_role(
-            db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
-            handle=user.handle,
-            role="SUPPORT",
-            reason="test arrangement",
-            grant=True,
-        )
-    finally:
-        await engine.dispose()
+    await grant_as_operator(server.database.url, user.handle, "SUPPORT")
     await enrol_totp(gql, user)
     return user
 

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import pyotp
 
 from admin import commands
+from app import db
 from app.runtime import Services
+from app.settings import Settings
 from tests.support.accounts import PASSWORD, User, sign_up
 from tests.support.graphql import GraphQLClient
 
@@ -84,3 +86,20 @@ async def make_staff(gql: GraphQLClient, services: Services, handle: str, *roles
     return Staff(
         id=user.id, handle=user.handle, token=user.token, secret=secret, recovery_codes=codes
     )
+
+
+async def grant_as_operator(database_url: str, handle: str, role: str) -> None:
+    """Grant a role straight in a database a separate `chirp serve` uses, as the operator's
+    `chirp admin grant-role` would (the test settings' audit key is the server's)."""
+    settings = Settings(env="test", database_url=database_url)
+    engine = db.create_engine(settings)
+    try:
+        await commands.change_role(
+            db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
+            handle=handle,
+            role=role,
+            reason="test arrangement",
+            grant=True,
+        )
+    finally:
+        await engine.dispose()
