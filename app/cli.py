@@ -150,7 +150,9 @@ async def _seed(settings: Settings, *, only_if_empty: bool) -> int:
         created = await seed_if_empty(services)
     if created:
         print(f"chirp: demo accounts ada, grace and linus (password {DEMO_PASSWORD!r})")
-    elif not only_if_empty:
+    elif only_if_empty:
+        print("chirp: the database already has accounts; demo data not loaded again")
+    else:
         print("chirp: the database already has accounts; nothing seeded", file=sys.stderr)
         return 1
     return 0

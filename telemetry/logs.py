@@ -17,8 +17,9 @@ from opentelemetry import trace
 from structlog.typing import EventDict, Processor
 
 REDACTED = "[redacted]"
-# Libraries held at WARNING whatever LOG_LEVEL says: they log URLs or SQL parameters.
-QUIET_LIBRARIES = ("taskiq", "httpx", "httpcore", "aiosqlite")
+# Libraries held at WARNING whatever LOG_LEVEL says: they log URLs or SQL parameters, or
+# (alembic) two lines for every readiness probe's migration check.
+QUIET_LIBRARIES = ("taskiq", "httpx", "httpcore", "aiosqlite", "alembic.runtime.migration")
 
 # Keys whose values are secrets or personal data, whatever they hold.
 _SECRET_KEY = re.compile(
