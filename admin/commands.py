@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,15 +50,29 @@ async def change_role(
 
 
 async def verify(
-    sessionmaker: async_sessionmaker[AsyncSession], *, checkpoint_file: Path | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    checkpoint_file: Path | None = None,
+    start_checkpoint: bool = False,
 ) -> Report:
     """Verify the chain; with a checkpoint file, also against the head it recorded, and
-    record the new head there when the log is intact."""
+    record the new head there when the log is intact. A missing or unreadable checkpoint is
+    itself a problem (someone may have removed it) unless `start_checkpoint` says to begin
+    one."""
     checkpoint = None
+    missing: str | None = None
     if checkpoint_file is not None:
-        checkpoint = await asyncio.to_thread(_read_checkpoint, checkpoint_file)
+        try:
+            checkpoint = await asyncio.to_thread(_read_checkpoint, checkpoint_file)
+        except FileNotFoundError:
+            if not start_checkpoint:
+                missing = f"checkpoint {checkpoint_file} is missing (start one with --init)"
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            missing = f"checkpoint {checkpoint_file} is unreadable: {exc}"
     async with sessionmaker() as session:
         report = await verify_chain(session, checkpoint=checkpoint)
+    if missing is not None:
+        report.problems.append(missing)
     if checkpoint_file is not None and report.ok and report.last_id is not None:
         assert report.last_hash is not None
         head = Checkpoint(id=report.last_id, hash=report.last_hash)
@@ -65,18 +80,18 @@ async def verify(
     return report
 
 
-def _read_checkpoint(path: Path) -> Checkpoint | None:
-    if not path.exists():
-        return None
+def _read_checkpoint(path: Path) -> Checkpoint:
     saved = json.loads(path.read_text())
     return Checkpoint(id=int(saved["id"]), hash=str(saved["hash"]))
 
 
 def _write_checkpoint(path: Path, head: Checkpoint) -> None:
-    partial = path.with_suffix(".tmp")
     record = {"id": head.id, "hash": head.hash, "verified_at": utcnow().isoformat()}
-    partial.write_text(json.dumps(record) + "\n")
-    partial.replace(path)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as partial:
+        partial.write(json.dumps(record) + "\n")
+    Path(partial.name).replace(path)
 
 
 async def prune(sessionmaker: async_sessionmaker[AsyncSession], *, retention_days: int) -> int:

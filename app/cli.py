@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a file outside the database holding the head seen last time: checked, then "
         "updated when the log is intact (catches entries cut off the end)",
     )
+    verify.add_argument(
+        "--init", action="store_true", help="start the checkpoint file if it does not exist"
+    )
     audit_commands.add_parser("prune", help="remove entries older than AUDIT_RETENTION_DAYS")
     args = parser.parse_args(argv)
     try:
@@ -245,6 +248,7 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
         report = await commands.verify(
             db.create_read_sessionmaker(engine, audit_key=settings.audit_chain_key),
             checkpoint_file=args.checkpoint,
+            start_checkpoint=args.init,
         )
     finally:
         await engine.dispose()

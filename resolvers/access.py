@@ -61,7 +61,9 @@ async def disable_totp(ctx: Context, *, code: str, password: str) -> None:
     await _check_password(ctx, password)
     stored = await ctx.stored_roles()
     async with ctx.write() as session:
-        await access.disable_totp(session, account_id=viewer.id, roles=stored, code=code)
+        refusal = await access.disable_totp(session, account_id=viewer.id, roles=stored, code=code)
+    if refusal is not None:  # raised after the commit, so the wrong code stays counted
+        raise refusal
 
 
 async def second_factor_status(ctx: Context) -> tuple[bool, int]:

@@ -63,18 +63,23 @@ async def log_in(
             )
             assert current is not None
             moderation.check_may_log_in(current, now=utcnow())
-            second_factor = await access.prove_second_factor(
+            factor = await access.prove_second_factor(
                 session, account_id=account.id, code=totp_code, recovery_code=recovery_code
             )
-            token = await accounts.record_log_in(
-                session,
-                account_id=account.id,
-                rehashed=rehashed,
-                ttl=ctx.settings.session_ttl,
-                ip=ctx.client_ip,
-                user_agent=ctx.user_agent,
-                second_factor=second_factor,
-            )
+            token = ""
+            if factor.refusal is None:
+                token = await accounts.record_log_in(
+                    session,
+                    account_id=account.id,
+                    rehashed=rehashed,
+                    ttl=ctx.settings.session_ttl,
+                    ip=ctx.client_ip,
+                    user_agent=ctx.user_agent,
+                    second_factor=factor.proved,
+                )
+        # Raised only now: the wrong code's count had to commit first.
+        if factor.refusal is not None:
+            raise factor.refusal
     except DomainError as err:
         await _record_failed_login(ctx, account.id, err)
         if not isinstance(err, SecondFactorRequired):  # the normal first step of a 2FA log-in

@@ -42,6 +42,8 @@ class Runtime:
     hub: Hub
     event_log: EventLog
     probes: Probes | None = None
+    # When each (account, field) refusal was last audited: see resolvers.staff.audit_refusal.
+    refusals_audited: dict[tuple[int, str], float] = field(default_factory=dict)
 
 
 class NotAuthenticated(GraphQLError):
@@ -64,6 +66,7 @@ class Context:
     connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
     _roles: frozenset[Role] | None = field(default=None, repr=False)
+    _stored_roles: frozenset[Role] | None = field(default=None, repr=False)
     audited_reads: set[tuple[str, str, str]] = field(default_factory=set, repr=False)
 
     @property
@@ -82,7 +85,9 @@ class Context:
 
     def for_operation(self) -> Context:
         """A copy for one operation, with its own dataloaders."""
-        return dataclasses.replace(self, _loaders=None, _roles=None, audited_reads=set())
+        return dataclasses.replace(
+            self, _loaders=None, _roles=None, _stored_roles=None, audited_reads=set()
+        )
 
     def reset_loaders(self) -> None:
         """Forget cached loads, for each event of a long-lived subscription."""
@@ -97,8 +102,10 @@ class Context:
         """The roles the viewer's account holds (USER included), whatever the session."""
         if self.viewer is None:
             return frozenset()
-        async with self.read() as session:
-            return await access.roles_of(session, account_id=self.viewer.id)
+        if self._stored_roles is None:
+            async with self.read() as session:
+                self._stored_roles = await access.roles_of(session, account_id=self.viewer.id)
+        return self._stored_roles
 
     async def roles(self) -> frozenset[Role]:
         """The roles that count in this operation: staff roles only in a session that proved
@@ -114,7 +121,7 @@ class Context:
 
     def proved_second_factor(self) -> None:
         """The session has just proved a second factor: staff roles count from now on."""
-        self.second_factor, self._roles = True, None
+        self.second_factor, self._roles, self._stored_roles = True, None, None
 
     async def actor(self) -> Actor:
         """The viewer as the audit log records them."""

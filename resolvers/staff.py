@@ -3,6 +3,8 @@ separate entry for an attempt that was refused, so refusals leave a trace too.""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,8 @@ from models.audit.actions import Actor
 from models.errors import DomainError
 from models.text import without_controls
 from resolvers.context import Context
+
+log = logging.getLogger("chirp.audit")
 
 
 @asynccontextmanager
@@ -61,13 +65,34 @@ async def audit_read(ctx: Context, *, what: str, target_type: str, target_id: ob
     ctx.audited_reads.add(key)
 
 
+# A refusal is recorded once per account and field per minute and process, so a staff
+# session cannot fill the log (or queue every writer behind the chain's lock) by repeating a
+# refused request.
+REFUSAL_EVERY = 60.0
+
+
+def _first_refusal_in_a_while(ctx: Context, account_id: int, field: str) -> bool:
+    recent = ctx.runtime.refusals_audited
+    now = time.monotonic()
+    if len(recent) > 10_000:
+        recent.clear()
+    last = recent.get((account_id, field))
+    if last is not None and now - last < REFUSAL_EVERY:
+        return False
+    recent[(account_id, field)] = now
+    return True
+
+
 async def audit_refusal(ctx: Context, *, field: str, reason: str) -> None:
     """A staff member refused by `@requiresRole` (a role they lack, or no second factor):
-    recorded once per operation and field. A plain user's refusal is not recorded, so
-    anyone cannot fill the log."""
+    recorded at most once a minute per account and field. A plain user's refusal is not
+    recorded, so anyone cannot fill the log. The refusal stands even if recording fails."""
+    if ctx.viewer is None:
+        return
     stored = await ctx.stored_roles()
-    key = ("refused", "field", field)
-    if ctx.viewer is None or not access_policies.is_staff(stored) or key in ctx.audited_reads:
+    if not access_policies.is_staff(stored) or not _first_refusal_in_a_while(
+        ctx, ctx.viewer.id, field
+    ):
         return
     actor = Actor(
         account_id=ctx.viewer.id,
@@ -77,14 +102,16 @@ async def audit_refusal(ctx: Context, *, field: str, reason: str) -> None:
         ip=ctx.client_ip,
         user_agent=ctx.user_agent,
     )
-    async with ctx.write() as session:
-        await audit.record_entry(
-            session,
-            actor=actor,
-            action="access.refused",
-            target_type="field",
-            target_id=field,
-            reason=ctx.access_reason,
-            outcome=f"refused:{reason}",
-        )
-    ctx.audited_reads.add(key)
+    try:
+        async with ctx.write() as session:
+            await audit.record_entry(
+                session,
+                actor=actor,
+                action="access.refused",
+                target_type="field",
+                target_id=field,
+                reason=ctx.access_reason,
+                outcome=f"refused:{reason}",
+            )
+    except Exception:
+        log.exception("could not record a refused staff attempt on %s", field)

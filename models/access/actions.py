@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.access import errors, policies, totp
 from models.access.roles import STAFF_ROLES, Role, parse_roles
 from models.access.tables import AccountRole, RecoveryCode, TotpCredential
-from models.accounts.tables import Account, FailedLogin, LoginSession
+from models.accounts.tables import Account, LoginSession
 from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import utcnow
-from models.errors import NotAllowed, NotFound
+from models.errors import DomainError, NotAllowed, NotFound
 
 
 async def roles_of(session: AsyncSession, *, account_id: int) -> frozenset[Role]:
@@ -167,26 +167,60 @@ async def mark_second_factor(session: AsyncSession, *, session_id: int) -> None:
     )
 
 
+# Wrong second factors allowed per account in a window before log-in is refused outright:
+# three codes in a million are accepted at any moment, so guessing must stay slow. The count
+# lives on the credential row, changed under its lock and committed even when the code was
+# wrong, so concurrent guesses are counted one by one.
+MAX_FAILED_FACTORS = 10
+FAILED_FACTOR_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class FactorCheck:
+    """What a second-factor check found: `proved` (False when the account has no TOTP), or a
+    `refusal` the caller raises AFTER committing, so the failure stays counted."""
+
+    proved: bool
+    refusal: DomainError | None = None
+
+
+def _refuse(credential: TotpCredential, now: datetime, error: DomainError) -> FactorCheck:
+    if credential.failed_since is None:
+        credential.failed_since = now
+    credential.failed_attempts += 1
+    return FactorCheck(proved=False, refusal=error)
+
+
 async def prove_second_factor(
     session: AsyncSession, *, account_id: int, code: str | None, recovery_code: str | None
-) -> bool:
-    """At log-in: False when the account has no TOTP; True when `code` (a TOTP code not
-    used before) or an unused recovery code proves it; otherwise a typed error."""
+) -> FactorCheck:
+    """Check `code` (a TOTP code not used before) or an unused recovery code for an account
+    with TOTP on; wrong ones are counted, and past the limit even a right one is refused."""
     credential = await session.get(TotpCredential, account_id, with_for_update=True)
     if credential is None or credential.enabled_at is None:
-        return False
-    await _check_attempts(session, account_id=account_id)
+        return FactorCheck(proved=False)
+    now = utcnow()
+    window_start = now - FAILED_FACTOR_WINDOW
+    if credential.failed_since is not None and credential.failed_since <= window_start:
+        credential.failed_attempts, credential.failed_since = 0, None
+    if credential.failed_attempts >= MAX_FAILED_FACTORS:
+        too_many = errors.TooManyAttempts(
+            "Too many wrong codes: wait 15 minutes, or ask support to check the account.",
+            field="totpCode",
+        )
+        return FactorCheck(proved=False, refusal=too_many)
     if code:
         step = totp.matching_step(credential.secret, code)
         if step is None:
-            raise errors.InvalidTotpCode("That code is wrong or expired.", field="totpCode")
+            wrong = errors.InvalidTotpCode("That code is wrong or expired.", field="totpCode")
+            return _refuse(credential, now, wrong)
         if step <= credential.last_step:
-            raise errors.TotpCodeReused(
+            reused = errors.TotpCodeReused(
                 "That code was already used; wait for the next one.", field="totpCode"
             )
+            return _refuse(credential, now, reused)
         credential.last_step = step
-        return True
-    if recovery_code:
+    elif recovery_code:
         used = await session.execute(
             update(RecoveryCode)
             .where(
@@ -194,51 +228,34 @@ async def prove_second_factor(
                 RecoveryCode.code_hash == totp.recovery_digest(recovery_code),
                 RecoveryCode.used_at.is_(None),
             )
-            .values(used_at=utcnow())
+            .values(used_at=now)
         )
         if not getattr(used, "rowcount", 0):
-            raise errors.InvalidTotpCode(
+            wrong = errors.InvalidTotpCode(
                 "That recovery code is wrong or was used.", field="recoveryCode"
             )
-        return True
-    raise errors.SecondFactorRequired(
-        "This account uses two-factor authentication: send totpCode or recoveryCode.",
-        field="totpCode",
-    )
-
-
-# Wrong second factors allowed per account in the window before log-in is refused outright:
-# three codes in a million are accepted at any moment, so guessing must stay slow.
-MAX_FAILED_FACTORS = 10
-FAILED_FACTOR_WINDOW = timedelta(minutes=15)
-FACTOR_FAILURES = ("INVALID_TOTP_CODE", "TOTP_CODE_REUSED", "TOO_MANY_ATTEMPTS")
-
-
-async def _check_attempts(session: AsyncSession, *, account_id: int) -> None:
-    since = utcnow() - FAILED_FACTOR_WINDOW
-    failed = await session.scalar(
-        select(func.count())
-        .select_from(FailedLogin)
-        .where(
-            FailedLogin.account_id == account_id,
-            FailedLogin.created_at >= since,
-            FailedLogin.failure.in_(FACTOR_FAILURES),
-        )
-    )
-    if (failed or 0) >= MAX_FAILED_FACTORS:
-        raise errors.TooManyAttempts(
-            "Too many wrong codes: wait 15 minutes, or ask support to check the account.",
+            return _refuse(credential, now, wrong)
+    else:
+        missing = errors.SecondFactorRequired(
+            "This account uses two-factor authentication: send totpCode or recoveryCode.",
             field="totpCode",
         )
+        return FactorCheck(proved=False, refusal=missing)
+    credential.failed_attempts, credential.failed_since = 0, None
+    return FactorCheck(proved=True)
 
 
 async def disable_totp(
     session: AsyncSession, *, account_id: int, roles: frozenset[Role], code: str
-) -> None:
-    """Turn TOTP off with a current code; staff cannot, their roles require it."""
+) -> DomainError | None:
+    """Turn TOTP off with a current code; staff cannot, their roles require it. A wrong code
+    is returned (and counted), for the caller to raise after committing the count."""
     if policies.is_staff(roles):
         raise errors.StaffNeedsTotp("Staff accounts must keep two-factor authentication on.")
-    if not await prove_second_factor(session, account_id=account_id, code=code, recovery_code=None):
+    check = await prove_second_factor(session, account_id=account_id, code=code, recovery_code=None)
+    if check.refusal is not None:
+        return check.refusal
+    if not check.proved:
         raise errors.TotpNotEnrolled("Two-factor authentication is not on.")
     await session.execute(delete(TotpCredential).where(TotpCredential.account_id == account_id))
     await session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
@@ -249,6 +266,7 @@ async def disable_totp(
         .where(LoginSession.account_id == account_id)
         .values(second_factor_at=None)
     )
+    return None
 
 
 async def unused_recovery_codes(session: AsyncSession, *, account_id: int) -> int:

@@ -37,6 +37,9 @@ class TotpCredential(Base):
     secret: Mapped[str] = mapped_column(String(64))
     enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_step: Mapped[int] = mapped_column(BigId, default=0)
+    # Wrong codes since `failed_since`; past a limit within a window, log-in is refused.
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

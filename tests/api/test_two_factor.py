@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -219,3 +220,29 @@ async def test_a_session_verified_before_totp_was_turned_off_gains_no_staff_role
     errors = await gql.errors(ROLES_OF, {"id": user.id}, token=user.token)
     assert status == {"enabled": False, "recoveryCodesLeft": 0, "sessionVerified": False}
     assert errors[0]["extensions"] == {"code": "FORBIDDEN", "reason": "SECOND_FACTOR_REQUIRED"}
+
+
+async def test_concurrent_wrong_codes_are_each_counted(gql: GraphQLClient) -> None:
+    user = await sign_up(gql, "careful")
+    secret, _ = await enrol_totp(gql, user)
+    wrong = wrong_code(secret)
+
+    answers = await asyncio.gather(*(_log_in(gql, "careful", totpCode=wrong) for _ in range(16)))
+
+    codes = sorted(a["code"] for a in answers)
+    assert codes == ["INVALID_TOTP_CODE"] * 10 + ["TOO_MANY_ATTEMPTS"] * 6
+
+
+async def test_wrong_codes_to_turn_totp_off_count_too(gql: GraphQLClient) -> None:
+    user = await sign_up(gql, "careful")
+    secret, _ = await enrol_totp(gql, user)
+    wrong = {"code": wrong_code(secret)}
+
+    answers = [
+        (await gql.execute(DISABLE, wrong, token=user.token))["disableTotp"]["code"]
+        for _ in range(11)
+    ]
+    locked = await _log_in(gql, "careful", totpCode=totp_code(secret, 1))
+
+    assert answers == ["INVALID_TOTP_CODE"] * 10 + ["TOO_MANY_ATTEMPTS"]
+    assert locked["code"] == "TOO_MANY_ATTEMPTS"

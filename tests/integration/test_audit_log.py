@@ -124,7 +124,10 @@ async def test_the_checkpoint_catches_entries_cut_off_the_end(
 ) -> None:
     await staff_actions(gql, services)
     checkpoint = tmp_path / "audit-head.json"
-    first = chirp(settings.database_url, "audit", "verify", "--checkpoint", str(checkpoint))
+    unstarted = chirp(settings.database_url, "audit", "verify", "--checkpoint", str(checkpoint))
+    first = chirp(
+        settings.database_url, "audit", "verify", "--checkpoint", str(checkpoint), "--init"
+    )
     last = (await audit_entries(services))[-1].id
 
     # The newest two entries removed: what is left is still a valid chain on its own.
@@ -132,6 +135,10 @@ async def test_the_checkpoint_catches_entries_cut_off_the_end(
     alone = chirp(settings.database_url, "audit", "verify")
     result = chirp(settings.database_url, "audit", "verify", "--checkpoint", str(checkpoint))
 
+    assert unstarted.returncode == 1
+    assert tampered_lines(unstarted) == [
+        f"TAMPERED checkpoint {checkpoint} is missing (start one with --init)"
+    ]
     assert first.returncode == 0, first.stderr
     assert json.loads(checkpoint.read_text())["id"] == last
     assert alone.returncode == 0
