@@ -11,7 +11,6 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from admin.support_fields import page_info
 from models.access.roles import Role
 from models.audit.export import EXPORT_MAX_ROWS, ExportFormat
 from models.audit.queries import EntryFilter
@@ -22,8 +21,9 @@ from resolvers import posts as post_resolvers
 from resolvers.context import Info
 from resolvers.paging import BadUserInput, encode_cursor, global_id, parse_global_id
 from schema.errors import INPUT, ValidationError, user_error
+from schema.paging import PageInfo, page_info
 from schema.permissions import RoleName, requires_role
-from schema.types import Account, After, First, PageInfo, Post
+from schema.types import Account, After, First, Post
 
 AUDIT_READERS = (Role.AUDITOR, Role.ADMIN)
 DEFAULT_EXPORT_ROWS = 1000

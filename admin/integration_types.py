@@ -15,7 +15,8 @@ from models.integrations.tables import DELIVERED, FAILED, PENDING
 from resolvers import integrations as resolvers
 from resolvers.context import Info
 from resolvers.paging import encode_cursor, global_id
-from schema.types import After, First, PageInfo
+from schema.paging import PageInfo, page_info
+from schema.types import After, First
 
 
 def _event_type_enum() -> Any:
@@ -189,13 +190,6 @@ class WebhookEndpoint:
             )
             for row in page.deliveries
         ]
-        cursors = [e.cursor for e in edges]
         return WebhookDeliveryConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=False,
-                start_cursor=cursors[0] if cursors else None,
-                end_cursor=cursors[-1] if cursors else None,
-            ),
+            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
         )

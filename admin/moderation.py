@@ -33,7 +33,8 @@ from schema.errors import (
     ValidationError,
     user_error,
 )
-from schema.moderation import AppealStatus, StrikeConnection, page_info
+from schema.moderation import AppealStatus, StrikeConnection
+from schema.paging import page_info
 from schema.permissions import requires_role
 
 ERRORS = (ValidationError, NotFoundError, NotAllowedError, ConflictError)

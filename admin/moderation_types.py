@@ -15,13 +15,8 @@ from models.moderation.tables import CaseNote as CaseNoteRow
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import MAX_PAGE, encode_cursor, global_id
-from schema.moderation import (
-    AccountRef,
-    PageInfoRef,
-    PostRef,
-    Report,
-    page_info,
-)
+from schema.moderation import AccountRef, PostRef, Report
+from schema.paging import PageInfo, page_info
 
 MODERATION = tuple(sorted(MODERATORS, key=lambda r: r.value))
 First = Annotated[int, strawberry.argument(description=f"How many items: 1 to {MAX_PAGE}.")]
@@ -85,7 +80,7 @@ class ModerationNoteEdge:
 @strawberry.type(description="A page of notes, oldest first.")
 class ModerationNoteConnection:
     edges: list[ModerationNoteEdge] = strawberry.field(description="The notes on this page.")
-    page_info: PageInfoRef = strawberry.field(description="Where this page ends.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
 
 
 @strawberry.type(description="A report in a list, with the cursor that points at it.")
@@ -97,7 +92,7 @@ class ReportEdge:
 @strawberry.type(description="A page of reports, oldest first.")
 class ReportConnection:
     edges: list[ReportEdge] = strawberry.field(description="The reports on this page.")
-    page_info: PageInfoRef = strawberry.field(description="Where this page ends.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
 
 
 @strawberry.type(
@@ -196,4 +191,4 @@ class ModerationCaseEdge:
 @strawberry.type(description="A page of the moderation queue: most urgent first, then oldest.")
 class ModerationCaseConnection:
     edges: list[ModerationCaseEdge] = strawberry.field(description="The cases on this page.")
-    page_info: PageInfoRef = strawberry.field(description="Where this page ends.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")

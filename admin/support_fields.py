@@ -17,13 +17,13 @@ from models.base import utcnow
 from resolvers import support as resolvers
 from resolvers.context import Info
 from resolvers.paging import encode_cursor, global_id
+from schema.paging import PageInfo, page_info
 from schema.permissions import requires_role
 
 if TYPE_CHECKING:
-    from schema.types import Account, PageInfo
+    from schema.types import Account
 
 LazyAccount = Annotated["Account", strawberry.lazy("schema.types")]
-LazyPageInfo = Annotated["PageInfo", strawberry.lazy("schema.types")]
 First = Annotated[int, strawberry.argument(description="How many items to return: 1 to 100.")]
 After = Annotated[
     str | None,
@@ -31,17 +31,6 @@ After = Annotated[
 ]
 ACCOUNT_READERS = (Role.SUPPORT, Role.ADMIN, Role.AUDITOR)
 PROFILE_FIELDS = {"display_name": "displayName", "bio": "bio", "avatar_url": "avatarUrl"}
-
-
-def page_info(cursors: list[str], has_next: bool) -> PageInfo:
-    from schema.types import PageInfo
-
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=False,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
 
 
 @strawberry.type(description="A log-in session of an account, as support sees it.")
@@ -82,7 +71,7 @@ class AccountSessionEdge:
 @strawberry.type(description="A page of an account's sessions, newest first.")
 class AccountSessionConnection:
     edges: list[AccountSessionEdge] = strawberry.field(description="The sessions on this page.")
-    page_info: LazyPageInfo = strawberry.field(description="Where this page ends.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
 
 
 @strawberry.type(description="One attempt to log in to an account: a success or a refusal.")
@@ -128,7 +117,7 @@ class LogInAttemptEdge:
 @strawberry.type(description="A page of log-in attempts, newest first.")
 class LogInAttemptConnection:
     edges: list[LogInAttemptEdge] = strawberry.field(description="The attempts on this page.")
-    page_info: LazyPageInfo = strawberry.field(description="Where this page ends.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
 
 
 @strawberry.type(description="One profile field as it was before and after a change.")

@@ -18,10 +18,11 @@ from models.timeline.queries import Page
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import encode_cursor, global_id
+from schema.paging import PageInfo, page_info
 from schema.permissions import requires_role
 
 if TYPE_CHECKING:
-    from schema.types import Account, PageInfo, Post
+    from schema.types import Account, Post
 
 STRIKE_READERS = tuple(sorted(policies.STRIKE_READERS, key=lambda r: r.value))
 
@@ -88,18 +89,6 @@ class AppealStatus(Enum):
 
 PostRef = Annotated["Post", strawberry.lazy("schema.types")]
 AccountRef = Annotated["Account", strawberry.lazy("schema.types")]
-PageInfoRef = Annotated["PageInfo", strawberry.lazy("schema.types")]
-
-
-def page_info(cursors: list[str], has_next: bool) -> PageInfo:
-    from schema.types import PageInfo
-
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=False,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
 
 
 @strawberry.type(description="A report of a post or an account.")
@@ -234,7 +223,7 @@ class StrikeEdge:
 @strawberry.type(description="A page of strikes.")
 class StrikeConnection:
     edges: list[StrikeEdge] = strawberry.field(description="The strikes on this page.")
-    page_info: PageInfoRef = strawberry.field(description="Where this page ends.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
 
     @classmethod
     def from_page(cls, page: Page[StrikeRecord]) -> StrikeConnection:

@@ -23,6 +23,7 @@ from resolvers import support as support_resolvers
 from resolvers import timeline as timeline_resolvers
 from resolvers.context import Info
 from resolvers.paging import MAX_PAGE, encode_cursor
+from schema.paging import PageInfo, page_info
 
 First = Annotated[
     int, strawberry.argument(description=f"How many items to return: 1 to {MAX_PAGE}.")
@@ -38,27 +39,6 @@ class Visibility(Enum):
     PUBLIC = strawberry.enum_value("PUBLIC", description="Anyone, signed in or not.")
     FOLLOWERS = strawberry.enum_value(
         "FOLLOWERS", description="The author's followers and the author."
-    )
-
-
-@strawberry.type(description="Where a page ends and whether more follow.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="True when another page follows.")
-    has_previous_page: bool = strawberry.field(
-        description="Always false: lists page forward only, newest first."
-    )
-    start_cursor: str | None = strawberry.field(description="The first edge's cursor.")
-    end_cursor: str | None = strawberry.field(
-        description="The last edge's cursor; pass it as `after` for the next page."
-    )
-
-
-def _page_info(cursors: list[str], has_next: bool) -> PageInfo:
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=False,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
     )
 
 
@@ -234,7 +214,7 @@ class PostConnection:
     @classmethod
     def from_page(cls, page: Page[PostRow]) -> PostConnection:
         edges = [PostEdge(cursor=encode_cursor(k), node=Post.from_row(p)) for k, p in page.items]
-        return cls(edges=edges, page_info=_page_info([e.cursor for e in edges], page.has_next))
+        return cls(edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next))
 
 
 @strawberry.type(description="An account in a list, with the cursor that points at it.")
@@ -253,7 +233,7 @@ class AccountConnection:
         edges = [
             AccountEdge(cursor=encode_cursor(k), node=Account.from_row(a)) for k, a in page.items
         ]
-        return cls(edges=edges, page_info=_page_info([e.cursor for e in edges], page.has_next))
+        return cls(edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next))
 
 
 async def account_or_none(info: Info, account_id: int) -> Account | None:
