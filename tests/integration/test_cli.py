@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +11,8 @@ import pytest
 from app import db
 from schema import SDL_PATH
 from tests.support.backends import Database, available_backends, create_database, drop_database
+from tests.support.cli import chirp as run_database_cli
+from tests.support.cli import run_cli
 
 
 @pytest.fixture(params=available_backends())
@@ -22,28 +22,8 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
     await drop_database(database)
 
 
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """`chirp ARGS` in a fresh process with the machine's environment plus `env`."""
-    environment = {**os.environ, **env}
-    environment.pop("REDIS_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def chirp(database: Database, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(
-        *args,
-        DATABASE_URL=database.url,
-        CHIRP_ENV="test",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_COST="1024",
-    )
+    return run_database_cli(database.url, *args)
 
 
 async def test_serve_refuses_an_unmigrated_database_and_says_what_to_run(

@@ -7,15 +7,9 @@ import subprocess
 import sys
 
 
-def chirp(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`chirp ARGS` in a fresh process on `database_url` (no Redis, cheap hashing)."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CHIRP_ENV": "test",
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_COST": "1024",
-    }
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`chirp ARGS` in a fresh process with the machine's environment plus `env`, no Redis."""
+    environment = {**os.environ, **env}
     environment.pop("REDIS_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
@@ -24,6 +18,17 @@ def chirp(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         check=False,
+    )
+
+
+def chirp(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`chirp ARGS` in a fresh process on `database_url` (no Redis, cheap hashing)."""
+    return run_cli(
+        *args,
+        DATABASE_URL=database_url,
+        CHIRP_ENV="test",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST="1024",
     )
 
 
