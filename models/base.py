@@ -9,6 +9,8 @@ from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
+from models.errors import DomainError
+
 # SQLite only autoincrements an INTEGER PRIMARY KEY, so ids are BIGINT elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -48,3 +50,18 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime, *, field: str, error: type[DomainError]) -> datetime:
+    """A time a client sent, in UTC: one without a UTC offset, or whose UTC equivalent falls
+    outside the years 1 to 9999 (e.g. 9999-12-31T23:00:00-12:00), is `error` naming `field`
+    rather than a comparison failure or an overflow."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise error(f"Give `{field}` with a UTC offset, e.g. 2030-01-31T12:00:00Z.", field=field)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise error(
+            f"`{field}` is out of range: give a time between the years 1 and 9999 in UTC.",
+            field=field,
+        ) from None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit.errors import InvalidFilter
 from models.audit.tables import AuditEntry
+from models.base import as_utc
 from models.text import check_text
 from models.timeline.queries import Page
 
@@ -62,19 +63,7 @@ class EntryFilter:
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:
-    """`value` in UTC; a naive time, or one whose UTC equivalent falls outside the years 1
-    to 9999 (e.g. 0001-01-01T00:00:00+14:00), is a typed error rather than an overflow."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise InvalidFilter("Give times with a UTC offset, e.g. ...Z.", field=name)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise InvalidFilter(
-            f"`{name}` is out of range: give a time between the years 1 and 9999 in UTC.",
-            field=name,
-        ) from None
+    return None if value is None else as_utc(value, field=name, error=InvalidFilter)
 
 
 async def entries_page(

@@ -16,6 +16,7 @@ from models.access.roles import Role
 from models.accounts.tables import Account
 from models.audit import actions as audit
 from models.audit.actions import Actor
+from models.base import as_utc
 from models.errors import InvalidInput
 from models.integrations import errors, policies
 from models.integrations.ids import global_id
@@ -62,16 +63,21 @@ def _row(account: Account) -> list[str]:
     return [neutralise(v) for v in values]
 
 
-def _check(first: int, created_after: datetime | None, created_before: datetime | None) -> None:
+def _check(
+    first: int, created_after: datetime | None, created_before: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The window in UTC, or a typed error naming the input at fault."""
     if not 1 <= first <= MAX_ROWS:
         raise InvalidInput(f"`first` must be between 1 and {MAX_ROWS}.", field="first")
-    for name, value in (("createdAfter", created_after), ("createdBefore", created_before)):
-        if value is not None and value.tzinfo is None:
-            raise errors.InvalidDateRange("Give a time zone (for example 'Z').", field=name)
-    if created_after and created_before and created_after >= created_before:
+    after, before = (
+        None if value is None else as_utc(value, field=name, error=errors.InvalidDateRange)
+        for name, value in (("createdAfter", created_after), ("createdBefore", created_before))
+    )
+    if after and before and after >= before:
         raise errors.InvalidDateRange(
             "`createdAfter` must be earlier than `createdBefore`.", field="createdBefore"
         )
+    return after, before
 
 
 async def export_accounts(
@@ -89,7 +95,7 @@ async def export_accounts(
     `after_id`, as CSV; the header row comes only with the first chunk, so chunks join."""
     reason = audit.require_reason(reason)
     policies.check(policies.may_export_accounts(actor_roles))
-    _check(first, created_after, created_before)
+    created_after, created_before = _check(first, created_after, created_before)
     stmt = select(Account)
     if after_id is not None:
         stmt = stmt.where(Account.id > after_id)

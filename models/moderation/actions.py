@@ -7,7 +7,7 @@ lock taken. Suspensions that run out are `expiry.py`."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from models.accounts import actions as accounts
 from models.accounts.tables import Account
 from models.audit import actions as audit
 from models.audit.actions import Actor
-from models.base import utcnow
+from models.base import as_utc, utcnow
 from models.errors import NotFound
 from models.events import actions as events
 from models.moderation import cases, errors, expiry, policies
@@ -104,18 +104,7 @@ def _check_until(until: datetime | None, now: datetime) -> datetime | None:
     """A suspension's end: a moment with a time zone, in the future, that UTC can hold."""
     if until is None:
         return None
-    if until.tzinfo is None or until.utcoffset() is None:
-        raise errors.InvalidExpiry(
-            "Give the suspension's end with a time zone, e.g. 2030-01-31T12:00:00Z.",
-            field="until",
-        )
-    try:
-        until = until.astimezone(UTC)
-    except OverflowError:
-        raise errors.InvalidExpiry(
-            "That end is out of range; leave `until` out for an indefinite suspension.",
-            field="until",
-        ) from None
+    until = as_utc(until, field="until", error=errors.InvalidExpiry)
     if until <= now:
         raise errors.InvalidExpiry("A suspension ends in the future.", field="until")
     return until

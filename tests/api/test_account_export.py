@@ -126,6 +126,7 @@ BAD_INPUT: list[tuple[dict[str, object], str, str]] = [
         "createdBefore",
     ),
     ({"createdAfter": "2026-02-01T00:00:00"}, "INVALID_DATE_RANGE", "createdAfter"),
+    ({"createdBefore": "9999-12-31T23:59:59-12:00"}, "INVALID_DATE_RANGE", "createdBefore"),
 ]
 
 
@@ -143,7 +144,7 @@ async def test_bad_input_is_refused(gql: GraphQLClient, services: Services) -> N
         outcomes
         == ["refused:REASON_REQUIRED"]
         + ["refused:INVALID_INPUT"] * 2
-        + ["refused:INVALID_DATE_RANGE"] * 2
+        + ["refused:INVALID_DATE_RANGE"] * 3
     )
 
 
