@@ -18,11 +18,34 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
-## make run: install, migrate the embedded SQLite database, seed demo data, serve :8000
+LOCALSTRIPE_PORT := 8420
+
+## make run: install, migrate the embedded SQLite database, seed demo data, start localstripe
+## on 127.0.0.1:8420 (or reuse the one answering there), serve :8000; stop localstripe after.
+## serve runs in the background so that a SIGTERM to make or to this shell also stops it.
 run: $(VENV)/.runtime
 	$(BIN)/chirp migrate
 	$(BIN)/chirp seed --if-empty
-	$(BIN)/chirp serve
+	@answers() { $(BIN)/python -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$$1" 2>/dev/null; }; \
+	stripe=; serve=; tries=0; \
+	trap '[ -z "$$serve" ] || kill -TERM $$serve 2>/dev/null' INT TERM; \
+	trap '[ -z "$$stripe" ] || { kill -TERM $$stripe 2>/dev/null; wait $$stripe; }' EXIT; \
+	if answers $(LOCALSTRIPE_PORT); then \
+	  echo "make: reusing the localstripe that answers on 127.0.0.1:$(LOCALSTRIPE_PORT)"; \
+	else \
+	  $(BIN)/chirp localstripe --port $(LOCALSTRIPE_PORT) \
+	    --webhook-url "http://$${HOST:-127.0.0.1}:$${PORT:-8000}/webhooks/stripe" & stripe=$$!; \
+	  until answers $(LOCALSTRIPE_PORT); do \
+	    tries=$$((tries + 1)); \
+	    if ! kill -0 $$stripe 2>/dev/null || [ $$tries -gt 100 ]; then \
+	      echo "make: localstripe did not start on 127.0.0.1:$(LOCALSTRIPE_PORT)" >&2; exit 1; \
+	    fi; \
+	    sleep 0.1; \
+	  done; \
+	fi; \
+	$(BIN)/chirp serve & serve=$$!; \
+	status=0; until wait $$serve; status=$$?; ! kill -0 $$serve 2>/dev/null; do :; done; \
+	exit $$status
 
 ## make test: lint, type-check, layer contracts, the whole suite on every back end here
 test: $(VENV)/.dev

@@ -1,4 +1,4 @@
-"""The `chirp` command: serve, worker, migrate, seed, admin, audit, schema export."""
+"""The `chirp` command: serve, worker, migrate, seed, admin, audit, schema export, localstripe."""
 
 from __future__ import annotations
 
@@ -46,6 +46,30 @@ def main(argv: list[str] | None = None) -> int:
         "--init", action="store_true", help="start the checkpoint file if it does not exist"
     )
     audit_commands.add_parser("prune", help="remove entries older than AUDIT_RETENTION_DAYS")
+    local_stripe = commands.add_parser(
+        "localstripe", help="a local Stripe (localstripe) on 127.0.0.1, for development"
+    )
+    local_stripe.add_argument("--port", type=int, default=8420)
+    local_stripe.add_argument(
+        "--webhook-url",
+        help="send localstripe's events there, signed with STRIPE_WEBHOOK_SECRET "
+        "(Chirp's is http://HOST:PORT/webhooks/stripe)",
+    )
+    billing = commands.add_parser("billing", help="billing operations")
+    billing_commands = billing.add_subparsers(dest="billing_command", required=True)
+    reconcile = billing_commands.add_parser(
+        "reconcile", help="compare payments with Stripe; exit 1 on any mismatch"
+    )
+    reconcile.add_argument(
+        "--settle-minutes",
+        type=float,
+        default=5.0,
+        help="leave out payments changed this recently (their webhook may be on its way)",
+    )
+    sweep = billing_commands.add_parser(
+        "sweep", help="renew, collect, expire and retry what is due (what servers do each tick)"
+    )
+    sweep.add_argument("--now", help="act as if it were this time (ISO 8601 with an offset)")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -142,6 +166,16 @@ async def _run_async(args: argparse.Namespace, settings: Settings) -> int:
         return await _admin(args, settings)
     if args.command == "audit":
         return await _audit(args, settings)
+    if args.command == "localstripe":
+        return await _localstripe(args, settings)
+    if args.command == "billing" and args.billing_command == "sweep":
+        from app import billing_sweep
+
+        return await billing_sweep.command(settings, now_text=args.now)
+    if args.command == "billing":
+        from app import billing_reconcile
+
+        return await billing_reconcile.command(settings, settle_minutes=args.settle_minutes)
     raise AssertionError(args.command)
 
 
@@ -258,6 +292,24 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
     verdict = "intact" if report.ok else f"{len(report.problems)} problem(s)"
     print(f"chirp: audit log {verdict}: checked {report.checked} ({span})")
     return 0 if report.ok else 1
+
+
+async def _localstripe(args: argparse.Namespace, settings: Settings) -> int:
+    from app import localstripe
+
+    if settings.is_production:
+        print("chirp: localstripe is for development and tests, not production", file=sys.stderr)
+        return 2
+    try:
+        await localstripe.serve(
+            port=args.port,
+            webhook_url=args.webhook_url,
+            webhook_secret=settings.stripe_webhook_secret,
+        )
+    except localstripe.LocalStripeError as exc:
+        print(f"chirp: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _export_schema(output: Path | None) -> int:

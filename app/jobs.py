@@ -20,6 +20,7 @@ from models.integrations import catalogue
 from models.integrations import deliveries as webhooks
 from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
+from models.mail import actions as mail
 from models.timeline import actions as timeline
 from subscriptions.events import LiveEvent
 from telemetry import logs, metrics
@@ -103,6 +104,12 @@ async def attempt_webhook_delivery(
     return outcome.ok
 
 
+async def send_email(email_id: int, context: Context = TaskiqDepends()) -> bool:
+    """Send one queued email (one already sent or being sent is left alone)."""
+    sender: mail.MailSender = context.state.mail
+    return await mail.send_queued_email(_sessionmaker(context), sender, email_id=email_id)
+
+
 async def enqueue(
     broker: AsyncBroker, name: str, kwargs: dict[str, Any], *, request_id: str | None = None
 ) -> None:
@@ -130,6 +137,7 @@ TASKS: dict[str, Any] = {
     "chirp.backfill_follow": backfill_follow,
     "chirp.create_webhook_deliveries": create_webhook_deliveries,
     ATTEMPT_WEBHOOK: attempt_webhook_delivery,
+    "chirp.send_email": send_email,
 }
 
 
@@ -175,6 +183,8 @@ def jobs_for(event: LiveEvent) -> list[tuple[str, dict[str, Any]]]:
                 {"follower_id": payload["follower_id"], "followee_id": payload["followee_id"]},
             )
         )
+    elif event.type == mail.EMAIL_QUEUED:
+        jobs.append(("chirp.send_email", {"email_id": payload["email_id"]}))
     return jobs
 
 

@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
-from app import health
+from app import health, invoice_files, stripe_webhooks
 from app.middleware import BearerAuth, RequestId
 from app.observe import Observe
 from app.probes import describe_build
@@ -47,6 +47,12 @@ def create_app(settings: Settings) -> Starlette:
             Route("/livez", health.livez),
             Route("/readyz", health.readyz(services.probes)),
             Route("/metrics", health.metrics_endpoint(settings, services.probes)),
+            Route(
+                stripe_webhooks.PATH,
+                stripe_webhooks.StripeWebhookEndpoint(services.runtime).receive,
+                methods=["POST"],
+            ),
+            *invoice_files.routes(services.runtime),
         ],
         middleware=[
             Middleware(RequestId),

@@ -14,6 +14,8 @@ from resolvers.context import Runtime
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Downloads (app/invoice_files.py) authenticated by the same session token as /graphql.
+SESSION_PATH_PREFIXES = ("/billing/invoices/", "/billing/credit-notes/")
 
 
 class RequestId:
@@ -56,8 +58,11 @@ class BearerAuth:
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Only /graphql takes session tokens; /metrics has its own bearer token.
-        if scope["type"] != "http" or scope["path"] != "/graphql":
+        # Only /graphql and billing documents take session tokens; /metrics has its own.
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (
+            path == "/graphql" or path.startswith(SESSION_PATH_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         token = bearer_token(Headers(scope=scope).get("authorization"))

@@ -19,7 +19,7 @@ from telemetry import logs, metrics, tracing
 
 log = structlog.get_logger("chirp.access")
 
-ROUTES = frozenset({"/graphql", "/livez", "/readyz", "/metrics"})
+ROUTES = frozenset({"/graphql", "/livez", "/readyz", "/metrics", "/webhooks/stripe"})
 QUIET_ROUTES = frozenset({"/livez", "/readyz", "/metrics"})  # probes: logged at DEBUG
 GRAPHQL_SUMMARY = "graphql"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from broadcaster import Broadcast
@@ -13,14 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 from taskiq import AsyncBroker, InMemoryBroker
 
-from app import db
+from app import billing_reconcile, db
 from app.jobs import JobQueue, Webhooks, create_broker
+from app.mail import SWEEP_INTERVAL, MailSweep, create_mail_sender
 from app.periodic import Periodic
 from app.probes import Probes
 from app.settings import Settings
-from app.sweeper import DeliverySweep, SuspensionSweep
+from app.sweeper import BillingSweep, DeliverySweep, SuspensionSweep
 from app.worker import Worker
 from models.accounts.passwords import make_hasher
+from models.billing import catalogue
+from models.billing.gateway import StripeGateway
+from models.billing.setup import BillingSetup
 from models.events.tables import Event
 from resolvers.context import Runtime
 from subscriptions.backend import ResilientRedisBackend
@@ -65,6 +70,8 @@ def build_services(settings: Settings) -> Services:
     broker.state.sessionmaker = sessionmaker
     webhooks = Webhooks.from_settings(settings)
     broker.state.webhooks = webhooks
+    mail = create_mail_sender(settings)
+    broker.state.mail = mail
     delivery_sweep = DeliverySweep(sessionmaker, read_sessionmaker, broker, webhooks.policy)
     dispatcher = Dispatcher(
         sessionmaker,
@@ -75,6 +82,7 @@ def build_services(settings: Settings) -> Services:
         interval=settings.dispatch_interval,
     )
     probes = Probes(settings, engine, read_sessionmaker, broker, redis_backend, hub)
+    billing = billing_setup(settings)
     runtime = Runtime(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -86,6 +94,7 @@ def build_services(settings: Settings) -> Services:
         hub=hub,
         event_log=event_log,
         probes=probes,
+        billing=billing,
     )
     suspensions = SuspensionSweep(sessionmaker, read_sessionmaker)
     loops = (
@@ -94,6 +103,22 @@ def build_services(settings: Settings) -> Services:
         ),
         Periodic(
             "webhook-sweep", delivery_sweep.run_once, interval=settings.webhook_sweep_interval
+        ),
+        Periodic(
+            "mail-sweep",
+            MailSweep(sessionmaker, read_sessionmaker, mail).run_once,
+            interval=SWEEP_INTERVAL,
+        ),
+        Periodic(
+            "billing-sweep",
+            BillingSweep(sessionmaker, read_sessionmaker, billing).run_once,
+            interval=settings.billing_sweep_interval,
+        ),
+        # Lists Stripe's intents and charges: hourly with the default BILLING_SWEEP_INTERVAL.
+        Periodic(
+            "billing-reconcile",
+            billing_reconcile.loop_step(read_sessionmaker, billing.gateway),
+            interval=settings.billing_sweep_interval * 60,
         ),
     )
     return Services(
@@ -110,11 +135,27 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+def billing_setup(settings: Settings) -> BillingSetup:
+    gateway = StripeGateway(
+        api_key=settings.stripe_api_key,
+        api_base=settings.stripe_api_base,
+        timeout=settings.stripe_timeout,
+    )
+    return BillingSetup(
+        gateway=gateway,
+        retry_days=settings.billing_retry_days,
+        grace=timedelta(days=settings.billing_grace_days),
+        freeze_on_dispute=settings.billing_freeze_on_dispute,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running(services: Services) -> AsyncIterator[Services]:
     """Start everything the server needs, in order, and stop it in reverse."""
     runtime = services.runtime
     await db.check_migrated(services.engine)
+    async with runtime.sessionmaker() as session, session.begin():
+        await catalogue.ensure_catalogue(session)
     await services.broker.startup()
     worker: Worker | None = None
     if runtime.settings.embedded_worker and runtime.settings.redis_url:
@@ -139,6 +180,8 @@ async def running(services: Services) -> AsyncIterator[Services]:
             await worker.stop()
         await services.broker.shutdown()
         await services.webhooks.sender.aclose()
+        if runtime.billing is not None:
+            await runtime.billing.gateway.aclose()
         await services.probes.close()
         await services.engine.dispose()
 

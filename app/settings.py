@@ -16,6 +16,10 @@ TRACE_EXPORTERS = ("none", "console", "otlp")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chirp.db"
 PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"  # noqa: S105
+# Development talks to localstripe (`make run` starts it); these are its placeholder secrets.
+LOCAL_STRIPE_API_BASE = "http://127.0.0.1:8420"
+PLACEHOLDER_STRIPE_KEY = "sk_test_chirp_local"
+PLACEHOLDER_STRIPE_WEBHOOK_SECRET = "whsec_chirp_local_development"  # noqa: S105
 
 
 class SettingsError(ValueError):
@@ -63,6 +67,21 @@ class Settings:
     slow_operation_ms: int = 500
     drain_seconds: float = 0.0
     worker_metrics_port: int | None = None
+    # Stripe (docs/billing.md): empty STRIPE_API_BASE means Stripe itself.
+    stripe_api_key: str = PLACEHOLDER_STRIPE_KEY
+    stripe_api_base: str = LOCAL_STRIPE_API_BASE
+    stripe_webhook_secret: str = PLACEHOLDER_STRIPE_WEBHOOK_SECRET
+    stripe_webhook_tolerance: int = 300
+    stripe_timeout: float = 10.0
+    # Billing: days after a failed payment at which it is retried; grace before the free plan.
+    billing_retry_days: tuple[int, ...] = (1, 3, 5)
+    billing_grace_days: int = 7
+    billing_freeze_on_dispute: bool = True
+    billing_sweep_interval: float = 60.0
+    # Mail: without SMTP_HOST, mail is written to the log instead of sent (development only).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "Chirp <no-reply@chirp.invalid>"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -95,12 +114,30 @@ class Settings:
                 raise SettingsError("AUDIT_KEY must be at least 32 characters in production")
             if self.argon2_memory_cost < 19456:
                 raise SettingsError("ARGON2_MEMORY_COST below the OWASP minimum in production")
+            if self.stripe_api_key == PLACEHOLDER_STRIPE_KEY or not self.stripe_api_key:
+                raise SettingsError("STRIPE_API_KEY must be set in production")
+            if self.stripe_webhook_secret == PLACEHOLDER_STRIPE_WEBHOOK_SECRET:
+                raise SettingsError("STRIPE_WEBHOOK_SECRET must be set in production")
+            if not self.smtp_host:
+                raise SettingsError("SMTP_HOST must be set in production")
             if self.metrics_token is not None and len(self.metrics_token) < 16:
                 raise SettingsError("METRICS_TOKEN must be at least 16 characters in production")
         if self.traces_exporter not in TRACE_EXPORTERS:
             raise SettingsError(
                 f"TRACES_EXPORTER must be one of {', '.join(TRACE_EXPORTERS)}, "
                 f"not {self.traces_exporter!r}"
+            )
+        if not self.billing_retry_days or list(self.billing_retry_days) != sorted(
+            set(self.billing_retry_days)
+        ):
+            raise SettingsError("BILLING_RETRY_DAYS must be increasing whole days, e.g. 1,3,5")
+        if self.billing_retry_days[0] < 1 or self.billing_grace_days < self.billing_retry_days[-1]:
+            raise SettingsError(
+                "BILLING_RETRY_DAYS must start at 1 or later and end within BILLING_GRACE_DAYS"
+            )
+        if self.stripe_webhook_tolerance < 1 or not 0 < self.stripe_timeout <= 60:
+            raise SettingsError(
+                "STRIPE_WEBHOOK_TOLERANCE must be positive; STRIPE_TIMEOUT in (0, 60] seconds"
             )
         if self.log_format not in ("json", "console"):
             raise SettingsError(f"LOG_FORMAT must be json or console, not {self.log_format!r}")
@@ -165,6 +202,20 @@ class Settings:
             slow_operation_ms=_int(env, "SLOW_OPERATION_MS", 500),
             worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0) or None,
             drain_seconds=_float(env, "DRAIN_SECONDS", 5.0 if chirp_env == "production" else 0.0),
+            stripe_api_key=env.get("STRIPE_API_KEY", PLACEHOLDER_STRIPE_KEY),
+            stripe_api_base=env.get("STRIPE_API_BASE", LOCAL_STRIPE_API_BASE),
+            stripe_webhook_secret=env.get(
+                "STRIPE_WEBHOOK_SECRET", PLACEHOLDER_STRIPE_WEBHOOK_SECRET
+            ),
+            stripe_webhook_tolerance=_int(env, "STRIPE_WEBHOOK_TOLERANCE", 300),
+            stripe_timeout=_float(env, "STRIPE_TIMEOUT", 10.0),
+            billing_retry_days=_days(env, "BILLING_RETRY_DAYS", (1, 3, 5)),
+            billing_grace_days=_int(env, "BILLING_GRACE_DAYS", 7),
+            billing_freeze_on_dispute=_flag(env, "BILLING_FREEZE_ON_DISPUTE", default=True),
+            billing_sweep_interval=_float(env, "BILLING_SWEEP_INTERVAL", 60.0),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int(env, "SMTP_PORT", 25),
+            mail_from=env.get("MAIL_FROM", "Chirp <no-reply@chirp.invalid>"),
         ).check()
 
 
@@ -196,6 +247,16 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a number, not {raw!r}") from exc
+
+
+def _days(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return tuple(int(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be whole days separated by commas, not {raw!r}") from exc
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

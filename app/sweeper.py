@@ -17,6 +17,10 @@
   before is settled (kept per process), and never at events older than `FANOUT_LOOKBACK`
   or more than `FANOUT_LOOKBACK_EVENTS` before the newest when the process starts.
 
+- Billing: renew subscriptions whose period is over, collect renewal invoices never tried,
+  expire subscriptions whose first invoice stayed unpaid, and make the dunning retries
+  that are due (docs/billing.md). `chirp billing sweep --now ISO` runs it once.
+
 Each step looks through a read session first, so an idle sweep never takes the writer's
 lock, and is safe in several processes at once."""
 
@@ -24,7 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
@@ -32,6 +37,8 @@ from taskiq import AsyncBroker
 from app.jobs import enqueue_attempts
 from models.audit.actions import Actor
 from models.base import utcnow
+from models.billing import dunning, incomplete, renewals
+from models.billing.setup import BillingSetup
 from models.integrations import deliveries
 from models.integrations.retry import RetryPolicy
 from models.moderation import expiry
@@ -136,3 +143,51 @@ class DeliverySweep:
             enqueued += len(due)
         self._fanned_through = max(self._fanned_through, scan.settled_through)
         return enqueued
+
+
+@dataclass(frozen=True)
+class BillingSweepReport:
+    expired: int = 0
+    renewed: int = 0
+    collected: int = 0
+    dunning: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.expired + self.renewed + self.collected + self.dunning
+
+
+class BillingSweep:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        read_sessionmaker: async_sessionmaker[AsyncSession],
+        setup: BillingSetup,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._read_sessionmaker = read_sessionmaker
+        self._setup = setup
+
+    async def run_once(self) -> int:
+        """Do what billing has due now; returns how many subscriptions or invoices moved."""
+        return (await self.sweep(now=utcnow())).total
+
+    async def sweep(self, *, now: datetime) -> BillingSweepReport:
+        """Everything due at `now` (operators and tests pass another time)."""
+        async with self._read_sessionmaker() as session:
+            if not (
+                await renewals.due(session, now=now)
+                or await incomplete.due(session, now=now)
+                or await dunning.due(session, now=now)
+            ):
+                return BillingSweepReport()
+        sessionmaker, setup = self._sessionmaker, self._setup
+        report = BillingSweepReport(
+            expired=await incomplete.expire_incomplete(sessionmaker, now=now),
+            renewed=await renewals.renew_due(sessionmaker, setup, now=now),
+            collected=await renewals.collect_uncollected(sessionmaker, setup, now=now),
+            dunning=await dunning.retry_due(sessionmaker, setup, now=now),
+        )
+        if report.total:
+            log.info("billing sweep: %s", report)
+        return report

@@ -28,6 +28,7 @@ from subscriptions.hub import Hub
 
 if TYPE_CHECKING:
     from app.probes import Probes
+    from models.billing.setup import BillingSetup
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +43,7 @@ class Runtime:
     hub: Hub
     event_log: EventLog
     probes: Probes | None = None
+    billing: BillingSetup | None = None
     # When each (account, field) refusal was last audited: see resolvers.staff.audit_refusal.
     refusals_audited: dict[tuple[int, str], float] = field(default_factory=dict)
 

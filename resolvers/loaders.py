@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from models.accounts.tables import Account
+from models.billing import queries as billing
+from models.billing.ledger import CreditNote, Invoice, InvoiceLine
+from models.billing.tables import Price
 from models.posts import policies
 from models.posts.tables import Like, Post
 from models.social.tables import Follow
@@ -44,6 +47,18 @@ class Loaders:
         self.liked_by_viewer: DataLoader[int, bool] = _loader(sessionmaker, self._liked, False)
         self.followed_by_viewer: DataLoader[int, bool] = _loader(
             sessionmaker, self._followed, False
+        )
+        self.prices_by_id: DataLoader[int, Price | None] = _loader(
+            sessionmaker, billing.prices_by_id
+        )
+        self.lines_by_invoice: DataLoader[int, list[InvoiceLine]] = _loader(
+            sessionmaker, billing.lines_of, []
+        )
+        self.credit_notes_by_invoice: DataLoader[int, list[CreditNote]] = _loader(
+            sessionmaker, billing.credit_notes_of, []
+        )
+        self.latest_invoice_by_subscription: DataLoader[int, Invoice | None] = _loader(
+            sessionmaker, billing.latest_invoices
         )
 
     def prime_posts(self, posts: Sequence[Post]) -> None:

@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from admin.audit import AuditMutations, AuditQueries
+from admin.billing import BillingAdminMutations, BillingAdminQueries
 from admin.exports import ExportMutations
 from admin.integrations import IntegrationMutations, IntegrationQueries
 from admin.moderation import ModerationCaseMutations, ModerationQueries
@@ -28,8 +29,11 @@ from admin.operations import OperationsQueries
 from admin.roles import RoleMutations, RoleQueries
 from admin.statistics import StatisticsQueries
 from admin.support import SupportMutations, SupportQueries
+from schema.billing import BillingQueries
+from schema.billing_types import MINOR_UNITS, MinorUnits
 from schema.extensions import MaskUnexpectedErrors, OperationScope
 from schema.mutations.accounts import AccountMutations
+from schema.mutations.billing import BillingMutations
 from schema.mutations.moderation import ModerationUserMutations
 from schema.mutations.posts import PostMutations
 from schema.mutations.security import SecurityMutations, SecurityQueries
@@ -53,6 +57,8 @@ class Query(
     ModerationQueries,
     IntegrationQueries,
     OperationsQueries,
+    BillingQueries,
+    BillingAdminQueries,
 ):
     pass
 
@@ -71,6 +77,8 @@ class Mutation(
     ModerationActionMutations,
     IntegrationMutations,
     ExportMutations,
+    BillingMutations,
+    BillingAdminMutations,
 ):
     pass
 
@@ -117,7 +125,9 @@ def build_schema(
         subscription=Subscription,
         types=[Account, Post],
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=production),
+        config=StrawberryConfig(
+            disable_field_suggestions=production, scalar_map={MinorUnits: MINOR_UNITS}
+        ),
     )
     gated_fields(schema._schema)  # refuses to build if a role directive is not enforced
     return schema

@@ -60,6 +60,32 @@ class ErrorCode(Enum):
     INVALID_EVENT_TYPES = "INVALID_EVENT_TYPES"
     TOO_MANY_WEBHOOK_ENDPOINTS = "TOO_MANY_WEBHOOK_ENDPOINTS"
     INVALID_DATE_RANGE = "INVALID_DATE_RANGE"
+    UNSUPPORTED_CURRENCY = "UNSUPPORTED_CURRENCY"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    UNKNOWN_PLAN = "UNKNOWN_PLAN"
+    UNKNOWN_COUPON = "UNKNOWN_COUPON"
+    COUPON_NOT_APPLICABLE = "COUPON_NOT_APPLICABLE"
+    COUPON_EXPIRED = "COUPON_EXPIRED"
+    COUPON_EXHAUSTED = "COUPON_EXHAUSTED"
+    COUPON_ALREADY_REDEEMED = "COUPON_ALREADY_REDEEMED"
+    NO_PAYMENT_METHOD = "NO_PAYMENT_METHOD"
+    PAYMENT_METHOD_DECLINED = "PAYMENT_METHOD_DECLINED"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+    PAYMENT_PROCESSOR_UNAVAILABLE = "PAYMENT_PROCESSOR_UNAVAILABLE"
+    ALREADY_SUBSCRIBED = "ALREADY_SUBSCRIBED"
+    NOT_SUBSCRIBED = "NOT_SUBSCRIBED"
+    SAME_PLAN = "SAME_PLAN"
+    INVALID_COUNTRY = "INVALID_COUNTRY"
+    REFUND_EXCEEDS_PAID = "REFUND_EXCEEDS_PAID"
+    INVOICE_NOT_REFUNDABLE = "INVOICE_NOT_REFUNDABLE"
+    INVALID_INVOICE_STATE = "INVALID_INVOICE_STATE"
+    UNKNOWN_METER = "UNKNOWN_METER"
+    USAGE_EVENT_CONFLICT = "USAGE_EVENT_CONFLICT"
+    EDIT_WINDOW_CLOSED = "EDIT_WINDOW_CLOSED"
+    INVALID_PAYLOAD = "INVALID_PAYLOAD"
+    USAGE_OUTSIDE_PERIOD = "USAGE_OUTSIDE_PERIOD"
+    REFUND_REFUSED = "REFUND_REFUSED"
 
 
 @strawberry.interface(description="An expected failure the client can show or act on.")
@@ -98,12 +124,30 @@ class AuthenticationError(UserError):
     pass
 
 
+@strawberry.type(
+    description="The payment did not go through (a declined card, a failed charge): add or "
+    "choose another payment method and try again."
+)
+class PaymentError(UserError):
+    pass
+
+
+@strawberry.type(
+    description="A service Chirp depends on (the payment processor) did not answer in time. "
+    "Nothing was done twice: the same request is safe to retry shortly."
+)
+class ServiceUnavailableError(UserError):
+    pass
+
+
 ERROR_TYPES: dict[str, type[UserError]] = {
     "validation": ValidationError,
     "not_found": NotFoundError,
     "conflict": ConflictError,
     "not_allowed": NotAllowedError,
     "authentication": AuthenticationError,
+    "payment": PaymentError,
+    "unavailable": ServiceUnavailableError,
 }
 
 

@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 
 from admin.account_fields import AccountRoleFields
+from admin.billing_fields import AccountBillingFields
 from admin.moderation_fields import AccountModerationFields
 from admin.support_fields import AccountSupportFields
 from models.accounts.tables import Account as AccountRow
@@ -43,7 +44,13 @@ class Visibility(Enum):
 
 
 @strawberry.type(description="A Chirp account and its public profile.")
-class Account(relay.Node, AccountRoleFields, AccountSupportFields, AccountModerationFields):
+class Account(
+    relay.Node,
+    AccountRoleFields,
+    AccountSupportFields,
+    AccountModerationFields,
+    AccountBillingFields,
+):
     id: relay.NodeID[int]
     handle: str = strawberry.field(description="Unique handle, 3 to 30 letters, digits or _.")
     display_name: str = strawberry.field(description="Name shown beside the handle; at most 50.")
@@ -123,7 +130,8 @@ class PostEdit:
 class Post(relay.Node):
     id: relay.NodeID[int]
     body: str = strawberry.field(
-        description="The text, 1 to 500 characters; empty for a repost (see `repostOf`)."
+        description="The text, 1 character up to the author's plan's `maxPostLength` (Free "
+        "500, Plus 1000, Pro 4000); empty for a repost (see `repostOf`)."
     )
     visibility: Visibility = strawberry.field(description="Who may see this post.")
     created_at: datetime = strawberry.field(description="When it was posted (UTC).")

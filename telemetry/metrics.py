@@ -4,7 +4,7 @@ Metrics are per process: Prometheus scrapes each `chirp serve` and `chirp worker
 and sums in queries. Label values are bounded: operation names and error codes go through
 `BoundedLabel`, everything else takes values from a fixed set. Series an alert rule needs
 are created at import with a zero, so a rule sees 0 rather than nothing (payments and
-inbound webhooks stay at 0 until billing records into them)."""
+inbound webhooks among them)."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ JOB_DURATION = Histogram("chirp_job_duration_seconds", "Job run time.", ["task"]
 WEBHOOKS = Counter(
     "chirp_webhooks",
     "Webhooks processed (inbound: received from a provider; outbound: delivered to a "
-    "subscriber: one per attempt), by outcome. Inbound stays 0 until billing records here.",
+    "subscriber: one per attempt), by outcome.",
     ["direction", "outcome"],
 )
 WEBHOOK_DURATION = Histogram(
@@ -158,7 +158,20 @@ WEBHOOK_DURATION = Histogram(
 SIGNUPS = Counter("chirp_signups", "Accounts created.")
 POSTS_CREATED = Counter("chirp_posts_created", "Posts and replies created (reposts excluded).")
 PAYMENTS = Counter(
-    "chirp_payments", "Payments by outcome. 0 until billing records here.", ["outcome"]
+    "chirp_payments",
+    "Payments settled, by outcome: by Chirp's own charge or by the Stripe webhook that came first.",
+    ["outcome"],
+)
+RECONCILE_MISMATCHES = Counter(
+    "chirp_billing_reconcile_mismatches",
+    "Differences between Chirp's payments and Stripe found by reconciliation, by kind "
+    "(missing_in_chirp, missing_in_stripe, status_differs, amount_differs, refunded_differs).",
+    ["kind"],
+)
+RECONCILE_RUNS = Counter(
+    "chirp_billing_reconcile_runs",
+    "Reconciliation runs, by outcome (clean, mismatches, error).",
+    ["outcome"],
 )
 
 SUCCEEDED, FAILED = "succeeded", "failed"

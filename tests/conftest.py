@@ -23,7 +23,14 @@ from models.tables import metadata
 from tests.support.backends import Database, available_backends, create_database, drop_database
 from tests.support.graphql import GraphQLClient
 
+# Fixtures defined in support modules, usable by every test (not imported here: pytest must
+# import a plugin itself to rewrite its asserts).
+pytest_plugins = ["tests.support.stripe"]
+
 BACKENDS = available_backends()
+# STRIPE_API_BASE of test settings: nothing listens on port 1, so a Stripe call fails at once
+# instead of reaching a developer's localstripe on :8420 (or Stripe itself).
+NO_STRIPE = "http://127.0.0.1:1"
 
 
 def pytest_report_header() -> str:
@@ -56,6 +63,8 @@ def make_settings(database: Database, **overrides: Any) -> Settings:
         "dispatch_interval": 0.05,
         "embedded_worker": True,
         "cors_origins": ("https://app.example.com",),
+        # Billing tests pass the `localstripe` fixture's api_base.
+        "stripe_api_base": NO_STRIPE,
     }
     values.update(overrides)
     return Settings(**values)

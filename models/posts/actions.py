@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
 from models.base import utcnow
+from models.billing import subscriptions as billing
 from models.errors import NotFound
 from models.events import actions as events
 from models.posts import errors, policies
@@ -14,15 +17,18 @@ from models.posts.tables import PUBLIC, VISIBILITIES, Like, Post, PostEdit
 from models.text import check_text
 from models.timeline import actions as timeline
 
-MAX_POST_LENGTH = 500
 
-
-def check_body(body: str) -> str:
+def check_body(body: str, *, max_length: int) -> str:
+    """The body if it is text of 1 to `max_length` characters (the author's plan's limit)."""
     check_text(body, field="body", multiline=True)
     if not body.strip():
         raise errors.PostEmpty("A post needs some text.", field="body")
-    if len(body) > MAX_POST_LENGTH:
-        raise errors.PostTooLong(f"Posts are at most {MAX_POST_LENGTH} characters.", field="body")
+    if len(body) > max_length:
+        raise errors.PostTooLong(
+            f"Posts are at most {max_length} characters on your plan; Plus and Pro allow "
+            "longer ones.",
+            field="body",
+        )
     return body
 
 
@@ -55,7 +61,8 @@ async def create_post(
     reply_to_id: int | None = None,
 ) -> Post:
     """Publish a post or a reply; the event and the author's feed entry commit with it."""
-    check_body(body)
+    allowed = await billing.entitlements(session, account_id=author_id)
+    check_body(body, max_length=allowed.max_post_length)
     if visibility not in VISIBILITIES:
         raise errors.InvalidVisibility("Unknown visibility.", field="visibility")
     root_id = None
@@ -157,15 +164,24 @@ async def unlike_post(session: AsyncSession, *, account_id: int, post_id: int) -
 
 
 async def edit_post(session: AsyncSession, *, editor_id: int, post_id: int, body: str) -> Post:
-    """Change a post's text; the previous text is kept in its edit history."""
+    """Change a post's text within the author's plan's edit window (Free 1 hour, Plus 1 day,
+    Pro without limit); the previous text is kept in its edit history."""
     post = await get_visible_post(session, viewer_id=editor_id, post_id=post_id, lock=True)
     if not policies.may_edit(post, viewer_id=editor_id):
         raise errors.NotAuthor("Only the author can edit a post.", field="postId")
-    check_body(body)
+    now = utcnow()
+    allowed = await billing.entitlements(session, account_id=editor_id, now=now)
+    if allowed.edit_window is not None and post.created_at + allowed.edit_window <= now:
+        raise errors.EditWindowClosed(
+            f"Posts can be edited for {_duration(allowed.edit_window)} on your plan; this one "
+            "is older. Pro keeps posts editable.",
+            field="postId",
+        )
+    check_body(body, max_length=allowed.max_post_length)
     if body != post.body:
         session.add(PostEdit(post_id=post.id, editor_id=editor_id, previous_body=post.body))
         post.body = body
-        post.edited_at = utcnow()
+        post.edited_at = now
         _updated(session, post.id)
         await session.flush()
     return post
@@ -210,6 +226,11 @@ async def list_edits(session: AsyncSession, *, post_id: int, limit: int) -> list
         .limit(limit)
     )
     return list(rows)
+
+
+def _duration(window: timedelta) -> str:
+    hours = int(window.total_seconds()) // 3600
+    return f"{hours // 24} day(s)" if hours >= 24 else f"{hours} hour(s)"
 
 
 async def _bump(session: AsyncSession, *, post_id: int, column: str, by: int) -> None:

@@ -23,3 +23,9 @@ class NotAuthor(NotAllowed):
 
 class CannotRepost(NotAllowed):
     code = "CANNOT_REPOST"
+
+
+class EditWindowClosed(NotAllowed):
+    """The author's plan no longer lets this post be edited (its edit window has passed)."""
+
+    code = "EDIT_WINDOW_CLOSED"

@@ -18,7 +18,10 @@ from schema.types import Post, Visibility
 
 @strawberry.input(description="A new post or reply.")
 class CreatePostInput:
-    body: str = strawberry.field(description="1 to 500 characters, not only whitespace.")
+    body: str = strawberry.field(
+        description="1 character up to the viewer's plan's `maxPostLength` (Free 500, Plus "
+        "1000, Pro 4000), not only whitespace; longer is POST_TOO_LONG."
+    )
     visibility: Visibility = strawberry.field(
         default=Visibility.PUBLIC, description="Who may see it; PUBLIC unless given."
     )
@@ -68,7 +71,10 @@ UnlikePostResult = Annotated[
 @strawberry.input(description="New text for a post.")
 class EditPostInput:
     post_id: strawberry.ID = strawberry.field(description="The post's global id.")
-    body: str = strawberry.field(description="1 to 500 characters, not only whitespace.")
+    body: str = strawberry.field(
+        description="1 character up to the viewer's plan's `maxPostLength` (Free 500, Plus "
+        "1000, Pro 4000), not only whitespace."
+    )
 
 
 EditPostResult = Annotated[
@@ -163,7 +169,9 @@ class PostMutations:
         return _payload(row)
 
     @strawberry.mutation(
-        description="Change a post's text (author only); the old text is kept in its history.",
+        description="Change a post's text (author only) within the author's plan's edit "
+        "window (Free 1 hour, Plus 1 day, Pro without limit; later is EDIT_WINDOW_CLOSED); "
+        "the old text is kept in its history.",
         permission_classes=[IsAuthenticated],
     )
     async def edit_post(self, info: Info, input: Annotated[EditPostInput, INPUT]) -> EditPostResult:

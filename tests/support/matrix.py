@@ -60,6 +60,7 @@ class Call:
 
 def merged() -> dict[str, Call]:
     from tests.support import (
+        matrix_billing,
         matrix_integrations,
         matrix_moderation,
         matrix_ops,
@@ -68,7 +69,14 @@ def merged() -> dict[str, Call]:
     )
 
     calls: dict[str, Call] = {}
-    modules = (matrix_roles, matrix_support, matrix_moderation, matrix_integrations, matrix_ops)
+    modules = (
+        matrix_roles,
+        matrix_support,
+        matrix_moderation,
+        matrix_integrations,
+        matrix_ops,
+        matrix_billing,
+    )
     for module in modules:
         overlap = calls.keys() & module.CALLS.keys()
         assert not overlap, overlap

@@ -197,9 +197,15 @@ class ChirpServer(_Process):
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _SERVER_VARIABLES}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in _SERVER_VARIABLES and not k.startswith(("STRIPE_", "SMTP_", "BILLING_"))
+        }
         env.update(
             CHIRP_ENV="test",
+            # Nothing listens on port 1: a test server never reaches a developer's localstripe.
+            STRIPE_API_BASE="http://127.0.0.1:1",
             DATABASE_URL=self.database.url,
             REDIS_PREFIX=self.redis_prefix,
             ARGON2_TIME_COST="1",

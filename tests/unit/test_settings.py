@@ -38,10 +38,25 @@ def test_production_refuses_weak_password_hashing() -> None:
         )
 
 
-def test_production_with_real_secret_is_accepted() -> None:
-    settings = Settings.from_env({"CHIRP_ENV": "production", "SECRET_KEY": "k" * 40})
+PRODUCTION = {
+    "CHIRP_ENV": "production",
+    "SECRET_KEY": "k" * 40,
+    "STRIPE_API_KEY": "sk_live_real",
+    "STRIPE_WEBHOOK_SECRET": "whsec_real",
+    "SMTP_HOST": "smtp.example.com",
+}
+
+
+def test_production_with_real_secrets_is_accepted() -> None:
+    settings = Settings.from_env(PRODUCTION)
 
     assert settings.is_production
+
+
+@pytest.mark.parametrize("name", ["STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_HOST"])
+def test_production_refuses_placeholder_billing_and_mail_settings(name: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({key: value for key, value in PRODUCTION.items() if key != name})
 
 
 @pytest.mark.parametrize(
@@ -52,6 +67,10 @@ def test_production_with_real_secret_is_accepted() -> None:
         ({"EMBEDDED_WORKER": "maybe"}, "EMBEDDED_WORKER"),
         ({"WEBHOOK_TIMEOUT": "soon"}, "WEBHOOK_TIMEOUT"),
         ({"WEBHOOK_TIMEOUT": "0"}, "WEBHOOK_TIMEOUT"),
+        ({"BILLING_RETRY_DAYS": "3,1"}, "BILLING_RETRY_DAYS"),
+        ({"BILLING_RETRY_DAYS": "one"}, "BILLING_RETRY_DAYS"),
+        ({"BILLING_RETRY_DAYS": "1,3,9"}, "BILLING_RETRY_DAYS"),
+        ({"STRIPE_WEBHOOK_TOLERANCE": "0"}, "STRIPE_WEBHOOK_TOLERANCE"),
         ({"WEBHOOK_RETRY_BASE": "600", "WEBHOOK_RETRY_MAX": "60"}, "WEBHOOK_RETRY_BASE"),
         ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS"),
         ({"WEBHOOK_SWEEP_INTERVAL": "0"}, "WEBHOOK_SWEEP_INTERVAL"),

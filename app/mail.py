@@ -1,0 +1,133 @@
+"""Sending queued email: over SMTP (aiosmtplib), or into the log when SMTP_HOST is unset
+(development; production refuses to start without it), and the sweep that sends what is due.
+
+The message is built from the row alone, so every attempt sends the same message: the same
+Message-ID (derived from the key, for receivers to drop a copy) and the same Date."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import aiosmtplib
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.settings import Settings
+from models.base import utcnow
+from models.mail import actions as mail
+from models.mail.actions import Mail, MailRefused, MailSender
+
+log = logging.getLogger("chirp.mail")
+
+SMTP_TIMEOUT = 20.0  # seconds per SMTP command
+SEND_TIMEOUT = 60.0  # seconds for a whole send, well inside `mail.SEND_LEASE`
+LOGGED_LINES = 5
+SWEEP_INTERVAL = 10.0
+SWEEP_BATCH = 100
+
+
+def message_id(key: str, sender: str) -> str:
+    """The Message-ID of the email of `key`: the same on every attempt."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "chirp.invalid"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def build_message(queued: Mail, *, sender: str) -> EmailMessage:
+    """The message of a queued email: plain text, with an HTML alternative when it has one."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = queued.to
+    message["Subject"] = queued.subject
+    message["Date"] = format_datetime(queued.created_at)
+    message["Message-ID"] = message_id(queued.key, sender)
+    # RFC 3834: out-of-office and other automatic replies are not sent back to us.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(queued.text)
+    if queued.html is not None:
+        message.add_alternative(queued.html, subtype="html")
+    return message
+
+
+class SmtpMailSender:
+    """Sends through the SMTP relay at SMTP_HOST:SMTP_PORT (STARTTLS when it offers it)."""
+
+    def __init__(self, *, host: str, port: int, sender: str) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+
+    async def send(self, mail: Mail) -> None:
+        message = build_message(mail, sender=self._sender)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await aiosmtplib.send(
+                    message, hostname=self._host, port=self._port, timeout=SMTP_TIMEOUT
+                )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            if all(refused.code >= 500 for refused in exc.recipients):
+                raise MailRefused(str(exc)) from exc
+            raise
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as exc:
+            if exc.code >= 500:
+                raise MailRefused(str(exc)) from exc
+            raise
+
+
+class LogMailSender:
+    """Development without an SMTP relay: writes each email to the log instead."""
+
+    def __init__(self, *, sender: str) -> None:
+        self._sender = sender
+
+    async def send(self, mail: Mail) -> None:
+        structlog.get_logger("chirp.mail").info(
+            "mail not sent (SMTP_HOST is unset); logged instead",
+            to=mail.to,
+            subject=mail.subject,
+            lines=mail.text.splitlines()[:LOGGED_LINES],
+            message_id=message_id(mail.key, self._sender),
+        )
+
+
+def create_mail_sender(settings: Settings) -> MailSender:
+    if settings.smtp_host is None:
+        return LogMailSender(sender=settings.mail_from)
+    return SmtpMailSender(
+        host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from
+    )
+
+
+class MailSweep:
+    """Sends the emails that are due: retries whose wait is over, emails whose job was lost
+    or whose send's lease ran out. Safe in several processes at once (each send claims its
+    row first)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        read_sessionmaker: async_sessionmaker[AsyncSession],
+        sender: MailSender,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._read_sessionmaker = read_sessionmaker
+        self._sender = sender
+
+    async def run_once(self) -> int:
+        """Send what is due; returns how many emails went out."""
+        async with self._read_sessionmaker() as session:
+            due = await mail.due_email_ids(session, now=utcnow(), limit=SWEEP_BATCH)
+        sent = 0
+        for email_id in due:
+            try:
+                sent += await mail.send_queued_email(
+                    self._sessionmaker, self._sender, email_id=email_id
+                )
+            except Exception as exc:
+                # The relay is most likely down: the rest wait for the next sweep.
+                log.warning("sending email %d failed (%s); the sweep stops here", email_id, exc)
+                break
+        return sent

@@ -1,0 +1,201 @@
+"""Billing staff's actions on the catalogue and on usage, each audited in the caller's
+transaction: coupons, promotion codes and plan prices (with the staff member's reason), and
+usage recorded by internal producers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.audit import actions as audit
+from models.audit.actions import Actor
+from models.base import utcnow
+from models.billing import coupons, money, plans, usage
+from models.billing.tables import Coupon, Price, PromotionCode, UsageRecord
+
+
+def _coupon_facts(coupon: Coupon) -> dict[str, object]:
+    return {
+        "name": coupon.name,
+        "percent_off": coupon.percent_off,
+        "amounts_off": dict(coupon.amounts_off),
+        "duration": coupon.duration,
+        "duration_months": coupon.duration_months,
+        "plan_codes": list(coupon.plan_codes),
+        "max_redemptions": coupon.max_redemptions,
+        "redeem_by": coupon.redeem_by.isoformat() if coupon.redeem_by else None,
+        "first_time_only": coupon.first_time_only,
+    }
+
+
+async def create_coupon(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    reason: str | None,
+    name: str,
+    percent_off: int | None,
+    amounts_off: dict[str, int],
+    duration: str,
+    duration_months: int | None,
+    plan_codes: list[str],
+    max_redemptions: int | None,
+    redeem_by: datetime | None,
+    first_time_only: bool,
+) -> Coupon:
+    """Define a coupon (see `coupons.create_coupon`), audited as billing.coupon.create."""
+    why = audit.require_reason(reason)
+    coupon = await coupons.create_coupon(
+        session,
+        name=name,
+        percent_off=percent_off,
+        amounts_off=amounts_off,
+        duration=duration,
+        duration_months=duration_months,
+        plan_codes=plan_codes,
+        max_redemptions=max_redemptions,
+        redeem_by=redeem_by,
+        first_time_only=first_time_only,
+    )
+    await audit.record_entry(
+        session,
+        actor=actor,
+        action="billing.coupon.create",
+        target_type="coupon",
+        target_id=coupon.id,
+        reason=why,
+        after=_coupon_facts(coupon),
+    )
+    return coupon
+
+
+async def create_promotion_code(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    reason: str | None,
+    coupon_id: int,
+    code: str,
+    max_redemptions: int | None,
+    expires_at: datetime | None,
+    first_time_only: bool,
+) -> PromotionCode:
+    """A code customers type to redeem a coupon, audited as billing.promotion_code.create."""
+    why = audit.require_reason(reason)
+    promotion = await coupons.create_promotion_code(
+        session,
+        coupon_id=coupon_id,
+        code=code,
+        max_redemptions=max_redemptions,
+        expires_at=expires_at,
+        first_time_only=first_time_only,
+    )
+    await audit.record_entry(
+        session,
+        actor=actor,
+        action="billing.promotion_code.create",
+        target_type="promotion_code",
+        target_id=promotion.id,
+        reason=why,
+        after={
+            "code": promotion.code,
+            "coupon_id": coupon_id,
+            "max_redemptions": max_redemptions,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "first_time_only": first_time_only,
+        },
+    )
+    return promotion
+
+
+async def set_plan_price(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    reason: str | None,
+    plan_code: str,
+    currency: str,
+    interval: str,
+    amount: int,
+) -> Price:
+    """Sell a plan at a new price from now on: the new price replaces the active one, and
+    subscribers keep the price they have until they change plan. Audited as
+    billing.price.set with the amounts before and after."""
+    why = audit.require_reason(reason)
+    plans.check_plan(plan_code, interval)
+    currency = money.check_currency(currency)
+    money.check_amount(amount, field="amount")
+    # Locked, so two staff setting one price at once queue rather than both replace it.
+    current = await session.scalar(
+        select(Price)
+        .where(
+            Price.plan_code == plan_code,
+            Price.currency == currency,
+            Price.interval == interval,
+            Price.active,
+        )
+        .with_for_update()
+    )
+    if current is not None:
+        current.active = False
+        current.replaced_at = utcnow()
+        await session.flush()
+    price = Price(plan_code=plan_code, currency=currency, interval=interval, amount=amount)
+    session.add(price)
+    await session.flush()
+    await audit.record_entry(
+        session,
+        actor=actor,
+        action="billing.price.set",
+        target_type="price",
+        target_id=price.id,
+        reason=why,
+        before=None if current is None else {"price_id": current.id, "amount": current.amount},
+        after={
+            "plan_code": plan_code,
+            "currency": currency,
+            "interval": interval,
+            "amount": amount,
+        },
+    )
+    return price
+
+
+async def record_usage(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    account_id: int,
+    meter: str,
+    quantity: int,
+    event_id: str,
+    occurred_at: datetime,
+) -> UsageRecord:
+    """Record a metered event for an account (see `usage.record_usage`); a new record is
+    audited as billing.usage.record, a repeat of the same event is not (it changes nothing)."""
+    before = await session.scalar(select(UsageRecord.id).where(UsageRecord.event_id == event_id))
+    record = await usage.record_usage(
+        session,
+        account_id=account_id,
+        meter=meter,
+        quantity=quantity,
+        event_id=event_id,
+        occurred_at=occurred_at,
+    )
+    if before is None:
+        await audit.record_entry(
+            session,
+            actor=actor,
+            action="billing.usage.record",
+            target_type="account",
+            target_id=account_id,
+            after={
+                "event_id": event_id,
+                "meter": meter,
+                "quantity": quantity,
+                "occurred_at": record.occurred_at.isoformat(),
+            },
+        )
+    return record

@@ -1,0 +1,244 @@
+"""Coupons (what discount) and promotion codes (what customers type), redeemed once per
+customer, within their limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.billing import errors, money
+from models.billing.catalogue import PLANS
+from models.billing.pricing import Discount, shift_months
+from models.billing.tables import (
+    DURATIONS,
+    REPEATING,
+    Coupon,
+    CouponRedemption,
+    PromotionCode,
+    Subscription,
+)
+from models.text import check_text
+
+MAX_CODE_LENGTH = 40
+
+
+def normalise_code(code: str) -> str:
+    check_text(code, field="promotionCode")
+    upper = code.strip().upper()
+    if not upper or len(upper) > MAX_CODE_LENGTH or not upper.replace("-", "").isalnum():
+        raise errors.UnknownCoupon("No such promotion code.", field="promotionCode")
+    return upper
+
+
+async def create_coupon(
+    session: AsyncSession,
+    *,
+    name: str,
+    percent_off: int | None,
+    amounts_off: dict[str, int],
+    duration: str,
+    duration_months: int | None,
+    plan_codes: list[str],
+    max_redemptions: int | None,
+    redeem_by: datetime | None,
+    first_time_only: bool,
+) -> Coupon:
+    """Define a discount: a percentage, or a fixed amount in each currency it may be used in."""
+    check_text(name, field="name")
+    if not name.strip() or len(name) > 100:
+        raise errors.InvalidAmount("A coupon needs a name of at most 100 characters.", field="name")
+    if (percent_off is None) == (not amounts_off):
+        raise errors.InvalidAmount(
+            "Give either percentOff or amountsOff, not both or neither.", field="percentOff"
+        )
+    if percent_off is not None and not 1 <= percent_off <= 100:
+        raise errors.InvalidAmount("percentOff must be from 1 to 100.", field="percentOff")
+    checked = {
+        money.check_currency(c, field="amountsOff"): money.check_amount(a, field="amountsOff")
+        for c, a in amounts_off.items()
+    }
+    if duration not in DURATIONS:
+        raise errors.InvalidAmount("duration must be once, repeating or forever.", field="duration")
+    if (duration == REPEATING) != (duration_months is not None):
+        raise errors.InvalidAmount(
+            "durationMonths is required for a repeating coupon and only then.",
+            field="durationMonths",
+        )
+    if duration_months is not None and not 1 <= duration_months <= 120:
+        raise errors.InvalidAmount("durationMonths must be from 1 to 120.", field="durationMonths")
+    for code in plan_codes:
+        if code not in PLANS or not PLANS[code].prices:
+            raise errors.UnknownPlan(f"No paid plan {code!r}.", field="planCodes")
+    if max_redemptions is not None and max_redemptions < 1:
+        raise errors.InvalidAmount("maxRedemptions must be at least 1.", field="maxRedemptions")
+    coupon = Coupon(
+        name=name.strip(),
+        percent_off=percent_off,
+        amounts_off=checked,
+        duration=duration,
+        duration_months=duration_months,
+        plan_codes=sorted(set(plan_codes)),
+        max_redemptions=max_redemptions,
+        redeem_by=redeem_by,
+        first_time_only=first_time_only,
+    )
+    session.add(coupon)
+    await session.flush()
+    return coupon
+
+
+async def create_promotion_code(
+    session: AsyncSession,
+    *,
+    coupon_id: int,
+    code: str,
+    max_redemptions: int | None,
+    expires_at: datetime | None,
+    first_time_only: bool,
+) -> PromotionCode:
+    """A code customers can type to redeem a coupon; codes are unique, case-insensitive."""
+    if await session.get(Coupon, coupon_id) is None:
+        raise errors.UnknownCoupon("No such coupon.", field="couponId")
+    normal = normalise_code(code)
+    if max_redemptions is not None and max_redemptions < 1:
+        raise errors.InvalidAmount("maxRedemptions must be at least 1.", field="maxRedemptions")
+    promotion = PromotionCode(
+        code=normal,
+        coupon_id=coupon_id,
+        max_redemptions=max_redemptions,
+        expires_at=expires_at,
+        first_time_only=first_time_only,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(promotion)
+            await session.flush()
+    except IntegrityError:
+        raise errors.CouponAlreadyRedeemed(
+            "That promotion code exists already.", code="CONFLICT", field="code"
+        ) from None
+    return promotion
+
+
+async def check_code(
+    session: AsyncSession,
+    *,
+    code: str,
+    account_id: int,
+    plan_code: str,
+    currency: str,
+    now: datetime,
+) -> tuple[Coupon, PromotionCode]:
+    """The coupon behind a promotion code if this customer may use it on this plan now."""
+    normal = normalise_code(code)
+    promotion = await session.scalar(select(PromotionCode).where(PromotionCode.code == normal))
+    coupon = None if promotion is None else await session.get(Coupon, promotion.coupon_id)
+    if promotion is None or coupon is None or not promotion.active or not coupon.active:
+        raise errors.UnknownCoupon("No such promotion code.", field="promotionCode")
+    if (promotion.expires_at and promotion.expires_at <= now) or (
+        coupon.redeem_by and coupon.redeem_by <= now
+    ):
+        raise errors.CouponExpired("That promotion code has expired.", field="promotionCode")
+    if _used_up(promotion.times_redeemed, promotion.max_redemptions) or _used_up(
+        coupon.times_redeemed, coupon.max_redemptions
+    ):
+        raise errors.CouponExhausted(
+            "That promotion code has been used as often as it may be.", field="promotionCode"
+        )
+    if coupon.plan_codes and plan_code not in coupon.plan_codes:
+        raise errors.CouponNotApplicable(
+            "That promotion code does not apply to this plan.", field="promotionCode"
+        )
+    if coupon.percent_off is None and currency not in coupon.amounts_off:
+        raise errors.CouponNotApplicable(
+            f"That promotion code cannot be used in {currency}.", field="promotionCode"
+        )
+    if coupon.first_time_only or promotion.first_time_only:
+        earlier = await session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .where(Subscription.account_id == account_id)
+        )
+        if earlier:
+            raise errors.CouponNotApplicable(
+                "That promotion code is for first-time customers.", field="promotionCode"
+            )
+    redeemed = await session.scalar(
+        select(CouponRedemption.id).where(
+            CouponRedemption.coupon_id == coupon.id, CouponRedemption.account_id == account_id
+        )
+    )
+    if redeemed is not None:
+        raise errors.CouponAlreadyRedeemed(
+            "You have already redeemed this offer.", field="promotionCode"
+        )
+    return coupon, promotion
+
+
+def _used_up(times: int, limit: int | None) -> bool:
+    return limit is not None and times >= limit
+
+
+async def redeem(
+    session: AsyncSession,
+    *,
+    coupon: Coupon,
+    promotion: PromotionCode,
+    account_id: int,
+    now: datetime,
+) -> CouponRedemption:
+    """Count the redemption against both limits with conditional updates, so concurrent
+    redemptions never exceed them, and record it (once per customer)."""
+    for table, row_id, limit in (
+        (Coupon, coupon.id, coupon.max_redemptions),
+        (PromotionCode, promotion.id, promotion.max_redemptions),
+    ):
+        stmt = update(table).where(table.id == row_id)
+        if limit is not None:
+            stmt = stmt.where(table.times_redeemed < limit)
+        result = await session.execute(stmt.values(times_redeemed=table.times_redeemed + 1))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise errors.CouponExhausted(
+                "That promotion code has been used as often as it may be.", field="promotionCode"
+            )
+    until = None
+    if coupon.duration == REPEATING and coupon.duration_months is not None:
+        until = shift_months(now, coupon.duration_months)
+    redemption = CouponRedemption(
+        coupon_id=coupon.id,
+        promotion_code_id=promotion.id,
+        account_id=account_id,
+        applies_until=until,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(redemption)
+            await session.flush()
+    except IntegrityError:
+        raise errors.CouponAlreadyRedeemed(
+            "You have already redeemed this offer.", field="promotionCode"
+        ) from None
+    return redemption
+
+
+async def discount_for(
+    session: AsyncSession, *, redemption_id: int | None, currency: str, period_start: datetime
+) -> tuple[Discount | None, CouponRedemption | None]:
+    """The discount a subscription's redemption gives an invoice for a period, if any."""
+    if redemption_id is None:
+        return None, None
+    redemption = await session.get(CouponRedemption, redemption_id)
+    if redemption is None or redemption.spent:
+        return None, None
+    if redemption.applies_until is not None and period_start >= redemption.applies_until:
+        return None, None
+    coupon = await session.get(Coupon, redemption.coupon_id)
+    if coupon is None:
+        return None, None
+    if coupon.percent_off is not None:
+        return Discount(percent_off=coupon.percent_off), redemption
+    amount = coupon.amounts_off.get(currency)
+    return (Discount(amount_off=amount), redemption) if amount else (None, None)

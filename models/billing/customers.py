@@ -1,0 +1,151 @@
+"""Customers and their payment methods. Card data never reaches Chirp: the frontend creates a
+payment method with Stripe's library and passes its id."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models.accounts.tables import Account
+from models.base import utcnow
+from models.billing import errors, idempotency
+from models.billing.gateway import StripeGateway
+from models.billing.tables import BillingCustomer, PaymentMethod
+from models.errors import NotFound
+from models.text import check_text
+
+
+async def lock_customer(session: AsyncSession, *, account_id: int) -> BillingCustomer:
+    """The account's customer row, created if missing, locked for the transaction: every
+    change to one customer's billing runs one at a time."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(BillingCustomer)
+        .values(account_id=account_id, credit_balance=0, created_at=utcnow(), updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["account_id"])
+    )
+    customer = await session.scalar(
+        select(BillingCustomer)
+        .where(BillingCustomer.account_id == account_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert customer is not None
+    return customer
+
+
+async def ensure_stripe_customer(
+    sessionmaker: async_sessionmaker[AsyncSession], gateway: StripeGateway, *, account_id: int
+) -> str:
+    """The account's Stripe customer id, created once (a retry reuses the stored key)."""
+    async with sessionmaker() as session, session.begin():
+        customer = await lock_customer(session, account_id=account_id)
+        if customer.stripe_customer_id:
+            return customer.stripe_customer_id
+        email = await session.scalar(select(Account.email).where(Account.id == account_id))
+    key = f"chirp-customer-{account_id}"
+    done = await idempotency.reserve(sessionmaker, key=key, operation="customer.create")
+    stripe_id = done or await gateway.create_customer(
+        account_id=account_id, email=email or "", key=key
+    )
+    async with sessionmaker() as session, session.begin():
+        customer = await lock_customer(session, account_id=account_id)
+        if customer.stripe_customer_id is None:
+            customer.stripe_customer_id = stripe_id
+        await idempotency.complete(session, key=key, result_id=stripe_id)
+        return customer.stripe_customer_id
+
+
+async def add_payment_method(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    *,
+    account_id: int,
+    stripe_payment_method_id: str,
+    make_default: bool,
+) -> PaymentMethod:
+    """Attach a payment method to the customer and keep what can be shown of it."""
+    check_text(stripe_payment_method_id, field="paymentMethodId")
+    if not stripe_payment_method_id.startswith("pm_") or len(stripe_payment_method_id) > 64:
+        raise errors.PaymentMethodDeclined(
+            "Give the id of a payment method created with Stripe's library (pm_...).",
+            field="paymentMethodId",
+        )
+    async with sessionmaker() as session:
+        existing = await session.scalar(
+            select(PaymentMethod).where(
+                PaymentMethod.stripe_payment_method_id == stripe_payment_method_id
+            )
+        )
+        if existing is not None and existing.account_id != account_id:
+            raise errors.PaymentMethodDeclined(
+                "That payment method belongs to someone else.", field="paymentMethodId"
+            )
+    customer_id = await ensure_stripe_customer(sessionmaker, gateway, account_id=account_id)
+    key = f"chirp-attach-{account_id}-{stripe_payment_method_id}"
+    await idempotency.reserve(sessionmaker, key=key, operation="payment_method.attach")
+    card = await gateway.attach_payment_method(
+        customer_id=customer_id, payment_method_id=stripe_payment_method_id, key=key
+    )
+    async with sessionmaker() as session, session.begin():
+        customer = await lock_customer(session, account_id=account_id)
+        method = await session.scalar(
+            select(PaymentMethod).where(
+                PaymentMethod.stripe_payment_method_id == stripe_payment_method_id
+            )
+        )
+        if method is None:
+            method = PaymentMethod(
+                account_id=account_id,
+                stripe_payment_method_id=card.stripe_id,
+                brand=card.brand,
+                last4=card.last4,
+                exp_month=card.exp_month,
+                exp_year=card.exp_year,
+            )
+            session.add(method)
+            await session.flush()
+        method.detached_at = None
+        if make_default or customer.default_payment_method_id is None:
+            customer.default_payment_method_id = method.id
+        await idempotency.complete(session, key=key, result_id=card.stripe_id)
+        return method
+
+
+async def set_default_payment_method(
+    session: AsyncSession, *, account_id: int, payment_method_id: int
+) -> PaymentMethod:
+    """Make one of the customer's payment methods the one charged from now on."""
+    customer = await lock_customer(session, account_id=account_id)
+    method = await session.get(PaymentMethod, payment_method_id)
+    if method is None or method.account_id != account_id or method.detached_at is not None:
+        raise NotFound("No such payment method.", field="paymentMethodId")
+    customer.default_payment_method_id = method.id
+    return method
+
+
+async def remove_payment_method(
+    session: AsyncSession, *, account_id: int, payment_method_id: int
+) -> PaymentMethod:
+    """Stop using a payment method (it stays on past payments)."""
+    customer = await lock_customer(session, account_id=account_id)
+    method = await session.get(PaymentMethod, payment_method_id)
+    if method is None or method.account_id != account_id or method.detached_at is not None:
+        raise NotFound("No such payment method.", field="paymentMethodId")
+    method.detached_at = utcnow()
+    if customer.default_payment_method_id == method.id:
+        customer.default_payment_method_id = None
+    return method
+
+
+async def default_method(session: AsyncSession, customer: BillingCustomer) -> PaymentMethod:
+    if customer.default_payment_method_id is None:
+        raise errors.NoPaymentMethod(
+            "Add a payment method first (addPaymentMethod).", field="paymentMethodId"
+        )
+    method = await session.get(PaymentMethod, customer.default_payment_method_id)
+    if method is None or method.detached_at is not None:
+        raise errors.NoPaymentMethod("Add a payment method first.", field="paymentMethodId")
+    return method

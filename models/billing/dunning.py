@@ -1,0 +1,272 @@
+"""Dunning: what a failed payment does to a subscription, step by step.
+
+The first failure makes it past due (`start`): its plan stays on until `grace_ends_at` and
+its open invoices are retried at `BillingSetup.retry_days` after that failure
+(`retry_due`). When the retries are spent and the grace is over it is unpaid: Free
+entitlements, invoices still open, nothing deleted. Paying every open invoice (a retry, a
+webhook, or a new card: `update_payment_method_and_settle`) makes it active again. Each
+step emails the owner once, keyed by the subscription, the failure's time and the step."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models.base import utcnow
+from models.billing import customers, errors, notices
+from models.billing.ledger import OPEN, Invoice, Payment
+from models.billing.setup import BillingSetup
+from models.billing.tables import PAST_DUE, UNPAID, PaymentMethod, Subscription
+
+log = logging.getLogger("chirp.billing")
+
+BATCH = 100
+# Stripe did not answer during a retry: try again this soon, without counting the step.
+RETRY_WHEN_UNAVAILABLE = timedelta(hours=1)
+
+
+async def start(
+    session: AsyncSession,
+    setup: BillingSetup,
+    *,
+    subscription: Subscription,
+    invoice: Invoice,
+    now: datetime,
+) -> None:
+    """The first failure: past due, retries scheduled, entitlements kept until grace ends."""
+    subscription.status = PAST_DUE
+    subscription.past_due_since = now
+    subscription.retry_step = 0
+    subscription.next_retry_at = now + timedelta(days=setup.retry_days[0])
+    subscription.grace_ends_at = now + setup.grace
+    await notices.send_payment_failed(session, subscription=subscription, attempt=0)
+
+
+def clear(subscription: Subscription) -> None:
+    subscription.past_due_since = None
+    subscription.retry_step = 0
+    subscription.next_retry_at = None
+    subscription.grace_ends_at = None
+
+
+async def restore(session: AsyncSession, *, subscription: Subscription, now: datetime) -> None:
+    """Every open invoice is paid: tell the owner if it had been past due, and clear dunning."""
+    if subscription.past_due_since is not None:
+        await notices.send_restored(session, subscription=subscription)
+    clear(subscription)
+
+
+async def due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether `retry_due` has anything to do at `now` (a cheap look before taking locks)."""
+    found = await session.scalar(
+        select(Subscription.id).where(*_retry_due(now)).limit(1)
+    ) or await session.scalar(select(Subscription.id).where(*_grace_over(now)).limit(1))
+    return found is not None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    subscription_id: int
+    account_id: int
+    step: int
+    since: datetime
+    invoice_ids: list[int]
+
+
+async def retry_due(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    *,
+    now: datetime,
+    limit: int = BATCH,
+) -> int:
+    """Retry the open invoices of past-due subscriptions whose retry is due, then move those
+    whose retries are spent and grace is over to unpaid; returns how many changed."""
+    # payments calls `start` and `restore`: imported here so neither module needs the
+    # other at import time.
+    from models.billing import payments
+
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Subscription.id, Subscription.account_id)
+                .where(*_retry_due(now))
+                .order_by(Subscription.next_retry_at, Subscription.id)
+                .limit(limit)
+            )
+        ).all()
+    changed = 0
+    for subscription_id, account_id in rows:
+        claim = await _claim(sessionmaker, setup, subscription_id, account_id, now)
+        if claim is None:
+            continue  # another sweeper took this step, or it was paid meanwhile
+        changed += 1
+        unavailable = False
+        for invoice_id in claim.invoice_ids:
+            try:
+                await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+            except errors.NoPaymentMethod:
+                break  # the failure email asks for a card
+            except errors.PaymentProcessorUnavailable:
+                unavailable = True
+                break
+        await _conclude(sessionmaker, claim, now=now, unavailable=unavailable)
+    return changed + await _fall_back_to_free(sessionmaker, now=now, limit=limit)
+
+
+def _retry_due(now: datetime) -> list[ColumnElement[bool]]:
+    return [Subscription.status == PAST_DUE, Subscription.next_retry_at <= now]
+
+
+def _grace_over(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        Subscription.status == PAST_DUE,
+        Subscription.next_retry_at.is_(None),
+        Subscription.grace_ends_at <= now,
+    ]
+
+
+async def _lock(session: AsyncSession, subscription_id: int) -> Subscription | None:
+    return await session.scalar(
+        select(Subscription)
+        .where(Subscription.id == subscription_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    subscription_id: int,
+    account_id: int,
+    now: datetime,
+) -> _Claim | None:
+    """Take the retry step under the locks and commit before any Stripe call, so two
+    sweepers never make the same retry. Steps missed while no sweeper ran are skipped."""
+    async with sessionmaker() as session, session.begin():
+        await customers.lock_customer(session, account_id=account_id)
+        subscription = await _lock(session, subscription_id)
+        if (
+            subscription is None
+            or subscription.status != PAST_DUE
+            or subscription.next_retry_at is None
+            or subscription.next_retry_at > now
+            or subscription.past_due_since is None
+        ):
+            return None
+        since = subscription.past_due_since
+        times = [since + timedelta(days=days) for days in setup.retry_days]
+        step = max(subscription.retry_step + 1, sum(1 for t in times if t <= now))
+        subscription.retry_step = step
+        subscription.next_retry_at = times[step] if step < len(times) else None
+        invoice_ids = await _open_invoice_ids(session, subscription_id)
+        return _Claim(subscription_id, account_id, step, since, invoice_ids)
+
+
+async def _conclude(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    claim: _Claim,
+    *,
+    now: datetime,
+    unavailable: bool,
+) -> None:
+    from models.billing import payments
+
+    async with sessionmaker() as session, session.begin():
+        await customers.lock_customer(session, account_id=claim.account_id)
+        subscription = await _lock(session, claim.subscription_id)
+        if (
+            subscription is None
+            or subscription.status != PAST_DUE
+            or subscription.past_due_since != claim.since
+        ):
+            return  # paid (restored, and told so) or canceled meanwhile
+        if unavailable:
+            subscription.retry_step = claim.step - 1
+            subscription.next_retry_at = now + RETRY_WHEN_UNAVAILABLE
+            return
+        if not await _open_invoice_ids(session, claim.subscription_id):
+            await payments.settle_subscription(session, subscription=subscription, now=now)
+            return
+        await notices.send_payment_failed(session, subscription=subscription, attempt=claim.step)
+        if subscription.next_retry_at is None and _grace_over_now(subscription, now):
+            await _to_unpaid(session, subscription)
+
+
+def _grace_over_now(subscription: Subscription, now: datetime) -> bool:
+    return subscription.grace_ends_at is not None and subscription.grace_ends_at <= now
+
+
+async def _fall_back_to_free(
+    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int
+) -> int:
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Subscription.id, Subscription.account_id)
+                .where(*_grace_over(now))
+                .order_by(Subscription.grace_ends_at, Subscription.id)
+                .limit(limit)
+            )
+        ).all()
+    moved = 0
+    for subscription_id, account_id in rows:
+        async with sessionmaker() as session, session.begin():
+            await customers.lock_customer(session, account_id=account_id)
+            subscription = await _lock(session, subscription_id)
+            if (
+                subscription is None
+                or subscription.status != PAST_DUE
+                or subscription.next_retry_at is not None
+                or not _grace_over_now(subscription, now)
+            ):
+                continue
+            await _to_unpaid(session, subscription)
+            moved += 1
+    return moved
+
+
+async def _to_unpaid(session: AsyncSession, subscription: Subscription) -> None:
+    """Free entitlements from now; the open invoices stay open for the owner to pay."""
+    subscription.status = UNPAID
+    await notices.send_moved_to_free(session, subscription=subscription)
+    log.info("subscription %d is unpaid: free entitlements", subscription.id)
+
+
+async def _open_invoice_ids(session: AsyncSession, subscription_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(Invoice.id)
+        .where(Invoice.subscription_id == subscription_id, Invoice.status == OPEN)
+        .order_by(Invoice.id)
+    )
+    return list(rows)
+
+
+async def update_payment_method_and_settle(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    *,
+    account_id: int,
+    stripe_payment_method_id: str,
+    now: datetime | None = None,
+) -> tuple[PaymentMethod, list[Payment]]:
+    """Add a card as the default and pay every open invoice with it: a past-due or unpaid
+    subscription whose invoices are all paid is active again."""
+    from models.billing import payments
+
+    method = await customers.add_payment_method(
+        sessionmaker,
+        setup.gateway,
+        account_id=account_id,
+        stripe_payment_method_id=stripe_payment_method_id,
+        make_default=True,
+    )
+    paid = await payments.pay_open_invoices(
+        sessionmaker, setup, account_id=account_id, now=now or utcnow()
+    )
+    return method, paid

@@ -1,0 +1,273 @@
+"""Stripe, through the official SDK, as the payment processor: customers, payment methods,
+payment intents and refunds. Every call carries an idempotency key that the caller stored
+(committed) first (`idempotency.reserve`), so a retry after a timeout reuses it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from models.billing import errors
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    stripe_id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    """Where a PaymentIntent ended up: succeeded, failed (with Stripe's code) or pending."""
+
+    intent_id: str
+    status: str
+    charge_id: str | None
+    failure_code: str
+    failure_message: str
+
+
+def _unavailable(exc: stripe.StripeError) -> errors.PaymentProcessorUnavailable:
+    return errors.PaymentProcessorUnavailable(
+        "The payment processor did not answer; nothing was charged twice. Try again shortly."
+    )
+
+
+def _charge_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value.id)
+
+
+class HTTPXClient(stripe.HTTPXClient):
+    """stripe 16.1 hands httpx its url-encoded body as `data=`, which httpx 0.28 deprecates
+    (a DeprecationWarning on every call, an error under strict warning filters); `content=`
+    sends the same bytes. The hook is private, so the pins of both must move together."""
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        body = kwargs.pop("data", None)
+        if body:
+            kwargs["content"] = body
+        return [args, kwargs]
+
+
+class StripeGateway:
+    """The few Stripe calls Chirp makes, each async over httpx, each with its key."""
+
+    def __init__(self, *, api_key: str, api_base: str, timeout: float) -> None:
+        addresses: Any = {"api": api_base} if api_base else None
+        self.http_client = HTTPXClient(timeout=timeout)
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses=addresses,
+            http_client=self.http_client,
+            max_network_retries=0,
+        )
+
+    async def aclose(self) -> None:
+        await self.http_client.close_async()  # type: ignore[no-untyped-call]
+
+    async def create_customer(self, *, account_id: int, email: str, key: str) -> str:
+        try:
+            customer = await self.client.v1.customers.create_async(
+                params={"email": email, "metadata": {"chirp_account_id": str(account_id)}},
+                options={"idempotency_key": key},
+            )
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+        return str(customer.id)
+
+    async def attach_payment_method(
+        self, *, customer_id: str, payment_method_id: str, key: str
+    ) -> CardDetails:
+        """Attach a payment method the frontend created; a card Stripe declines, or an id it
+        does not know, is PAYMENT_METHOD_DECLINED."""
+        try:
+            method = await self.client.v1.payment_methods.attach_async(
+                payment_method_id,
+                params={"customer": customer_id},
+                options={"idempotency_key": key},
+            )
+        except (stripe.CardError, stripe.InvalidRequestError) as exc:
+            raise errors.PaymentMethodDeclined(
+                "That payment method was declined or is unknown to the payment processor.",
+                field="paymentMethodId",
+            ) from exc
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+        card = method.card
+        return CardDetails(
+            stripe_id=str(method.id),
+            brand=str(card.brand) if card else "",
+            last4=str(card.last4) if card else "",
+            exp_month=int(card.exp_month) if card else 0,
+            exp_year=int(card.exp_year) if card else 0,
+        )
+
+    async def create_intent(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer_id: str,
+        payment_method_id: str,
+        metadata: dict[str, str],
+        key: str,
+    ) -> str:
+        try:
+            intent = await self.client.v1.payment_intents.create_async(
+                params={
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "customer": customer_id,
+                    "payment_method": payment_method_id,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": key},
+            )
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+        return str(intent.id)
+
+    async def confirm_intent(self, *, intent_id: str, key: str) -> IntentResult:
+        """Confirm off-session; a decline is a result (status failed), not an exception."""
+        try:
+            intent = await self.client.v1.payment_intents.confirm_async(
+                intent_id, options={"idempotency_key": key}
+            )
+        except stripe.CardError as exc:
+            return IntentResult(
+                intent_id, "failed", None, str(exc.code or "card_declined"), str(exc.user_message)
+            )
+        except stripe.InvalidRequestError:
+            # Already confirmed by an earlier try whose answer was lost: read where it is.
+            return await self.retrieve_intent(intent_id=intent_id)
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+        return _result(intent)
+
+    async def retrieve_intent(self, *, intent_id: str) -> IntentResult:
+        try:
+            intent = await self.client.v1.payment_intents.retrieve_async(intent_id)
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+        return _result(intent)
+
+    async def refund(
+        self,
+        *,
+        intent_id: str,
+        amount: int,
+        reason: str,
+        key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """A refund Stripe refuses (already refunded, unknown intent) is REFUND_REFUSED."""
+        try:
+            refund = await self.client.v1.refunds.create_async(
+                params={
+                    "payment_intent": intent_id,
+                    "amount": amount,
+                    "metadata": {**(metadata or {}), "reason": reason[:500]},
+                },
+                options={"idempotency_key": key},
+            )
+        except (stripe.InvalidRequestError, stripe.CardError) as exc:
+            raise errors.RefundRefused(
+                "The payment processor refused the refund; nothing was refunded.", field="amount"
+            ) from exc
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+        return str(refund.id)
+
+    async def find_refund(self, *, intent_id: str, metadata_key: str, value: str) -> str | None:
+        """The id of a refund of the intent whose metadata has `metadata_key` = `value`: an
+        earlier call whose answer was lost (idempotency keys expire after a day)."""
+        params: Any = {"payment_intent": intent_id, "limit": 100}
+        try:
+            while True:
+                page = await self.client.v1.refunds.list_async(params=params)
+                for refund in page.data:
+                    tags = refund.metadata
+                    if tags is not None and metadata_key in tags and tags[metadata_key] == value:
+                        return str(refund.id)
+                if not page.has_more or not page.data:
+                    return None
+                params["starting_after"] = page.data[-1].id
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def list_intents(self, *, limit: int = 100) -> list[Any]:
+        """Every PaymentIntent Stripe has, newest first, for reconciliation."""
+        found: list[Any] = []
+        params: Any = {"limit": limit}
+        try:
+            while True:
+                page = await self.client.v1.payment_intents.list_async(params=params)
+                found.extend(page.data)
+                if not page.has_more or not page.data:
+                    return found
+                params["starting_after"] = page.data[-1].id
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def list_refunds(self, *, charge_id: str) -> list[dict[str, Any]]:
+        """Every refund of a charge, as plain dicts (a charge.refunded event may omit them);
+        none for a charge Stripe does not know."""
+        try:
+            found = await self._list_all("refunds", {"charge": charge_id})
+        except stripe.InvalidRequestError:
+            return []
+        except stripe.StripeError as exc:  # a wrong key, say: Stripe retries the event later
+            raise _unavailable(exc) from exc
+        return [r.to_dict() for r in found]
+
+    async def list_charges(self) -> list[Any]:
+        """Every charge Stripe has, for reconciliation (their refunded amounts)."""
+        return await self._list_all("charges", {})
+
+    async def _list_all(self, resource: str, params: dict[str, Any]) -> list[Any]:
+        found: list[Any] = []
+        query: Any = {**params, "limit": 100}
+        service = getattr(self.client.v1, resource)
+        try:
+            while True:
+                page = await service.list_async(params=query)
+                found.extend(page.data)
+                if not page.has_more or not page.data:
+                    return found
+                query["starting_after"] = page.data[-1].id
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise _unavailable(exc) from exc
+
+
+def _result(intent: Any) -> IntentResult:
+    status = str(intent.status)
+    error = intent.last_payment_error
+    if status == "succeeded":
+        outcome = "succeeded"
+    elif status in ("requires_payment_method", "canceled"):
+        outcome = "failed"
+    else:
+        outcome = "pending"
+    return IntentResult(
+        str(intent.id),
+        outcome,
+        _charge_id(intent.latest_charge),
+        str(error.code) if error and outcome == "failed" else "",
+        str(error.message) if error and outcome == "failed" else "",
+    )
+
+
+def result_of(intent: Any) -> IntentResult:
+    """Where a PaymentIntent object (as listed or retrieved) ended up, as Chirp counts it."""
+    return _result(intent)

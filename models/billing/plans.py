@@ -1,0 +1,150 @@
+"""Reading the catalogue and classifying plan changes (pure once the prices are loaded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.billing import errors
+from models.billing.catalogue import PLANS
+from models.billing.invoicing import LineSpec
+from models.billing.pricing import period_end_after, prorate, unused_credit
+from models.billing.tables import INTERVALS, Price
+
+SUBSCRIPTION = "subscription"
+PRORATION_CREDIT = "proration_credit"
+PRORATION_CHARGE = "proration_charge"
+
+
+def check_plan(plan_code: str, interval: str) -> None:
+    if plan_code not in PLANS or not PLANS[plan_code].prices:
+        raise errors.UnknownPlan(f"No paid plan {plan_code!r}.", field="planCode")
+    if interval not in INTERVALS:
+        raise errors.UnknownPlan("interval must be month or year.", field="interval")
+
+
+async def active_price(
+    session: AsyncSession, *, plan_code: str, currency: str, interval: str
+) -> Price:
+    check_plan(plan_code, interval)
+    price = await session.scalar(
+        select(Price).where(
+            Price.plan_code == plan_code,
+            Price.currency == currency,
+            Price.interval == interval,
+            Price.active,
+        )
+    )
+    if price is None:
+        raise errors.UnknownPlan(
+            f"{PLANS[plan_code].name} is not sold in {currency} per {interval}.",
+            field="planCode",
+        )
+    return price
+
+
+def describe(price: Price) -> str:
+    per = "monthly" if price.interval == "month" else "annual"
+    return f"Chirp {PLANS[price.plan_code].name} ({per})"
+
+
+def plan_line(price: Price, start: datetime, end: datetime) -> LineSpec:
+    return LineSpec(SUBSCRIPTION, describe(price), price.amount, start, end, price_id=price.id)
+
+
+class ChangeKind(Enum):
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+    UNDO_DOWNGRADE = "undo_downgrade"
+
+
+def classify(old: Price, new: Price) -> ChangeKind:
+    """A higher plan, or the same plan billed yearly instead of monthly, applies at once;
+    anything else applies at the end of the period."""
+    old_rank, new_rank = PLANS[old.plan_code].rank, PLANS[new.plan_code].rank
+    if new_rank > old_rank:
+        return ChangeKind.UPGRADE
+    if new_rank == old_rank and old.interval == "month" and new.interval == "year":
+        return ChangeKind.UPGRADE
+    return ChangeKind.DOWNGRADE
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an immediate change bills now and the period the subscription is in after it."""
+
+    lines: list[LineSpec]
+    period_start: datetime
+    period_end: datetime
+    anchor: datetime
+
+
+def upgrade(
+    *,
+    old: Price,
+    new: Price,
+    anchor: datetime,
+    period_start: datetime,
+    period_end: datetime,
+    at: datetime,
+) -> Change:
+    """Credit the unused time of the old price; on the same interval charge the rest of the
+    period at the new price, otherwise start a new period now at the new price."""
+    if old.interval == new.interval:
+        split = prorate(
+            old_amount=old.amount,
+            new_amount=new.amount,
+            period_start=period_start,
+            period_end=period_end,
+            at=at,
+        )
+        lines = [
+            LineSpec(
+                PRORATION_CREDIT,
+                f"Unused time on {describe(old)}",
+                -split.credit,
+                at,
+                period_end,
+                price_id=old.id,
+            ),
+            LineSpec(
+                PRORATION_CHARGE,
+                f"Remaining time on {describe(new)}",
+                split.charge,
+                at,
+                period_end,
+                price_id=new.id,
+            ),
+        ]
+        return Change(lines, period_start, period_end, anchor)
+    credit = unused_credit(
+        amount=old.amount, period_start=period_start, period_end=period_end, at=at
+    )
+    end = period_end_after(at, at, new.interval)
+    lines = [
+        LineSpec(
+            PRORATION_CREDIT,
+            f"Unused time on {describe(old)}",
+            -credit,
+            at,
+            period_end,
+            price_id=old.id,
+        ),
+        plan_line(new, at, end),
+    ]
+    return Change(lines, at, end, at)
+
+
+def check_country(country: str | None) -> str | None:
+    if country is None:
+        return None
+    upper = country.strip().upper()
+    if len(upper) != 2 or not upper.isascii() or not upper.isalpha():
+        raise errors.InvalidCountry(
+            "country must be a two-letter ISO 3166 code such as DE or US.", field="country"
+        )
+    return upper

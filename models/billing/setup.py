@@ -1,0 +1,18 @@
+"""What billing actions share in a process: the payment processor and the dunning rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from models.billing.gateway import StripeGateway
+
+
+@dataclass(frozen=True)
+class BillingSetup:
+    gateway: StripeGateway
+    # Days after the first failed payment at which it is retried, in order.
+    retry_days: tuple[int, ...]
+    # How long after the first failure the paid plan's entitlements remain.
+    grace: timedelta
+    freeze_on_dispute: bool

@@ -1,0 +1,381 @@
+"""Subscribing, changing plan (with proration and its preview), cancelling, and what the
+account's plan entitles it to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models.base import utcnow
+from models.billing import coupons, customers, errors, invoicing, money, payments, plans, usage
+from models.billing.catalogue import FREE, Entitlements, entitlements_of
+from models.billing.ledger import (
+    FAILED,
+    OPEN,
+    SUBSCRIPTION_CREATE,
+    SUBSCRIPTION_UPDATE,
+    Invoice,
+    Payment,
+)
+from models.billing.pricing import period_end_after
+from models.billing.setup import BillingSetup
+from models.billing.tables import (
+    ACTIVE,
+    CANCELED,
+    INCOMPLETE,
+    PAST_DUE,
+    BillingCustomer,
+    Price,
+    Subscription,
+)
+
+
+async def live_subscription(
+    session: AsyncSession, *, account_id: int, lock: bool = False
+) -> Subscription | None:
+    """The account's subscription that is not canceled, if any (at most one exists)."""
+    stmt = select(Subscription).where(
+        Subscription.account_id == account_id, Subscription.status != CANCELED
+    )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(stmt)
+
+
+async def subscribe(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    *,
+    account_id: int,
+    plan_code: str,
+    interval: str,
+    currency: str,
+    country: str | None,
+    promotion_code: str | None,
+    now: datetime | None = None,
+) -> Subscription:
+    """Start a paid plan: the first invoice is issued and paid at once. Calling again after a
+    failure or a timeout continues the same incomplete subscription and invoice."""
+    now = now or utcnow()
+    currency = money.check_currency(currency)
+    plans.check_plan(plan_code, interval)
+    country = plans.check_country(country)
+    await customers.ensure_stripe_customer(sessionmaker, setup.gateway, account_id=account_id)
+    async with sessionmaker() as session, session.begin():
+        customer = await customers.lock_customer(session, account_id=account_id)
+        live = await live_subscription(session, account_id=account_id, lock=True)
+        if live is not None and live.status != INCOMPLETE:
+            raise errors.AlreadySubscribed(
+                "You have a subscription already: change its plan instead.", field="planCode"
+            )
+        if live is None:
+            live = await _start(
+                session,
+                customer=customer,
+                account_id=account_id,
+                plan_code=plan_code,
+                interval=interval,
+                currency=currency,
+                country=country,
+                promotion_code=promotion_code,
+                now=now,
+            )
+        else:
+            await customers.default_method(session, customer)
+        subscription_id = live.id
+        invoice_id = await session.scalar(
+            select(Invoice.id).where(Invoice.subscription_id == live.id, Invoice.status == OPEN)
+        )
+    if invoice_id is not None:
+        payment = await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+        _raise_if_failed(payment)
+    async with sessionmaker() as session:
+        found = await session.get(Subscription, subscription_id)
+        assert found is not None
+        return found
+
+
+def _raise_if_failed(payment: Payment | None) -> None:
+    if payment is not None and payment.status == FAILED:
+        raise errors.PaymentFailed(
+            f"The payment was declined ({payment.failure_code or 'card_declined'}). "
+            "Add another payment method and try again.",
+            field="paymentMethodId",
+        )
+
+
+async def _start(
+    session: AsyncSession,
+    *,
+    customer: BillingCustomer,
+    account_id: int,
+    plan_code: str,
+    interval: str,
+    currency: str,
+    country: str | None,
+    promotion_code: str | None,
+    now: datetime,
+) -> Subscription:
+    if customer.currency is not None and customer.currency != currency:
+        raise errors.CurrencyMismatch(
+            f"Your account is billed in {customer.currency}; it cannot change currency.",
+            field="currency",
+        )
+    await customers.default_method(session, customer)
+    price = await plans.active_price(
+        session, plan_code=plan_code, currency=currency, interval=interval
+    )
+    redemption_id = None
+    if promotion_code:
+        coupon, promotion = await coupons.check_code(
+            session,
+            code=promotion_code,
+            account_id=account_id,
+            plan_code=plan_code,
+            currency=currency,
+            now=now,
+        )
+        redemption = await coupons.redeem(
+            session, coupon=coupon, promotion=promotion, account_id=account_id, now=now
+        )
+        redemption_id = redemption.id
+    customer.currency = currency
+    if country is not None:
+        customer.country = country
+    end = period_end_after(now, now, interval)
+    subscription = Subscription(
+        account_id=account_id,
+        price_id=price.id,
+        status=INCOMPLETE,
+        billing_anchor=now,
+        current_period_start=now,
+        current_period_end=end,
+        redemption_id=redemption_id,
+    )
+    session.add(subscription)
+    await session.flush()
+    invoice = await invoicing.issue(
+        session,
+        customer=customer,
+        subscription_id=subscription.id,
+        reason=SUBSCRIPTION_CREATE,
+        currency=currency,
+        lines=[plans.plan_line(price, now, end)],
+        redemption_id=redemption_id,
+        period_start=now,
+        period_end=end,
+        now=now,
+    )
+    if invoice.status != OPEN:  # nothing due (a full discount or credit): active at once
+        subscription.status = ACTIVE
+    return subscription
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """A change computed for a preview or to apply: when it takes effect and the invoice it
+    makes now (None for a downgrade, which is billed at the next renewal)."""
+
+    kind: plans.ChangeKind
+    old_price: Price
+    new_price: Price
+    effective_at: datetime
+    change: plans.Change | None
+    draft: invoicing.Draft | None
+
+
+async def _plan_change(
+    session: AsyncSession,
+    *,
+    customer: BillingCustomer,
+    subscription: Subscription,
+    plan_code: str,
+    interval: str,
+    now: datetime,
+) -> PlanChange:
+    if subscription.status not in (ACTIVE,):
+        raise errors.NotSubscribed(
+            "Only an active subscription can change plan; settle open invoices first.",
+            field="planCode",
+        )
+    assert customer.currency is not None
+    old = await session.get(Price, subscription.price_id)
+    assert old is not None
+    new = await plans.active_price(
+        session, plan_code=plan_code, currency=customer.currency, interval=interval
+    )
+    if old.plan_code == new.plan_code and old.interval == new.interval:
+        if subscription.pending_price_id is None:
+            raise errors.SamePlan("You are on this plan already.", field="planCode")
+        return PlanChange(plans.ChangeKind.UNDO_DOWNGRADE, old, old, now, None, None)
+    kind = plans.classify(old, new)
+    if kind is plans.ChangeKind.DOWNGRADE:
+        return PlanChange(kind, old, new, subscription.current_period_end, None, None)
+    change = plans.upgrade(
+        old=old,
+        new=new,
+        anchor=subscription.billing_anchor,
+        period_start=subscription.current_period_start,
+        period_end=subscription.current_period_end,
+        at=now,
+    )
+    lines = list(change.lines)
+    if change.period_start != subscription.current_period_start:
+        # A new period starts now: the usage of the one cut short is billed on this invoice.
+        arrears = await usage.usage_line(
+            session,
+            subscription=subscription,
+            currency=customer.currency,
+            period_start=subscription.current_period_start,
+            period_end=now,
+        )
+        if arrears is not None:
+            lines.insert(0, arrears)
+    draft = await invoicing.compute(
+        session,
+        customer=customer,
+        currency=customer.currency,
+        lines=lines,
+        redemption_id=subscription.redemption_id,
+        period_start=change.period_start,
+        period_end=change.period_end,
+    )
+    return PlanChange(kind, old, new, now, change, draft)
+
+
+async def preview_change(
+    session: AsyncSession, *, account_id: int, plan_code: str, interval: str, now: datetime
+) -> PlanChange:
+    """Exactly what changePlan would do now, without doing it."""
+    customer = await session.get(BillingCustomer, account_id)
+    subscription = await live_subscription(session, account_id=account_id)
+    if customer is None or subscription is None:
+        raise errors.NotSubscribed("You have no subscription to change.", field="planCode")
+    return await _plan_change(
+        session,
+        customer=customer,
+        subscription=subscription,
+        plan_code=plan_code,
+        interval=interval,
+        now=now,
+    )
+
+
+async def change_plan(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    *,
+    account_id: int,
+    plan_code: str,
+    interval: str,
+    now: datetime | None = None,
+) -> tuple[Subscription, Invoice | None]:
+    """Upgrade now with proration (the difference is charged at once; a negative difference
+    is credited to the balance), or schedule a downgrade for the end of the period."""
+    now = now or utcnow()
+    async with sessionmaker() as session, session.begin():
+        customer = await customers.lock_customer(session, account_id=account_id)
+        subscription = await live_subscription(session, account_id=account_id, lock=True)
+        if subscription is None:
+            raise errors.NotSubscribed("You have no subscription to change.", field="planCode")
+        planned = await _plan_change(
+            session,
+            customer=customer,
+            subscription=subscription,
+            plan_code=plan_code,
+            interval=interval,
+            now=now,
+        )
+        invoice = None
+        if planned.kind is plans.ChangeKind.UNDO_DOWNGRADE:
+            subscription.pending_price_id = None
+        elif planned.kind is plans.ChangeKind.DOWNGRADE:
+            subscription.pending_price_id = planned.new_price.id
+        else:
+            assert planned.change is not None and planned.draft is not None
+            assert customer.currency is not None
+            cut_short = subscription.current_period_start
+            if planned.change.anchor != subscription.billing_anchor:
+                subscription.billing_anchor = planned.change.anchor
+            subscription.price_id = planned.new_price.id
+            subscription.pending_price_id = None
+            subscription.current_period_start = planned.change.period_start
+            subscription.current_period_end = planned.change.period_end
+            invoice = await invoicing.issue(
+                session,
+                customer=customer,
+                subscription_id=subscription.id,
+                reason=SUBSCRIPTION_UPDATE,
+                currency=customer.currency,
+                lines=[
+                    line for line in planned.draft.lines if line.kind != invoicing.BALANCE_CREDIT
+                ],
+                redemption_id=subscription.redemption_id,
+                period_start=planned.change.period_start,
+                period_end=planned.change.period_end,
+                now=now,
+            )
+            if planned.change.period_start != cut_short:
+                await usage.mark_billed(
+                    session,
+                    account_id=account_id,
+                    period_start=cut_short,
+                    period_end=now,
+                    invoice_id=invoice.id,
+                )
+        subscription_id = subscription.id
+        invoice_id = invoice.id if invoice is not None else None
+        due = invoice is not None and invoice.status == OPEN
+    if due and invoice_id is not None:
+        await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+    async with sessionmaker() as session:
+        found = await session.get(Subscription, subscription_id)
+        assert found is not None
+        return found, (await session.get(Invoice, invoice_id) if invoice_id else None)
+
+
+async def set_cancel_at_period_end(
+    session: AsyncSession, *, account_id: int, cancel: bool
+) -> Subscription:
+    """Cancel at the end of the period (the plan stays until then), or take that back."""
+    await customers.lock_customer(session, account_id=account_id)
+    subscription = await live_subscription(session, account_id=account_id, lock=True)
+    if subscription is None or subscription.status not in (ACTIVE, PAST_DUE):
+        raise errors.NotSubscribed("You have no subscription to cancel.", field=None)
+    subscription.cancel_at_period_end = cancel
+    return subscription
+
+
+async def current_plan(session: AsyncSession, *, account_id: int, now: datetime) -> str:
+    """The plan whose entitlements apply now: the subscription's while it is active, or past
+    due within its grace period, and not frozen by a dispute; otherwise Free."""
+    row = (
+        await session.execute(
+            select(Subscription, Price.plan_code)
+            .join(Price, Price.id == Subscription.price_id)
+            .where(
+                Subscription.account_id == account_id,
+                Subscription.status.in_((ACTIVE, PAST_DUE)),
+            )
+        )
+    ).first()
+    if row is None:
+        return FREE
+    subscription, plan_code = row
+    if subscription.frozen:
+        return FREE
+    if subscription.status == PAST_DUE and (
+        subscription.grace_ends_at is None or subscription.grace_ends_at <= now
+    ):
+        return FREE
+    return str(plan_code)
+
+
+async def entitlements(
+    session: AsyncSession, *, account_id: int, now: datetime | None = None
+) -> Entitlements:
+    """What the account's plan unlocks now."""
+    return entitlements_of(await current_plan(session, account_id=account_id, now=now or utcnow()))

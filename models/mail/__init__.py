@@ -1,0 +1,1 @@
+"""Transactional email: queued in the caller's transaction, sent after commit by a job."""

@@ -1,0 +1,97 @@
+"""Payment methods: added with a Stripe.js id, listed, made default, removed; bad ids are
+user errors, never 500s."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.settings import Settings
+from tests.conftest import make_settings
+from tests.support.accounts import sign_up
+from tests.support.backends import Database
+from tests.support.billing_flows import ADD_CARD, BILLING, ERROR, add_card
+from tests.support.graphql import GraphQLClient
+from tests.support.stripe import LocalStripe
+
+TARGET = f"""
+mutation ($input: PaymentMethodTargetInput!) {{
+  setDefaultPaymentMethod(input: $input) {{
+    __typename ... on PaymentMethodPayload {{ paymentMethod {{ id isDefault }} }}
+    {ERROR}
+  }}
+}}
+"""
+REMOVE = TARGET.replace("setDefaultPaymentMethod", "removePaymentMethod")
+UNKNOWN_METHOD = "UGF5bWVudE1ldGhvZDo5OTk5"  # PaymentMethod:9999
+
+
+@pytest.fixture
+def settings(database: Database, localstripe: LocalStripe) -> Settings:
+    return make_settings(database, stripe_api_base=localstripe.api_base)
+
+
+async def test_cards_are_added_made_default_and_removed(
+    gql: GraphQLClient, localstripe: LocalStripe, settings: Settings
+) -> None:
+    ada = await sign_up(gql, "ada")
+
+    first = (await add_card(gql, localstripe, settings, ada))["paymentMethod"]
+    second = (await add_card(gql, localstripe, settings, ada))["paymentMethod"]
+    made = (
+        await gql.execute(TARGET, {"input": {"paymentMethodId": second["id"]}}, token=ada.token)
+    )["setDefaultPaymentMethod"]
+    removed = (
+        await gql.execute(REMOVE, {"input": {"paymentMethodId": first["id"]}}, token=ada.token)
+    )["removePaymentMethod"]
+    listed = (await gql.execute(BILLING, token=ada.token))["viewerBilling"]["paymentMethods"]
+
+    assert first["isDefault"] is True and second["isDefault"] is False  # the first is default
+    assert (first["brand"], first["last4"], first["expMonth"]) == ("visa", "4242", 12)
+    assert made["paymentMethod"] == {"id": second["id"], "isDefault": True}
+    assert removed["paymentMethod"] == {"id": first["id"], "isDefault": False}
+    assert listed == [{"id": second["id"], "last4": "4242", "isDefault": True}]
+
+
+@pytest.mark.parametrize("pm", ["pm_unknown_to_stripe", "card_4242", "pm_" + "x" * 70, ""])
+async def test_an_unknown_or_malformed_payment_method_is_declined(
+    gql: GraphQLClient, pm: str
+) -> None:
+    ada = await sign_up(gql, "ada")
+
+    result = (await gql.execute(ADD_CARD, {"input": {"paymentMethodId": pm}}, token=ada.token))[
+        "addPaymentMethod"
+    ]
+
+    assert (result["__typename"], result["code"], result["field"]) == (
+        "PaymentError",
+        "PAYMENT_METHOD_DECLINED",
+        "paymentMethodId",
+    )
+
+
+async def test_someone_elses_payment_method_is_not_found_or_declined(
+    gql: GraphQLClient, localstripe: LocalStripe, settings: Settings
+) -> None:
+    ada = await sign_up(gql, "ada")
+    eve = await sign_up(gql, "eve")
+    card = (await add_card(gql, localstripe, settings, ada))["paymentMethod"]
+
+    made = (await gql.execute(TARGET, {"input": {"paymentMethodId": card["id"]}}, token=eve.token))[
+        "setDefaultPaymentMethod"
+    ]
+    removed = (
+        await gql.execute(REMOVE, {"input": {"paymentMethodId": card["id"]}}, token=eve.token)
+    )["removePaymentMethod"]
+    unknown = (
+        await gql.execute(REMOVE, {"input": {"paymentMethodId": UNKNOWN_METHOD}}, token=ada.token)
+    )["removePaymentMethod"]
+    malformed = (
+        await gql.execute(TARGET, {"input": {"paymentMethodId": "nope"}}, token=ada.token)
+    )["setDefaultPaymentMethod"]
+    still = (await gql.execute(BILLING, token=ada.token))["viewerBilling"]["paymentMethods"]
+
+    assert (made["__typename"], made["code"]) == ("NotFoundError", "NOT_FOUND")
+    assert (removed["__typename"], removed["code"]) == ("NotFoundError", "NOT_FOUND")
+    assert unknown["code"] == "NOT_FOUND"
+    assert (malformed["code"], malformed["field"]) == ("INVALID_ID", "paymentMethodId")
+    assert still == [{"id": card["id"], "last4": "4242", "isDefault": True}]

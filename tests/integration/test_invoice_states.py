@@ -1,0 +1,125 @@
+"""Closing an open invoice without payment: void (the credit it used comes back) or
+uncollectible; both keep the number, both are audited, and no other state change is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.runtime import Services
+from app.settings import Settings
+from models.access.errors import ReasonRequired
+from models.audit.actions import Actor
+from models.billing import errors
+from models.billing.invoice_states import mark_uncollectible, void_invoice
+from models.billing.ledger import OPEN, UNCOLLECTIBLE, VOID, Invoice
+from models.billing.tables import BillingCustomer
+from models.errors import NotFound
+from tests.conftest import make_settings
+from tests.support.audit import audit_entries
+from tests.support.backends import Database
+from tests.support.billing import DECLINED_CARD, Subscriber, actor_for, paid_subscriber
+from tests.support.graphql import GraphQLClient
+from tests.support.staff import make_staff
+from tests.support.stripe import LocalStripe
+
+REASON = "issued by mistake"
+
+
+@pytest.fixture
+def settings(database: Database, localstripe: LocalStripe) -> Settings:
+    return make_settings(database, stripe_api_base=localstripe.api_base)
+
+
+@pytest.fixture
+async def admin(gql: GraphQLClient, services: Services) -> Actor:
+    staff = await make_staff(gql, services, "closer", "BILLING_ADMIN")
+    return await actor_for(services, staff, "BILLING_ADMIN")
+
+
+async def unpaid(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe, handle: str, credit: int = 0
+) -> Subscriber:
+    return await paid_subscriber(
+        services, gql, localstripe, handle, card=DECLINED_CARD, credit_balance=credit
+    )
+
+
+async def test_voiding_keeps_the_number_and_gives_the_credit_back(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe, admin: Actor
+) -> None:
+    who = await unpaid(services, gql, localstripe, "voided", credit=200)
+
+    async with services.runtime.sessionmaker() as session, session.begin():
+        before = await session.get(BillingCustomer, who.account_id)
+        assert before is not None and before.credit_balance == 0
+        voided = await void_invoice(session, actor=admin, invoice_id=who.invoice_id, reason=REASON)
+        number = voided.number
+
+    async with services.runtime.sessionmaker() as session:
+        invoice = await session.get(Invoice, who.invoice_id)
+        customer = await session.get(BillingCustomer, who.account_id)
+    assert invoice is not None and customer is not None
+    assert (invoice.status, invoice.number, invoice.credit_applied) == (VOID, number, 200)
+    assert number is not None and invoice.voided_at is not None
+    assert customer.credit_balance == 200
+    [entry] = await audit_entries(services, "billing.invoice.void")
+    assert (entry.target_id, entry.reason, entry.actor_id) == (
+        str(who.invoice_id),
+        REASON,
+        admin.account_id,
+    )
+    assert entry.before == {"status": OPEN, "number": number}
+    assert entry.after == {"status": VOID, "number": number}
+
+
+async def test_an_open_invoice_can_be_marked_uncollectible_and_then_not_voided(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe, admin: Actor
+) -> None:
+    who = await unpaid(services, gql, localstripe, "gave_up")
+
+    async with services.runtime.sessionmaker() as session, session.begin():
+        marked = await mark_uncollectible(
+            session, actor=admin, invoice_id=who.invoice_id, reason="customer vanished"
+        )
+        assert marked.status == UNCOLLECTIBLE
+    with pytest.raises(errors.InvalidInvoiceState) as raised:
+        async with services.runtime.sessionmaker() as session, session.begin():
+            await void_invoice(session, actor=admin, invoice_id=who.invoice_id, reason=REASON)
+
+    assert raised.value.code == "INVALID_INVOICE_STATE"
+    assert len(await audit_entries(services, "billing.invoice.mark_uncollectible")) == 1
+    assert await audit_entries(services, "billing.invoice.void") == []
+
+
+async def test_a_paid_invoice_is_refunded_not_voided(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe, admin: Actor
+) -> None:
+    who = await paid_subscriber(services, gql, localstripe, "paid_up")
+
+    for change in (void_invoice, mark_uncollectible):
+        with pytest.raises(errors.InvalidInvoiceState) as raised:
+            async with services.runtime.sessionmaker() as session, session.begin():
+                await change(session, actor=admin, invoice_id=who.invoice_id, reason=REASON)
+        assert raised.value.code == "INVALID_INVOICE_STATE"
+
+    assert "Refund it instead" in raised.value.message
+    async with services.runtime.sessionmaker() as session:
+        invoice = await session.get(Invoice, who.invoice_id)
+    assert invoice is not None and invoice.status == "paid"
+
+
+async def test_a_reason_and_a_known_invoice_are_required(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe, admin: Actor
+) -> None:
+    who = await unpaid(services, gql, localstripe, "no_reason")
+
+    with pytest.raises(ReasonRequired):
+        async with services.runtime.sessionmaker() as session, session.begin():
+            await void_invoice(session, actor=admin, invoice_id=who.invoice_id, reason="")
+    with pytest.raises(NotFound):
+        async with services.runtime.sessionmaker() as session, session.begin():
+            await mark_uncollectible(session, actor=admin, invoice_id=2**62, reason=REASON)
+
+    async with services.runtime.sessionmaker() as session:
+        invoice = await session.get(Invoice, who.invoice_id)
+    assert invoice is not None and invoice.status == OPEN
