@@ -53,7 +53,7 @@ test: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 	$(MAKE) --no-print-directory alerts
 
 ## make alerts: unit tests of the Prometheus alert rules (promtool: Debian's `prometheus`)

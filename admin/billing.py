@@ -131,7 +131,10 @@ class RefundInvoiceInput:
         description="Minor units to refund; null refunds everything not yet refunded. At "
         "most what was paid less what was refunded (REFUND_EXCEEDS_PAID).",
     )
-    reason: str = strawberry.field(description=REASON + " Printed on the credit note.")
+    reason: str = strawberry.field(
+        description=REASON + " Kept with the credit note for billing staff (its first 500 "
+        "characters); never shown to the customer nor printed on the document."
+    )
 
 
 @strawberry.type(description="The credit note a refund issued.")
@@ -228,7 +231,7 @@ class BillingAdminMutations:
                 reason=input.reason,
                 name=input.name,
                 percent_off=input.percent_off,
-                amounts_off={m.currency: m.amount for m in input.amounts_off},
+                amounts_off=[(m.currency, m.amount) for m in input.amounts_off],
                 duration=str(input.duration.value),
                 duration_months=input.duration_months,
                 plan_codes=input.plan_codes,
@@ -302,7 +305,7 @@ class BillingAdminMutations:
             )
         except DomainError as err:
             return user_error(err, REFUND_ERRORS)  # type: ignore[return-value]
-        return CreditNotePayload(credit_note=CreditNote.from_row(note))
+        return CreditNotePayload(credit_note=CreditNote.from_row(note, staff_view=True))
 
     @strawberry.mutation(
         description="Void an open invoice that should not have been issued: nothing is owed "
@@ -357,4 +360,4 @@ async def _close(info: Info, input: CloseInvoiceInput, *, void: bool) -> VoidInv
         )
     except DomainError as err:
         return user_error(err, ERRORS)  # type: ignore[return-value]
-    return InvoicePayload(invoice=Invoice.from_row(row))
+    return InvoicePayload(invoice=Invoice.from_row(row, staff_view=True))

@@ -35,4 +35,4 @@ class AccountBillingFields:
         account_id = account_id_of(self)
         await resolvers.staff_read(info.context, account_id=account_id)
         customer = await resolvers.customer(info.context, account_id=account_id)
-        return Billing(account_id=account_id, customer=customer)
+        return Billing(account_id=account_id, customer=customer, staff_view=True)

@@ -45,6 +45,8 @@ async def command(settings: Settings, *, now_text: str | None) -> int:
         await engine.dispose()
     print(
         f"chirp: billing sweep at {now.isoformat()}: renewed {report.renewed}, "
-        f"collected {report.collected}, expired {report.expired}, dunning {report.dunning}"
+        f"collected {report.collected}, expired {report.expired}, dunning {report.dunning}, "
+        f"failed {report.failed}"
     )
-    return 0
+    # Failures are logged with their ids and retried by the next sweep; a script sees them.
+    return 1 if report.failed else 0

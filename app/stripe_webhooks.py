@@ -1,7 +1,8 @@
 """POST /webhooks/stripe: Stripe's signed events. No session token: the signature over the
 raw body (STRIPE_WEBHOOK_SECRET, within STRIPE_WEBHOOK_TOLERANCE seconds) is the
-authentication. A bad request is a 400 with a stable code, never a 500; an event is applied
-in one transaction, exactly once (models/billing/webhooks.py)."""
+authentication. A bad request is a 400 with a stable code and a passing failure (database,
+Stripe) a 503 that Stripe retries, never a 500; an event is applied in one transaction,
+exactly once (models/billing/webhooks.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from typing import Any
 
 import stripe
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
@@ -19,6 +20,7 @@ from models.base import utcnow
 from models.billing import webhooks
 from models.billing.errors import InvalidWebhookPayload, PaymentProcessorUnavailable
 from models.billing.setup import BillingSetup
+from models.errors import DomainError
 from resolvers.context import Runtime
 from telemetry import metrics
 
@@ -30,6 +32,8 @@ MAX_BODY = 256 * 1024
 ATTEMPTS = 5
 # SQLSTATEs of a transaction that lost a race and may simply run again.
 _RETRYABLE = {"40001", "40P01"}
+# What an event's unexpected contents raise: applying the same event again fails again.
+_PAYLOAD_ERRORS = (ValueError, TypeError, LookupError, ArithmeticError, AttributeError)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -52,6 +56,32 @@ def _retryable(exc: DBAPIError) -> bool:
     orig = exc.orig
     state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return state in _RETRYABLE or "database is locked" in str(orig)
+
+
+def _unexpected(exc: Exception, event: Any) -> JSONResponse:
+    """The answer to a failure nothing above expected, logged in full: 400 INVALID_PAYLOAD
+    when the event's contents caused it (the same delivery fails the same way), otherwise
+    503 so that Stripe delivers it again later (the database or Stripe may be back)."""
+    event_id = event.get("id") if isinstance(event, dict) else None
+    log.error("stripe event %r could not be applied", event_id, exc_info=exc)
+    if _from_payload(exc):
+        return _error(400, "INVALID_PAYLOAD", "The event has contents Chirp cannot apply.")
+    if isinstance(exc, stripe.StripeError):
+        return _error(
+            503, "PAYMENT_PROCESSOR_UNAVAILABLE", "Stripe did not answer; deliver it again."
+        )
+    return _error(503, "TEMPORARILY_UNAVAILABLE", "Chirp cannot apply it now; deliver it again.")
+
+
+def _from_payload(exc: Exception) -> bool:
+    if isinstance(exc, (DomainError, DataError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return False
+    # A value the database driver could not take (an integer too large, say) may arrive
+    # wrapped in a StatementError; anything else of these kinds is the event's contents.
+    cause = exc.orig if isinstance(exc, StatementError) else exc
+    return isinstance(cause, _PAYLOAD_ERRORS)
 
 
 class StripeWebhookEndpoint:
@@ -93,8 +123,9 @@ class StripeWebhookEndpoint:
             )
         except (ValueError, TypeError, AttributeError, KeyError):
             return _error(400, "INVALID_PAYLOAD", "The body is not a JSON Stripe event.")
+        event: Any = None
         try:
-            event: Any = json.loads(body)
+            event = json.loads(body)
             webhooks.parse_event(event)
             event = await webhooks.complete_event(self._setup(), event)
             receipt = await self._apply(event)
@@ -103,6 +134,8 @@ class StripeWebhookEndpoint:
         except PaymentProcessorUnavailable as exc:
             # Stripe retries a non-2xx delivery later; by then it may answer.
             return _error(503, exc.code, exc.message)
+        except Exception as exc:  # a verified event never gets a 500 (nor a stack trace)
+            return _unexpected(exc, event)
         metrics.WEBHOOKS.labels("inbound", metrics.SUCCEEDED).inc()
         if receipt.payment_outcome is not None:
             metrics.PAYMENTS.labels(receipt.payment_outcome).inc()

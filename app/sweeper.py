@@ -17,9 +17,10 @@
   before is settled (kept per process), and never at events older than `FANOUT_LOOKBACK`
   or more than `FANOUT_LOOKBACK_EVENTS` before the newest when the process starts.
 
-- Billing: renew subscriptions whose period is over, collect renewal invoices never tried,
-  expire subscriptions whose first invoice stayed unpaid, and make the dunning retries
-  that are due (docs/billing.md). `chirp billing sweep --now ISO` runs it once.
+- Billing: renew subscriptions whose period is over, collect open invoices nobody is
+  collecting, expire subscriptions whose first invoice stayed unpaid, and make the dunning
+  retries that are due (docs/billing.md); one subscription or invoice that fails is logged
+  and counted, never holding up the rest. `chirp billing sweep --now ISO` runs it once.
 
 Each step looks through a read session first, so an idle sweep never takes the writer's
 lock, and is safe in several processes at once."""
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,6 +41,7 @@ from models.audit.actions import Actor
 from models.base import utcnow
 from models.billing import dunning, incomplete, renewals
 from models.billing.setup import BillingSetup
+from models.billing.sweep_tally import Tally
 from models.integrations import deliveries
 from models.integrations.retry import RetryPolicy
 from models.moderation import expiry
@@ -151,6 +154,8 @@ class BillingSweepReport:
     renewed: int = 0
     collected: int = 0
     dunning: int = 0
+    # Subscriptions or invoices that raised (logged with their ids; the next sweep retries).
+    failed: int = 0
 
     @property
     def total(self) -> int:
@@ -173,7 +178,9 @@ class BillingSweep:
         return (await self.sweep(now=utcnow())).total
 
     async def sweep(self, *, now: datetime) -> BillingSweepReport:
-        """Everything due at `now` (operators and tests pass another time)."""
+        """Everything due at `now` (operators and tests pass another time). Each subscription
+        and invoice is handled on its own: one that fails is logged and counted in `failed`,
+        and neither the others nor the later steps wait for it."""
         async with self._read_sessionmaker() as session:
             if not (
                 await renewals.due(session, now=now)
@@ -182,12 +189,23 @@ class BillingSweep:
             ):
                 return BillingSweepReport()
         sessionmaker, setup = self._sessionmaker, self._setup
-        report = BillingSweepReport(
-            expired=await incomplete.expire_incomplete(sessionmaker, now=now),
-            renewed=await renewals.renew_due(sessionmaker, setup, now=now),
-            collected=await renewals.collect_uncollected(sessionmaker, setup, now=now),
-            dunning=await dunning.retry_due(sessionmaker, setup, now=now),
-        )
-        if report.total:
+        steps: dict[str, Callable[[], Awaitable[Tally]]] = {
+            "expired": lambda: incomplete.expire_incomplete(sessionmaker, setup, now=now),
+            "renewed": lambda: renewals.renew_due(sessionmaker, setup, now=now),
+            "collected": lambda: renewals.collect_uncollected(sessionmaker, setup, now=now),
+            "dunning": lambda: dunning.retry_due(sessionmaker, setup, now=now),
+        }
+        done: dict[str, int] = {}
+        failed = 0
+        for name, step in steps.items():
+            tally = Tally()
+            with tally.isolated(f"the {name} step"):
+                tally = await step()
+            done[name] = tally.done
+            failed += tally.failed
+        report = BillingSweepReport(**done, failed=failed)
+        if report.failed:
+            log.warning("billing sweep: %s", report)
+        elif report.total:
             log.info("billing sweep: %s", report)
         return report

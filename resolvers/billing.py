@@ -37,6 +37,18 @@ async def active_prices(
         raise BadUserInput(err.message, argument="currency") from err
 
 
+async def payment_client_secret(ctx: Context, *, invoice_id: int) -> str | None:
+    """For the invoice's owner: the client secret of its payment waiting for 3-D Secure."""
+    viewer = ctx.viewer_id
+    if viewer is None:
+        return None
+    async with ctx.read() as session:
+        intent_id = await queries.waiting_intent(session, invoice_id=invoice_id, account_id=viewer)
+    if intent_id is None:
+        return None
+    return await _setup(ctx).gateway.client_secret(intent_id=intent_id)
+
+
 async def price(ctx: Context, *, price_id: int) -> Price | None:
     found: Price | None = await ctx.loaders.prices_by_id.load(price_id)
     return found

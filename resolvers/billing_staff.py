@@ -22,7 +22,7 @@ async def create_coupon(
     reason: str | None,
     name: str,
     percent_off: int | None,
-    amounts_off: dict[str, int],
+    amounts_off: list[tuple[str, int]],
     duration: str,
     duration_months: int | None,
     plan_codes: list[str],

@@ -26,7 +26,8 @@ class SubscriptionStatus(Enum):
     INCOMPLETE = strawberry.enum_value(
         tables.INCOMPLETE,
         description="Its first invoice is not paid yet: `subscribe` again (after adding a "
-        "payment method) continues it. Free entitlements meanwhile.",
+        "payment method) continues it, with its own plan, price and discount whatever that "
+        "call asks for (see `subscribe`). Free entitlements meanwhile.",
     )
     ACTIVE = strawberry.enum_value(tables.ACTIVE, description="Paid up: the plan applies.")
     PAST_DUE = strawberry.enum_value(
@@ -88,9 +89,10 @@ class BillingSubscription:
     )
     canceled_at: datetime | None = strawberry.field(description="When it ended, or null.")
     row: strawberry.Private[SubscriptionRow]
+    staff_view: strawberry.Private[bool]
 
     @classmethod
-    def from_row(cls, row: SubscriptionRow) -> BillingSubscription:
+    def from_row(cls, row: SubscriptionRow, *, staff_view: bool = False) -> BillingSubscription:
         return cls(
             id=strawberry.ID(global_id("BillingSubscription", row.id)),
             status=SubscriptionStatus(row.status),
@@ -101,6 +103,7 @@ class BillingSubscription:
             grace_ends_at=row.grace_ends_at,
             canceled_at=row.canceled_at,
             row=row,
+            staff_view=staff_view,
         )
 
     @strawberry.field(description="The price it is billed at (kept when prices change).")
@@ -128,7 +131,7 @@ class BillingSubscription:
     @strawberry.field(description="Its newest issued invoice, or null.")
     async def latest_invoice(self, info: Info) -> Invoice | None:
         row = await resolvers.latest_invoice(info.context, subscription_id=self.row.id)
-        return None if row is None else Invoice.from_row(row)
+        return None if row is None else Invoice.from_row(row, staff_view=self.staff_view)
 
 
 @strawberry.type(
@@ -184,6 +187,9 @@ class PlanChangePreview:
 class Billing:
     account_id: strawberry.Private[int]
     customer: strawberry.Private[BillingCustomer | None]
+    # True when billing staff read it through `Account.billing`: they also see what only
+    # staff may (credit notes' reasons, refunds under way or refused).
+    staff_view: strawberry.Private[bool] = False
 
     @strawberry.field(
         description="The ISO 4217 code the account is billed in, fixed by its first "
@@ -221,14 +227,16 @@ class Billing:
     )
     async def subscription(self, info: Info) -> BillingSubscription | None:
         row = await resolvers.subscription(info.context, account_id=self.account_id)
-        return None if row is None else BillingSubscription.from_row(row)
+        return (
+            None if row is None else BillingSubscription.from_row(row, staff_view=self.staff_view)
+        )
 
     @strawberry.field(description="Issued invoices, newest first.")
     async def invoices(self, info: Info, first: First, after: After = None) -> InvoiceConnection:
         page = await resolvers.invoices(
             info.context, account_id=self.account_id, first=first, after=after
         )
-        return InvoiceConnection.of(page.invoices, page.has_next)
+        return InvoiceConnection.of(page.invoices, page.has_next, staff_view=self.staff_view)
 
     @strawberry.field(
         description="Payment methods that can be charged, oldest first: at most 20. "

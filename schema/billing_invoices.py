@@ -9,10 +9,12 @@ from enum import Enum
 import strawberry
 
 from models.billing import ledger
+from models.billing import queries as billing_queries
 from models.billing.invoicing import Draft, LineSpec
 from models.billing.ledger import CreditNote as CreditNoteRow
 from models.billing.ledger import Invoice as InvoiceRow
 from models.billing.ledger import InvoiceLine as InvoiceLineRow
+from resolvers import billing as billing_resolvers
 from resolvers.context import Info
 from resolvers.paging import encode_cursor, global_id
 from schema.billing_types import Money
@@ -73,28 +75,58 @@ class InvoiceLine:
         )
 
 
-@strawberry.type(description="A refund's document, numbered in its own series with no gaps.")
+@strawberry.enum(description="Where a refund's credit note stands.")
+class CreditNoteStatus(Enum):
+    PENDING = strawberry.enum_value(
+        ledger.PENDING,
+        description="The refund is under way (the amount is reserved); no number yet. "
+        "Billing staff only.",
+    )
+    ISSUED = strawberry.enum_value(
+        ledger.ISSUED, description="Refunded: numbered, and the customer's document."
+    )
+    FAILED = strawberry.enum_value(
+        ledger.FAILED,
+        description="The payment processor refused the refund: nothing was refunded and it "
+        "has no number. Billing staff only.",
+    )
+
+
+@strawberry.type(
+    description="A refund of an invoice and its document, numbered in its own series with no "
+    "gaps. A customer sees only the ones issued."
+)
 class CreditNote:
     id: strawberry.ID = strawberry.field(description="The credit note's global id.")
     number: int | None = strawberry.field(
-        description="Its number in the credit-note series; null while the refund is under way."
+        description="Its number in the credit-note series; null unless `status` is ISSUED."
     )
-    amount: Money = strawberry.field(description="How much was refunded.")
-    reason: str = strawberry.field(description="Why, as billing staff gave it (at most 500 chars).")
-    created_at: datetime = strawberry.field(description="When it was issued (UTC).")
+    status: CreditNoteStatus = strawberry.field(
+        description="ISSUED for a refund made; billing staff also see PENDING and FAILED."
+    )
+    amount: Money = strawberry.field(description="How much was (or is being) refunded.")
+    reason: str | None = strawberry.field(
+        description="Why billing staff refunded it, in their words (at most 500 characters), "
+        "for billing staff only: never printed on the document, and null for the customer "
+        "(`viewerBilling`)."
+    )
+    created_at: datetime = strawberry.field(description="When the refund was asked for (UTC).")
     html_url: str = strawberry.field(
-        description="Where to download it as HTML: a path on the API's host, fetched with "
-        "the same `Authorization` header, by its customer or billing staff."
+        description="Where to download it as HTML once issued: a path on the API's host, "
+        "fetched with the same `Authorization` header, by its customer or billing staff."
     )
     pdf_url: str = strawberry.field(description="Where to download it as PDF (same rules).")
 
     @classmethod
-    def from_row(cls, row: CreditNoteRow) -> CreditNote:
+    def from_row(cls, row: CreditNoteRow, *, staff_view: bool) -> CreditNote:
+        """`staff_view`: reached by billing staff (`Account.billing`, their mutations),
+        who see the staff reason; otherwise by the customer, who does not."""
         return cls(
             id=strawberry.ID(global_id("CreditNote", row.id)),
             number=row.number,
+            status=CreditNoteStatus(row.status),
             amount=Money.of(row.amount, row.currency),
-            reason=row.reason,
+            reason=row.reason if staff_view else None,
             created_at=row.created_at,
             html_url=f"/billing/credit-notes/{row.id}.html",
             pdf_url=f"/billing/credit-notes/{row.id}.pdf",
@@ -147,9 +179,11 @@ class Invoice:
         description="Where to download it as PDF (same rules as `htmlUrl`)."
     )
     key: strawberry.Private[int]
+    staff_view: strawberry.Private[bool]
 
     @classmethod
-    def from_row(cls, row: InvoiceRow) -> Invoice:
+    def from_row(cls, row: InvoiceRow, *, staff_view: bool = False) -> Invoice:
+        """`staff_view` as for `CreditNote.from_row`; the customer's view by default."""
         c = row.currency
         return cls(
             id=strawberry.ID(global_id("Invoice", row.id)),
@@ -176,17 +210,34 @@ class Invoice:
             html_url=f"/billing/invoices/{row.id}.html",
             pdf_url=f"/billing/invoices/{row.id}.pdf",
             key=row.id,
+            staff_view=staff_view,
         )
+
+    @strawberry.field(
+        description="For its customer, when its payment waits for the cardholder to "
+        "authenticate (3-D Secure) while subscribing or upgrading: the PaymentIntent client "
+        "secret to pass to Stripe.js `confirmCardPayment`; once authenticated, Stripe's "
+        "webhook settles the invoice. Null otherwise, and always null for billing staff."
+    )
+    async def payment_client_secret(self, info: Info) -> str | None:
+        if self.staff_view or self.status is not InvoiceStatus.OPEN:
+            return None
+        return await billing_resolvers.payment_client_secret(info.context, invoice_id=self.key)
 
     @strawberry.field(description="Its lines, in order (an invoice has at most a few dozen).")
     async def lines(self, info: Info) -> list[InvoiceLine]:
         rows = await info.context.loaders.lines_by_invoice.load(self.key)
         return [InvoiceLine.from_row(r, self.currency) for r in rows]
 
-    @strawberry.field(description="Refunds of it, oldest first.")
+    @strawberry.field(
+        description="Its refunds' credit notes, oldest first: the issued ones for its "
+        "customer; billing staff (`Account.billing`) also see refunds under way or refused."
+    )
     async def credit_notes(self, info: Info) -> list[CreditNote]:
         rows = await info.context.loaders.credit_notes_by_invoice.load(self.key)
-        return [CreditNote.from_row(r) for r in rows]
+        if not self.staff_view:
+            rows = [r for r in rows if billing_queries.shown_to_customer(r)]
+        return [CreditNote.from_row(r, staff_view=self.staff_view) for r in rows]
 
 
 @strawberry.type(description="An invoice in a list, with the cursor that points at it.")
@@ -201,8 +252,13 @@ class InvoiceConnection:
     page_info: PageInfo = strawberry.field(description="Where this page ends.")
 
     @classmethod
-    def of(cls, rows: list[InvoiceRow], has_next: bool) -> InvoiceConnection:
-        edges = [InvoiceEdge(cursor=encode_cursor(r.id), node=Invoice.from_row(r)) for r in rows]
+    def of(
+        cls, rows: list[InvoiceRow], has_next: bool, *, staff_view: bool = False
+    ) -> InvoiceConnection:
+        edges = [
+            InvoiceEdge(cursor=encode_cursor(r.id), node=Invoice.from_row(r, staff_view=staff_view))
+            for r in rows
+        ]
         return cls(edges=edges, page_info=page_info([e.cursor for e in edges], has_next))
 
 

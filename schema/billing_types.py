@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Annotated, Any, NewType
 
 import strawberry
+from graphql import GraphQLError, IntValueNode, ValueNode, print_ast
 
 from models.billing import catalogue, money
 from models.billing.catalogue import Entitlements as EntitlementRow
@@ -28,6 +29,21 @@ def _minor_units(value: Any) -> int:
     return value
 
 
+def _minor_units_literal(node: ValueNode, _variables: Any = None) -> int:
+    # graphql-core reports any other exception raised here as an unexpected error (masked as
+    # INTERNAL_SERVER_ERROR); a GraphQLError is a plain validation error, like a variable's.
+    try:
+        if not isinstance(node, IntValueNode):
+            raise ValueError("An amount is a whole number of minor units.")
+        return _minor_units(int(node.value))
+    except ValueError as exc:
+        raise GraphQLError(
+            f"Expected value of type 'MinorUnits', but encountered error '{exc}'; "
+            f"found: {print_ast(node)}.",
+            nodes=node,
+        ) from None
+
+
 # GraphQL's Int is 32-bit (at most 2,147,483,647): too small for every invoice Chirp may
 # issue (¥ and large annual totals), and a string would make clients parse numbers. This
 # scalar is a JSON integer whose bound (10^12) sits far inside the 2^53 that JavaScript
@@ -41,6 +57,7 @@ MINOR_UNITS = strawberry.scalar(
     "JavaScript numbers. Never a float.",
     serialize=_minor_units,
     parse_value=_minor_units,
+    parse_literal=_minor_units_literal,
 )
 
 

@@ -272,6 +272,7 @@ def upgrade() -> None:
     sa.Column('failure_code', sa.String(length=64), nullable=False),
     sa.Column('failure_message', sa.String(length=300), nullable=False),
     sa.Column('amount_refunded', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_billing_payments_account_id_accounts'), ondelete='CASCADE'),

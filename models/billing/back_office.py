@@ -4,6 +4,7 @@ usage recorded by internal producers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import utcnow
 from models.billing import coupons, money, plans, usage
-from models.billing.tables import Coupon, Price, PromotionCode, UsageRecord
+from models.billing.tables import Coupon, Plan, Price, PromotionCode, UsageRecord
 
 
 def _coupon_facts(coupon: Coupon) -> dict[str, object]:
@@ -37,7 +38,7 @@ async def create_coupon(
     reason: str | None,
     name: str,
     percent_off: int | None,
-    amounts_off: dict[str, int],
+    amounts_off: Sequence[tuple[str, int]],
     duration: str,
     duration_months: int | None,
     plan_codes: list[str],
@@ -127,7 +128,11 @@ async def set_plan_price(
     plans.check_plan(plan_code, interval)
     currency = money.check_currency(currency)
     money.check_amount(amount, field="amount")
-    # Locked, so two staff setting one price at once queue rather than both replace it.
+    # The plan's row is the lock: two staff setting its prices at once queue, and the
+    # second then finds (and replaces) the price the first inserted. Locking only the
+    # active price is not enough: the second would wait on it, find it inactive, and
+    # insert a second active price (uq_billing_prices_active).
+    await session.execute(select(Plan.code).where(Plan.code == plan_code).with_for_update())
     current = await session.scalar(
         select(Price)
         .where(
@@ -136,7 +141,7 @@ async def set_plan_price(
             Price.interval == interval,
             Price.active,
         )
-        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if current is not None:
         current.active = False

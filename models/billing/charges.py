@@ -4,6 +4,7 @@ that it was paid (a refunded or disputed charge was), and refunds made outside C
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ log = logging.getLogger("chirp.billing")
 
 # Refunds in these states gave nothing back.
 _VOID_REFUNDS = ("failed", "canceled")
+_CREDIT_NOTE_ID = re.compile(r"[0-9]{1,18}")
 
 
 def text_field(obj: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
@@ -162,4 +164,8 @@ def _refunds(charge: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def _credit_note_id(refund: Mapping[str, Any]) -> int | None:
     metadata = refund.get("metadata")
     value = metadata.get("chirp_credit_note_id") if isinstance(metadata, Mapping) else None
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+    # Only what Chirp writes, an id of up to 18 ASCII digits (a BIGINT holds any), is one;
+    # anything else (a dashboard edit, "²", a number no column holds) is not Chirp's refund.
+    if isinstance(value, str) and _CREDIT_NOTE_ID.fullmatch(value):
+        return int(value)
+    return None

@@ -3,12 +3,15 @@ customer, within their limits."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.base import as_utc
 from models.billing import errors, money
 from models.billing.catalogue import PLANS
 from models.billing.pricing import Discount, shift_months
@@ -20,17 +23,41 @@ from models.billing.tables import (
     PromotionCode,
     Subscription,
 )
+from models.errors import InvalidInput
 from models.text import check_text
 
 MAX_CODE_LENGTH = 40
+# The cancel reason of a subscription whose first invoice was never paid
+# (`incomplete.expire_incomplete`): it never made its account a customer. Defined here
+# because `incomplete` imports this module.
+INCOMPLETE_EXPIRED = "incomplete_expired"
+
+
+# Checked before upper-casing: str.isalnum and str.upper accept other scripts' digits and
+# letters ("١٢٣") and turn some into ASCII ("ß" is "SS"), so one code could be typed many ways.
+_CODE = re.compile(rf"[A-Za-z0-9-]{{1,{MAX_CODE_LENGTH}}}")
 
 
 def normalise_code(code: str) -> str:
+    """A promotion code as stored: ASCII letters (upper case), digits and '-', 1 to 40."""
     check_text(code, field="promotionCode")
-    upper = code.strip().upper()
-    if not upper or len(upper) > MAX_CODE_LENGTH or not upper.replace("-", "").isalnum():
+    stripped = code.strip()
+    if not _CODE.fullmatch(stripped):
         raise errors.UnknownCoupon("No such promotion code.", field="promotionCode")
-    return upper
+    return stripped.upper()
+
+
+def _amounts_off(amounts_off: Sequence[tuple[str, int]]) -> dict[str, int]:
+    checked: dict[str, int] = {}
+    for currency, amount in amounts_off:
+        normal = money.check_currency(currency, field="amountsOff")
+        if normal in checked:
+            raise errors.InvalidAmount(
+                f"amountsOff gives {normal} twice: give one amount per currency.",
+                field="amountsOff",
+            )
+        checked[normal] = money.check_amount(amount, field="amountsOff")
+    return checked
 
 
 async def create_coupon(
@@ -38,7 +65,7 @@ async def create_coupon(
     *,
     name: str,
     percent_off: int | None,
-    amounts_off: dict[str, int],
+    amounts_off: Sequence[tuple[str, int]],
     duration: str,
     duration_months: int | None,
     plan_codes: list[str],
@@ -46,7 +73,8 @@ async def create_coupon(
     redeem_by: datetime | None,
     first_time_only: bool,
 ) -> Coupon:
-    """Define a discount: a percentage, or a fixed amount in each currency it may be used in."""
+    """Define a discount: a percentage, or a fixed amount in each currency it may be used in
+    (one per currency)."""
     check_text(name, field="name")
     if not name.strip() or len(name) > 100:
         raise errors.InvalidAmount("A coupon needs a name of at most 100 characters.", field="name")
@@ -56,10 +84,7 @@ async def create_coupon(
         )
     if percent_off is not None and not 1 <= percent_off <= 100:
         raise errors.InvalidAmount("percentOff must be from 1 to 100.", field="percentOff")
-    checked = {
-        money.check_currency(c, field="amountsOff"): money.check_amount(a, field="amountsOff")
-        for c, a in amounts_off.items()
-    }
+    checked = _amounts_off(amounts_off)
     if duration not in DURATIONS:
         raise errors.InvalidAmount("duration must be once, repeating or forever.", field="duration")
     if (duration == REPEATING) != (duration_months is not None):
@@ -74,6 +99,8 @@ async def create_coupon(
             raise errors.UnknownPlan(f"No paid plan {code!r}.", field="planCodes")
     if max_redemptions is not None and max_redemptions < 1:
         raise errors.InvalidAmount("maxRedemptions must be at least 1.", field="maxRedemptions")
+    if redeem_by is not None:
+        redeem_by = as_utc(redeem_by, field="redeemBy", error=InvalidInput)
     coupon = Coupon(
         name=name.strip(),
         percent_off=percent_off,
@@ -105,6 +132,8 @@ async def create_promotion_code(
     normal = normalise_code(code)
     if max_redemptions is not None and max_redemptions < 1:
         raise errors.InvalidAmount("maxRedemptions must be at least 1.", field="maxRedemptions")
+    if expires_at is not None:
+        expires_at = as_utc(expires_at, field="expiresAt", error=InvalidInput)
     promotion = PromotionCode(
         code=normal,
         coupon_id=coupon_id,
@@ -160,7 +189,10 @@ async def check_code(
         earlier = await session.scalar(
             select(func.count())
             .select_from(Subscription)
-            .where(Subscription.account_id == account_id)
+            .where(
+                Subscription.account_id == account_id,
+                Subscription.cancel_reason != INCOMPLETE_EXPIRED,
+            )
         )
         if earlier:
             raise errors.CouponNotApplicable(
@@ -222,6 +254,33 @@ async def redeem(
             "You have already redeemed this offer.", field="promotionCode"
         ) from None
     return redemption
+
+
+async def release_redemption(session: AsyncSession, *, redemption_id: int) -> None:
+    """Give back a redemption whose subscription never started: the customer may redeem the
+    coupon again, and it no longer counts against the coupon's or the code's limits."""
+    redemption = await session.get(CouponRedemption, redemption_id, with_for_update=True)
+    if redemption is None:
+        return
+    # The same order as `redeem`, so the two never wait on each other the other way round.
+    counted: list[tuple[type[Coupon] | type[PromotionCode], int | None]] = [
+        (Coupon, redemption.coupon_id),
+        (PromotionCode, redemption.promotion_code_id),
+    ]
+    for table, row_id in counted:
+        if row_id is not None:
+            await session.execute(
+                update(table)
+                .where(table.id == row_id, table.times_redeemed > 0)
+                .values(times_redeemed=table.times_redeemed - 1)
+            )
+    await session.execute(
+        update(Subscription)
+        .where(Subscription.redemption_id == redemption_id)
+        .values(redemption_id=None)
+    )
+    await session.delete(redemption)
+    await session.flush()
 
 
 async def discount_for(

@@ -20,6 +20,7 @@ from models.base import utcnow
 from models.billing import customers, errors, notices
 from models.billing.ledger import OPEN, Invoice, Payment
 from models.billing.setup import BillingSetup
+from models.billing.sweep_tally import Tally
 from models.billing.tables import PAST_DUE, UNPAID, PaymentMethod, Subscription
 
 log = logging.getLogger("chirp.billing")
@@ -83,13 +84,10 @@ async def retry_due(
     *,
     now: datetime,
     limit: int = BATCH,
-) -> int:
+) -> Tally:
     """Retry the open invoices of past-due subscriptions whose retry is due, then move those
-    whose retries are spent and grace is over to unpaid; returns how many changed."""
-    # payments calls `start` and `restore`: imported here so neither module needs the
-    # other at import time.
-    from models.billing import payments
-
+    whose retries are spent and grace is over to unpaid; `done` counts those that changed.
+    One that fails is logged and counted, and the others go on."""
     async with sessionmaker() as session:
         rows = (
             await session.execute(
@@ -99,14 +97,38 @@ async def retry_due(
                 .limit(limit)
             )
         ).all()
-    changed = 0
+    tally = Tally()
     for subscription_id, account_id in rows:
-        claim = await _claim(sessionmaker, setup, subscription_id, account_id, now)
-        if claim is None:
-            continue  # another sweeper took this step, or it was paid meanwhile
-        changed += 1
-        unavailable = False
-        for invoice_id in claim.invoice_ids:
+        with tally.isolated(
+            "a dunning retry", subscription_id=subscription_id, account_id=account_id
+        ):
+            tally.done += await _retry(sessionmaker, setup, tally, subscription_id, account_id, now)
+    await _fall_back_to_free(sessionmaker, tally, now=now, limit=limit)
+    return tally
+
+
+async def _retry(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    tally: Tally,
+    subscription_id: int,
+    account_id: int,
+    now: datetime,
+) -> int:
+    # payments calls `start` and `restore`: imported here so neither module needs the
+    # other at import time.
+    from models.billing import payments
+
+    claim = await _claim(sessionmaker, setup, subscription_id, account_id, now)
+    if claim is None:
+        return 0  # another sweeper took this step, or it was paid meanwhile
+    unavailable = False
+    for invoice_id in claim.invoice_ids:
+        # Any other error counts as this step's failure for that invoice: the schedule
+        # goes on rather than retrying, hourly and forever, what will fail the same way.
+        with tally.isolated(
+            "retrying an invoice", invoice_id=invoice_id, subscription_id=subscription_id
+        ):
             try:
                 await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
             except errors.NoPaymentMethod:
@@ -114,8 +136,8 @@ async def retry_due(
             except errors.PaymentProcessorUnavailable:
                 unavailable = True
                 break
-        await _conclude(sessionmaker, claim, now=now, unavailable=unavailable)
-    return changed + await _fall_back_to_free(sessionmaker, now=now, limit=limit)
+    await _conclude(sessionmaker, claim, now=now, unavailable=unavailable)
+    return 1
 
 
 def _retry_due(now: datetime) -> list[ColumnElement[bool]]:
@@ -203,8 +225,8 @@ def _grace_over_now(subscription: Subscription, now: datetime) -> bool:
 
 
 async def _fall_back_to_free(
-    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int
-) -> int:
+    sessionmaker: async_sessionmaker[AsyncSession], tally: Tally, *, now: datetime, limit: int
+) -> None:
     async with sessionmaker() as session:
         rows = (
             await session.execute(
@@ -214,21 +236,37 @@ async def _fall_back_to_free(
                 .limit(limit)
             )
         ).all()
-    moved = 0
     for subscription_id, account_id in rows:
-        async with sessionmaker() as session, session.begin():
-            await customers.lock_customer(session, account_id=account_id)
-            subscription = await _lock(session, subscription_id)
-            if (
-                subscription is None
-                or subscription.status != PAST_DUE
-                or subscription.next_retry_at is not None
-                or not _grace_over_now(subscription, now)
-            ):
-                continue
+        with tally.isolated(
+            "moving to unpaid", subscription_id=subscription_id, account_id=account_id
+        ):
+            tally.done += await _fall_to_unpaid(sessionmaker, subscription_id, account_id, now)
+
+
+async def _fall_to_unpaid(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    subscription_id: int,
+    account_id: int,
+    now: datetime,
+) -> int:
+    from models.billing import payments
+
+    async with sessionmaker() as session, session.begin():
+        await customers.lock_customer(session, account_id=account_id)
+        subscription = await _lock(session, subscription_id)
+        if (
+            subscription is None
+            or subscription.status != PAST_DUE
+            or subscription.next_retry_at is not None
+            or not _grace_over_now(subscription, now)
+        ):
+            return 0
+        if not await _open_invoice_ids(session, subscription_id):
+            # Nothing is owed any more (voided, written off, or paid outside a retry).
+            await payments.settle_subscription(session, subscription=subscription, now=now)
+        else:
             await _to_unpaid(session, subscription)
-            moved += 1
-    return moved
+        return 1
 
 
 async def _to_unpaid(session: AsyncSession, subscription: Subscription) -> None:

@@ -55,6 +55,14 @@ class PaymentFailed(DomainError):
     kind = "payment"
 
 
+class PaymentRejected(DomainError):
+    """Stripe refused the request itself (not a card decline): an amount below its minimum,
+    a misconfigured key. Retrying the same request will not help."""
+
+    code = "PAYMENT_REJECTED"
+    kind = "payment"
+
+
 class PaymentProcessorUnavailable(DomainError):
     """Stripe did not answer in time; the call is safe to retry (same idempotency key)."""
 

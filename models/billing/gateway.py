@@ -33,9 +33,23 @@ class IntentResult:
     failure_message: str
 
 
-def _unavailable(exc: stripe.StripeError) -> errors.PaymentProcessorUnavailable:
-    return errors.PaymentProcessorUnavailable(
-        "The payment processor did not answer; nothing was charged twice. Try again shortly."
+TRANSIENT = (
+    stripe.APIConnectionError,
+    stripe.APIError,
+    stripe.RateLimitError,
+    # The same key is still being processed by an earlier try: try again later.
+    stripe.IdempotencyError,
+)
+
+
+def _mapped(exc: stripe.StripeError) -> errors.PaymentProcessorUnavailable | errors.PaymentRejected:
+    """Every Stripe error as a billing error: worth a retry, or refused as asked."""
+    if isinstance(exc, TRANSIENT):
+        return errors.PaymentProcessorUnavailable(
+            "The payment processor did not answer; nothing was charged twice. Try again shortly."
+        )
+    return errors.PaymentRejected(
+        f"The payment processor refused the request ({exc.code or type(exc).__name__})."
     )
 
 
@@ -82,8 +96,8 @@ class StripeGateway:
                 params={"email": email, "metadata": {"chirp_account_id": str(account_id)}},
                 options={"idempotency_key": key},
             )
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
         return str(customer.id)
 
     async def attach_payment_method(
@@ -102,8 +116,8 @@ class StripeGateway:
                 "That payment method was declined or is unknown to the payment processor.",
                 field="paymentMethodId",
             ) from exc
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
         card = method.card
         return CardDetails(
             stripe_id=str(method.id),
@@ -134,12 +148,16 @@ class StripeGateway:
                 },
                 options={"idempotency_key": key},
             )
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
         return str(intent.id)
 
-    async def confirm_intent(self, *, intent_id: str, key: str) -> IntentResult:
-        """Confirm off-session; a decline is a result (status failed), not an exception."""
+    async def confirm_intent(
+        self, *, intent_id: str, key: str, on_session: bool = False
+    ) -> IntentResult:
+        """Confirm; a decline is a result (status failed), not an exception. On session (the
+        customer is at the frontend, subscribing or upgrading) an intent that needs 3-D
+        Secure stays pending for the frontend to authenticate with its client secret."""
         try:
             intent = await self.client.v1.payment_intents.confirm_async(
                 intent_id, options={"idempotency_key": key}
@@ -151,15 +169,62 @@ class StripeGateway:
         except stripe.InvalidRequestError:
             # Already confirmed by an earlier try whose answer was lost: read where it is.
             return await self.retrieve_intent(intent_id=intent_id)
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
+        result = _result(intent)
+        if str(intent.status) in NEEDS_CUSTOMER and not on_session:
+            # Off session (renewals, retries) no customer is there to authenticate (3-D Secure),
+            # so the intent is canceled (it can never be completed later) and the payment
+            # fails like a decline; dunning asks the owner for another payment method.
+            return await self._cancel_needing_customer(intent_id, result)
+        return result
+
+    async def _cancel_needing_customer(self, intent_id: str, result: IntentResult) -> IntentResult:
+        try:
+            intent = await self.client.v1.payment_intents.cancel_async(intent_id)
+        except stripe.InvalidRequestError:
+            return await self.retrieve_intent(intent_id=intent_id)
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
+        if str(intent.status) != "canceled":
+            return _result(intent)
+        return IntentResult(
+            intent_id,
+            "failed",
+            result.charge_id,
+            "authentication_required",
+            "This payment method needs the cardholder to authenticate each payment.",
+        )
+
+    async def cancel_unless_paid(self, *, intent_id: str) -> IntentResult:
+        """Cancel an intent Chirp no longer wants; one that succeeded meanwhile is reported
+        as succeeded (it cannot be canceled), so the caller applies it instead."""
+        current = await self.retrieve_intent(intent_id=intent_id)
+        if current.status != "pending":
+            return current
+        try:
+            intent = await self.client.v1.payment_intents.cancel_async(intent_id)
+        except stripe.InvalidRequestError:
+            return await self.retrieve_intent(intent_id=intent_id)
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
         return _result(intent)
+
+    async def client_secret(self, *, intent_id: str) -> str | None:
+        """What Stripe.js needs to let the customer authenticate a pending intent."""
+        try:
+            intent = await self.client.v1.payment_intents.retrieve_async(intent_id)
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
+        if str(intent.status) not in NEEDS_CUSTOMER:
+            return None
+        return str(intent.client_secret) if intent.client_secret else None
 
     async def retrieve_intent(self, *, intent_id: str) -> IntentResult:
         try:
             intent = await self.client.v1.payment_intents.retrieve_async(intent_id)
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
         return _result(intent)
 
     async def refund(
@@ -185,8 +250,8 @@ class StripeGateway:
             raise errors.RefundRefused(
                 "The payment processor refused the refund; nothing was refunded.", field="amount"
             ) from exc
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
         return str(refund.id)
 
     async def find_refund(self, *, intent_id: str, metadata_key: str, value: str) -> str | None:
@@ -203,8 +268,8 @@ class StripeGateway:
                 if not page.has_more or not page.data:
                     return None
                 params["starting_after"] = page.data[-1].id
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
 
     async def list_intents(self, *, limit: int = 100) -> list[Any]:
         """Every PaymentIntent Stripe has, newest first, for reconciliation."""
@@ -217,8 +282,8 @@ class StripeGateway:
                 if not page.has_more or not page.data:
                     return found
                 params["starting_after"] = page.data[-1].id
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
 
     async def list_refunds(self, *, charge_id: str) -> list[dict[str, Any]]:
         """Every refund of a charge, as plain dicts (a charge.refunded event may omit them);
@@ -228,7 +293,7 @@ class StripeGateway:
         except stripe.InvalidRequestError:
             return []
         except stripe.StripeError as exc:  # a wrong key, say: Stripe retries the event later
-            raise _unavailable(exc) from exc
+            raise _mapped(exc) from exc
         return [r.to_dict() for r in found]
 
     async def list_charges(self) -> list[Any]:
@@ -246,8 +311,12 @@ class StripeGateway:
                 if not page.has_more or not page.data:
                     return found
                 query["starting_after"] = page.data[-1].id
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
+
+
+# Statuses an off-session confirmation stops at because only the cardholder can go on.
+NEEDS_CUSTOMER = ("requires_action", "requires_confirmation")
 
 
 def _result(intent: Any) -> IntentResult:

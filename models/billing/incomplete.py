@@ -1,19 +1,24 @@
 """Expiry of subscriptions whose first invoice was never paid: after 23 hours the
-subscription is canceled and its invoice void, so the account may subscribe afresh."""
+subscription is canceled, its invoice void and its coupon redemption given back, so the
+account may subscribe afresh, with the same promotion code."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.billing import customers, renewals
-from models.billing.ledger import OPEN, PENDING, VOID, Invoice, Payment
+from models.base import utcnow
+from models.billing import coupons, customers, payments, renewals
+from models.billing.gateway import IntentResult
+from models.billing.ledger import FAILED, OPEN, PENDING, SUCCEEDED, VOID, Invoice, Payment
+from models.billing.setup import BillingSetup
+from models.billing.sweep_tally import Tally
 from models.billing.tables import CANCELED, INCOMPLETE, Subscription
 
 BATCH = 100
-INCOMPLETE_EXPIRED = "incomplete_expired"
+INCOMPLETE_EXPIRED = coupons.INCOMPLETE_EXPIRED
 # Stripe's own window for a first payment's authentication is 23 hours.
 INCOMPLETE_TTL = timedelta(hours=23)
 
@@ -32,41 +37,118 @@ def _incomplete_expired(now: datetime) -> Select[int, int]:
 
 
 async def expire_incomplete(
-    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int = BATCH
-) -> int:
-    """Cancel subscriptions whose first invoice stayed unpaid for 23 hours and void that
-    invoice (giving back the credit it used); one with a payment in flight waits for it."""
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    *,
+    now: datetime,
+    limit: int = BATCH,
+) -> Tally:
+    """Cancel subscriptions whose first invoice stayed unpaid for 23 hours, void that invoice
+    (giving back the credit it used) and release the coupon redemption it made. A payment
+    still waiting for its customer (3-D Secure never completed) is canceled at Stripe first,
+    unless it succeeded meanwhile, which then completes the subscription instead; one a
+    caller is making right now is waited for. One that fails is logged and left for the next
+    sweep."""
     async with sessionmaker() as session:
         rows = (
             await session.execute(_incomplete_expired(now).order_by(Subscription.id).limit(limit))
         ).all()
-    expired = 0
+    tally = Tally()
     for subscription_id, account_id in rows:
+        with tally.isolated(
+            "expiring an incomplete subscription",
+            subscription_id=subscription_id,
+            account_id=account_id,
+        ):
+            if await _give_up_waiting_payments(sessionmaker, setup, subscription_id, now):
+                continue
+            tally.done += await _expire(sessionmaker, subscription_id, account_id, now)
+    return tally
+
+
+async def _give_up_waiting_payments(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    subscription_id: int,
+    now: datetime,
+) -> bool:
+    """Cancel the unclaimed pending payments of the subscription's open invoices at Stripe and
+    close them; True when one had succeeded after all (it is applied, nothing expires)."""
+    clock = utcnow()
+    async with sessionmaker() as session:
+        waiting = list(
+            await session.scalars(
+                select(Payment)
+                .join(Invoice, Invoice.id == Payment.invoice_id)
+                .where(
+                    Invoice.subscription_id == subscription_id,
+                    Invoice.status == OPEN,
+                    Payment.status == PENDING,
+                    or_(Payment.claimed_until.is_(None), Payment.claimed_until <= clock),
+                )
+            )
+        )
+    for payment in waiting:
+        if payment.stripe_payment_intent_id is None:
+            result = IntentResult("", FAILED, None, "expired", "The first invoice expired.")
+        else:
+            result = await setup.gateway.cancel_unless_paid(
+                intent_id=payment.stripe_payment_intent_id
+            )
+            if result.status != SUCCEEDED:
+                result = IntentResult(
+                    payment.stripe_payment_intent_id,
+                    FAILED,
+                    None,
+                    "expired",
+                    "Not completed within 23 hours; the first invoice expired.",
+                )
         async with sessionmaker() as session, session.begin():
-            customer = await customers.lock_customer(session, account_id=account_id)
-            subscription = await renewals.lock_subscription(session, subscription_id)
-            if subscription is None or subscription.status != INCOMPLETE:
-                continue
-            invoices = list(
-                await session.scalars(
-                    select(Invoice)
-                    .where(Invoice.subscription_id == subscription_id, Invoice.status == OPEN)
-                    .with_for_update()
-                )
+            await payments.apply_intent_result(
+                session, setup, result=result, now=now, payment_id=payment.id
             )
-            in_flight = await session.scalar(
-                select(Payment.id).where(
-                    Payment.invoice_id.in_([i.id for i in invoices]), Payment.status == PENDING
-                )
+        if result.status == SUCCEEDED:
+            return True
+    return False
+
+
+async def _expire(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    subscription_id: int,
+    account_id: int,
+    now: datetime,
+) -> int:
+    async with sessionmaker() as session, session.begin():
+        customer = await customers.lock_customer(session, account_id=account_id)
+        # Invoices before the subscription: the order payments.apply_intent_result locks in.
+        invoices = list(
+            await session.scalars(
+                select(Invoice)
+                .where(Invoice.subscription_id == subscription_id, Invoice.status == OPEN)
+                .order_by(Invoice.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
-            if in_flight is not None:
-                continue
-            for invoice in invoices:
-                invoice.status = VOID
-                invoice.voided_at = now
-                customer.credit_balance += invoice.credit_applied
-            subscription.status = CANCELED
-            subscription.canceled_at = now
-            subscription.cancel_reason = INCOMPLETE_EXPIRED
-            expired += 1
-    return expired
+        )
+        subscription = await renewals.lock_subscription(session, subscription_id)
+        if subscription is None or subscription.status != INCOMPLETE:
+            return 0
+        in_flight = await session.scalar(
+            select(Payment.id).where(
+                Payment.invoice_id.in_([i.id for i in invoices]), Payment.status == PENDING
+            )
+        )
+        if in_flight is not None:
+            return 0
+        for invoice in invoices:
+            invoice.status = VOID
+            invoice.voided_at = now
+            customer.credit_balance += invoice.credit_applied
+        subscription.status = CANCELED
+        subscription.canceled_at = now
+        subscription.cancel_reason = INCOMPLETE_EXPIRED
+        if subscription.redemption_id is not None:
+            redemption_id, subscription.redemption_id = subscription.redemption_id, None
+            await session.flush()
+            await coupons.release_redemption(session, redemption_id=redemption_id)
+        return 1

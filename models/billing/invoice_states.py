@@ -1,8 +1,10 @@
 """Closing an open invoice without payment: voided (it should not have been issued) or marked
-uncollectible (owed, but given up on). Both keep the invoice's number: numbers have no gaps."""
+uncollectible (owed, but given up on). Both keep the invoice's number: numbers have no gaps.
+Closing a subscription's last open invoice ends its dunning (`_settle_subscription`)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,9 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit.actions import Actor, record_entry, require_reason
 from models.base import utcnow
-from models.billing import customers, errors, invoicing
+from models.billing import customers, dunning, errors, invoicing, payments
 from models.billing.ledger import OPEN, PAID, PENDING, UNCOLLECTIBLE, VOID, Invoice, Payment
+from models.billing.tables import CANCELED, PAST_DUE, UNPAID, Subscription
 from models.errors import NotFound
+
+log = logging.getLogger("chirp.billing")
+
+# The cancel reason of an unpaid subscription whose last open invoice was marked uncollectible.
+WRITTEN_OFF = "written_off"
 
 
 async def void_invoice(
@@ -28,8 +36,10 @@ async def void_invoice(
     invoice = await _open_invoice(session, invoice_id=invoice_id, target=VOID)
     customer = await customers.lock_customer(session, account_id=invoice.account_id)
     customer.credit_balance += invoice.credit_applied
-    invoice.status, invoice.voided_at = VOID, now or utcnow()
+    now = now or utcnow()
+    invoice.status, invoice.voided_at = VOID, now
     await _audit(session, actor=actor, invoice=invoice, action="billing.invoice.void", why=reason)
+    await _settle_subscription(session, invoice=invoice, written_off=False, now=now)
     return invoice
 
 
@@ -39,6 +49,7 @@ async def mark_uncollectible(
     actor: Actor,
     invoice_id: int,
     reason: str,
+    now: datetime | None = None,
 ) -> Invoice:
     """OPEN → UNCOLLECTIBLE: still owed on paper, no longer collected (dunning stops)."""
     reason = require_reason(reason)
@@ -51,7 +62,45 @@ async def mark_uncollectible(
         action="billing.invoice.mark_uncollectible",
         why=reason,
     )
+    await _settle_subscription(session, invoice=invoice, written_off=True, now=now or utcnow())
     return invoice
+
+
+async def _settle_subscription(
+    session: AsyncSession, *, invoice: Invoice, written_off: bool, now: datetime
+) -> None:
+    """Once a past-due or unpaid subscription has no open invoice left, nothing more is
+    collected: it is active again (`payments.settle_subscription`), except an unpaid one whose
+    last open invoice was written off, which is canceled to Free (`written_off`) so the
+    account may subscribe again. An incomplete one is left to expire (`incomplete`)."""
+    if invoice.subscription_id is None:
+        return
+    # The invoice is locked already; the subscription after it, the order in which
+    # payments.apply_intent_result locks them.
+    subscription = await session.scalar(
+        select(Subscription)
+        .where(Subscription.id == invoice.subscription_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if subscription is None or subscription.status not in (PAST_DUE, UNPAID):
+        return
+    await session.flush()
+    still_open = await session.scalar(
+        select(Invoice.id).where(Invoice.subscription_id == subscription.id, Invoice.status == OPEN)
+    )
+    if still_open is not None:
+        return
+    if written_off and subscription.status == UNPAID:
+        subscription.status, subscription.canceled_at = CANCELED, now
+        subscription.cancel_reason = WRITTEN_OFF
+        subscription.cancel_at_period_end = subscription.frozen = False
+        dunning.clear(subscription)
+        log.info(
+            "subscription %d is canceled: its unpaid invoices were written off", subscription.id
+        )
+        return
+    await payments.settle_subscription(session, subscription=subscription, now=now)
 
 
 async def _open_invoice(session: AsyncSession, *, invoice_id: int, target: str) -> Invoice:

@@ -119,6 +119,8 @@ class Payment(Base):
     failure_code: Mapped[str] = mapped_column(String(64), default="")
     failure_message: Mapped[str] = mapped_column(String(300), default="")
     amount_refunded: Mapped[int] = mapped_column(BigId, default=0)
+    # While a caller is talking to Stripe about this payment, others leave it alone.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -3,18 +3,33 @@ our own call or from a webhook, exactly once."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
-from models.billing import customers, dunning, idempotency, invoicing
-from models.billing.gateway import IntentResult
+from models.billing import customers, dunning, errors, idempotency, invoicing
+from models.billing.gateway import IntentResult, StripeGateway
 from models.billing.ledger import FAILED, OPEN, PAID, PENDING, SUCCEEDED, Invoice, Payment
 from models.billing.setup import BillingSetup
 from models.billing.tables import ACTIVE, INCOMPLETE, PAST_DUE, UNPAID, Subscription
 from telemetry import metrics
+
+# How long a caller may talk to Stripe about a payment before others may take it over.
+CLAIM = timedelta(minutes=2)
+SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    payment_id: int
+    intent_id: str | None
+    stripe_method: str
+    stripe_customer: str
+    amount: int
+    currency: str
 
 
 async def collect(
@@ -23,11 +38,53 @@ async def collect(
     *,
     invoice_id: int,
     now: datetime | None = None,
+    on_session: bool = False,
 ) -> Payment | None:
-    """Try to collect an open invoice with the customer's default payment method. A pending
+    """Try to collect an open invoice with the customer's default payment method (see
+    `StripeGateway.confirm_intent` for `on_session`). A pending
     payment of the invoice (an earlier try whose answer was lost) is continued with the same
-    idempotency keys rather than started again. Returns None when nothing is due."""
+    idempotency keys rather than started again, unless the default payment method changed
+    since: then it is settled or canceled first. A payment another caller is working on is
+    left to it. Returns None when nothing is due."""
     now = now or utcnow()
+    while True:
+        step = await _claim(sessionmaker, invoice_id=invoice_id)
+        if step is None or isinstance(step, Payment):
+            return step
+        if isinstance(step, _Attempt):
+            break
+        payment_id, old_intent = step
+        paid = await _supersede(sessionmaker, setup, payment_id, old_intent, now)
+        if paid is not None:
+            return paid
+    try:
+        result = await _charge(sessionmaker, setup.gateway, step, invoice_id, on_session)
+    except errors.PaymentRejected as exc:
+        result = IntentResult(step.intent_id or "", FAILED, None, "processor_rejected", exc.message)
+    except Exception:
+        # Unanswered (or an unexpected error): the payment stays pending, unclaimed, for
+        # a retry to continue with the same keys.
+        async with sessionmaker() as session, session.begin():
+            found = await session.get(Payment, step.payment_id, with_for_update=True)
+            if found is not None:
+                found.claimed_until = None
+        raise
+    async with sessionmaker() as session, session.begin():
+        before = await session.scalar(select(Payment.status).where(Payment.id == step.payment_id))
+        applied = await apply_intent_result(
+            session, setup, result=result, now=now, payment_id=step.payment_id
+        )
+    if applied is not None and before == PENDING and applied.status != PENDING:
+        # Counted where it settled: here, or by the webhook when that came first.
+        metrics.PAYMENTS.labels(applied.status).inc()
+    return applied
+
+
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession], *, invoice_id: int
+) -> _Attempt | Payment | tuple[int, str | None] | None:
+    """Under the customer's and the invoice's locks: the payment to make (claimed), a payment
+    someone else is making, a pending payment on another card to supersede, or None."""
     async with sessionmaker() as session, session.begin():
         account_id = await session.scalar(
             select(Invoice.account_id).where(Invoice.id == invoice_id)
@@ -38,11 +95,16 @@ async def collect(
         invoice = await invoicing.lock_invoice(session, invoice_id=invoice_id)
         if invoice is None or invoice.status != OPEN:
             return None
+        method = await customers.default_method(session, customer)
         payment = await session.scalar(
             select(Payment).where(Payment.invoice_id == invoice.id, Payment.status == PENDING)
         )
+        clock = utcnow()
+        if payment is not None and payment.claimed_until and payment.claimed_until > clock:
+            return payment
+        if payment is not None and payment.payment_method_id != method.id:
+            return payment.id, payment.stripe_payment_intent_id
         if payment is None:
-            method = await customers.default_method(session, customer)
             payment = Payment(
                 invoice_id=invoice.id,
                 account_id=account_id,
@@ -52,59 +114,105 @@ async def collect(
             )
             session.add(payment)
             await session.flush()
-        else:
-            method = await customers.default_method(session, customer)
-        payment_id = payment.id
-        intent_id = payment.stripe_payment_intent_id
-        stripe_method = method.stripe_payment_method_id
-        stripe_customer = customer.stripe_customer_id or ""
-        amount, currency = payment.amount, payment.currency
-    gateway = setup.gateway
+        payment.claimed_until = clock + CLAIM
+        return _Attempt(
+            payment.id,
+            payment.stripe_payment_intent_id,
+            method.stripe_payment_method_id,
+            customer.stripe_customer_id or "",
+            payment.amount,
+            payment.currency,
+        )
+
+
+async def _supersede(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    payment_id: int,
+    intent_id: str | None,
+    now: datetime,
+) -> Payment | None:
+    """A pending payment on a card that is no longer the default: if Stripe charged it after
+    all, apply that (and return it); otherwise cancel its intent and close it, so the next
+    try starts a payment on the new card with keys of its own."""
+    if intent_id is not None:
+        result = await setup.gateway.cancel_unless_paid(intent_id=intent_id)
+        if result.status == SUCCEEDED:
+            async with sessionmaker() as session, session.begin():
+                return await apply_intent_result(session, setup, result=result, now=now)
+    async with sessionmaker() as session, session.begin():
+        found = await session.get(Payment, payment_id, with_for_update=True)
+        if found is not None and found.status == PENDING:
+            found.status = FAILED
+            found.failure_code = SUPERSEDED
+            found.failure_message = "Replaced by a payment with the new default payment method."
+            found.claimed_until = None
+    return None
+
+
+async def _charge(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    step: _Attempt,
+    invoice_id: int,
+    on_session: bool,
+) -> IntentResult:
+    """Create (once) and confirm the payment's intent, each call with its stored key."""
+    intent_id = step.intent_id
     if intent_id is None:
-        key = f"chirp-payment-{payment_id}-create"
+        key = f"chirp-payment-{step.payment_id}-create"
         intent_id = await idempotency.reserve(
             sessionmaker, key=key, operation="payment_intent.create"
         ) or await gateway.create_intent(
-            amount=amount,
-            currency=currency,
-            customer_id=stripe_customer,
-            payment_method_id=stripe_method,
-            metadata={"chirp_payment_id": str(payment_id), "chirp_invoice_id": str(invoice_id)},
+            amount=step.amount,
+            currency=step.currency,
+            customer_id=step.stripe_customer,
+            payment_method_id=step.stripe_method,
+            metadata={
+                "chirp_payment_id": str(step.payment_id),
+                "chirp_invoice_id": str(invoice_id),
+            },
             key=key,
         )
         async with sessionmaker() as session, session.begin():
-            found = await session.get(Payment, payment_id, with_for_update=True)
+            found = await session.get(Payment, step.payment_id, with_for_update=True)
             assert found is not None
             if found.stripe_payment_intent_id is None:
                 found.stripe_payment_intent_id = intent_id
             intent_id = found.stripe_payment_intent_id
             await idempotency.complete(session, key=key, result_id=intent_id)
-    key = f"chirp-payment-{payment_id}-confirm"
+    key = f"chirp-payment-{step.payment_id}-confirm"
     await idempotency.reserve(sessionmaker, key=key, operation="payment_intent.confirm")
-    result = await gateway.confirm_intent(intent_id=intent_id, key=key)
+    result = await gateway.confirm_intent(intent_id=intent_id, key=key, on_session=on_session)
     async with sessionmaker() as session, session.begin():
         await idempotency.complete(session, key=key, result_id=intent_id)
-        before = await session.scalar(select(Payment.status).where(Payment.id == payment_id))
-        applied = await apply_intent_result(session, setup, result=result, now=now)
-    if applied is not None and before == PENDING and applied.status != PENDING:
-        # Counted where it settled: here, or by the webhook when that came first.
-        metrics.PAYMENTS.labels(applied.status).inc()
-    return applied
+    return result
 
 
 async def apply_intent_result(
-    session: AsyncSession, setup: BillingSetup, *, result: IntentResult, now: datetime
+    session: AsyncSession,
+    setup: BillingSetup,
+    *,
+    result: IntentResult,
+    now: datetime,
+    payment_id: int | None = None,
 ) -> Payment | None:
-    """Record where a PaymentIntent ended up. Only a pending payment changes, so applying the
-    same outcome twice (our call and Stripe's webhook) has one effect."""
+    """Record where a PaymentIntent ended up (or, by `payment_id`, a payment Stripe refused
+    before it had an intent). Only a pending payment changes, so applying the same outcome
+    twice (our call and Stripe's webhook) has one effect."""
+    where = (
+        Payment.id == payment_id
+        if payment_id is not None
+        else Payment.stripe_payment_intent_id == result.intent_id
+    )
     payment = await session.scalar(
-        select(Payment)
-        .where(Payment.stripe_payment_intent_id == result.intent_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(Payment).where(where).with_for_update().execution_options(populate_existing=True)
     )
     if payment is None or payment.status != PENDING or result.status == PENDING:
+        if payment is not None and payment.status == PENDING:
+            payment.claimed_until = None
         return payment
+    payment.claimed_until = None
     invoice = await invoicing.lock_invoice(session, invoice_id=payment.invoice_id)
     assert invoice is not None
     subscription = (

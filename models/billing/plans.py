@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.billing import errors
 from models.billing.catalogue import PLANS
 from models.billing.invoicing import LineSpec
+from models.billing.ledger import PAID, Invoice, InvoiceLine
+from models.billing.money import share
 from models.billing.pricing import period_end_after, prorate, unused_credit
 from models.billing.tables import INTERVALS, Price
 
@@ -91,12 +93,14 @@ def upgrade(
     period_start: datetime,
     period_end: datetime,
     at: datetime,
+    paid_basis: int,
 ) -> Change:
-    """Credit the unused time of the old price; on the same interval charge the rest of the
-    period at the new price, otherwise start a new period now at the new price."""
+    """Credit the unused time of what was paid for the old price (`paid_basis`, per whole
+    period: see `credit_basis`); on the same interval charge the rest of the period at the
+    new price, otherwise start a new period now at the new price."""
     if old.interval == new.interval:
         split = prorate(
-            old_amount=old.amount,
+            old_amount=paid_basis,
             new_amount=new.amount,
             period_start=period_start,
             period_end=period_end,
@@ -122,7 +126,7 @@ def upgrade(
         ]
         return Change(lines, period_start, period_end, anchor)
     credit = unused_credit(
-        amount=old.amount, period_start=period_start, period_end=period_end, at=at
+        amount=paid_basis, period_start=period_start, period_end=period_end, at=at
     )
     end = period_end_after(at, at, new.interval)
     lines = [
@@ -137,6 +141,52 @@ def upgrade(
         plan_line(new, at, end),
     ]
     return Change(lines, at, end, at)
+
+
+async def credit_basis(
+    session: AsyncSession,
+    *,
+    subscription_id: int,
+    price: Price,
+    period_start: datetime,
+    period_end: datetime,
+) -> int:
+    """What the current period of `price` was actually paid at, per whole period: the line
+    that bought it, less its share of the invoice's discount and of any refund, scaled up
+    from a part period (a proration charge). Credit for unused time is a share of this, so
+    a discount or a refund never turns into credit balance. Unpaid: nothing to credit."""
+    row = (
+        await session.execute(
+            select(InvoiceLine, Invoice)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(
+                Invoice.subscription_id == subscription_id,
+                InvoiceLine.price_id == price.id,
+                InvoiceLine.kind.in_((SUBSCRIPTION, PRORATION_CHARGE)),
+                InvoiceLine.period_end == period_end,
+            )
+            .order_by(Invoice.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return price.amount
+    line, invoice = row
+    if invoice.status != PAID or line.amount <= 0:
+        return 0
+    charged = await session.scalar(
+        select(func.coalesce(func.sum(InvoiceLine.amount), 0)).where(
+            InvoiceLine.invoice_id == invoice.id, InvoiceLine.amount > 0
+        )
+    )
+    net = line.amount - share(invoice.discount_total, line.amount, max(int(charged or 0), 1))
+    if invoice.amount_refunded and invoice.total:
+        net -= share(net, min(invoice.amount_refunded, invoice.total), invoice.total)
+    covered = int((line.period_end - line.period_start).total_seconds())
+    whole = int((period_end - period_start).total_seconds())
+    if covered <= 0 or whole <= covered:
+        return max(net, 0)
+    return max(share(net, whole, covered), 0)
 
 
 def check_country(country: str | None) -> str | None:

@@ -9,7 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.billing import money
-from models.billing.ledger import DRAFT, CreditNote, Invoice, InvoiceLine
+from models.billing.ledger import (
+    DRAFT,
+    ISSUED,
+    OPEN,
+    PENDING,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    Payment,
+)
 from models.billing.tables import BillingCustomer, PaymentMethod, Price, Subscription
 
 MAX_PAYMENT_METHODS = 20
@@ -88,6 +97,7 @@ async def lines_of(session: AsyncSession, ids: list[int]) -> dict[int, list[Invo
 
 
 async def credit_notes_of(session: AsyncSession, ids: list[int]) -> dict[int, list[CreditNote]]:
+    """Every credit note of these invoices, whatever its status (see `shown_to_customer`)."""
     rows = await session.scalars(
         select(CreditNote).where(CreditNote.invoice_id.in_(ids)).order_by(CreditNote.id)
     )
@@ -95,6 +105,12 @@ async def credit_notes_of(session: AsyncSession, ids: list[int]) -> dict[int, li
     for row in rows:
         found[row.invoice_id].append(row)
     return dict(found)
+
+
+def shown_to_customer(note: CreditNote) -> bool:
+    """Whether the invoice's customer sees this credit note: only a refund made (issued), not
+    one under way or one the payment processor refused."""
+    return note.status == ISSUED
 
 
 async def payment_methods(session: AsyncSession, *, account_id: int) -> list[PaymentMethod]:
@@ -106,3 +122,21 @@ async def payment_methods(session: AsyncSession, *, account_id: int) -> list[Pay
         .limit(MAX_PAYMENT_METHODS)
     )
     return list(rows)
+
+
+async def waiting_intent(session: AsyncSession, *, invoice_id: int, account_id: int) -> str | None:
+    """The Stripe intent of the account's open invoice's payment that waits for the customer
+    (pending, not being made by anyone right now), if any."""
+    return await session.scalar(
+        select(Payment.stripe_payment_intent_id)
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .where(
+            Payment.invoice_id == invoice_id,
+            Invoice.account_id == account_id,
+            Invoice.status == OPEN,
+            Payment.status == PENDING,
+            Payment.stripe_payment_intent_id.is_not(None),
+        )
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )

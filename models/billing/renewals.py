@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.billing import customers, dunning, errors, invoicing, payments, plans, usage
@@ -23,6 +23,7 @@ from models.billing.ledger import (
 )
 from models.billing.pricing import period_end_after
 from models.billing.setup import BillingSetup
+from models.billing.sweep_tally import Tally
 from models.billing.tables import (
     ACTIVE,
     CANCELED,
@@ -36,9 +37,12 @@ log = logging.getLogger("chirp.billing")
 
 BATCH = 100
 CANCELED_BY_CUSTOMER = "canceled_by_customer"
-# A renewal collects its invoice right after commit; one still never tried this long after
-# (the process died, Stripe did not answer) is collected by the sweep.
+# A renewal or an upgrade collects its invoice right after commit; one still never tried
+# this long after (the process died, Stripe did not answer) is collected by the sweep.
 COLLECT_AFTER = timedelta(minutes=10)
+# The last invoice of a subscription its owner canceled is collected by the sweep this long;
+# no dunning follows a canceled subscription, so it is not tried forever without a card.
+LAST_INVOICE_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -129,30 +133,31 @@ async def renew_due(
     *,
     now: datetime,
     limit: int = BATCH,
-) -> int:
+) -> Tally:
     """Renew (or end) the subscriptions whose period is over at `now`, then collect each
-    invoice; returns how many were renewed or ended. One period per subscription per call."""
+    invoice; `done` counts those renewed or ended. One period per subscription per call; a
+    renewal or a collection that fails is logged and counted, and the others go on."""
     async with sessionmaker() as session:
         rows = (
             await session.execute(
                 _renewals_due(now).order_by(Subscription.current_period_end).limit(limit)
             )
         ).all()
-    renewed = 0
+    tally = Tally()
     for subscription_id, account_id in rows:
-        try:
+        invoice_id = None
+        with tally.isolated(
+            "renewing a subscription", subscription_id=subscription_id, account_id=account_id
+        ):
             done, invoice_id = await _renew(sessionmaker, subscription_id, account_id, now)
-        except Exception:  # one bad subscription must not hold up the others
-            log.exception(
-                "renewing subscription %d failed; the next sweep retries", subscription_id
-            )
+            tally.done += done  # not done: renewed by another sweeper, or changed meanwhile
+        if invoice_id is None:
             continue
-        if not done:
-            continue  # renewed by another sweeper, or changed meanwhile
-        renewed += 1
-        if invoice_id is not None:
+        with tally.isolated(
+            "collecting a renewal invoice", invoice_id=invoice_id, subscription_id=subscription_id
+        ):
             await collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
-    return renewed
+    return tally
 
 
 async def _renew(
@@ -216,8 +221,9 @@ async def collect(
     invoice_id: int,
     now: datetime,
 ) -> None:
-    """Collect a renewal's invoice. A decline starts dunning (`payments.apply_intent_result`);
-    so does having no card. If Stripe does not answer, the sweep collects it later."""
+    """Collect an invoice of a subscription. A decline starts dunning
+    (`payments.apply_intent_result`); so does having no card. If Stripe does not answer, the
+    sweep collects it later."""
     try:
         await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
     except errors.NoPaymentMethod:
@@ -244,16 +250,28 @@ async def _start_dunning(
 
 
 def _uncollected(now: datetime) -> Select[int]:
-    tried = exists().where(Payment.invoice_id == Invoice.id, Payment.status == FAILED)
+    """Open invoices nobody is collecting, whatever their reason: of an active subscription
+    (a past-due one is the dunning schedule's), or the last one of a subscription its owner
+    canceled; issued `COLLECT_AFTER` ago and never declined (a decline started dunning). A
+    pending payment, with or without its Stripe intent, is continued with its own idempotency
+    keys; one another caller is still working on is left to it (`payments.collect`)."""
+    failed = exists().where(Payment.invoice_id == Invoice.id, Payment.status == FAILED)
+    live = or_(
+        Subscription.status == ACTIVE,
+        and_(
+            Subscription.status == CANCELED,
+            Subscription.cancel_reason == CANCELED_BY_CUSTOMER,
+            Invoice.finalized_at > now - LAST_INVOICE_WINDOW,
+        ),
+    )
     return (
         select(Invoice.id)
         .join(Subscription, Subscription.id == Invoice.subscription_id)
         .where(
             Invoice.status == OPEN,
-            Invoice.reason == SUBSCRIPTION_CYCLE,
             Invoice.finalized_at <= now - COLLECT_AFTER,
-            Subscription.status == ACTIVE,
-            ~tried,
+            live,
+            ~failed,
         )
     )
 
@@ -264,14 +282,27 @@ async def collect_uncollected(
     *,
     now: datetime,
     limit: int = BATCH,
-) -> int:
-    """Collect renewal invoices of active subscriptions that were never tried (a pending
-    payment is continued with its own idempotency keys); returns how many were tried."""
+) -> Tally:
+    """Collect the open invoices nobody is collecting (`_uncollected`): renewals, upgrades,
+    a last usage invoice; `done` counts those tried. No card starts dunning; a collection
+    that fails is logged and counted, and the others go on."""
     async with sessionmaker() as session:
-        ids = list(await session.scalars(_uncollected(now).order_by(Invoice.id).limit(limit)))
-    for invoice_id in ids:
-        await collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
-    return len(ids)
+        rows = (
+            await session.execute(
+                _uncollected(now)
+                .add_columns(Invoice.subscription_id)
+                .order_by(Invoice.id)
+                .limit(limit)
+            )
+        ).all()
+    tally = Tally()
+    for invoice_id, subscription_id in rows:
+        with tally.isolated(
+            "collecting an open invoice", invoice_id=invoice_id, subscription_id=subscription_id
+        ):
+            await collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+            tally.done += 1
+    return tally
 
 
 async def lock_subscription(session: AsyncSession, subscription_id: int) -> Subscription | None:

@@ -90,7 +90,9 @@ async def subscribe(
             select(Invoice.id).where(Invoice.subscription_id == live.id, Invoice.status == OPEN)
         )
     if invoice_id is not None:
-        payment = await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+        payment = await payments.collect(
+            sessionmaker, setup, invoice_id=invoice_id, now=now, on_session=True
+        )
         _raise_if_failed(payment)
     async with sessionmaker() as session:
         found = await session.get(Subscription, subscription_id)
@@ -221,6 +223,13 @@ async def _plan_change(
         period_start=subscription.current_period_start,
         period_end=subscription.current_period_end,
         at=now,
+        paid_basis=await plans.credit_basis(
+            session,
+            subscription_id=subscription.id,
+            price=old,
+            period_start=subscription.current_period_start,
+            period_end=subscription.current_period_end,
+        ),
     )
     lines = list(change.lines)
     if change.period_start != subscription.current_period_start:
@@ -297,6 +306,9 @@ async def change_plan(
         else:
             assert planned.change is not None and planned.draft is not None
             assert customer.currency is not None
+            if planned.draft.totals.amount_due > 0:
+                # Refuse before anything changes: an upgrade nobody can pay for is not made.
+                await customers.default_method(session, customer)
             cut_short = subscription.current_period_start
             if planned.change.anchor != subscription.billing_anchor:
                 subscription.billing_anchor = planned.change.anchor
@@ -330,7 +342,7 @@ async def change_plan(
         invoice_id = invoice.id if invoice is not None else None
         due = invoice is not None and invoice.status == OPEN
     if due and invoice_id is not None:
-        await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+        await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now, on_session=True)
     async with sessionmaker() as session:
         found = await session.get(Subscription, subscription_id)
         assert found is not None

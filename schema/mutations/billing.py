@@ -83,7 +83,7 @@ class SubscribeInput:
     )
     promotion_code: str | None = strawberry.field(
         default=None,
-        description="A promotion code (any letter case, at most 40 letters, digits or -).",
+        description="A promotion code (any letter case; 1 to 40 ASCII letters, digits or -).",
     )
 
 
@@ -223,9 +223,15 @@ class BillingMutations:
     @strawberry.mutation(
         description="Subscribe to a paid plan: the first invoice is issued and charged to the "
         "default payment method at once (NO_PAYMENT_METHOD without one). A declined charge is "
-        "PAYMENT_FAILED and leaves the subscription INCOMPLETE: add another card and call "
-        "`subscribe` again, which continues it. Safe to retry after "
-        "PAYMENT_PROCESSOR_UNAVAILABLE: nothing is charged twice.",
+        "PAYMENT_FAILED and leaves the subscription INCOMPLETE with that invoice open. While "
+        "a subscription is INCOMPLETE, calling `subscribe` again continues it: its open "
+        "invoice is charged again to the default payment method of the moment, and the "
+        "call's planCode, interval, currency, country and promotionCode are ignored (the "
+        "first four are still checked for form) - the plan, price, currency, tax and "
+        "discount stay those of the call that started it. To subscribe otherwise, wait until "
+        "it expires (at the first billing sweep 23 hours after it started, unless a payment "
+        "is in flight: it is canceled and its invoice voided), then call again. Safe to "
+        "retry after PAYMENT_PROCESSOR_UNAVAILABLE: nothing is charged twice.",
         permission_classes=[IsAuthenticated],
     )
     async def subscribe(

@@ -170,6 +170,10 @@ async def test_a_second_redemption_of_one_offer_is_refused(
     assert (again["code"], again["field"]) == ("COUPON_ALREADY_REDEEMED", "promotionCode")
 
 
+def _off(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
 @pytest.mark.parametrize(
     ("fields", "code", "field"),
     [
@@ -185,6 +189,20 @@ async def test_a_second_redemption_of_one_offer_is_refused(
         ({"planCodes": ["gold"]}, "UNKNOWN_PLAN", "planCodes"),
         ({"name": ""}, "INVALID_AMOUNT", "name"),
         ({"reason": ""}, "REASON_REQUIRED", "reason"),
+        # One amount per currency, whatever its letter case: never one silently dropped.
+        (
+            {"percentOff": None, "amountsOff": [_off(100, "usd"), _off(900, "USD")]},
+            "INVALID_AMOUNT",
+            "amountsOff",
+        ),
+        (
+            {"percentOff": None, "amountsOff": [_off(100, "EUR"), _off(100, "EUR")]},
+            "INVALID_AMOUNT",
+            "amountsOff",
+        ),
+        # A time needs a UTC offset, and must stay within the years 1 to 9999 in UTC.
+        ({"redeemBy": "2030-01-01T00:00:00"}, "INVALID_INPUT", "redeemBy"),
+        ({"redeemBy": "9999-12-31T23:00:00-12:00"}, "INVALID_INPUT", "redeemBy"),
     ],
 )
 async def test_bad_coupon_input_is_a_user_error(
@@ -215,6 +233,36 @@ async def test_bad_promotion_code_input_is_a_user_error(
     assert malformed["code"] == "UNKNOWN_COUPON"
     assert (no_coupon["code"], no_coupon["field"]) == ("UNKNOWN_COUPON", "couponId")
     assert (bad_id["code"], bad_id["field"]) == ("INVALID_ID", "couponId")
+
+
+@pytest.mark.parametrize("when", ["2030-01-01T00:00:00", "9999-12-31T23:00:00-12:00"])
+async def test_a_code_expiry_without_offset_or_out_of_range_is_a_user_error(
+    gql: GraphQLClient, services: Services, when: str
+) -> None:
+    staff = await make_staff(gql, services, "billing", "BILLING_ADMIN")
+    coupon = (await _coupon(gql, staff))["coupon"]
+
+    result = await _code(gql, staff, coupon["id"], "DATED", expiresAt=when)
+
+    assert (result["__typename"], result["code"]) == ("ValidationError", "INVALID_INPUT")
+    assert result["field"] == "expiresAt"
+    [entry] = await audit_entries(services, "billing.promotion_code")
+    assert entry.outcome == "refused:INVALID_INPUT"
+
+
+async def test_a_promotion_code_is_ascii_only_when_created_and_when_typed(
+    gql: GraphQLClient, services: Services, localstripe: LocalStripe, settings: Settings
+) -> None:
+    staff = await make_staff(gql, services, "billing", "BILLING_ADMIN")
+    coupon = (await _coupon(gql, staff))["coupon"]
+    await _code(gql, staff, coupon["id"], "123")
+    ada = await _customer(gql, localstripe, settings, "ada")
+
+    arabic_digits = await _code(gql, staff, coupon["id"], "\u0661\u0662\u0663")
+    typed = await subscribe(gql, ada, promotionCode="\u0661\u0662\u0663")
+
+    assert (arabic_digits["code"], arabic_digits["field"]) == ("UNKNOWN_COUPON", "promotionCode")
+    assert (typed["code"], typed["field"]) == ("UNKNOWN_COUPON", "promotionCode")
 
 
 async def test_without_billing_admin_coupons_are_forbidden(

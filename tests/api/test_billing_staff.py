@@ -4,15 +4,20 @@ ADMIN)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.runtime import Services
 from app.settings import Settings
+from models.billing import errors as billing_errors
+from models.billing.tables import Price
 from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up
 from tests.support.backends import Database
+from tests.support.billing import billing_of
 from tests.support.billing_flows import (
     DECLINED_ON_CHARGE,
     ERROR,
@@ -65,6 +70,14 @@ mutation ($input: RecordUsageInput!) {{
     {ERROR}
   }}
 }}
+"""
+OWNER_NOTES = """
+{ viewerBilling { invoices(first: 5) { edges { node {
+    creditNotes { number status amount { amount } reason } } } } } }
+"""
+STAFF_NOTES = """
+query ($id: ID!) { node(id: $id) { ... on Account { billing { invoices(first: 5) { edges {
+    node { creditNotes { number status amount { amount } reason } } } } } } } }
 """
 UPCOMING = """
 { viewerBilling { upcomingInvoice { lines { kind amount { amount } } amountDue { amount } } } }
@@ -162,6 +175,68 @@ async def test_a_paid_invoice_is_refunded_in_part_then_no_more_than_paid(
     assert (unknown["__typename"], unknown["code"]) == ("NotFoundError", "NOT_FOUND")
     refunds = [e for e in await audit_entries(services, "billing.refund") if e.outcome == "ok"]
     assert len(refunds) == 2
+
+
+async def test_the_customer_sees_issued_credit_notes_only_and_never_the_staff_reason(
+    gql: GraphQLClient,
+    services: Services,
+    localstripe: LocalStripe,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    staff = await make_staff(gql, services, "billing", "BILLING_ADMIN")
+    ada = await sign_up(gql, "ada")
+    invoice = (await subscribed(gql, localstripe, settings, ada))["latestInvoice"]
+    refund = {"invoiceId": invoice["id"], "reason": "INTERNAL: account sharing, ticket 4411"}
+    made = await _run(gql, REFUND, {**refund, "amount": 100}, staff)
+
+    async def refuse(**kwargs: Any) -> str:
+        raise billing_errors.RefundRefused("refused", field="amount")
+
+    monkeypatch.setattr(billing_of(services).gateway, "refund", refuse)
+    refused = await _run(gql, REFUND, {**refund, "amount": 300}, staff)
+    owner = (await gql.execute(OWNER_NOTES, token=ada.token))["viewerBilling"]
+    seen = (await gql.execute(STAFF_NOTES, {"id": ada.id}, token=staff.token))["node"]
+
+    assert made["creditNote"]["reason"] == refund["reason"]  # staff's own answer
+    assert refused["code"] == "REFUND_REFUSED"
+    [owners] = owner["invoices"]["edges"]
+    assert owners["node"]["creditNotes"] == [
+        {"number": 1, "status": "ISSUED", "amount": {"amount": 100}, "reason": None}
+    ]
+    [staffs] = seen["billing"]["invoices"]["edges"]
+    assert [(n["number"], n["status"], n["reason"]) for n in staffs["node"]["creditNotes"]] == [
+        (1, "ISSUED", refund["reason"]),
+        (None, "FAILED", refund["reason"]),
+    ]
+
+
+async def test_concurrent_new_prices_each_replace_the_one_before(
+    gql: GraphQLClient, services: Services
+) -> None:
+    staff = await make_staff(gql, services, "billing", "BILLING_ADMIN")
+    price = {"planCode": "plus", "currency": "USD", "interval": "MONTH", "reason": "new pricing"}
+
+    results = await asyncio.gather(
+        *(_run(gql, SET_PRICE, {**price, "amount": 600 + i}, staff) for i in range(4))
+    )
+
+    assert [r["__typename"] for r in results] == ["PricePayload"] * 4
+    async with services.runtime.sessionmaker() as session:
+        rows = list(
+            await session.scalars(
+                select(Price)
+                .where(
+                    Price.plan_code == "plus", Price.currency == "USD", Price.interval == "month"
+                )
+                .order_by(Price.id)
+            )
+        )
+    assert [p.active for p in rows] == [False] * 4 + [True]
+    entries = [e for e in await audit_entries(services, "billing.price") if e.outcome == "ok"]
+    # Serialized: each call replaced a different price, the one the call before it set.
+    replaced = sorted(e.before["price_id"] for e in entries if e.before is not None)
+    assert replaced == [p.id for p in rows[:4]]
 
 
 async def test_open_invoices_are_voided_or_marked_uncollectible_and_paid_ones_are_not(

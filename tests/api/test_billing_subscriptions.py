@@ -209,3 +209,27 @@ async def test_billing_mutations_need_a_signed_in_viewer(gql: GraphQLClient) -> 
     errors = await gql.errors(CANCEL, {"input": {"subscriptionId": OTHER_SUBSCRIPTION}})
 
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+SECRET = """
+{ viewerBilling { subscription { status latestInvoice { status paymentClientSecret } } } }
+"""
+
+
+async def test_a_card_that_needs_3d_secure_gets_a_client_secret_for_stripe_js(
+    gql: GraphQLClient, localstripe: LocalStripe, settings: Settings
+) -> None:
+    ada = await sign_up(gql, "ada")
+    bob = await sign_up(gql, "bob")
+    await add_card(gql, localstripe, settings, ada, "4000002500003155")
+
+    waiting = await subscribe(gql, ada)
+    mine = (await gql.execute(SECRET, token=ada.token))["viewerBilling"]["subscription"]
+    theirs = (await gql.execute(SECRET, token=bob.token))["viewerBilling"]["subscription"]
+
+    assert waiting["__typename"] == "SubscriptionPayload", waiting
+    assert mine["status"] == "INCOMPLETE"
+    assert mine["latestInvoice"]["status"] == "OPEN"
+    assert mine["latestInvoice"]["paymentClientSecret"].startswith("pi_")
+    assert "_secret_" in mine["latestInvoice"]["paymentClientSecret"]
+    assert theirs is None

@@ -14,12 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+import stripe
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from app.runtime import Services
 from app.settings import Settings
 from models.audit.tables import AuditEntry
+from models.billing import credit_notes
+from models.billing import webhooks as billing_webhooks
 from models.billing.ledger import CreditNote, Dispute, Invoice, Payment, StripeEvent
 from models.billing.tables import Subscription
 from models.mail.tables import OutboundEmail
@@ -255,6 +259,77 @@ async def test_a_refund_event_without_its_refunds_fetches_them_from_stripe(
         (250, "issued", True)
     ]
     assert invoice is not None and invoice.amount_refunded == 250
+
+
+@pytest.mark.parametrize(
+    "metadata", ["\u00b2", "\u0661", "1" * 19, "99999999999999999999999", "-1", " 1", "1.0"]
+)
+async def test_a_refund_whose_credit_note_id_chirp_never_wrote_counts_as_external(
+    http: httpx.AsyncClient,
+    gql: GraphQLClient,
+    services: Services,
+    localstripe: LocalStripe,
+    metadata: str,
+) -> None:
+    subscriber = await paid_subscriber(services, gql, localstripe, "rita")
+    assert subscriber.intent_id is not None
+    charge = await refund_in_stripe(services, localstripe, subscriber.intent_id, 250)
+    charge.pop("refunds")
+    client = localstripe.client(services.runtime.settings)
+    listed = await client.v1.refunds.list_async(params={"charge": charge["id"]})
+    refunds = [{**r.to_dict(), "metadata": {"chirp_credit_note_id": metadata}} for r in listed.data]
+    charge["refunds"] = {"object": "list", "data": refunds, "has_more": False}
+
+    response = await post_event(http, stripe_event("charge.refunded", charge))
+
+    assert response.status_code == 200, response.text
+    async with services.runtime.sessionmaker() as session:
+        notes = list(await session.scalars(select(CreditNote)))
+    assert [(n.amount, n.status, n.reason) for n in notes] == [
+        (250, "issued", credit_notes.EXTERNAL_REASON)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        (ValueError("a value the handler did not expect"), 400, "INVALID_PAYLOAD"),
+        (
+            OverflowError("Python int too large to convert to SQLite INTEGER"),
+            400,
+            "INVALID_PAYLOAD",
+        ),
+        (KeyError("refunds"), 400, "INVALID_PAYLOAD"),
+        (
+            OperationalError("SELECT 1", {}, Exception("connection lost")),
+            503,
+            "TEMPORARILY_UNAVAILABLE",
+        ),
+        (stripe.APIConnectionError("no route"), 503, "PAYMENT_PROCESSOR_UNAVAILABLE"),
+        (RuntimeError("a bug"), 503, "TEMPORARILY_UNAVAILABLE"),
+    ],
+)
+async def test_an_unexpected_failure_applying_a_verified_event_is_never_a_500(
+    http: httpx.AsyncClient,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+    status: int,
+    code: str,
+) -> None:
+    async def fail(*args: Any, **kwargs: Any) -> None:
+        raise failure
+
+    monkeypatch.setattr(billing_webhooks, "receive_event", fail)
+    event = stripe_event("payment_intent.succeeded", {"id": "pi_x", "object": "payment_intent"})
+
+    response = await post_event(http, event)
+
+    assert (response.status_code, _error_code(response)) == (status, code)
+    assert "Traceback" not in response.text and "a bug" not in response.text
+    assert any(r.exc_info and r.exc_info[1] is failure for r in caplog.records)
+    assert await _stripe_events(services) == 0
 
 
 @pytest.mark.processes

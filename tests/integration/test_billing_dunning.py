@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.mail import message_id
 from app.runtime import Services
 from app.settings import Settings
-from models.billing import customers, dunning, payments
-from models.billing.ledger import OPEN, PAID, SUBSCRIPTION_CYCLE, Payment
+from models.billing import customers, dunning, errors, payments, subscriptions
+from models.billing.ledger import (
+    OPEN,
+    PAID,
+    SUBSCRIPTION_CYCLE,
+    SUBSCRIPTION_UPDATE,
+    Invoice,
+    Payment,
+)
 from models.billing.tables import ACTIVE, PAST_DUE, UNPAID
 from models.mail.tables import OutboundEmail
 from tests.conftest import eventually, make_settings
@@ -238,3 +246,65 @@ async def test_a_renewal_without_any_card_starts_dunning(
     subscription = await subscription_of(services, account_id)
     assert (subscription.status, subscription.next_retry_at) == (PAST_DUE, day(1))
     assert await _steps(services) == ["0"]
+
+
+async def test_an_upgrade_invoice_left_without_a_card_starts_dunning_from_the_sweep(
+    services: Services,
+    gql: GraphQLClient,
+    localstripe: LocalStripe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account_id = await subscriber_at(services, gql, localstripe, "ada", now=JAN_31)
+    gateway = billing_of(services).gateway
+
+    async def times_out(**kwargs: Any) -> str:
+        raise errors.PaymentProcessorUnavailable("Stripe did not answer.")
+
+    monkeypatch.setattr(gateway, "create_intent", times_out)
+    upgraded_at = JAN_31 + timedelta(days=14)
+    with pytest.raises(errors.PaymentProcessorUnavailable):
+        await subscriptions.change_plan(
+            services.runtime.sessionmaker,
+            billing_of(services),
+            account_id=account_id,
+            plan_code="pro",
+            interval="month",
+            now=upgraded_at,
+        )
+    monkeypatch.undo()
+    async with services.runtime.sessionmaker() as session, session.begin():
+        customer = await customers.lock_customer(session, account_id=account_id)
+        assert customer.default_payment_method_id is not None
+        await customers.remove_payment_method(
+            session, account_id=account_id, payment_method_id=customer.default_payment_method_id
+        )
+    swept_at = upgraded_at + timedelta(minutes=11)
+
+    report = await billing_sweep(services, swept_at)
+
+    assert (report.collected, report.failed) == (1, 0)
+    subscription = await subscription_of(services, account_id)
+    assert (subscription.status, subscription.past_due_since) == (PAST_DUE, swept_at)
+    upgrade = (await invoices_of(services, account_id))[-1]
+    assert (upgrade.reason, upgrade.status) == (SUBSCRIPTION_UPDATE, OPEN)
+    assert await _steps(services) == ["0"]
+
+
+async def test_grace_over_with_nothing_left_open_restores_rather_than_goes_unpaid(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe
+) -> None:
+    account_id = await _declining_subscriber(services, gql, localstripe)
+    for when in (FEB_28, day(1), day(3), day(5)):
+        await billing_sweep(services, when)
+    renewal = (await invoices_of(services, account_id))[-1]
+    # Closed behind dunning's back (as a payment settled by a late webhook would be).
+    async with services.runtime.sessionmaker() as session, session.begin():
+        await session.execute(update(Invoice).where(Invoice.id == renewal.id).values(status=PAID))
+
+    report = await billing_sweep(services, day(7))
+
+    assert report.dunning == 1
+    subscription = await subscription_of(services, account_id)
+    assert (subscription.status, subscription.past_due_since) == (ACTIVE, None)
+    assert await plan_now(services, account_id, day(7)) == "plus"
+    assert "unpaid" not in await _steps(services)

@@ -18,7 +18,7 @@ from models.billing.reconcile import MismatchKind
 from tests.conftest import make_settings
 from tests.support.backends import Database
 from tests.support.billing import billing_of, paid_subscriber, refund_in_stripe
-from tests.support.cli import run_cli
+from tests.support.cli import run_cli_async
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe
 
@@ -98,7 +98,7 @@ async def test_every_kind_of_difference_is_reported_and_the_cli_exits_1(
             ),
         ]
     )
-    result = run_cli(
+    result = await run_cli_async(
         "billing",
         "reconcile",
         "--settle-minutes",
@@ -119,7 +119,7 @@ async def test_the_cli_exits_0_when_chirp_and_stripe_agree(
 ) -> None:
     await paid_subscriber(services, gql, localstripe, "aggie")
 
-    result = run_cli(
+    result = await run_cli_async(
         "billing",
         "reconcile",
         "--settle-minutes",

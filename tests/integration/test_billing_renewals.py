@@ -7,28 +7,49 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from app.runtime import Services
 from app.settings import Settings
-from models.billing import errors, renewals, subscriptions, usage
-from models.billing.ledger import OPEN, PAID, SUBSCRIPTION_CYCLE, VOID
-from models.billing.tables import ACTIVE, CANCELED, INCOMPLETE, UsageRecord
+from models.billing import coupons, errors, renewals, subscriptions, usage
+from models.billing.ledger import (
+    OPEN,
+    PAID,
+    SUBSCRIPTION_CYCLE,
+    SUBSCRIPTION_UPDATE,
+    SUCCEEDED,
+    VOID,
+    Payment,
+)
+from models.billing.tables import (
+    ACTIVE,
+    CANCELED,
+    INCOMPLETE,
+    BillingCustomer,
+    Coupon,
+    CouponRedemption,
+    PromotionCode,
+    UsageRecord,
+)
 from tests.conftest import make_settings
 from tests.support.backends import Database
 from tests.support.billing import (
     DECLINED_CARD,
+    GOOD_CARD,
     billing_of,
     billing_sweep,
+    card_customer,
     invoices_of,
     lines_of,
     plan_now,
     subscriber_at,
     subscription_of,
+    switch_card,
 )
-from tests.support.cli import run_cli
+from tests.support.cli import run_cli_async
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe
 
@@ -332,9 +353,9 @@ async def test_chirp_billing_sweep_renews_at_the_given_time(
         "STRIPE_API_BASE": localstripe.api_base,
     }
 
-    bad = run_cli("billing", "sweep", "--now", "2030-02-28T12:00:00", **env)
-    result = run_cli("billing", "sweep", "--now", "2030-02-28T12:00:00Z", **env)
-    again = run_cli("billing", "sweep", "--now", "2030-02-28T12:00:00Z", **env)
+    bad = await run_cli_async("billing", "sweep", "--now", "2030-02-28T12:00:00", **env)
+    result = await run_cli_async("billing", "sweep", "--now", "2030-02-28T12:00:00Z", **env)
+    again = await run_cli_async("billing", "sweep", "--now", "2030-02-28T12:00:00Z", **env)
 
     assert bad.returncode == 2 and "UTC offset" in bad.stderr
     assert result.returncode == 0, result.stderr
@@ -369,3 +390,179 @@ async def test_an_upgrade_that_starts_a_new_period_bills_the_cut_short_usage_onc
         billed_on = set(await session.scalars(select(UsageRecord.invoice_id)))
     assert billed_on == {invoice.id}
     assert len(await invoices_of(services, account_id)) == 2
+
+
+def _unavailable_once(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Stripe times out on the next PaymentIntent creation only; the amounts asked for."""
+    gateway = billing_of(services).gateway
+    real = gateway.create_intent
+    amounts: list[int] = []
+
+    async def flaky(**kwargs: Any) -> str:
+        amounts.append(kwargs["amount"])
+        if len(amounts) == 1:
+            raise errors.PaymentProcessorUnavailable("Stripe did not answer.")
+        return await real(**kwargs)
+
+    monkeypatch.setattr(gateway, "create_intent", flaky)
+    return amounts
+
+
+async def test_the_sweep_collects_an_upgrade_invoice_whose_payment_timed_out(
+    services: Services,
+    gql: GraphQLClient,
+    localstripe: LocalStripe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account_id = await subscriber_at(services, gql, localstripe, "ada", now=JAN_31)
+    amounts = _unavailable_once(services, monkeypatch)
+    upgraded_at = JAN_31 + timedelta(days=14)
+    with pytest.raises(errors.PaymentProcessorUnavailable):
+        await subscriptions.change_plan(
+            services.runtime.sessionmaker,
+            billing_of(services),
+            account_id=account_id,
+            plan_code="pro",
+            interval="month",
+            now=upgraded_at,
+        )
+    upgrade = (await invoices_of(services, account_id))[-1]
+    assert (upgrade.reason, upgrade.status) == (SUBSCRIPTION_UPDATE, OPEN)
+
+    early = await billing_sweep(services, upgraded_at + timedelta(minutes=5))
+    later = await billing_sweep(services, upgraded_at + timedelta(minutes=11))
+
+    assert (early.collected, later.collected, later.failed) == (0, 1, 0)
+    assert (await invoices_of(services, account_id))[-1].status == PAID
+    # The pending payment was continued (no second payment, one intent), not started again.
+    assert amounts == [upgrade.amount_due, upgrade.amount_due]
+    async with services.runtime.read_sessionmaker() as session:
+        payments = list(
+            await session.scalars(select(Payment).where(Payment.invoice_id == upgrade.id))
+        )
+    assert [p.status for p in payments] == [SUCCEEDED]
+    assert (await subscription_of(services, account_id)).status == ACTIVE
+
+
+async def test_the_sweep_collects_the_last_usage_invoice_of_a_canceled_subscription(
+    services: Services,
+    gql: GraphQLClient,
+    localstripe: LocalStripe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account_id = await subscriber_at(services, gql, localstripe, "ada", now=JAN_31)
+    await _record(services, account_id, "evt-1", 15_000, JAN_31 + timedelta(days=2))
+    async with services.runtime.sessionmaker() as session, session.begin():
+        await subscriptions.set_cancel_at_period_end(session, account_id=account_id, cancel=True)
+    _unavailable_once(services, monkeypatch)
+
+    ended = await billing_sweep(services, FEB_28)
+    final = (await invoices_of(services, account_id))[-1]
+    assert (ended.renewed, final.status) == (1, OPEN)
+    assert (await subscription_of(services, account_id)).status == CANCELED
+
+    report = await billing_sweep(services, FEB_28 + timedelta(minutes=11))
+
+    assert report.collected == 1
+    assert (await invoices_of(services, account_id))[-1].status == PAID
+
+
+async def test_one_invoice_that_fails_to_collect_does_not_stop_the_sweep(
+    services: Services,
+    gql: GraphQLClient,
+    localstripe: LocalStripe,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = await subscriber_at(services, gql, localstripe, "ada", now=JAN_31 - timedelta(hours=1))
+    fine = await subscriber_at(services, gql, localstripe, "bob", now=JAN_31)
+    gateway = billing_of(services).gateway
+    real = gateway.create_intent
+    broken_customer = (await _customer(services, broken)).stripe_customer_id
+
+    async def refuses_one(**kwargs: Any) -> str:
+        if kwargs["customer_id"] == broken_customer:
+            raise RuntimeError("the SDK blew up")
+        return await real(**kwargs)
+
+    monkeypatch.setattr(gateway, "create_intent", refuses_one)
+
+    report = await billing_sweep(services, FEB_28)
+
+    assert (report.renewed, report.failed) == (2, 1)
+    assert [i.status for i in await invoices_of(services, broken)] == [PAID, OPEN]
+    assert [i.status for i in await invoices_of(services, fine)] == [PAID, PAID]
+    broken_invoice = (await invoices_of(services, broken))[-1]
+    [logged] = [r for r in caplog.records if r.name == "chirp.billing" and r.exc_info]
+    assert f"invoice_id={broken_invoice.id}" in logged.getMessage()
+    assert (await subscription_of(services, fine)).status == ACTIVE
+
+
+async def test_an_expired_incomplete_subscription_gives_its_coupon_back(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe
+) -> None:
+    async with services.runtime.sessionmaker() as session, session.begin():
+        coupon = await coupons.create_coupon(
+            session,
+            name="Welcome",
+            percent_off=50,
+            amounts_off={},
+            duration="once",
+            duration_months=None,
+            plan_codes=[],
+            max_redemptions=1,
+            redeem_by=None,
+            first_time_only=True,
+        )
+        promotion = await coupons.create_promotion_code(
+            session,
+            coupon_id=coupon.id,
+            code="WELCOME",
+            max_redemptions=1,
+            expires_at=None,
+            first_time_only=False,
+        )
+    _, account_id = await card_customer(services, gql, localstripe, "ada", card=DECLINED_CARD)
+    with pytest.raises(errors.PaymentFailed):
+        await _subscribe_with_code(services, account_id, JAN_31)
+    assert (await subscription_of(services, account_id)).redemption_id is not None
+
+    report = await billing_sweep(services, JAN_31 + timedelta(hours=23))
+
+    assert report.expired == 1
+    async with services.runtime.read_sessionmaker() as session:
+        counts = [
+            await session.scalar(select(t.times_redeemed).where(t.id == i))
+            for t, i in ((Coupon, coupon.id), (PromotionCode, promotion.id))
+        ]
+        redemptions = await session.scalar(select(func.count()).select_from(CouponRedemption))
+    assert (counts, redemptions) == ([0, 0], 0)
+    assert (await subscription_of(services, account_id)).redemption_id is None
+
+    await switch_card(services, localstripe, account_id, GOOD_CARD)
+    await _subscribe_with_code(services, account_id, JAN_31 + timedelta(days=1))
+
+    again = (await invoices_of(services, account_id))[-1]
+    assert (again.status, again.discount_total) == (PAID, 250)
+    assert (await subscription_of(services, account_id)).status == ACTIVE
+
+
+async def _subscribe_with_code(services: Services, account_id: int, now: datetime) -> None:
+    await subscriptions.subscribe(
+        services.runtime.sessionmaker,
+        billing_of(services),
+        account_id=account_id,
+        plan_code="plus",
+        interval="month",
+        currency="USD",
+        country="US",
+        promotion_code="WELCOME",
+        now=now,
+    )
+
+
+async def _customer(services: Services, account_id: int) -> BillingCustomer:
+    async with services.runtime.read_sessionmaker() as session:
+        customer = await session.get(BillingCustomer, account_id)
+    assert customer is not None
+    return customer
