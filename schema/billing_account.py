@@ -25,9 +25,10 @@ from schema.types import After, First
 class SubscriptionStatus(Enum):
     INCOMPLETE = strawberry.enum_value(
         tables.INCOMPLETE,
-        description="Its first invoice is not paid yet: `subscribe` again (after adding a "
-        "payment method) continues it, with its own plan, price and discount whatever that "
-        "call asks for (see `subscribe`). Free entitlements meanwhile.",
+        description="Its first invoice is not paid yet (declined, or waiting for 3-D Secure: "
+        "see `Invoice.paymentClientSecret`); `subscribe` again with the same choice "
+        "continues it, with another choice replaces it (see `subscribe`). Free entitlements "
+        "meanwhile.",
     )
     ACTIVE = strawberry.enum_value(tables.ACTIVE, description="Paid up: the plan applies.")
     PAST_DUE = strawberry.enum_value(

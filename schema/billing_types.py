@@ -116,8 +116,9 @@ class Entitlements:
 @strawberry.type(description="A plan of the catalogue: Free, Plus or Pro.")
 class Plan:
     code: str = strawberry.field(
-        description="The plan's code, as `subscribe` and `changePlan` take it: `free`, "
-        "`plus` or `pro`."
+        description="The plan's code: `free`, `plus` or `pro` (lower case). `subscribe` and "
+        "`changePlan` take the paid ones; Free is what an account has without a "
+        "subscription (`cancelSubscription` goes back to it)."
     )
     name: str = strawberry.field(description="The plan's name for display.")
     rank: int = strawberry.field(

@@ -94,16 +94,17 @@ METERS: dict[str, dict[str, tuple[Tier, ...]]] = {
     }
 }
 
-# Tax (VAT, consumption tax) in basis points by the customer's country; unlisted: none.
+# Tax (VAT, GST, consumption tax) in basis points by the customer's country: the standard
+# rates of the EU member states and of the other countries Chirp registered in, as of 2026.
+# A country not listed is billed without tax. Rates change: a change here applies to
+# invoices issued from then on (each invoice keeps the rate it was issued with).
 TAX_RATES_BP: dict[str, int] = {
-    "DE": 1900,
-    "FR": 2000,
-    "NL": 2100,
-    "IE": 2300,
-    "GB": 2000,
-    "JP": 1000,
-    "US": 0,
-}
+    "AT": 2000, "BE": 2100, "BG": 2000, "CY": 1900, "CZ": 2100, "DE": 1900, "DK": 2500,
+    "EE": 2400, "ES": 2100, "FI": 2550, "FR": 2000, "GR": 2400, "HR": 2500, "HU": 2700,
+    "IE": 2300, "IT": 2200, "LT": 2100, "LU": 1700, "LV": 2100, "MT": 1800, "NL": 2100,
+    "PL": 2300, "PT": 2300, "RO": 2100, "SE": 2500, "SI": 2200, "SK": 2300,
+    "GB": 2000, "NO": 2500, "CH": 810, "JP": 1000, "AU": 1000, "US": 0,
+}  # fmt: skip
 
 
 def tax_rate_bp(country: str | None) -> int:

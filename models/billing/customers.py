@@ -12,7 +12,7 @@ from models.base import utcnow
 from models.billing import errors, idempotency
 from models.billing.gateway import StripeGateway
 from models.billing.tables import BillingCustomer, PaymentMethod
-from models.errors import NotFound
+from models.errors import InvalidInput, NotFound
 from models.text import check_text
 
 
@@ -69,7 +69,7 @@ async def add_payment_method(
     """Attach a payment method to the customer and keep what can be shown of it."""
     check_text(stripe_payment_method_id, field="paymentMethodId")
     if not stripe_payment_method_id.startswith("pm_") or len(stripe_payment_method_id) > 64:
-        raise errors.PaymentMethodDeclined(
+        raise InvalidInput(
             "Give the id of a payment method created with Stripe's library (pm_...).",
             field="paymentMethodId",
         )
@@ -80,8 +80,8 @@ async def add_payment_method(
             )
         )
         if existing is not None and existing.account_id != account_id:
-            raise errors.PaymentMethodDeclined(
-                "That payment method belongs to someone else.", field="paymentMethodId"
+            raise InvalidInput(
+                "That payment method belongs to another account.", field="paymentMethodId"
             )
     customer_id = await ensure_stripe_customer(sessionmaker, gateway, account_id=account_id)
     key = f"chirp-attach-{account_id}-{stripe_payment_method_id}"
@@ -142,10 +142,8 @@ async def remove_payment_method(
 
 async def default_method(session: AsyncSession, customer: BillingCustomer) -> PaymentMethod:
     if customer.default_payment_method_id is None:
-        raise errors.NoPaymentMethod(
-            "Add a payment method first (addPaymentMethod).", field="paymentMethodId"
-        )
+        raise errors.NoPaymentMethod("Add a payment method first (addPaymentMethod).", field=None)
     method = await session.get(PaymentMethod, customer.default_payment_method_id)
     if method is None or method.detached_at is not None:
-        raise errors.NoPaymentMethod("Add a payment method first.", field="paymentMethodId")
+        raise errors.NoPaymentMethod("Add a payment method first (addPaymentMethod).", field=None)
     return method

@@ -176,12 +176,16 @@ class StripeGateway:
             # Off session (renewals, retries) no customer is there to authenticate (3-D Secure),
             # so the intent is canceled (it can never be completed later) and the payment
             # fails like a decline; dunning asks the owner for another payment method.
-            return await self._cancel_needing_customer(intent_id, result)
+            return await self._cancel_needing_customer(intent_id, result, f"{key}-cancel")
         return result
 
-    async def _cancel_needing_customer(self, intent_id: str, result: IntentResult) -> IntentResult:
+    async def _cancel_needing_customer(
+        self, intent_id: str, result: IntentResult, key: str
+    ) -> IntentResult:
         try:
-            intent = await self.client.v1.payment_intents.cancel_async(intent_id)
+            intent = await self.client.v1.payment_intents.cancel_async(
+                intent_id, options={"idempotency_key": key}
+            )
         except stripe.InvalidRequestError:
             return await self.retrieve_intent(intent_id=intent_id)
         except stripe.StripeError as exc:
@@ -196,14 +200,16 @@ class StripeGateway:
             "This payment method needs the cardholder to authenticate each payment.",
         )
 
-    async def cancel_unless_paid(self, *, intent_id: str) -> IntentResult:
+    async def cancel_unless_paid(self, *, intent_id: str, key: str) -> IntentResult:
         """Cancel an intent Chirp no longer wants; one that succeeded meanwhile is reported
         as succeeded (it cannot be canceled), so the caller applies it instead."""
         current = await self.retrieve_intent(intent_id=intent_id)
         if current.status != "pending":
             return current
         try:
-            intent = await self.client.v1.payment_intents.cancel_async(intent_id)
+            intent = await self.client.v1.payment_intents.cancel_async(
+                intent_id, options={"idempotency_key": key}
+            )
         except stripe.InvalidRequestError:
             return await self.retrieve_intent(intent_id=intent_id)
         except stripe.StripeError as exc:

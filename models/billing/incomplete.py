@@ -10,7 +10,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
-from models.billing import coupons, customers, payments, renewals
+from models.billing import coupons, customers, idempotency, payments, renewals
 from models.billing.gateway import IntentResult
 from models.billing.ledger import FAILED, OPEN, PENDING, SUCCEEDED, VOID, Invoice, Payment
 from models.billing.setup import BillingSetup
@@ -66,6 +66,22 @@ async def expire_incomplete(
     return tally
 
 
+async def abandon(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    *,
+    subscription_id: int,
+    account_id: int,
+    now: datetime,
+) -> bool:
+    """End an incomplete subscription at once, as its expiry would (its customer chose
+    another plan, interval, currency or offer). False when it cannot be: its payment
+    succeeded after all, or is being made right now."""
+    if await _give_up_waiting_payments(sessionmaker, setup, subscription_id, now):
+        return False
+    return await _expire(sessionmaker, subscription_id, account_id, now) == 1
+
+
 async def _give_up_waiting_payments(
     sessionmaker: async_sessionmaker[AsyncSession],
     setup: BillingSetup,
@@ -92,8 +108,10 @@ async def _give_up_waiting_payments(
         if payment.stripe_payment_intent_id is None:
             result = IntentResult("", FAILED, None, "expired", "The first invoice expired.")
         else:
+            key = f"chirp-payment-{payment.id}-cancel"
+            await idempotency.reserve(sessionmaker, key=key, operation="payment_intent.cancel")
             result = await setup.gateway.cancel_unless_paid(
-                intent_id=payment.stripe_payment_intent_id
+                intent_id=payment.stripe_payment_intent_id, key=key
             )
             if result.status != SUCCEEDED:
                 result = IntentResult(

@@ -136,7 +136,9 @@ async def _supersede(
     all, apply that (and return it); otherwise cancel its intent and close it, so the next
     try starts a payment on the new card with keys of its own."""
     if intent_id is not None:
-        result = await setup.gateway.cancel_unless_paid(intent_id=intent_id)
+        key = f"chirp-payment-{payment_id}-cancel"
+        await idempotency.reserve(sessionmaker, key=key, operation="payment_intent.cancel")
+        result = await setup.gateway.cancel_unless_paid(intent_id=intent_id, key=key)
         if result.status == SUCCEEDED:
             async with sessionmaker() as session, session.begin():
                 return await apply_intent_result(session, setup, result=result, now=now)
@@ -183,6 +185,8 @@ async def _charge(
             await idempotency.complete(session, key=key, result_id=intent_id)
     key = f"chirp-payment-{step.payment_id}-confirm"
     await idempotency.reserve(sessionmaker, key=key, operation="payment_intent.confirm")
+    # Off session, a confirmation that stops for 3-D Secure is followed by a cancel.
+    await idempotency.reserve(sessionmaker, key=f"{key}-cancel", operation="payment_intent.cancel")
     result = await gateway.confirm_intent(intent_id=intent_id, key=key, on_session=on_session)
     async with sessionmaker() as session, session.begin():
         await idempotency.complete(session, key=key, result_id=intent_id)

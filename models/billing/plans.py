@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.billing import errors
 from models.billing.catalogue import PLANS
+from models.billing.countries import ISO_3166_ALPHA_2
 from models.billing.invoicing import LineSpec
 from models.billing.ledger import PAID, Invoice, InvoiceLine
 from models.billing.money import share
@@ -193,8 +194,8 @@ def check_country(country: str | None) -> str | None:
     if country is None:
         return None
     upper = country.strip().upper()
-    if len(upper) != 2 or not upper.isascii() or not upper.isalpha():
+    if upper not in ISO_3166_ALPHA_2:
         raise errors.InvalidCountry(
-            "country must be a two-letter ISO 3166 code such as DE or US.", field="country"
+            "country must be an ISO 3166-1 alpha-2 code such as DE or US.", field="country"
         )
     return upper

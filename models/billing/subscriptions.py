@@ -10,7 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
-from models.billing import coupons, customers, errors, invoicing, money, payments, plans, usage
+from models.billing import (
+    coupons,
+    customers,
+    errors,
+    incomplete,
+    invoicing,
+    money,
+    payments,
+    plans,
+    usage,
+)
 from models.billing.catalogue import FREE, Entitlements, entitlements_of
 from models.billing.ledger import (
     FAILED,
@@ -64,6 +74,14 @@ async def subscribe(
     plans.check_plan(plan_code, interval)
     country = plans.check_country(country)
     await customers.ensure_stripe_customer(sessionmaker, setup.gateway, account_id=account_id)
+    await _replace_a_different_incomplete(
+        sessionmaker,
+        setup,
+        account_id=account_id,
+        wanted=(plan_code, interval, currency),
+        promotion_code=promotion_code,
+        now=now,
+    )
     async with sessionmaker() as session, session.begin():
         customer = await customers.lock_customer(session, account_id=account_id)
         live = await live_subscription(session, account_id=account_id, lock=True)
@@ -100,12 +118,43 @@ async def subscribe(
         return found
 
 
+async def _replace_a_different_incomplete(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    *,
+    account_id: int,
+    wanted: tuple[str, str, str],
+    promotion_code: str | None,
+    now: datetime,
+) -> None:
+    """Subscribing again while the first invoice is unpaid continues that subscription if the
+    choice is the same; a different plan, interval, currency or a promotion code ends it
+    first (its invoice voided, its payment canceled, its coupon given back)."""
+    async with sessionmaker() as session:
+        live = await live_subscription(session, account_id=account_id)
+        if live is None or live.status != INCOMPLETE:
+            return
+        price = await session.get(Price, live.price_id)
+        assert price is not None
+        if (price.plan_code, price.interval, price.currency) == wanted and not promotion_code:
+            return
+    replaced = await incomplete.abandon(
+        sessionmaker, setup, subscription_id=live.id, account_id=account_id, now=now
+    )
+    if not replaced:
+        raise errors.AlreadySubscribed(
+            "The payment for your earlier choice went through or is being made right now; "
+            "look at your subscription before choosing again.",
+            field="planCode",
+        )
+
+
 def _raise_if_failed(payment: Payment | None) -> None:
     if payment is not None and payment.status == FAILED:
         raise errors.PaymentFailed(
             f"The payment was declined ({payment.failure_code or 'card_declined'}). "
             "Add another payment method and try again.",
-            field="paymentMethodId",
+            field=None,
         )
 
 

@@ -78,8 +78,9 @@ class SubscribeInput:
     )
     country: str | None = strawberry.field(
         default=None,
-        description="The customer's country, two letters (ISO 3166: DE, US...): sets the tax "
-        "rate. Kept from an earlier subscription when omitted.",
+        description="The customer's country, an ISO 3166-1 alpha-2 code in any case (DE, us...; "
+        "anything else is INVALID_COUNTRY): sets the tax rate (docs/billing.md, Tax). Kept "
+        "from an earlier subscription when omitted.",
     )
     promotion_code: str | None = strawberry.field(
         default=None,
@@ -224,13 +225,14 @@ class BillingMutations:
         description="Subscribe to a paid plan: the first invoice is issued and charged to the "
         "default payment method at once (NO_PAYMENT_METHOD without one). A declined charge is "
         "PAYMENT_FAILED and leaves the subscription INCOMPLETE with that invoice open. While "
-        "a subscription is INCOMPLETE, calling `subscribe` again continues it: its open "
-        "invoice is charged again to the default payment method of the moment, and the "
-        "call's planCode, interval, currency, country and promotionCode are ignored (the "
-        "first four are still checked for form) - the plan, price, currency, tax and "
-        "discount stay those of the call that started it. To subscribe otherwise, wait until "
-        "it expires (at the first billing sweep 23 hours after it started, unless a payment "
-        "is in flight: it is canceled and its invoice voided), then call again. Safe to "
+        "a subscription is INCOMPLETE, calling `subscribe` again with the same plan, "
+        "interval and currency (and no promotionCode) continues it: its open invoice is "
+        "charged again to the default payment method of the moment. A different plan, "
+        "interval or currency, or a promotionCode, ends the incomplete subscription first "
+        "(its invoice voided, its waiting payment canceled, its coupon given back) and "
+        "starts the new one; ALREADY_SUBSCRIBED if that earlier payment went through or is "
+        "being made at that moment. An INCOMPLETE subscription nobody completes expires 23 "
+        "hours after it started. Safe to "
         "retry after PAYMENT_PROCESSOR_UNAVAILABLE: nothing is charged twice.",
         permission_classes=[IsAuthenticated],
     )

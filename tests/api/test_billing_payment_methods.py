@@ -52,9 +52,17 @@ async def test_cards_are_added_made_default_and_removed(
     assert listed == [{"id": second["id"], "last4": "4242", "isDefault": True}]
 
 
-@pytest.mark.parametrize("pm", ["pm_unknown_to_stripe", "card_4242", "pm_" + "x" * 70, ""])
-async def test_an_unknown_or_malformed_payment_method_is_declined(
-    gql: GraphQLClient, pm: str
+@pytest.mark.parametrize(
+    ("pm", "typename", "code"),
+    [
+        ("pm_unknown_to_stripe", "PaymentError", "PAYMENT_METHOD_DECLINED"),
+        ("card_4242", "ValidationError", "INVALID_INPUT"),
+        ("pm_" + "x" * 70, "ValidationError", "INVALID_INPUT"),
+        ("", "ValidationError", "INVALID_INPUT"),
+    ],
+)
+async def test_an_unknown_payment_method_is_declined_and_a_malformed_id_is_invalid(
+    gql: GraphQLClient, pm: str, typename: str, code: str
 ) -> None:
     ada = await sign_up(gql, "ada")
 
@@ -63,8 +71,8 @@ async def test_an_unknown_or_malformed_payment_method_is_declined(
     ]
 
     assert (result["__typename"], result["code"], result["field"]) == (
-        "PaymentError",
-        "PAYMENT_METHOD_DECLINED",
+        typename,
+        code,
         "paymentMethodId",
     )
 

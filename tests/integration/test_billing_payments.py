@@ -64,16 +64,26 @@ async def payments_of(services: Services, account_id: int) -> list[Payment]:
         return list(found)
 
 
-async def subscribe(services: Services, account_id: int, now: datetime | None = None) -> None:
+async def subscribe(
+    services: Services,
+    account_id: int,
+    now: datetime | None = None,
+    *,
+    plan_code: str = "plus",
+    interval: str = "month",
+    currency: str = "USD",
+    country: str = "US",
+    promotion_code: str | None = None,
+) -> None:
     await subscriptions.subscribe(
         services.runtime.sessionmaker,
         billing_of(services),
         account_id=account_id,
-        plan_code="plus",
-        interval="month",
-        currency="USD",
-        country="US",
-        promotion_code=None,
+        plan_code=plan_code,
+        interval=interval,
+        currency=currency,
+        country=country,
+        promotion_code=promotion_code,
         now=now,
     )
 
@@ -187,7 +197,7 @@ async def _offer(services: Services, code: str, percent_off: int) -> None:
             session,
             name=code,
             percent_off=percent_off,
-            amounts_off={},
+            amounts_off=[],
             duration="once",
             duration_months=None,
             plan_codes=[],
@@ -226,16 +236,12 @@ async def test_unused_time_is_credited_at_what_was_paid_not_the_list_price(
         await _offer(services, code, percent_off)
     _, account_id = await card_customer(services, gql, localstripe, f"paid{percent_off}")
     setup = billing_of(services)
-    await subscriptions.subscribe(
-        services.runtime.sessionmaker,
-        setup,
-        account_id=account_id,
-        plan_code="plus",
+    await subscribe(
+        services,
+        account_id,
+        JAN_1,
         interval=interval,
-        currency="USD",
-        country="US",
         promotion_code=code if percent_off else None,
-        now=JAN_1,
     )
     subscription = await subscription_of(services, account_id)
     half = (
@@ -280,4 +286,53 @@ async def test_a_first_payment_never_authenticated_is_canceled_when_it_expires(
     assert subscription.status == "canceled"
     client = localstripe.client(services.runtime.settings)
     intent = await client.v1.payment_intents.retrieve_async(str(payment.stripe_payment_intent_id))
+    assert intent.status == "canceled"
+
+
+async def test_a_customer_keeps_the_currency_of_its_first_subscription(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe
+) -> None:
+    account_id = await subscriber_at(
+        services, gql, localstripe, "euro", now=JAN_1, currency="EUR", country="DE"
+    )
+    async with services.runtime.sessionmaker() as session, session.begin():
+        await subscriptions.set_cancel_at_period_end(session, account_id=account_id, cancel=True)
+    await billing_sweep(services, FEB_1)
+    assert (await subscription_of(services, account_id)).status == "canceled"
+
+    later = FEB_1 + timedelta(days=1)
+    with pytest.raises(errors.CurrencyMismatch) as refused:
+        await subscribe(services, account_id, later, currency="usd", country="DE")
+    await subscribe(services, account_id, later, currency="eur", country="DE")
+
+    assert refused.value.code == "CURRENCY_MISMATCH" and refused.value.field == "currency"
+    assert (await subscription_of(services, account_id)).status == ACTIVE
+
+
+async def test_subscribing_to_another_plan_while_incomplete_replaces_it(
+    services: Services, gql: GraphQLClient, localstripe: LocalStripe
+) -> None:
+    _, account_id = await card_customer(
+        services, gql, localstripe, "chooser", card=THREE_D_SECURE_CARD
+    )
+    await subscribe(services, account_id)  # Plus, waiting for 3-D Secure
+    [waiting] = await payments_of(services, account_id)
+    await switch_card(services, localstripe, account_id, GOOD_CARD)
+
+    await subscribe(services, account_id, plan_code="pro")
+
+    async with services.runtime.read_sessionmaker() as session:
+        invoices = list(
+            await session.scalars(
+                select(Invoice).where(Invoice.account_id == account_id).order_by(Invoice.id)
+            )
+        )
+        plan = await subscriptions.current_plan(
+            session, account_id=account_id, now=datetime.now(UTC)
+        )
+    assert [(i.status, i.total) for i in invoices] == [("void", 500), (PAID, 1500)]
+    assert invoices[0].number is not None and invoices[1].number == invoices[0].number + 1
+    assert plan == "pro"
+    client = localstripe.client(services.runtime.settings)
+    intent = await client.v1.payment_intents.retrieve_async(str(waiting.stripe_payment_intent_id))
     assert intent.status == "canceled"
