@@ -57,11 +57,7 @@ def loop_step(
 async def command(settings: Settings, *, settle_minutes: float) -> int:
     """`chirp billing reconcile`: one line per mismatch; exit 1 when there is any."""
     engine = db.create_engine(settings)
-    gateway = StripeGateway(
-        api_key=settings.stripe_api_key,
-        api_base=settings.stripe_api_base,
-        timeout=settings.stripe_timeout,
-    )
+    gateway = StripeGateway.from_settings(settings)
     try:
         found = await run(
             db.create_read_sessionmaker(engine),

@@ -16,7 +16,6 @@ import httpx
 from aiohttp import web
 
 HOST = "127.0.0.1"
-DEFAULT_PORT = 8420
 # Registering again under the same id replaces the endpoint instead of adding a second one.
 WEBHOOK_ID = "chirp"
 REGISTER_TIMEOUT = 5.0

@@ -136,11 +136,7 @@ def build_services(settings: Settings) -> Services:
 
 
 def billing_setup(settings: Settings) -> BillingSetup:
-    gateway = StripeGateway(
-        api_key=settings.stripe_api_key,
-        api_base=settings.stripe_api_base,
-        timeout=settings.stripe_timeout,
-    )
+    gateway = StripeGateway.from_settings(settings)
     return BillingSetup(
         gateway=gateway,
         retry_days=settings.billing_retry_days,

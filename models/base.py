@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from models.errors import DomainError
@@ -46,6 +48,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def conflict_insert(session: AsyncSession) -> Any:
+    """The `insert` of the session's dialect, the kind that can say ON CONFLICT (DO NOTHING,
+    DO UPDATE): PostgreSQL's or SQLite's, the two Chirp runs on."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def utcnow() -> datetime:

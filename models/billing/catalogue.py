@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.base import conflict_insert
 from models.billing.tables import MONTH, YEAR, Plan, Price
 
 FREE = "free"
@@ -114,8 +114,7 @@ def tax_rate_bp(country: str | None) -> int:
 async def ensure_catalogue(session: AsyncSession) -> None:
     """Create the plans and their first prices if missing; safe for several processes at once
     (inserts that lose a race do nothing)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = conflict_insert(session)
     for plan in PLANS.values():
         await session.execute(
             insert(Plan)

@@ -17,6 +17,7 @@ from models.billing import credit_notes, invoicing, payments
 from models.billing.errors import InvalidWebhookPayload
 from models.billing.gateway import IntentResult
 from models.billing.ledger import PENDING, SUCCEEDED, CreditNote, Payment
+from models.billing.money import MAX_AMOUNT
 from models.billing.setup import BillingSetup
 
 log = logging.getLogger("chirp.billing")
@@ -40,7 +41,7 @@ def text_field(obj: Mapping[str, Any], key: str, *, required: bool = True) -> st
 
 def amount_field(obj: Mapping[str, Any], key: str) -> int:
     value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
         raise InvalidWebhookPayload(f"The Stripe object has no valid `{key}`.", field=key)
     return value
 

@@ -4,14 +4,13 @@ payment method with Stripe's library and passes its id."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.accounts.tables import Account
-from models.base import utcnow
+from models.base import conflict_insert, utcnow
 from models.billing import errors, idempotency
 from models.billing.gateway import StripeGateway
-from models.billing.tables import BillingCustomer, PaymentMethod
+from models.billing.tables import BillingCustomer, PaymentMethod, Subscription
 from models.errors import InvalidInput, NotFound
 from models.text import check_text
 
@@ -19,8 +18,7 @@ from models.text import check_text
 async def lock_customer(session: AsyncSession, *, account_id: int) -> BillingCustomer:
     """The account's customer row, created if missing, locked for the transaction: every
     change to one customer's billing runs one at a time."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = conflict_insert(session)
     await session.execute(
         insert(BillingCustomer)
         .values(account_id=account_id, credit_balance=0, created_at=utcnow(), updated_at=utcnow())
@@ -34,6 +32,17 @@ async def lock_customer(session: AsyncSession, *, account_id: int) -> BillingCus
     )
     assert customer is not None
     return customer
+
+
+async def lock_subscription(session: AsyncSession, subscription_id: int) -> Subscription | None:
+    """A subscription locked for the transaction, re-read (after the customer's lock, or
+    after an invoice's: the order `payments.apply_intent_result` locks them in)."""
+    return await session.scalar(
+        select(Subscription)
+        .where(Subscription.id == subscription_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 async def ensure_stripe_customer(

@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.access.roles import Role
 from models.access.tables import AccountRole
 from models.accounts.tables import Account
 from models.audit.actions import Actor, record_entry
-from models.base import utcnow
+from models.base import conflict_insert, utcnow
 from models.billing import charges, dunning, invoicing, money, subscriptions
 from models.billing.charges import amount_field, text_field
 from models.billing.errors import InvalidWebhookPayload
@@ -133,11 +132,11 @@ async def sync_dispute(
 async def _upsert(
     session: AsyncSession, found: _Fields, payment: Payment | None
 ) -> tuple[Dispute, bool]:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = conflict_insert(session)
     # Concurrent events of one dispute queue on the unique index: one inserts, the others
     # then lock the row it wrote.
     inserted = await session.scalar(
-        dialect.insert(Dispute)
+        insert(Dispute)
         .values(
             stripe_dispute_id=found.stripe_id,
             stripe_charge_id=found.charge_id,

@@ -152,15 +152,6 @@ def _grace_over(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-async def _lock(session: AsyncSession, subscription_id: int) -> Subscription | None:
-    return await session.scalar(
-        select(Subscription)
-        .where(Subscription.id == subscription_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-
-
 async def _claim(
     sessionmaker: async_sessionmaker[AsyncSession],
     setup: BillingSetup,
@@ -172,7 +163,7 @@ async def _claim(
     sweepers never make the same retry. Steps missed while no sweeper ran are skipped."""
     async with sessionmaker() as session, session.begin():
         await customers.lock_customer(session, account_id=account_id)
-        subscription = await _lock(session, subscription_id)
+        subscription = await customers.lock_subscription(session, subscription_id)
         if (
             subscription is None
             or subscription.status != PAST_DUE
@@ -201,7 +192,7 @@ async def _conclude(
 
     async with sessionmaker() as session, session.begin():
         await customers.lock_customer(session, account_id=claim.account_id)
-        subscription = await _lock(session, claim.subscription_id)
+        subscription = await customers.lock_subscription(session, claim.subscription_id)
         if (
             subscription is None
             or subscription.status != PAST_DUE
@@ -253,7 +244,7 @@ async def _fall_to_unpaid(
 
     async with sessionmaker() as session, session.begin():
         await customers.lock_customer(session, account_id=account_id)
-        subscription = await _lock(session, subscription_id)
+        subscription = await customers.lock_subscription(session, subscription_id)
         if (
             subscription is None
             or subscription.status != PAST_DUE

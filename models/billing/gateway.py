@@ -6,11 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import stripe
 
 from models.billing import errors
+
+
+class StripeSettings(Protocol):
+    """What the gateway reads of Chirp's settings (models do not import `app`)."""
+
+    @property
+    def stripe_api_key(self) -> str: ...
+    @property
+    def stripe_api_base(self) -> str: ...
+    @property
+    def stripe_timeout(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,14 @@ class HTTPXClient(stripe.HTTPXClient):
 
 class StripeGateway:
     """The few Stripe calls Chirp makes, each async over httpx, each with its key."""
+
+    @classmethod
+    def from_settings(cls, settings: StripeSettings) -> StripeGateway:
+        return cls(
+            api_key=settings.stripe_api_key,
+            api_base=settings.stripe_api_base,
+            timeout=settings.stripe_timeout,
+        )
 
     def __init__(self, *, api_key: str, api_base: str, timeout: float) -> None:
         addresses: Any = {"api": api_base} if api_base else None
@@ -277,19 +296,9 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _mapped(exc) from exc
 
-    async def list_intents(self, *, limit: int = 100) -> list[Any]:
+    async def list_intents(self) -> list[Any]:
         """Every PaymentIntent Stripe has, newest first, for reconciliation."""
-        found: list[Any] = []
-        params: Any = {"limit": limit}
-        try:
-            while True:
-                page = await self.client.v1.payment_intents.list_async(params=params)
-                found.extend(page.data)
-                if not page.has_more or not page.data:
-                    return found
-                params["starting_after"] = page.data[-1].id
-        except stripe.StripeError as exc:
-            raise _mapped(exc) from exc
+        return await self._list_all("payment_intents", {})
 
     async def list_refunds(self, *, charge_id: str) -> list[dict[str, Any]]:
         """Every refund of a charge, as plain dicts (a charge.refunded event may omit them);

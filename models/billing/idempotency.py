@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.base import utcnow
+from models.base import conflict_insert, utcnow
 from models.billing.tables import StripeRequest
 
 
@@ -16,8 +15,7 @@ async def reserve(
     """Store `key` (once; a retry finds it) and commit. Returns the Stripe object id of an
     earlier call with this key that completed, so the caller need not call again."""
     async with sessionmaker() as session, session.begin():
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = conflict_insert(session)
         await session.execute(
             insert(StripeRequest)
             .values(key=key, operation=operation, created_at=utcnow())

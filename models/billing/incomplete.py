@@ -10,7 +10,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
-from models.billing import coupons, customers, idempotency, payments, renewals
+from models.billing import coupons, customers, idempotency, payments
 from models.billing.gateway import IntentResult
 from models.billing.ledger import FAILED, OPEN, PENDING, SUCCEEDED, VOID, Invoice, Payment
 from models.billing.setup import BillingSetup
@@ -148,7 +148,7 @@ async def _expire(
                 .execution_options(populate_existing=True)
             )
         )
-        subscription = await renewals.lock_subscription(session, subscription_id)
+        subscription = await customers.lock_subscription(session, subscription_id)
         if subscription is None or subscription.status != INCOMPLETE:
             return 0
         in_flight = await session.scalar(

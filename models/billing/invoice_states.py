@@ -14,7 +14,7 @@ from models.audit.actions import Actor, record_entry, require_reason
 from models.base import utcnow
 from models.billing import customers, dunning, errors, invoicing, payments
 from models.billing.ledger import OPEN, PAID, PENDING, UNCOLLECTIBLE, VOID, Invoice, Payment
-from models.billing.tables import CANCELED, PAST_DUE, UNPAID, Subscription
+from models.billing.tables import CANCELED, PAST_DUE, UNPAID
 from models.errors import NotFound
 
 log = logging.getLogger("chirp.billing")
@@ -77,12 +77,7 @@ async def _settle_subscription(
         return
     # The invoice is locked already; the subscription after it, the order in which
     # payments.apply_intent_result locks them.
-    subscription = await session.scalar(
-        select(Subscription)
-        .where(Subscription.id == invoice.subscription_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    subscription = await customers.lock_subscription(session, invoice.subscription_id)
     if subscription is None or subscription.status not in (PAST_DUE, UNPAID):
         return
     await session.flush()

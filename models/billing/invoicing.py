@@ -6,12 +6,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.base import conflict_insert
 from models.billing import coupons
 from models.billing.catalogue import tax_rate_bp
-from models.billing.ledger import DRAFT, OPEN, PAID, DocumentCounter, Invoice, InvoiceLine
+from models.billing.ledger import (
+    DRAFT,
+    INVOICE_SERIES,
+    OPEN,
+    PAID,
+    DocumentCounter,
+    Invoice,
+    InvoiceLine,
+)
 from models.billing.pricing import Totals, totals
 from models.billing.tables import ONCE, BillingCustomer, Coupon, CouponRedemption
 
@@ -77,8 +85,7 @@ async def compute(
 async def take_number(session: AsyncSession, *, series: str) -> int:
     """The next number of a series. The counter row stays locked until the transaction ends,
     so concurrent issuers queue and a rolled-back transaction gives its number back."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = conflict_insert(session)
     await session.execute(
         insert(DocumentCounter)
         .values(series=series, last_number=0)
@@ -161,7 +168,7 @@ async def issue(
 
 
 async def finalize(session: AsyncSession, *, invoice: Invoice, now: datetime) -> None:
-    invoice.number = await take_number(session, series="invoice")
+    invoice.number = await take_number(session, series=INVOICE_SERIES)
     invoice.finalized_at = now
     invoice.status = OPEN
     if invoice.amount_due == 0:

@@ -15,7 +15,6 @@ OPEN = "open"
 PAID = "paid"
 VOID = "void"
 UNCOLLECTIBLE = "uncollectible"
-INVOICE_STATES = (DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE)
 
 # Why an invoice exists.
 SUBSCRIPTION_CREATE = "subscription_create"

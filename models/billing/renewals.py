@@ -169,7 +169,7 @@ async def _renew(
     """Whether it was renewed (or ended) by this call, and the open invoice to collect."""
     async with sessionmaker() as session, session.begin():
         customer = await customers.lock_customer(session, account_id=account_id)
-        subscription = await lock_subscription(session, subscription_id)
+        subscription = await customers.lock_subscription(session, subscription_id)
         if (
             subscription is None
             or subscription.status not in (ACTIVE, PAST_DUE)
@@ -244,7 +244,7 @@ async def _start_dunning(
         if invoice is None or invoice.subscription_id is None:
             return
         await customers.lock_customer(session, account_id=invoice.account_id)
-        subscription = await lock_subscription(session, invoice.subscription_id)
+        subscription = await customers.lock_subscription(session, invoice.subscription_id)
         if subscription is not None and subscription.status == ACTIVE:
             await dunning.start(session, setup, subscription=subscription, invoice=invoice, now=now)
 
@@ -303,12 +303,3 @@ async def collect_uncollected(
             await collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
             tally.done += 1
     return tally
-
-
-async def lock_subscription(session: AsyncSession, subscription_id: int) -> Subscription | None:
-    return await session.scalar(
-        select(Subscription)
-        .where(Subscription.id == subscription_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )

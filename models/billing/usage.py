@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.base import as_utc, utcnow
+from models.base import as_utc, conflict_insert, utcnow
 from models.billing import errors
 from models.billing.catalogue import API_CALLS, METERS, PLANS
 from models.billing.invoicing import LineSpec
@@ -66,11 +65,11 @@ async def record_usage(
             f"{subscription.current_period_start.isoformat()}; that period is invoiced already.",
             field="occurredAt",
         )
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = conflict_insert(session)
     # Two producers sending the same id at once: the unique index lets one insert through
     # and the other compares against it.
     record_id = await session.scalar(
-        dialect.insert(UsageRecord)
+        insert(UsageRecord)
         .values(
             event_id=event_id,
             account_id=account_id,

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit.actions import Actor, record_entry
+from models.base import conflict_insert
 from models.billing import charges, disputes, payments
 from models.billing.charges import text_field
 from models.billing.errors import InvalidWebhookPayload
@@ -28,7 +28,6 @@ INTENT_SUCCEEDED = "payment_intent.succeeded"
 INTENT_FAILED = "payment_intent.payment_failed"
 CHARGE_REFUNDED = "charge.refunded"
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
-HANDLED = (INTENT_SUCCEEDED, INTENT_FAILED, CHARGE_REFUNDED, *DISPUTE_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -68,24 +67,18 @@ def parse_event(event: object) -> Event:
     return Event(event_id, kind, datetime.fromtimestamp(created, UTC), obj)
 
 
-async def apply_event(
-    session: AsyncSession, setup: BillingSetup, *, event: dict[str, Any], now: datetime
-) -> bool:
-    """Record a Stripe event and apply its effect in the caller's transaction; False (and
-    nothing done) when the event was recorded already. Unknown types are recorded only."""
-    return (await receive_event(session, setup, event=event, now=now)).recorded
-
-
 async def receive_event(
     session: AsyncSession, setup: BillingSetup, *, event: object, now: datetime
 ) -> Receipt:
-    """`apply_event`, telling the caller what changed (for its metrics)."""
+    """Record a Stripe event and apply its effect in the caller's transaction, and tell the
+    caller what changed (for its metrics): `recorded` False, and nothing done, when the event
+    was recorded already. Unknown types are recorded only."""
     parsed = parse_event(event)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = conflict_insert(session)
     # A concurrent delivery of the same event waits on the primary key until this
     # transaction ends, then inserts nothing: it is the duplicate, whoever came first.
     inserted = await session.scalar(
-        dialect.insert(StripeEvent)
+        insert(StripeEvent)
         .values(id=parsed.id, type=parsed.type, stripe_created_at=parsed.created, received_at=now)
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(StripeEvent.id)

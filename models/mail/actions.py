@@ -16,10 +16,9 @@ from email.utils import parseaddr
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.base import utcnow
+from models.base import conflict_insert, utcnow
 from models.events import actions as events
 from models.mail.tables import OutboundEmail
 
@@ -66,11 +65,11 @@ async def queue_email(
     """Queue the email of the logical effect `key`; False if that key was queued already."""
     _check(key=key, to=to, subject=subject)
     now = utcnow()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = conflict_insert(session)
     # A concurrent transaction queuing the same key waits on the unique index, then inserts
     # nothing: exactly one row and one event per key, whoever commits first.
     email_id = await session.scalar(
-        dialect.insert(OutboundEmail)
+        insert(OutboundEmail)
         .values(
             key=key,
             to_address=to,

@@ -9,9 +9,8 @@ import pytest
 
 from app.runtime import Services
 from app.settings import Settings
-from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up
-from tests.support.backends import Database
+from tests.support.billing import localstripe_settings  # noqa: F401 - `settings`
 from tests.support.billing_flows import ERROR, add_card, subscribe
 from tests.support.graphql import GraphQLClient
 from tests.support.staff import make_staff
@@ -38,11 +37,6 @@ mutation ($input: CreatePromotionCodeInput!) {{
 }}
 """
 PAST = "2020-01-01T00:00:00Z"
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 async def _coupon(gql: GraphQLClient, staff: User, **fields: Any) -> dict[str, Any]:

@@ -14,9 +14,8 @@ from app.settings import Settings
 from models.base import utcnow
 from models.posts.tables import Post
 from resolvers.paging import parse_global_id
-from tests.conftest import make_settings
 from tests.support.accounts import CREATE_POST, User, post, sign_up
-from tests.support.backends import Database
+from tests.support.billing import localstripe_settings  # noqa: F401 - `settings`
 from tests.support.billing_flows import subscribed
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe
@@ -28,11 +27,6 @@ mutation ($input: EditPostInput!) {
   }
 }
 """
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 async def _create(gql: GraphQLClient, author: User, length: int) -> dict[str, Any]:

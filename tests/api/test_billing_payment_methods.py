@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.settings import Settings
-from tests.conftest import make_settings
 from tests.support.accounts import sign_up
-from tests.support.backends import Database
+from tests.support.billing import localstripe_settings  # noqa: F401 - `settings`
 from tests.support.billing_flows import ADD_CARD, BILLING, ERROR, add_card
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe
@@ -23,11 +22,6 @@ mutation ($input: PaymentMethodTargetInput!) {{
 """
 REMOVE = TARGET.replace("setDefaultPaymentMethod", "removePaymentMethod")
 UNKNOWN_METHOD = "UGF5bWVudE1ldGhvZDo5OTk5"  # PaymentMethod:9999
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 async def test_cards_are_added_made_default_and_removed(

@@ -8,17 +8,11 @@ from typing import Any
 import pytest
 
 from app.settings import Settings
-from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up
-from tests.support.backends import Database
+from tests.support.billing import localstripe_settings  # noqa: F401 - `settings`
 from tests.support.billing_flows import BILLING, CHANGE_PLAN, PREVIEW, subscribed
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 async def _change(gql: GraphQLClient, user: User, plan: str, interval: str) -> dict[str, Any]:

@@ -12,9 +12,8 @@ from app.runtime import Services
 from app.settings import Settings
 from models.base import utcnow
 from models.billing.tables import Subscription
-from tests.conftest import make_settings
 from tests.support.accounts import sign_up
-from tests.support.backends import Database
+from tests.support.billing import localstripe_settings  # noqa: F401 - `settings`
 from tests.support.billing_flows import DECLINED_ON_CHARGE, add_card, subscribe, subscribed
 from tests.support.graphql import GraphQLClient
 from tests.support.staff import make_staff
@@ -28,11 +27,6 @@ query ($currency: String!) {
   }
 }
 """
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 async def _back_date(services: Services, account_id: str, **values: object) -> None:

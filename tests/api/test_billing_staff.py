@@ -14,10 +14,11 @@ from app.runtime import Services
 from app.settings import Settings
 from models.billing import errors as billing_errors
 from models.billing.tables import Price
-from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up
-from tests.support.backends import Database
-from tests.support.billing import billing_of
+from tests.support.billing import (
+    billing_of,
+    localstripe_settings,  # noqa: F401 - `settings`
+)
 from tests.support.billing_flows import (
     DECLINED_ON_CHARGE,
     ERROR,
@@ -82,11 +83,6 @@ query ($id: ID!) { node(id: $id) { ... on Account { billing { invoices(first: 5)
 UPCOMING = """
 { viewerBilling { upcomingInvoice { lines { kind amount { amount } } amountDue { amount } } } }
 """
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 async def _run(

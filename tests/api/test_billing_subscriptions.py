@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.settings import Settings
-from tests.conftest import make_settings
 from tests.support.accounts import sign_up
-from tests.support.backends import Database
+from tests.support.billing import localstripe_settings  # noqa: F401 - `settings`
 from tests.support.billing_flows import (
     BILLING,
     DECLINED_ON_CHARGE,
@@ -33,11 +32,6 @@ mutation ($input: SubscriptionTargetInput!) {{
 """
 RESUME = CANCEL.replace("cancelSubscription", "resumeSubscription")
 OTHER_SUBSCRIPTION = "QmlsbGluZ1N1YnNjcmlwdGlvbjo5OTk5"  # BillingSubscription:9999
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 async def test_the_catalogue_is_public(gql: GraphQLClient) -> None:

@@ -11,14 +11,17 @@ import httpx
 import pytest
 
 from app.runtime import Services
-from app.settings import Settings
 from models.billing import refunds
 from models.billing.ledger import Invoice
-from tests.conftest import make_settings
 from tests.support.accounts import sign_up
 from tests.support.audit import audit_entries
-from tests.support.backends import Database
-from tests.support.billing import Subscriber, actor_for, billing_of, paid_subscriber
+from tests.support.billing import (
+    Subscriber,
+    actor_for,
+    billing_of,
+    localstripe_settings,  # noqa: F401 - `settings`
+    paid_subscriber,
+)
 from tests.support.graphql import GraphQLClient
 from tests.support.staff import grant, make_staff
 from tests.support.stripe import LocalStripe
@@ -28,11 +31,6 @@ mutation Update($input: UpdateProfileInput!) {
   updateProfile(input: $input) { __typename }
 }
 """
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 def pdf_text(body: bytes) -> str:

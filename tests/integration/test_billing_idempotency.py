@@ -4,84 +4,34 @@ once. A real proxy in front of localstripe loses the answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import func, select
 
 from app.runtime import Services
-from app.settings import Settings
-from models.accounts.tables import Account
-from models.billing import customers, errors, subscriptions
+from models.billing import errors, subscriptions
 from models.billing.ledger import PAID, Invoice, Payment
 from models.billing.tables import ACTIVE, INCOMPLETE, StripeRequest
-from tests.conftest import make_settings
-from tests.support.accounts import sign_up
-from tests.support.backends import Database
+from tests.support.billing import card_customer, subscribe_in_domain
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe
-from tests.support.stripe_proxy import RecordingProxy, recording_proxy
+from tests.support.stripe_proxy import (  # noqa: F401 - the `proxy` and `settings` fixtures
+    RecordingProxy,
+    proxied_settings,
+    proxy_fixture,
+)
 
 INTENTS = ("POST", "/v1/payment_intents")
 CONFIRM = ("POST", "/confirm")
-GOOD_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-
-
-@pytest.fixture
-async def proxy(localstripe: LocalStripe) -> AsyncIterator[RecordingProxy]:
-    async with recording_proxy(localstripe.api_base) as found:
-        yield found
-
-
-@pytest.fixture
-def settings(database: Database, proxy: RecordingProxy) -> Settings:
-    return make_settings(database, stripe_api_base=proxy.api_base)
-
-
-async def customer_with_card(
-    services: Services, gql: GraphQLClient, localstripe: LocalStripe, handle: str
-) -> int:
-    await sign_up(gql, handle)
-    async with services.runtime.sessionmaker() as session:
-        account_id = await session.scalar(select(Account.id).where(Account.handle == handle))
-    assert account_id is not None
-    client = localstripe.client(services.runtime.settings)
-    card = await client.v1.payment_methods.create_async(params={"type": "card", "card": GOOD_CARD})
-    billing = services.runtime.billing
-    assert billing is not None
-    await customers.add_payment_method(
-        services.runtime.sessionmaker,
-        billing.gateway,
-        account_id=account_id,
-        stripe_payment_method_id=card.id,
-        make_default=True,
-    )
-    return account_id
-
-
-async def subscribe(services: Services, account_id: int) -> None:
-    billing = services.runtime.billing
-    assert billing is not None
-    await subscriptions.subscribe(
-        services.runtime.sessionmaker,
-        billing,
-        account_id=account_id,
-        plan_code="plus",
-        interval="month",
-        currency="USD",
-        country="US",
-        promotion_code=None,
-    )
 
 
 async def test_a_lost_answer_to_creating_the_payment_is_retried_with_the_same_key(
     services: Services, gql: GraphQLClient, localstripe: LocalStripe, proxy: RecordingProxy
 ) -> None:
-    account_id = await customer_with_card(services, gql, localstripe, "idem_create")
+    _, account_id = await card_customer(services, gql, localstripe, "idem_create")
     proxy.lose_next.add(INTENTS)
 
     with pytest.raises(errors.PaymentProcessorUnavailable):
-        await subscribe(services, account_id)
+        await subscribe_in_domain(services, account_id)
 
     async with services.runtime.sessionmaker() as session:
         stored = list(await session.scalars(select(StripeRequest.key)))
@@ -90,7 +40,7 @@ async def test_a_lost_answer_to_creating_the_payment_is_retried_with_the_same_ke
     assert len(first) == 1 and first[0] in stored
     assert live is not None and live.status == INCOMPLETE
 
-    await subscribe(services, account_id)
+    await subscribe_in_domain(services, account_id)
 
     assert proxy.keys(*INTENTS) == [first[0], first[0]]
     async with services.runtime.sessionmaker() as session:
@@ -105,12 +55,12 @@ async def test_a_lost_answer_to_creating_the_payment_is_retried_with_the_same_ke
 async def test_a_lost_answer_to_confirming_charges_once(
     services: Services, gql: GraphQLClient, localstripe: LocalStripe, proxy: RecordingProxy
 ) -> None:
-    account_id = await customer_with_card(services, gql, localstripe, "idem_confirm")
+    _, account_id = await card_customer(services, gql, localstripe, "idem_confirm")
     proxy.lose_next.add(CONFIRM)
 
     with pytest.raises(errors.PaymentProcessorUnavailable):
-        await subscribe(services, account_id)
-    await subscribe(services, account_id)
+        await subscribe_in_domain(services, account_id)
+    await subscribe_in_domain(services, account_id)
 
     keys = proxy.keys(*CONFIRM)
     assert len(keys) == 2 and keys[0] == keys[1] is not None

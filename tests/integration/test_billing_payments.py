@@ -5,14 +5,12 @@ invoice, and an upgrade nobody can pay for."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.runtime import Services
-from app.settings import Settings
 from models.billing import coupons, customers, errors, payments, subscriptions
 from models.billing.ledger import (
     FAILED,
@@ -25,35 +23,27 @@ from models.billing.ledger import (
     Payment,
 )
 from models.billing.tables import ACTIVE, INCOMPLETE, PAST_DUE, BillingCustomer, PaymentMethod
-from tests.conftest import make_settings
-from tests.support.backends import Database
 from tests.support.billing import (
     GOOD_CARD,
     THREE_D_SECURE_CARD,
     billing_of,
     billing_sweep,
     card_customer,
+    subscribe_in_domain,
     subscriber_at,
     subscription_of,
     switch_card,
 )
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe
-from tests.support.stripe_proxy import RecordingProxy, recording_proxy
+from tests.support.stripe_proxy import (  # noqa: F401 - the `proxy` and `settings` fixtures
+    RecordingProxy,
+    proxied_settings,
+    proxy_fixture,
+)
 
 JAN_1 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 FEB_1 = datetime(2030, 2, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def proxy(localstripe: LocalStripe) -> AsyncIterator[RecordingProxy]:
-    async with recording_proxy(localstripe.api_base) as found:
-        yield found
-
-
-@pytest.fixture
-def settings(database: Database, proxy: RecordingProxy) -> Settings:
-    return make_settings(database, stripe_api_base=proxy.api_base, billing_sweep_interval=3600.0)
 
 
 async def payments_of(services: Services, account_id: int) -> list[Payment]:
@@ -62,30 +52,6 @@ async def payments_of(services: Services, account_id: int) -> list[Payment]:
             select(Payment).where(Payment.account_id == account_id).order_by(Payment.id)
         )
         return list(found)
-
-
-async def subscribe(
-    services: Services,
-    account_id: int,
-    now: datetime | None = None,
-    *,
-    plan_code: str = "plus",
-    interval: str = "month",
-    currency: str = "USD",
-    country: str = "US",
-    promotion_code: str | None = None,
-) -> None:
-    await subscriptions.subscribe(
-        services.runtime.sessionmaker,
-        billing_of(services),
-        account_id=account_id,
-        plan_code=plan_code,
-        interval=interval,
-        currency=currency,
-        country=country,
-        promotion_code=promotion_code,
-        now=now,
-    )
 
 
 async def test_a_renewal_that_needs_authentication_fails_and_starts_dunning(
@@ -110,7 +76,7 @@ async def test_a_first_payment_that_needs_authentication_waits_and_a_new_card_re
     _, account_id = await card_customer(
         services, gql, localstripe, "sca_first", card=THREE_D_SECURE_CARD
     )
-    await subscribe(services, account_id)
+    await subscribe_in_domain(services, account_id)
     [waiting] = await payments_of(services, account_id)
     billing = billing_of(services)
     secret = await billing.gateway.client_secret(intent_id=str(waiting.stripe_payment_intent_id))
@@ -134,7 +100,9 @@ async def test_concurrent_collection_of_one_invoice_makes_one_payment_intent(
 ) -> None:
     _, account_id = await card_customer(services, gql, localstripe, "racer")
     await switch_card(services, localstripe, account_id, THREE_D_SECURE_CARD)
-    await subscribe(services, account_id)  # leaves the first invoice open, its intent waiting
+    await subscribe_in_domain(
+        services, account_id
+    )  # leaves the first invoice open, its intent waiting
     await switch_card(services, localstripe, account_id, GOOD_CARD)
     async with services.runtime.read_sessionmaker() as session:
         invoice = await session.scalar(select(Invoice).where(Invoice.account_id == account_id))
@@ -236,7 +204,7 @@ async def test_unused_time_is_credited_at_what_was_paid_not_the_list_price(
         await _offer(services, code, percent_off)
     _, account_id = await card_customer(services, gql, localstripe, f"paid{percent_off}")
     setup = billing_of(services)
-    await subscribe(
+    await subscribe_in_domain(
         services,
         account_id,
         JAN_1,
@@ -276,7 +244,7 @@ async def test_a_first_payment_never_authenticated_is_canceled_when_it_expires(
     _, account_id = await card_customer(
         services, gql, localstripe, "sca_gone", card=THREE_D_SECURE_CARD
     )
-    await subscribe(services, account_id, now=JAN_1)
+    await subscribe_in_domain(services, account_id, now=JAN_1)
 
     await billing_sweep(services, JAN_1 + timedelta(hours=23, minutes=1))
 
@@ -302,8 +270,8 @@ async def test_a_customer_keeps_the_currency_of_its_first_subscription(
 
     later = FEB_1 + timedelta(days=1)
     with pytest.raises(errors.CurrencyMismatch) as refused:
-        await subscribe(services, account_id, later, currency="usd", country="DE")
-    await subscribe(services, account_id, later, currency="eur", country="DE")
+        await subscribe_in_domain(services, account_id, later, currency="usd", country="DE")
+    await subscribe_in_domain(services, account_id, later, currency="eur", country="DE")
 
     assert refused.value.code == "CURRENCY_MISMATCH" and refused.value.field == "currency"
     assert (await subscription_of(services, account_id)).status == ACTIVE
@@ -315,11 +283,11 @@ async def test_subscribing_to_another_plan_while_incomplete_replaces_it(
     _, account_id = await card_customer(
         services, gql, localstripe, "chooser", card=THREE_D_SECURE_CARD
     )
-    await subscribe(services, account_id)  # Plus, waiting for 3-D Secure
+    await subscribe_in_domain(services, account_id)  # Plus, waiting for 3-D Secure
     [waiting] = await payments_of(services, account_id)
     await switch_card(services, localstripe, account_id, GOOD_CARD)
 
-    await subscribe(services, account_id, plan_code="pro")
+    await subscribe_in_domain(services, account_id, plan_code="pro")
 
     async with services.runtime.read_sessionmaker() as session:
         invoices = list(

@@ -10,24 +10,22 @@ import pytest
 from sqlalchemy import update
 
 from app.runtime import Services
-from app.settings import Settings
 from models.base import utcnow
 from models.billing import reconcile
 from models.billing.ledger import Payment
 from models.billing.reconcile import MismatchKind
-from tests.conftest import make_settings
 from tests.support.backends import Database
-from tests.support.billing import billing_of, paid_subscriber, refund_in_stripe
+from tests.support.billing import (
+    billing_of,
+    localstripe_settings,  # noqa: F401 - `settings`
+    paid_subscriber,
+    refund_in_stripe,
+)
 from tests.support.cli import run_cli_async
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe
 
 pytestmark = pytest.mark.processes
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 async def _reconcile(services: Services) -> list[reconcile.Mismatch]:

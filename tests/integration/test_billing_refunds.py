@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 from sqlalchemy import select
 
 from app.runtime import Services
-from app.settings import Settings
 from models.access.errors import ReasonRequired
 from models.audit.actions import Actor
 from models.base import utcnow
@@ -24,9 +22,8 @@ from models.billing.gateway import StripeGateway
 from models.billing.ledger import ISSUED, PENDING, CreditNote, Invoice, Payment
 from models.billing.tables import StripeRequest
 from models.errors import NotFound
-from tests.conftest import NO_STRIPE, make_settings
+from tests.conftest import NO_STRIPE
 from tests.support.audit import audit_entries
-from tests.support.backends import Database
 from tests.support.billing import (
     DECLINED_CARD,
     Subscriber,
@@ -37,21 +34,14 @@ from tests.support.billing import (
 from tests.support.graphql import GraphQLClient
 from tests.support.staff import make_staff
 from tests.support.stripe import LocalStripe
-from tests.support.stripe_proxy import RecordingProxy, recording_proxy
+from tests.support.stripe_proxy import (  # noqa: F401 - the `proxy` and `settings` fixtures
+    RecordingProxy,
+    proxied_settings,
+    proxy_fixture,
+)
 
 REFUNDS = ("POST", "/v1/refunds")
 REASON = "customer asked within 14 days"
-
-
-@pytest.fixture
-async def proxy(localstripe: LocalStripe) -> AsyncIterator[RecordingProxy]:
-    async with recording_proxy(localstripe.api_base) as found:
-        yield found
-
-
-@pytest.fixture
-def settings(database: Database, proxy: RecordingProxy) -> Settings:
-    return make_settings(database, stripe_api_base=proxy.api_base)
 
 
 @pytest.fixture

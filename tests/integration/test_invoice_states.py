@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.runtime import Services
-from app.settings import Settings
 from models.access.errors import ReasonRequired
 from models.audit.actions import Actor
 from models.billing import errors, subscriptions
@@ -18,9 +17,7 @@ from models.billing.invoice_states import WRITTEN_OFF, mark_uncollectible, void_
 from models.billing.ledger import OPEN, UNCOLLECTIBLE, VOID, Invoice
 from models.billing.tables import ACTIVE, CANCELED, PAST_DUE, UNPAID, BillingCustomer
 from models.errors import NotFound
-from tests.conftest import make_settings
 from tests.support.audit import audit_entries
-from tests.support.backends import Database
 from tests.support.billing import (
     DECLINED_CARD,
     GOOD_CARD,
@@ -29,6 +26,7 @@ from tests.support.billing import (
     billing_of,
     billing_sweep,
     invoices_of,
+    localstripe_settings,  # noqa: F401 - `settings`
     paid_subscriber,
     plan_now,
     subscriber_at,
@@ -40,11 +38,6 @@ from tests.support.staff import make_staff
 from tests.support.stripe import LocalStripe
 
 REASON = "issued by mistake"
-
-
-@pytest.fixture
-def settings(database: Database, localstripe: LocalStripe) -> Settings:
-    return make_settings(database, stripe_api_base=localstripe.api_base)
 
 
 @pytest.fixture

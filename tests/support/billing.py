@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from app.runtime import Services
+from app.settings import Settings
 from app.sweeper import BillingSweep, BillingSweepReport
 from models.accounts.tables import Account
 from models.audit.actions import Actor
@@ -20,9 +22,19 @@ from models.billing import customers, errors, subscriptions
 from models.billing.ledger import Invoice, InvoiceLine, Payment
 from models.billing.setup import BillingSetup
 from models.billing.tables import BillingCustomer, Subscription
+from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up
+from tests.support.backends import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.stripe import LocalStripe, sign_event
+
+
+@pytest.fixture(name="settings")
+def localstripe_settings(database: Database, localstripe: LocalStripe) -> Settings:
+    """The test settings with Stripe at the session's localstripe; a module takes it as its
+    `settings` by importing it."""
+    return make_settings(database, stripe_api_base=localstripe.api_base)
+
 
 GOOD_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
 # Attaches, then every charge is declined: the first invoice stays open.
@@ -332,3 +344,28 @@ async def plan_now(services: Services, account_id: int, now: datetime) -> str:
     """The plan whose entitlements apply to the account at `now`."""
     async with services.runtime.read_sessionmaker() as session:
         return await subscriptions.current_plan(session, account_id=account_id, now=now)
+
+
+async def subscribe_in_domain(
+    services: Services,
+    account_id: int,
+    now: datetime | None = None,
+    *,
+    plan_code: str = "plus",
+    interval: str = "month",
+    currency: str = "USD",
+    country: str = "US",
+    promotion_code: str | None = None,
+) -> None:
+    """Subscribe through the domain (Plus, monthly, USD, US unless told otherwise)."""
+    await subscriptions.subscribe(
+        services.runtime.sessionmaker,
+        billing_of(services),
+        account_id=account_id,
+        plan_code=plan_code,
+        interval=interval,
+        currency=currency,
+        country=country,
+        promotion_code=promotion_code,
+        now=now,
+    )

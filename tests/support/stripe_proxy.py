@@ -9,9 +9,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
+import pytest
 from aiohttp import web
 
+from app.settings import Settings
+from tests.conftest import make_settings
+from tests.support.backends import Database
 from tests.support.servers import free_port
+from tests.support.stripe import LocalStripe
 
 HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
 
@@ -85,3 +90,17 @@ async def recording_proxy(upstream: str) -> AsyncIterator[RecordingProxy]:
         yield proxy
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture(name="proxy")
+async def proxy_fixture(localstripe: LocalStripe) -> AsyncIterator[RecordingProxy]:
+    """A recording proxy in front of the session's localstripe, for one test."""
+    async with recording_proxy(localstripe.api_base) as found:
+        yield found
+
+
+@pytest.fixture(name="settings")
+def proxied_settings(database: Database, proxy: RecordingProxy) -> Settings:
+    """The test settings with Stripe behind `proxy`; the servers' own billing sweep does not
+    tick during a test (each test sweeps at its own `now`). Import it to use it."""
+    return make_settings(database, stripe_api_base=proxy.api_base, billing_sweep_interval=3600.0)
