@@ -121,15 +121,13 @@ async def paid_subscriber(
                 .values(credit_balance=credit_balance)
             )
     try:
-        await subscriptions.subscribe(
-            services.runtime.sessionmaker,
-            billing_of(services),
-            account_id=account_id,
+        await subscribe_in_domain(
+            services,
+            account_id,
             plan_code=plan_code,
             interval=interval,
             currency=currency,
             country=country,
-            promotion_code=None,
         )
     except errors.PaymentFailed:
         if card is GOOD_CARD:
@@ -170,16 +168,7 @@ async def pending_subscriber(
     _, account_id = await card_customer(
         services, gql, localstripe, handle, card=THREE_D_SECURE_CARD
     )
-    await subscriptions.subscribe(
-        services.runtime.sessionmaker,
-        billing_of(services),
-        account_id=account_id,
-        plan_code="plus",
-        interval="month",
-        currency="USD",
-        country="US",
-        promotion_code=None,
-    )
+    await subscribe_in_domain(services, account_id)
     async with services.runtime.sessionmaker() as session:
         payment = await session.scalar(select(Payment).where(Payment.account_id == account_id))
     assert payment is not None and payment.status == "pending", payment
@@ -267,16 +256,14 @@ async def subscriber_at(
     declined `card` the subscription stays incomplete."""
     _, account_id = await card_customer(services, gql, localstripe, handle, card=card)
     try:
-        await subscriptions.subscribe(
-            services.runtime.sessionmaker,
-            billing_of(services),
-            account_id=account_id,
+        await subscribe_in_domain(
+            services,
+            account_id,
+            now,
             plan_code=plan_code,
             interval=interval,
             currency=currency,
             country=country,
-            promotion_code=None,
-            now=now,
         )
     except errors.PaymentFailed:
         if card is GOOD_CARD:
@@ -354,7 +341,7 @@ async def subscribe_in_domain(
     plan_code: str = "plus",
     interval: str = "month",
     currency: str = "USD",
-    country: str = "US",
+    country: str | None = "US",
     promotion_code: str | None = None,
 ) -> None:
     """Subscribe through the domain (Plus, monthly, USD, US unless told otherwise)."""
