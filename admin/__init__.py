@@ -1,3 +1,4 @@
-"""The back office: the staff parts of the one schema (roles, audit log, support,
-moderation, integrations), each gated by `@requiresRole`. Domain rules live in `models/`;
-these modules declare the staff fields and call resolvers."""
+"""The back office: the domains that exist only for staff (roles, support tools, audit log,
+statistics, moderation queue, integrations, exports, operations), one package each, every
+field gated by `@requiresRole`. Domain rules live in `models/`; staff fields on shared types
+are attached by the composition (`app.schema`)."""

@@ -313,7 +313,7 @@ async def _localstripe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_schema(output: Path | None) -> int:
-    from schema import build_schema
+    from app.schema import build_schema
 
     sdl = build_schema().as_str() + "\n"
     if output is None:

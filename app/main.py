@@ -15,9 +15,9 @@ from app.middleware import BearerAuth, RequestId
 from app.observe import Observe
 from app.probes import describe_build
 from app.runtime import build_services, running
+from app.schema import build_schema
 from app.settings import Settings
 from app.view import ChirpGraphQL
-from schema import build_schema
 from telemetry import metrics
 
 

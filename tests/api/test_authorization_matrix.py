@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from app.runtime import Services
+from app.schema import build_schema
 from models.access.roles import STAFF_ROLES, Role
-from schema import build_schema
-from schema.permissions import gated_fields
+from schema.core.permissions import gated_fields
 from tests.support.accounts import User, sign_up
 from tests.support.graphql import GraphQLClient
 from tests.support.matrix import Call, MatrixEnv, merged

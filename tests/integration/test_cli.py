@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import db
-from schema import SDL_PATH
+from app.schema import SDL_PATH
 from tests.support.backends import Database, available_backends, create_database, drop_database
 from tests.support.cli import chirp as run_database_cli
 from tests.support.cli import run_cli

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from graphql import parse, validate
 
+from app.schema import build_schema
 from models.billing import coupons, errors
-from schema import build_schema
 
 REFUND_WITH = (
     'mutation {{ refundInvoice(input: {{invoiceId: "SW52b2ljZTox", amount: {amount}, '

@@ -10,9 +10,9 @@ from graphql import (
     GraphQLUnionType,
 )
 
+from app.schema import SDL_PATH, build_schema
 from models.errors import DomainError
-from schema import SDL_PATH, build_schema
-from schema.errors import ErrorCode
+from schema.core.errors import ErrorCode
 
 
 def _subclasses(cls: type) -> set[type]:

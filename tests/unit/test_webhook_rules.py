@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.schema import build_schema
 from models.errors import DomainError
 from models.integrations import catalogue, signing, urls
 from models.integrations.exports import neutralise
 from models.integrations.ids import global_id
 from models.integrations.retry import RetryPolicy
 from resolvers.paging import global_id as api_global_id
-from schema import build_schema
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,230 @@
+"""Support's fields on `Account`: sessions, log-in history, whether TOTP is on (staff,
+audited where sensitive) and the profile's history (owner or staff). Mixed into `Account`;
+types from `schema.graph.types` come through `strawberry.lazy` (it imports this module)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from admin.roles.account_fields import account_id_of
+from models.access.roles import Role
+from models.accounts.queries import LogInRecord
+from models.accounts.tables import LoginSession, ProfileEdit
+from models.base import utcnow
+from resolvers import support as resolvers
+from resolvers.context import Info
+from resolvers.paging import encode_cursor, global_id
+from schema.core.paging import PageInfo, page_info
+from schema.core.permissions import requires_role
+
+if TYPE_CHECKING:
+    from schema.graph.types import Account
+
+LazyAccount = Annotated["Account", strawberry.lazy("schema.graph.types")]
+First = Annotated[int, strawberry.argument(description="How many items to return: 1 to 100.")]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Return items after this cursor (an edge's `cursor`)."),
+]
+ACCOUNT_READERS = (Role.SUPPORT, Role.ADMIN, Role.AUDITOR)
+PROFILE_FIELDS = {"display_name": "displayName", "bio": "bio", "avatar_url": "avatarUrl"}
+
+
+@strawberry.type(description="A log-in session of an account, as support sees it.")
+class AccountSession:
+    id: strawberry.ID = strawberry.field(description="The session's id, for `endSession`.")
+    created_at: datetime = strawberry.field(description="When the log-in opened it (UTC).")
+    expires_at: datetime = strawberry.field(description="When it expires (UTC).")
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was ended (log-out or staff), or null."
+    )
+    active: bool = strawberry.field(description="Neither ended nor expired.")
+    ip: str = strawberry.field(description="The client IP address at log-in.")
+    user_agent: str = strawberry.field(description="The client's User-Agent at log-in.")
+    second_factor: bool = strawberry.field(
+        description="Whether the session proved a second factor (TOTP or a recovery code)."
+    )
+
+    @classmethod
+    def from_row(cls, row: LoginSession, now: datetime) -> AccountSession:
+        return cls(
+            id=strawberry.ID(global_id("AccountSession", row.id)),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            active=row.revoked_at is None and row.expires_at > now,
+            ip=row.ip,
+            user_agent=row.user_agent,
+            second_factor=row.second_factor_at is not None,
+        )
+
+
+@strawberry.type(description="A session in a list, with the cursor that points at it.")
+class AccountSessionEdge:
+    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
+    node: AccountSession = strawberry.field(description="The session.")
+
+
+@strawberry.type(description="A page of an account's sessions, newest first.")
+class AccountSessionConnection:
+    edges: list[AccountSessionEdge] = strawberry.field(description="The sessions on this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+
+
+@strawberry.type(description="One attempt to log in to an account: a success or a refusal.")
+class LogInAttempt:
+    at: datetime = strawberry.field(description="When it happened (UTC).")
+    succeeded: bool = strawberry.field(
+        description="True when it opened a session (signing up opens one too)."
+    )
+    failure: str | None = strawberry.field(
+        description="Why it was refused (an ErrorCode value such as INVALID_CREDENTIALS or "
+        "INVALID_TOTP_CODE), or null when it succeeded."
+    )
+    ip: str = strawberry.field(description="The client IP address.")
+    user_agent: str = strawberry.field(description="The client's User-Agent.")
+    second_factor: bool = strawberry.field(
+        description="Whether a successful log-in proved a second factor; false for refusals."
+    )
+    session_id: strawberry.ID | None = strawberry.field(
+        description="The session it opened, or null for a refusal."
+    )
+
+    @classmethod
+    def from_record(cls, record: LogInRecord) -> LogInAttempt:
+        return cls(
+            at=record.at,
+            succeeded=record.succeeded,
+            failure=record.failure or None,
+            ip=record.ip,
+            user_agent=record.user_agent,
+            second_factor=record.second_factor,
+            session_id=None
+            if record.session_id is None
+            else strawberry.ID(global_id("AccountSession", record.session_id)),
+        )
+
+
+@strawberry.type(description="A log-in attempt in a list, with the cursor that points at it.")
+class LogInAttemptEdge:
+    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
+    node: LogInAttempt = strawberry.field(description="The attempt.")
+
+
+@strawberry.type(description="A page of log-in attempts, newest first.")
+class LogInAttemptConnection:
+    edges: list[LogInAttemptEdge] = strawberry.field(description="The attempts on this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+
+
+@strawberry.type(description="One profile field as it was before and after a change.")
+class ProfileFieldChange:
+    field: str = strawberry.field(description="The field: displayName, bio or avatarUrl.")
+    before: str | None = strawberry.field(description="Its value before the change.")
+    after: str | None = strawberry.field(description="Its value after the change.")
+
+
+@strawberry.type(description="One change to a profile: who made it, when, and what changed.")
+class ProfileChange:
+    changed_at: datetime = strawberry.field(description="When the change was made (UTC).")
+    changes: list[ProfileFieldChange] = strawberry.field(
+        description="The fields it changed (at most three)."
+    )
+    editor_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: ProfileEdit) -> ProfileChange:
+        changes = [
+            ProfileFieldChange(
+                field=name,
+                before=_text(row.before.get(key)),
+                after=_text(row.after.get(key)),
+            )
+            for key, name in PROFILE_FIELDS.items()
+            if key in row.after
+        ]
+        return cls(changed_at=row.created_at, changes=changes, editor_id=row.editor_id)
+
+    @strawberry.field(
+        description="Who made the change: the owner, or a staff member; null if that account "
+        "no longer exists."
+    )
+    async def editor(self, info: Info) -> LazyAccount | None:
+        from schema.graph.types import Account
+
+        if self.editor_id is None:
+            return None
+        row = await info.context.loaders.accounts_by_id.load(self.editor_id)
+        return None if row is None else Account.from_row(row)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@strawberry.type
+class AccountSupportFields:
+    @strawberry.field(
+        description="The account's log-in sessions, newest first, live or not. Reading them "
+        "is audited.",
+        extensions=requires_role(*ACCOUNT_READERS),
+    )
+    async def sessions(
+        self, info: Info, first: First, after: After = None
+    ) -> AccountSessionConnection:
+        page = await resolvers.sessions(
+            info.context, account_id=account_id_of(self), first=first, after=after
+        )
+        now = utcnow()
+        edges = [
+            AccountSessionEdge(
+                cursor=encode_cursor(key, kind=resolvers.SESSION_CURSOR),
+                node=AccountSession.from_row(row, now),
+            )
+            for key, row in page.items
+        ]
+        return AccountSessionConnection(
+            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
+        )
+
+    @strawberry.field(
+        description="Log-in attempts, newest first: each session opened and each refused "
+        "attempt (wrong password, missing or wrong second factor) with its IP and User-Agent. "
+        "Reading it is audited.",
+        extensions=requires_role(*ACCOUNT_READERS),
+    )
+    async def login_history(
+        self, info: Info, first: First, after: After = None
+    ) -> LogInAttemptConnection:
+        page = await resolvers.login_history(
+            info.context, account_id=account_id_of(self), first=first, after=after
+        )
+        edges = [
+            LogInAttemptEdge(
+                cursor=resolvers.encode_history_cursor(record.key),
+                node=LogInAttempt.from_record(record),
+            )
+            for _, record in page.items
+        ]
+        return LogInAttemptConnection(
+            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
+        )
+
+    @strawberry.field(
+        description="Whether the account has two-factor authentication (TOTP) on.",
+        extensions=requires_role(*ACCOUNT_READERS),
+    )
+    async def two_factor_enabled(self, info: Info) -> bool:
+        return await resolvers.totp_enabled(info.context, account_id=account_id_of(self))
+
+    @strawberry.field(
+        description="Changes to the profile, newest first (at most 50): who changed which "
+        "fields and when. Null unless the viewer owns the account or is SUPPORT, MODERATOR, "
+        "ADMIN or AUDITOR staff (a staff read is audited)."
+    )
+    async def profile_history(self, info: Info) -> list[ProfileChange] | None:
+        rows = await resolvers.profile_history(info.context, account_id=account_id_of(self))
+        return None if rows is None else [ProfileChange.from_row(r) for r in rows]

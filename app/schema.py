@@ -1,0 +1,132 @@
+"""The Chirp schema, composed from every domain's GraphQL surface: Query, Mutation and
+Subscription from each domain's root fields, and each domain's fields on the shared `Account`
+type attached in one step. The one module that imports every domain's surface."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+from strawberry.types.base import get_object_definition
+
+from admin import audit, exports, integrations, operations, roles, statistics, support
+from admin import moderation as moderation_queue
+from schema import access, accounts, billing, graph, live, moderation, posts, social
+from schema.billing.types import MINOR_UNITS, MinorUnits
+from schema.core.extensions import MaskUnexpectedErrors, OperationScope
+from schema.core.permissions import gated_fields
+from schema.core.surface import Surface
+from schema.graph.types import Account, Post
+
+SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+# The domains, in the order their fields appear in the schema.
+DOMAINS: tuple[Surface, ...] = (
+    graph.SURFACE,
+    accounts.SURFACE,
+    social.SURFACE,
+    posts.SURFACE,
+    access.SURFACE,
+    roles.SURFACE,
+    support.SURFACE,
+    audit.SURFACE,
+    statistics.SURFACE,
+    moderation.SURFACE,
+    moderation_queue.SURFACE,
+    integrations.SURFACE,
+    exports.SURFACE,
+    operations.SURFACE,
+    billing.SURFACE,
+    live.SURFACE,
+)
+
+
+def attach(target: type, mixins: tuple[type, ...], *, after: str) -> None:
+    """Give `target` the fields its domains declare on it, right after its field `after`.
+    Idempotent: a field already attached is not added again."""
+    fields = get_object_definition(target, strict=True).fields
+    present = {id(f) for f in fields}
+    extra = [
+        f
+        for mixin in mixins
+        for f in get_object_definition(mixin, strict=True).fields
+        if id(f) not in present
+    ]
+    position = next(i for i, f in enumerate(fields) if f.python_name == after) + 1
+    fields[position:position] = extra
+
+
+def merged(name: str, description: str, parts: list[type]) -> type:
+    """One root type whose fields are every domain's, in the order of `DOMAINS`."""
+    return strawberry.type(type(name, tuple(parts), {}), description=description)
+
+
+attach(Account, tuple(f for d in DOMAINS for f in d.account_fields), after="id")
+Query = merged("Query", "Everything a client can read.", [q for d in DOMAINS for q in d.queries])
+Mutation = merged(
+    "Mutation", "Everything a client can change.", [m for d in DOMAINS for m in d.mutations]
+)
+(Subscription,) = (s for d in DOMAINS for s in d.subscriptions)
+
+
+class ChirpSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors (bad input, validation, UNAUTHENTICATED) are not server errors and
+        are not logged as such; MaskUnexpectedErrors logs every unexpected one, once."""
+
+
+def build_schema(
+    *,
+    production: bool = False,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 2000,
+    slow_operation_ms: int = 500,
+) -> strawberry.Schema:
+    """Assemble the schema with production defaults: caches, limits, masked errors."""
+    # The limit rules are built once: the validation cache keys on the rule classes, so
+    # rules made per operation (the limiters' own factories) would never hit it.
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(max_depth, should_ignore=None),
+        alias_rule(max_aliases),
+    ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        functools.partial(
+            OperationScope,
+            max_tokens=max_tokens,
+            rules=tuple(rules),
+            slow_operation_ms=slow_operation_ms,
+        ),
+        MaskUnexpectedErrors,
+        functools.partial(ParserCache, maxsize=1024),
+        functools.partial(ValidationCache, maxsize=1024),
+    ]
+    schema = ChirpSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Account, Post],
+        extensions=extensions,
+        config=StrawberryConfig(
+            disable_field_suggestions=production, scalar_map={MinorUnits: MINOR_UNITS}
+        ),
+    )
+    gated_fields(schema._schema)  # refuses to build if a role directive is not enforced
+    return schema

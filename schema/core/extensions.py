@@ -1,0 +1,108 @@
+"""Schema extensions: a context per operation, and masking of unexpected errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from graphql import ASTValidationRule, GraphQLError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from resolvers.accounts import drop_dead_session
+from resolvers.context import Context
+from schema.core.observe import OperationWatch
+from subscriptions.live import CLOSE_SESSION_REVOKED
+
+log = logging.getLogger("chirp.graphql")
+
+
+class OperationScope(SchemaExtension):
+    """Sets up each operation:
+    - its own context copy and dataloaders, even when many operations share one WebSocket;
+    - the token limit and the extra validation rules (depth, aliases, introspection), here
+      rather than in strawberry's own limiter extensions because a subscription keeps every
+      extension's hook open for its whole life, and idle subscriptions must stay small;
+    - a fresh check of a WebSocket's session: one revoked while the socket sat idle runs
+      nothing as its viewer and closes the socket;
+    - its telemetry (`schema/core/observe.py`): listed first, this hook closes last and so sees
+      the errors as masked."""
+
+    def __init__(
+        self,
+        *,
+        max_tokens: int,
+        rules: tuple[type[ASTValidationRule], ...],
+        slow_operation_ms: int = 500,
+    ) -> None:
+        self.max_tokens = max_tokens
+        self.rules = rules
+        self.slow_seconds = slow_operation_ms / 1000
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        watch = OperationWatch()
+        try:
+            await self._set_up()
+            yield
+        finally:
+            watch.finish(self.execution_context, self.slow_seconds)
+
+    async def _set_up(self) -> None:
+        execution = self.execution_context
+        execution.parse_options["max_tokens"] = self.max_tokens
+        execution.validation_rules = execution.validation_rules + self.rules
+        context = execution.context
+        if isinstance(context, Context):
+            scoped = context.for_operation()
+            self.execution_context.context = scoped
+            if isinstance(scoped.request, WebSocket) and await _session_dropped(scoped):
+                context.viewer, context.session_id = None, None
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                    await scoped.request.close(code=CLOSE_SESSION_REVOKED, reason="Session revoked")
+
+
+async def _session_dropped(context: Context) -> bool:
+    try:
+        return await drop_dead_session(context)
+    except Exception as exc:
+        # Raised before MaskUnexpectedErrors is running: mask it here.
+        log.exception("session re-check failed (request %s)", context.request_id)
+        raise internal_error(context.request_id) from exc
+
+
+def internal_error(request_id: str, error: GraphQLError | None = None) -> GraphQLError:
+    """What a client sees of an unexpected failure: a generic message and the request id
+    to quote to support, in place of `error` (keeping its location and path)."""
+    return GraphQLError(
+        message=f"Internal error. Quote request id {request_id} to support.",
+        nodes=None if error is None else error.nodes,
+        source=None if error is None else error.source,
+        positions=None if error is None else error.positions,
+        path=None if error is None else error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Expected failures keep their message and code; anything else becomes a generic
+    message with the request id to quote to support, and is logged in full."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_unexpected)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "unknown")
+        log.error(
+            "unexpected error in %s (request %s)",
+            ".".join(str(p) for p in error.path or []),
+            request_id,
+            exc_info=error.original_error,
+        )
+        return internal_error(request_id, error)

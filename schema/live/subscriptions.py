@@ -1,0 +1,167 @@
+"""Real-time fields over `graphql-transport-ws`. Each event carries a `cursor`; a client that
+reconnects passes the last one it saw as `after` and first receives what it missed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Annotated
+
+import strawberry
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from models.errors import DomainError
+from models.events.actions import POST_DELETED
+from models.posts import policies as post_policies
+from resolvers.context import Context, Info
+from resolvers.paging import (
+    EVENT_CURSOR,
+    BadUserInput,
+    decode_cursor,
+    encode_cursor,
+    parse_global_id,
+)
+from schema.graph.types import Post
+from subscriptions import live
+from subscriptions.events import LiveEvent
+
+Resume = Annotated[
+    str | None,
+    strawberry.argument(
+        description="The `cursor` of the last event received, to resume after a reconnect."
+    ),
+]
+
+
+@strawberry.type(description="A new post in a live timeline.")
+class TimelineEvent:
+    cursor: str = strawberry.field(description="Pass as `after` when resubscribing.")
+    post: Post = strawberry.field(description="The new post.")
+
+
+@strawberry.type(description="A change to a post: a like, an edit, a new reply, or deletion.")
+class PostUpdate:
+    cursor: str = strawberry.field(description="Pass as `after` when resubscribing.")
+    deleted: bool = strawberry.field(description="True when the post was deleted.")
+    post: Post | None = strawberry.field(
+        description="The post as it is now; null once deleted or no longer visible."
+    )
+
+
+async def _events(
+    ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+) -> AsyncIterator[LiveEvent]:
+    runtime = ctx.runtime
+    try:
+        async for event in live.stream(
+            hub=runtime.hub,
+            log_reader=runtime.event_log,
+            accepts=accepts,
+            revoked=live.revokes(ctx.viewer_id, ctx.session_id),
+            observe=graph.observe,
+            after=decode_cursor(after, kind=EVENT_CURSOR),
+            catch_up_limit=runtime.settings.catch_up_limit,
+        ):
+            ctx.reset_loaders()
+            yield event
+    except live.CursorAhead as exc:
+        raise BadUserInput(
+            "That cursor is ahead of the event log; subscribe again without `after`.",
+            argument="after",
+        ) from exc
+    except live.CursorTooOld as exc:
+        raise BadUserInput(
+            "That cursor is too old to resume from; refetch the timeline and resubscribe.",
+            argument="after",
+        ) from exc
+    except live.StreamClosed as closed:
+        if not isinstance(ctx.request, WebSocket):
+            return
+        websocket = ctx.request
+        # Another operation of this connection may have closed it already.
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(WebSocketDisconnect):
+                await websocket.close(code=closed.code, reason=closed.reason)
+        # Returning would make the operation send `complete` on the closed socket, which
+        # fails and logs an error; the connection's handler cancels this operation as soon
+        # as the socket is gone.
+        await asyncio.Event().wait()
+
+
+async def _posts(
+    info: Info,
+    accepts: Callable[[LiveEvent], bool],
+    after: str | None,
+    graph: live.ViewerGraph,
+    *,
+    public_feed: bool = False,
+) -> AsyncGenerator[TimelineEvent, None]:
+    ctx = info.context
+    async for event in _events(ctx, accepts, after, graph):
+        row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
+        if row is not None and public_feed:
+            author = await ctx.loaders.accounts_by_id.load(row.author_id)
+            if author is None or not post_policies.shown_in_public_feed(
+                author, viewer_id=ctx.viewer_id
+            ):
+                continue
+        if row is not None:
+            cursor = encode_cursor(event.seq, kind=EVENT_CURSOR)
+            yield TimelineEvent(cursor=cursor, post=Post.from_row(row))
+
+
+@strawberry.type(description="Live updates. Connect with `graphql-transport-ws`.")
+class Subscription:
+    @strawberry.subscription(
+        description="New posts for the viewer's home timeline (own posts and followees'). "
+        "Requires a signed-in connection."
+    )
+    async def home_timeline(
+        self, info: Info, after: Resume = None
+    ) -> AsyncGenerator[TimelineEvent, None]:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+        graph = await live.ViewerGraph.load(ctx.runtime.read_sessionmaker, viewer.id)
+        async for item in _posts(info, graph.home, after, graph):
+            yield item
+
+    @strawberry.subscription(description="New public top-level posts, as in `publicFeed`.")
+    async def public_feed(
+        self, info: Info, after: Resume = None
+    ) -> AsyncGenerator[TimelineEvent, None]:
+        ctx = info.context
+        graph = await live.ViewerGraph.load(ctx.runtime.read_sessionmaker, ctx.viewer_id)
+        async for item in _posts(info, graph.public, after, graph, public_feed=True):
+            yield item
+
+    @strawberry.subscription(
+        description="Changes to one post: likes, edits, replies. Ends after its deletion, or "
+        "when the viewer may no longer see it."
+    )
+    async def post_updated(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The post's global id.")],
+        after: Resume = None,
+    ) -> AsyncGenerator[PostUpdate, None]:
+        ctx = info.context
+        try:
+            _, post_id = parse_global_id(id, expect="Post", field="id")
+        except DomainError as exc:
+            raise BadUserInput(exc.message, argument="id") from exc
+        if await ctx.loaders.visible_posts_by_id.load(post_id) is None:
+            raise BadUserInput("No such post.", argument="id")
+        graph = live.ViewerGraph(ctx.viewer_id)
+        async for event in _events(ctx, live.post_changes(post_id), after, graph):
+            deleted = event.type == POST_DELETED
+            row = await ctx.loaders.visible_posts_by_id.load(post_id)
+            if row is None and not deleted:
+                return  # the viewer may no longer see the post: say nothing more about it
+            yield PostUpdate(
+                cursor=encode_cursor(event.seq, kind=EVENT_CURSOR),
+                deleted=deleted,
+                post=None if row is None else Post.from_row(row),
+            )
+            if deleted:
+                return

@@ -1,0 +1,128 @@
+"""Reporting posts and accounts, and appealing one's own strikes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from models.errors import DomainError
+from models.moderation.kinds import Target
+from resolvers import moderation as resolvers
+from resolvers.context import Info
+from resolvers.paging import parse_global_id
+from schema.core.errors import (
+    INPUT,
+    ConflictError,
+    NotAllowedError,
+    NotFoundError,
+    ValidationError,
+    user_error,
+)
+from schema.core.permissions import IsAuthenticated
+from schema.moderation.types import Report, ReportCategory, Strike, StrikePayload
+
+REPORT_ERRORS = (ValidationError, NotFoundError, NotAllowedError)
+NOTE = "Optional context for moderators; at most 1000 characters."
+
+
+@strawberry.input(description="A post to report to the moderators.")
+class ReportPostInput:
+    post_id: strawberry.ID = strawberry.field(description="The post's global id.")
+    category: ReportCategory = strawberry.field(description="What is wrong with it.")
+    note: str | None = strawberry.field(default=None, description=NOTE)
+
+
+@strawberry.input(description="An account to report to the moderators.")
+class ReportAccountInput:
+    account_id: strawberry.ID = strawberry.field(description="The account's global id.")
+    category: ReportCategory = strawberry.field(description="What is wrong with it.")
+    note: str | None = strawberry.field(default=None, description=NOTE)
+
+
+@strawberry.type(description="The report, filed (or the one already filed while the case is open).")
+class ReportPayload:
+    report: Report = strawberry.field(description="The viewer's report.")
+
+
+ReportPostResult = Annotated[
+    ReportPayload | ValidationError | NotFoundError | NotAllowedError,
+    strawberry.union(
+        "ReportPostResult", description="The outcome of `reportPost`: its payload or a UserError."
+    ),
+]
+ReportAccountResult = Annotated[
+    ReportPayload | ValidationError | NotFoundError | NotAllowedError,
+    strawberry.union(
+        "ReportAccountResult",
+        description="The outcome of `reportAccount`: its payload or a UserError.",
+    ),
+]
+
+
+@strawberry.input(description="An appeal of one of the viewer's strikes.")
+class AppealStrikeInput:
+    strike_id: strawberry.ID = strawberry.field(description="The strike's global id.")
+    note: str = strawberry.field(
+        description="Why the strike is wrong: 1 to 1000 characters. A strike is appealed once."
+    )
+
+
+AppealStrikeResult = Annotated[
+    StrikePayload | ValidationError | NotFoundError | ConflictError,
+    strawberry.union(
+        "AppealStrikeResult",
+        description="The outcome of `appealStrike`: its payload or a UserError.",
+    ),
+]
+
+
+async def _report(
+    info: Info, raw_id: strawberry.ID, target: Target, category: ReportCategory, note: str | None
+) -> ReportPayload | ValidationError | NotFoundError | NotAllowedError:
+    field = "postId" if target is Target.POST else "accountId"
+    try:
+        _, key = parse_global_id(raw_id, expect=target.value.title(), field=field)
+        row = await resolvers.report(
+            info.context, target=target, target_id=key, category=category.kind, note=note
+        )
+    except DomainError as err:
+        return user_error(err, REPORT_ERRORS)  # type: ignore[return-value]
+    return ReportPayload(report=Report.from_row(row))
+
+
+@strawberry.type
+class ModerationUserMutations:
+    @strawberry.mutation(
+        description="Report a post the viewer can see. Reporting it again while its case is "
+        "open returns the first report and changes nothing.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def report_post(
+        self, info: Info, input: Annotated[ReportPostInput, INPUT]
+    ) -> ReportPostResult:
+        return await _report(info, input.post_id, Target.POST, input.category, input.note)
+
+    @strawberry.mutation(
+        description="Report an account (not one's own). Reporting it again while its case is "
+        "open returns the first report and changes nothing.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def report_account(
+        self, info: Info, input: Annotated[ReportAccountInput, INPUT]
+    ) -> ReportAccountResult:
+        return await _report(info, input.account_id, Target.ACCOUNT, input.category, input.note)
+
+    @strawberry.mutation(
+        description="Appeal one of the viewer's strikes, once; a moderator decides.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def appeal_strike(
+        self, info: Info, input: Annotated[AppealStrikeInput, INPUT]
+    ) -> AppealStrikeResult:
+        try:
+            _, key = parse_global_id(input.strike_id, expect="Strike", field="strikeId")
+            record = await resolvers.appeal_strike(info.context, strike_id=key, note=input.note)
+        except DomainError as err:
+            return user_error(err, (ValidationError, NotFoundError, ConflictError))  # type: ignore[return-value]
+        return StrikePayload(strike=Strike.from_record(record))
