@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from app import db
 from app.settings import Settings
 from models.base import utcnow
 from models.events.tables import Event
+from resolvers.status import Status
 from subscriptions.backend import ResilientRedisBackend
 from subscriptions.hub import Hub
 from telemetry import metrics
@@ -108,6 +110,26 @@ class Probes:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+
+    async def system_status(self) -> Status:
+        """What this process sees of itself and its dependencies, now (`systemStatus`)."""
+        outbox = await self.outbox()
+        backend = self.redis_backend
+        return Status(
+            versions=describe_build(),
+            database_version=await self.database_version(),
+            migration_current=await db.current_revision(self.engine),
+            migration_head=db.head_revision(),
+            job_queue_depth=await self.queue_depth(),
+            outbox_unnumbered=outbox.unnumbered,
+            outbox_unprocessed=outbox.unprocessed,
+            outbox_lag_seconds=outbox.oldest_pending_age,
+            redis_connected=None if backend is None else backend.connected,
+            subscriptions=self.hub.listener_count,
+            draining=self.draining,
+            uptime_seconds=time.time() - self.started,
+            process_id=os.getpid(),
+        )
         if self.check_engine is not self.engine:
             await self.check_engine.dispose()
 

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 from argon2 import PasswordHasher
@@ -21,14 +21,12 @@ from models.access import policies as access_policies
 from models.access.roles import Role
 from models.accounts.tables import Account
 from models.audit.actions import Actor
+from models.billing.setup import BillingSetup
 from resolvers.loaders import Loaders
+from resolvers.status import StatusSource
 from subscriptions.dispatcher import Dispatcher
 from subscriptions.events import EventLog
 from subscriptions.hub import Hub
-
-if TYPE_CHECKING:
-    from app.probes import Probes
-    from models.billing.setup import BillingSetup
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +40,7 @@ class Runtime:
     dispatcher: Dispatcher
     hub: Hub
     event_log: EventLog
-    probes: Probes | None = None
+    probes: StatusSource | None = None
     billing: BillingSetup | None = None
     # When each (account, field) refusal was last audited: see resolvers.staff.audit_refusal.
     refusals_audited: dict[tuple[int, str], float] = field(default_factory=dict)
