@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck schema bench clean alerts
+.PHONY: run test lint typecheck schema bench coverage clean alerts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,13 +48,42 @@ run: $(VENV)/.runtime
 	exit $$status
 
 ## make test: lint, type-check, layer contracts, the whole suite on every back end here
-test: $(VENV)/.dev
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	$(BIN)/lint-imports
+## (the breaking-change check against schema/released/ is one of its unit tests)
+test: $(VENV)/.dev lint typecheck
 	$(BIN)/pytest -n 2
 	$(MAKE) --no-print-directory alerts
+
+## make lint: ruff's lint and format checks, and the import-layer contracts (import-linter)
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+## make typecheck: mypy, strict, over the seven packages (settings in pyproject.toml)
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+## make coverage: the whole suite (two workers) under coverage.py, then line and branch
+## coverage as two figures; `make coverage PYTEST_ARGS=tests/unit` measures a part only
+coverage: $(VENV)/.dev
+	$(BIN)/pytest -n 2 --cov --cov-branch --cov-report=term --cov-report=json $(PYTEST_ARGS)
+	@$(BIN)/python -c 'import json; t = json.load(open("coverage.json"))["totals"]; \
+	print("line coverage:   %.2f%% (%d of %d statements)" % (t["percent_statements_covered"], t["covered_lines"], t["num_statements"])); \
+	print("branch coverage: %.2f%% (%d of %d branches)" % (t["percent_branches_covered"], t["covered_branches"], t["num_branches"]))'
+
+BENCH_DATABASE := chirp_bench_small
+BENCH_URL := postgresql://postgres@127.0.0.1:5432/$(BENCH_DATABASE)
+
+## make bench: a short benchmark (about 20 s): generates a small data set (200 accounts,
+## 5,000 posts) into the PostgreSQL database chirp_bench_small (dropped and recreated), then
+## runs bench/sql.py on it: the home-timeline and public-feed plans and timings, and the SQL
+## statements per GraphQL page. Needs PostgreSQL on 127.0.0.1:5432 whose `postgres` user may
+## create databases. The 1M-post runs and the load and memory benchmarks: docs/benchmarks.md.
+bench: $(VENV)/.runtime
+	@$(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 1).close()' 2>/dev/null \
+	  || { echo "make: bench needs PostgreSQL on 127.0.0.1:5432 (user postgres, allowed to create databases)" >&2; exit 1; }
+	$(BIN)/python bench/generate.py --database-url $(BENCH_URL) --accounts 200 --posts 5000 --recreate
+	$(BIN)/python bench/sql.py --database-url $(BENCH_URL)
 
 ## make alerts: unit tests of the Prometheus alert rules (promtool: Debian's `prometheus`)
 alerts:
