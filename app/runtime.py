@@ -72,7 +72,6 @@ def build_services(settings: Settings) -> Services:
     broker.state.webhooks = webhooks
     mail = create_mail_sender(settings)
     broker.state.mail = mail
-    delivery_sweep = DeliverySweep(transactions, read_sessionmaker, broker, webhooks.policy)
     dispatcher = Dispatcher(
         sessionmaker,
         read_sessionmaker,
@@ -84,6 +83,7 @@ def build_services(settings: Settings) -> Services:
     transactions = Transactions(sessionmaker, on_commit=dispatcher.kick)
     # Jobs write through it too: a job's events go out as soon as it commits.
     broker.state.transactions = transactions
+    delivery_sweep = DeliverySweep(transactions, read_sessionmaker, broker, webhooks.policy)
     probes = Probes(settings, engine, read_sessionmaker, broker, redis_backend, hub)
     billing = billing_setup(settings)
     runtime = Runtime(

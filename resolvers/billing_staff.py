@@ -109,7 +109,7 @@ async def refund_invoice(
         ctx, action="billing.refund", target_type="invoice", target_id=invoice_id, reason=reason
     ) as (_, actor):
         return await refunds.refund_invoice(
-            ctx.runtime.sessionmaker,
+            ctx.runtime.transactions,
             setup,
             actor=actor,
             invoice_id=invoice_id,

@@ -91,7 +91,9 @@ async def queue_email(
     return True
 
 
-async def send_queued_email(transactions: Transactions, sender: MailSender, *, email_id: int) -> bool:
+async def send_queued_email(
+    transactions: Transactions, sender: MailSender, *, email_id: int
+) -> bool:
     """Send one queued email; False when it is sent, being sent, given up or not yet due.
     A failed send is recorded and raised (a refusal for good is recorded and not raised)."""
     async with transactions.begin() as session:
