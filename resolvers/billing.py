@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models.base import utcnow
-from models.billing import customers, payments, queries, renewals, subscriptions
+from models.billing import customers, entitlements, payments, queries, renewals, subscriptions
 from models.billing import errors as billing_errors
 from models.billing.catalogue import Entitlements, entitlements_of
 from models.billing.invoicing import Draft
@@ -105,7 +105,7 @@ class CurrentPlan:
 
 async def current_plan(ctx: Context, *, account_id: int) -> CurrentPlan:
     async with ctx.read() as session:
-        code = await subscriptions.current_plan(session, account_id=account_id, now=utcnow())
+        code = await entitlements.current_plan(session, account_id=account_id, now=utcnow())
     return CurrentPlan(code, entitlements_of(code))
 
 

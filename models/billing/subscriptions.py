@@ -21,7 +21,6 @@ from models.billing import (
     plans,
     usage,
 )
-from models.billing.catalogue import FREE, Entitlements, entitlements_of
 from models.billing.ledger import (
     FAILED,
     OPEN,
@@ -409,35 +408,3 @@ async def set_cancel_at_period_end(
         raise errors.NotSubscribed("You have no subscription to cancel.", field=None)
     subscription.cancel_at_period_end = cancel
     return subscription
-
-
-async def current_plan(session: AsyncSession, *, account_id: int, now: datetime) -> str:
-    """The plan whose entitlements apply now: the subscription's while it is active, or past
-    due within its grace period, and not frozen by a dispute; otherwise Free."""
-    row = (
-        await session.execute(
-            select(Subscription, Price.plan_code)
-            .join(Price, Price.id == Subscription.price_id)
-            .where(
-                Subscription.account_id == account_id,
-                Subscription.status.in_((ACTIVE, PAST_DUE)),
-            )
-        )
-    ).first()
-    if row is None:
-        return FREE
-    subscription, plan_code = row
-    if subscription.frozen:
-        return FREE
-    if subscription.status == PAST_DUE and (
-        subscription.grace_ends_at is None or subscription.grace_ends_at <= now
-    ):
-        return FREE
-    return str(plan_code)
-
-
-async def entitlements(
-    session: AsyncSession, *, account_id: int, now: datetime | None = None
-) -> Entitlements:
-    """What the account's plan unlocks now."""
-    return entitlements_of(await current_plan(session, account_id=account_id, now=now or utcnow()))

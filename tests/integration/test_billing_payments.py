@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.runtime import Services
-from models.billing import coupons, customers, errors, payments, subscriptions
+from models.billing import coupons, customers, entitlements, errors, payments, subscriptions
 from models.billing.ledger import (
     FAILED,
     OPEN,
@@ -155,7 +155,7 @@ async def test_an_upgrade_without_a_payment_method_changes_nothing(
         )
     assert subscription.status == ACTIVE and len(invoices) == 1
     async with services.runtime.read_sessionmaker() as session:
-        plan = await subscriptions.current_plan(session, account_id=account_id, now=JAN_1)
+        plan = await entitlements.current_plan(session, account_id=account_id, now=JAN_1)
     assert plan == "plus"
 
 
@@ -295,7 +295,7 @@ async def test_subscribing_to_another_plan_while_incomplete_replaces_it(
                 select(Invoice).where(Invoice.account_id == account_id).order_by(Invoice.id)
             )
         )
-        plan = await subscriptions.current_plan(
+        plan = await entitlements.current_plan(
             session, account_id=account_id, now=datetime.now(UTC)
         )
     assert [(i.status, i.total) for i in invoices] == [("void", 500), (PAID, 1500)]

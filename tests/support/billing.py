@@ -18,7 +18,7 @@ from app.settings import Settings
 from app.sweeper import BillingSweep, BillingSweepReport
 from models.accounts.tables import Account
 from models.audit.actions import Actor
-from models.billing import customers, errors, subscriptions
+from models.billing import customers, entitlements, errors, subscriptions
 from models.billing.ledger import Invoice, InvoiceLine, Payment
 from models.billing.setup import BillingSetup
 from models.billing.tables import BillingCustomer, Subscription
@@ -330,7 +330,7 @@ async def lines_of(services: Services, invoice_id: int) -> list[tuple[str, int, 
 async def plan_now(services: Services, account_id: int, now: datetime) -> str:
     """The plan whose entitlements apply to the account at `now`."""
     async with services.runtime.read_sessionmaker() as session:
-        return await subscriptions.current_plan(session, account_id=account_id, now=now)
+        return await entitlements.current_plan(session, account_id=account_id, now=now)
 
 
 async def subscribe_in_domain(
