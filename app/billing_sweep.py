@@ -12,6 +12,7 @@ from app.runtime import billing_setup
 from app.settings import Settings
 from app.sweeper import BillingSweep
 from models.base import utcnow
+from models.transactions import Transactions
 
 
 def parse_now(text: str | None) -> datetime:
@@ -35,7 +36,8 @@ async def command(settings: Settings, *, now_text: str | None) -> int:
     setup = billing_setup(settings)
     try:
         sweep = BillingSweep(
-            db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
+            # No dispatcher in this process: the server's publishes the events on its sweep.
+            Transactions(db.create_sessionmaker(engine, audit_key=settings.audit_chain_key)),
             db.create_read_sessionmaker(engine, audit_key=settings.audit_chain_key),
             setup,
         )

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker, Context, InMemoryBroker, SimpleRetryMiddleware, TaskiqDepends
 from taskiq_redis import RedisStreamBroker
 
@@ -22,6 +21,7 @@ from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
 from models.mail import actions as mail
 from models.timeline import actions as timeline
+from models.transactions import Transactions
 from subscriptions.events import LiveEvent
 from telemetry import logs, metrics
 from telemetry.jobs import REQUEST_ID_LABEL, JobTelemetry
@@ -51,9 +51,9 @@ class Webhooks:
         return cls(sender=sender, policy=policy)
 
 
-def _sessionmaker(context: Context) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = context.state.sessionmaker
-    return maker
+def _transactions(context: Context) -> Transactions:
+    found: Transactions = context.state.transactions
+    return found
 
 
 def _webhooks(context: Context) -> Webhooks:
@@ -63,7 +63,7 @@ def _webhooks(context: Context) -> Webhooks:
 
 async def fan_out_post(post_id: int, context: Context = TaskiqDepends()) -> int:
     """Write a new post into its author's followers' home feeds."""
-    async with _sessionmaker(context)() as session, session.begin():
+    async with _transactions(context).begin() as session:
         return await timeline.fan_out_post(session, post_id=post_id)
 
 
@@ -71,7 +71,7 @@ async def backfill_follow(
     follower_id: int, followee_id: int, context: Context = TaskiqDepends()
 ) -> int:
     """Bring a newly followed account's recent posts into the follower's home feed."""
-    async with _sessionmaker(context)() as session, session.begin():
+    async with _transactions(context).begin() as session:
         return await timeline.backfill_follow(
             session, follower_id=follower_id, followee_id=followee_id
         )
@@ -81,7 +81,7 @@ async def create_webhook_deliveries(event_seq: int, context: Context = TaskiqDep
     """Create the deliveries of a deliverable event and enqueue their first attempts. If
     this job fails for good, the delivery sweep finds the event unmarked and does it."""
     lease = _webhooks(context).policy.claim_lease
-    async with _sessionmaker(context)() as session, session.begin():
+    async with _transactions(context).begin() as session:
         due = await webhooks.create_deliveries(session, event_seq=event_seq, lease=lease)
     await enqueue_attempts(context.broker, due)
     return len(due)
@@ -94,7 +94,7 @@ async def attempt_webhook_delivery(
     found = _webhooks(context)
     started = time.perf_counter()
     outcome = await webhooks.attempt_delivery(
-        _sessionmaker(context), found.sender, found.policy, delivery_id=delivery_id, attempt=attempt
+        _transactions(context), found.sender, found.policy, delivery_id=delivery_id, attempt=attempt
     )
     if outcome is None:  # a stale duplicate of an attempt already made: nothing was sent
         return False
@@ -107,7 +107,7 @@ async def attempt_webhook_delivery(
 async def send_email(email_id: int, context: Context = TaskiqDepends()) -> bool:
     """Send one queued email (one already sent or being sent is left alone)."""
     sender: mail.MailSender = context.state.mail
-    return await mail.send_queued_email(_sessionmaker(context), sender, email_id=email_id)
+    return await mail.send_queued_email(_transactions(context), sender, email_id=email_id)
 
 
 async def enqueue(

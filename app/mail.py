@@ -20,6 +20,7 @@ from app.settings import Settings
 from models.base import utcnow
 from models.mail import actions as mail
 from models.mail.actions import Mail, MailRefused, MailSender
+from models.transactions import Transactions
 
 log = logging.getLogger("chirp.mail")
 
@@ -108,11 +109,11 @@ class MailSweep:
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        transactions: Transactions,
         read_sessionmaker: async_sessionmaker[AsyncSession],
         sender: MailSender,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._transactions = transactions
         self._read_sessionmaker = read_sessionmaker
         self._sender = sender
 
@@ -124,7 +125,7 @@ class MailSweep:
         for email_id in due:
             try:
                 sent += await mail.send_queued_email(
-                    self._sessionmaker, self._sender, email_id=email_id
+                    self._transactions, self._sender, email_id=email_id
                 )
             except Exception as exc:
                 # The relay is most likely down: the rest wait for the next sweep.

@@ -27,6 +27,7 @@ from models.billing import catalogue
 from models.billing.gateway import StripeGateway
 from models.billing.setup import BillingSetup
 from models.events.tables import Event
+from models.transactions import Transactions
 from resolvers.context import Runtime
 from subscriptions.backend import ResilientRedisBackend
 from subscriptions.dispatcher import Dispatcher
@@ -67,12 +68,10 @@ def build_services(settings: Settings) -> Services:
     if redis_backend is not None:
         redis_backend.on_reconnect = hub.request_resync
     broker = create_broker(settings)
-    broker.state.sessionmaker = sessionmaker
     webhooks = Webhooks.from_settings(settings)
     broker.state.webhooks = webhooks
     mail = create_mail_sender(settings)
     broker.state.mail = mail
-    delivery_sweep = DeliverySweep(sessionmaker, read_sessionmaker, broker, webhooks.policy)
     dispatcher = Dispatcher(
         sessionmaker,
         read_sessionmaker,
@@ -81,11 +80,15 @@ def build_services(settings: Settings) -> Services:
         JobQueue(broker).process,
         interval=settings.dispatch_interval,
     )
+    transactions = Transactions(sessionmaker, on_commit=dispatcher.kick)
+    # Jobs write through it too: a job's events go out as soon as it commits.
+    broker.state.transactions = transactions
+    delivery_sweep = DeliverySweep(transactions, read_sessionmaker, broker, webhooks.policy)
     probes = Probes(settings, engine, read_sessionmaker, broker, redis_backend, hub)
     billing = billing_setup(settings)
     runtime = Runtime(
         settings=settings,
-        sessionmaker=sessionmaker,
+        transactions=transactions,
         read_sessionmaker=read_sessionmaker,
         hasher=make_hasher(
             time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost
@@ -96,7 +99,7 @@ def build_services(settings: Settings) -> Services:
         probes=probes,
         billing=billing,
     )
-    suspensions = SuspensionSweep(sessionmaker, read_sessionmaker)
+    suspensions = SuspensionSweep(transactions, read_sessionmaker)
     loops = (
         Periodic(
             "suspension-sweep", suspensions.run_once, interval=settings.moderation_sweep_interval
@@ -106,12 +109,12 @@ def build_services(settings: Settings) -> Services:
         ),
         Periodic(
             "mail-sweep",
-            MailSweep(sessionmaker, read_sessionmaker, mail).run_once,
+            MailSweep(transactions, read_sessionmaker, mail).run_once,
             interval=SWEEP_INTERVAL,
         ),
         Periodic(
             "billing-sweep",
-            BillingSweep(sessionmaker, read_sessionmaker, billing).run_once,
+            BillingSweep(transactions, read_sessionmaker, billing).run_once,
             interval=settings.billing_sweep_interval,
         ),
         # Lists Stripe's intents and charges: hourly with the default BILLING_SWEEP_INTERVAL.

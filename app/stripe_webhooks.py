@@ -155,7 +155,7 @@ class StripeWebhookEndpoint:
     async def _apply(self, event: dict[str, Any]) -> webhooks.Receipt:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                async with self.runtime.sessionmaker() as session, session.begin():
+                async with self.runtime.transactions.begin() as session:
                     return await webhooks.receive_event(
                         session, self._setup(), event=event, now=utcnow()
                     )

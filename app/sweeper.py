@@ -45,6 +45,7 @@ from models.billing.sweep_tally import Tally
 from models.integrations import deliveries
 from models.integrations.retry import RetryPolicy
 from models.moderation import expiry
+from models.transactions import Transactions
 
 log = logging.getLogger("chirp.sweeper")
 
@@ -58,10 +59,10 @@ FANOUT_LOOKBACK_EVENTS = 100_000
 class SuspensionSweep:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        transactions: Transactions,
         read_sessionmaker: async_sessionmaker[AsyncSession],
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._transactions = transactions
         self._read_sessionmaker = read_sessionmaker
 
     async def run_once(self) -> int:
@@ -70,7 +71,7 @@ class SuspensionSweep:
         async with self._read_sessionmaker() as session:
             if not await expiry.any_expired_suspension(session, now=now):
                 return 0
-        async with self._sessionmaker() as session, session.begin():
+        async with self._transactions.begin() as session:
             lifted = await expiry.lift_expired_suspensions(
                 session, now=now, actor=SUSPENSION_SWEEPER
             )
@@ -82,12 +83,12 @@ class SuspensionSweep:
 class DeliverySweep:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        transactions: Transactions,
         read_sessionmaker: async_sessionmaker[AsyncSession],
         broker: AsyncBroker,
         policy: RetryPolicy,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._transactions = transactions
         self._read_sessionmaker = read_sessionmaker
         self._broker = broker
         self._policy = policy
@@ -108,7 +109,7 @@ class DeliverySweep:
         async with self._read_sessionmaker() as session:
             if not await deliveries.any_due(session):
                 return enqueued
-        async with self._sessionmaker() as session, session.begin():
+        async with self._transactions.begin() as session:
             due = await deliveries.claim_due(session, lease=self._policy.claim_lease)
         async with asyncio.timeout(ENQUEUE_TIMEOUT):
             await enqueue_attempts(self._broker, due)
@@ -129,7 +130,7 @@ class DeliverySweep:
             )
         enqueued = 0
         for seq in scan.lost:
-            async with self._sessionmaker() as session, session.begin():
+            async with self._transactions.begin() as session:
                 due = await deliveries.create_deliveries(
                     session, event_seq=seq, lease=self._policy.claim_lease
                 )
@@ -165,11 +166,11 @@ class BillingSweepReport:
 class BillingSweep:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        transactions: Transactions,
         read_sessionmaker: async_sessionmaker[AsyncSession],
         setup: BillingSetup,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._transactions = transactions
         self._read_sessionmaker = read_sessionmaker
         self._setup = setup
 
@@ -188,12 +189,12 @@ class BillingSweep:
                 or await dunning.due(session, now=now)
             ):
                 return BillingSweepReport()
-        sessionmaker, setup = self._sessionmaker, self._setup
+        transactions, setup = self._transactions, self._setup
         steps: dict[str, Callable[[], Awaitable[Tally]]] = {
-            "expired": lambda: incomplete.expire_incomplete(sessionmaker, setup, now=now),
-            "renewed": lambda: renewals.renew_due(sessionmaker, setup, now=now),
-            "collected": lambda: renewals.collect_uncollected(sessionmaker, setup, now=now),
-            "dunning": lambda: dunning.retry_due(sessionmaker, setup, now=now),
+            "expired": lambda: incomplete.expire_incomplete(transactions, setup, now=now),
+            "renewed": lambda: renewals.renew_due(transactions, setup, now=now),
+            "collected": lambda: renewals.collect_uncollected(transactions, setup, now=now),
+            "dunning": lambda: dunning.retry_due(transactions, setup, now=now),
         }
         done: dict[str, int] = {}
         failed = 0

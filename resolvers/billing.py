@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models.base import utcnow
-from models.billing import customers, payments, queries, renewals, subscriptions
+from models.billing import customers, entitlements, payments, queries, renewals, subscriptions
 from models.billing import errors as billing_errors
 from models.billing.catalogue import Entitlements, entitlements_of
 from models.billing.invoicing import Draft
@@ -105,7 +105,7 @@ class CurrentPlan:
 
 async def current_plan(ctx: Context, *, account_id: int) -> CurrentPlan:
     async with ctx.read() as session:
-        code = await subscriptions.current_plan(session, account_id=account_id, now=utcnow())
+        code = await entitlements.current_plan(session, account_id=account_id, now=utcnow())
     return CurrentPlan(code, entitlements_of(code))
 
 
@@ -129,7 +129,7 @@ async def add_payment_method(
     which restores a past-due or unpaid plan."""
     viewer, setup = ctx.require_viewer(), _setup(ctx)
     method = await customers.add_payment_method(
-        ctx.runtime.sessionmaker,
+        ctx.runtime.transactions,
         setup.gateway,
         account_id=viewer.id,
         stripe_payment_method_id=stripe_payment_method_id,
@@ -138,7 +138,7 @@ async def add_payment_method(
     async with ctx.read() as session:
         found = await queries.customer(session, account_id=viewer.id)
     if found is not None and found.default_payment_method_id == method.id:
-        await payments.pay_open_invoices(ctx.runtime.sessionmaker, setup, account_id=viewer.id)
+        await payments.pay_open_invoices(ctx.runtime.transactions, setup, account_id=viewer.id)
     return method
 
 
@@ -148,7 +148,7 @@ async def set_default_payment_method(ctx: Context, *, payment_method_id: int) ->
         method = await customers.set_default_payment_method(
             session, account_id=viewer.id, payment_method_id=payment_method_id
         )
-    await payments.pay_open_invoices(ctx.runtime.sessionmaker, _setup(ctx), account_id=viewer.id)
+    await payments.pay_open_invoices(ctx.runtime.transactions, _setup(ctx), account_id=viewer.id)
     return method
 
 
@@ -171,7 +171,7 @@ async def subscribe(
 ) -> Subscription:
     viewer = ctx.require_viewer()
     return await subscriptions.subscribe(
-        ctx.runtime.sessionmaker,
+        ctx.runtime.transactions,
         _setup(ctx),
         account_id=viewer.id,
         plan_code=plan_code,
@@ -187,7 +187,7 @@ async def change_plan(
 ) -> tuple[Subscription, Invoice | None]:
     viewer = ctx.require_viewer()
     return await subscriptions.change_plan(
-        ctx.runtime.sessionmaker,
+        ctx.runtime.transactions,
         _setup(ctx),
         account_id=viewer.id,
         plan_code=plan_code,

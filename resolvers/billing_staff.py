@@ -1,5 +1,6 @@
-"""Billing back-office glue: every change runs through `staff_write`, so a refused attempt
-is audited too; the actions record their own audit entries."""
+"""Billing back-office glue: every change runs through `staff_write` (a refund, which opens
+its own transactions around Stripe, through `staff_action`), so a refused attempt is audited
+too; the actions record their own audit entries."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from models.billing.tables import Coupon, Price, PromotionCode, UsageRecord
 from models.errors import DomainError
 from resolvers.context import Context
 from resolvers.paging import BadUserInput
-from resolvers.staff import staff_write
+from resolvers.staff import staff_action, staff_write
 
 
 async def create_coupon(
@@ -101,15 +102,15 @@ async def set_plan_price(
 async def refund_invoice(
     ctx: Context, *, invoice_id: int, amount: int | None, reason: str
 ) -> CreditNote:
-    """The refund talks to Stripe between its own transactions; `staff_write` is here for
-    its audit of a refusal, and its session is never used (so no connection is held)."""
+    """The refund talks to Stripe between its own transactions, so none is open around it
+    (`staff_action`, not `staff_write`); a refusal is audited all the same."""
     setup = ctx.runtime.billing
     assert setup is not None
-    async with staff_write(
+    async with staff_action(
         ctx, action="billing.refund", target_type="invoice", target_id=invoice_id, reason=reason
-    ) as (_, actor):
+    ) as actor:
         return await refunds.refund_invoice(
-            ctx.runtime.sessionmaker,
+            ctx.runtime.transactions,
             setup,
             actor=actor,
             invoice_id=invoice_id,

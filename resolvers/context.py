@@ -22,6 +22,7 @@ from models.access.roles import Role
 from models.accounts.tables import Account
 from models.audit.actions import Actor
 from models.billing.setup import BillingSetup
+from models.transactions import Transactions
 from resolvers.loaders import Loaders
 from resolvers.status import StatusSource
 from subscriptions.dispatcher import Dispatcher
@@ -34,7 +35,8 @@ class Runtime:
     """Services built once per process by `create_app` and shared by every request."""
 
     settings: Settings
-    sessionmaker: async_sessionmaker[AsyncSession]
+    # Every write goes through it, so each commit wakes the dispatcher.
+    transactions: Transactions
     read_sessionmaker: async_sessionmaker[AsyncSession]
     hasher: PasswordHasher
     dispatcher: Dispatcher
@@ -44,6 +46,11 @@ class Runtime:
     billing: BillingSetup | None = None
     # When each (account, field) refusal was last audited: see resolvers.staff.audit_refusal.
     refusals_audited: dict[tuple[int, str], float] = field(default_factory=dict)
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """The write database's sessionmaker, for scripts and checks that commit nothing."""
+        return self.transactions.sessionmaker
 
 
 class NotAuthenticated(GraphQLError):
@@ -157,9 +164,8 @@ class Context:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One transaction; after it commits, the dispatcher publishes its events."""
-        async with self.runtime.sessionmaker() as session, session.begin():
+        async with self.runtime.transactions.begin() as session:
             yield session
-        self.runtime.dispatcher.kick()
 
 
 Info = strawberry.Info[Context, None]

@@ -27,10 +27,24 @@ async def staff_write(
     """A write transaction for a staff action. The action records its own audit entry in it;
     when it fails with a domain error (no reason, outranked, unknown target...), the refusal
     is recorded in a transaction of its own and the error goes on to the client."""
+    async with (
+        staff_action(
+            ctx, action=action, target_type=target_type, target_id=target_id, reason=reason
+        ) as actor,
+        ctx.write() as session,
+    ):
+        yield session, actor
+
+
+@asynccontextmanager
+async def staff_action(
+    ctx: Context, *, action: str, target_type: str, target_id: object, reason: str | None
+) -> AsyncIterator[Actor]:
+    """A staff action that opens its own transactions (a refund, around its Stripe call):
+    no transaction is open here, and a refusal is audited as `staff_write` audits it."""
     actor = await ctx.actor()
     try:
-        async with ctx.write() as session:
-            yield session, actor
+        yield actor
     except DomainError as err:
         async with ctx.write() as session:
             await audit.record_entry(

@@ -4,7 +4,7 @@ payment method with Stripe's library and passes its id."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
 from models.base import conflict_insert, utcnow
@@ -13,6 +13,7 @@ from models.billing.gateway import StripeGateway
 from models.billing.tables import BillingCustomer, PaymentMethod, Subscription
 from models.errors import InvalidInput, NotFound
 from models.text import check_text
+from models.transactions import Transactions
 
 
 async def lock_customer(session: AsyncSession, *, account_id: int) -> BillingCustomer:
@@ -46,20 +47,20 @@ async def lock_subscription(session: AsyncSession, subscription_id: int) -> Subs
 
 
 async def ensure_stripe_customer(
-    sessionmaker: async_sessionmaker[AsyncSession], gateway: StripeGateway, *, account_id: int
+    transactions: Transactions, gateway: StripeGateway, *, account_id: int
 ) -> str:
     """The account's Stripe customer id, created once (a retry reuses the stored key)."""
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         customer = await lock_customer(session, account_id=account_id)
         if customer.stripe_customer_id:
             return customer.stripe_customer_id
         email = await session.scalar(select(Account.email).where(Account.id == account_id))
     key = f"chirp-customer-{account_id}"
-    done = await idempotency.reserve(sessionmaker, key=key, operation="customer.create")
+    done = await idempotency.reserve(transactions, key=key, operation="customer.create")
     stripe_id = done or await gateway.create_customer(
         account_id=account_id, email=email or "", key=key
     )
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         customer = await lock_customer(session, account_id=account_id)
         if customer.stripe_customer_id is None:
             customer.stripe_customer_id = stripe_id
@@ -68,7 +69,7 @@ async def ensure_stripe_customer(
 
 
 async def add_payment_method(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     gateway: StripeGateway,
     *,
     account_id: int,
@@ -82,7 +83,7 @@ async def add_payment_method(
             "Give the id of a payment method created with Stripe's library (pm_...).",
             field="paymentMethodId",
         )
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         existing = await session.scalar(
             select(PaymentMethod).where(
                 PaymentMethod.stripe_payment_method_id == stripe_payment_method_id
@@ -92,13 +93,13 @@ async def add_payment_method(
             raise InvalidInput(
                 "That payment method belongs to another account.", field="paymentMethodId"
             )
-    customer_id = await ensure_stripe_customer(sessionmaker, gateway, account_id=account_id)
+    customer_id = await ensure_stripe_customer(transactions, gateway, account_id=account_id)
     key = f"chirp-attach-{account_id}-{stripe_payment_method_id}"
-    await idempotency.reserve(sessionmaker, key=key, operation="payment_method.attach")
+    await idempotency.reserve(transactions, key=key, operation="payment_method.attach")
     card = await gateway.attach_payment_method(
         customer_id=customer_id, payment_method_id=stripe_payment_method_id, key=key
     )
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         customer = await lock_customer(session, account_id=account_id)
         method = await session.scalar(
             select(PaymentMethod).where(

@@ -18,7 +18,7 @@ from models.access.tables import AccountRole
 from models.accounts.tables import Account
 from models.audit.actions import Actor, record_entry
 from models.base import conflict_insert, utcnow
-from models.billing import charges, dunning, invoicing, money, subscriptions
+from models.billing import charges, invoicing, money, past_due, subscriptions
 from models.billing.charges import amount_field, text_field
 from models.billing.errors import InvalidWebhookPayload
 from models.billing.ledger import Dispute, Payment
@@ -220,7 +220,7 @@ async def _close(
             if live is not None:
                 live.status, live.canceled_at, live.cancel_reason = CANCELED, at, CANCEL_REASON
                 live.frozen = live.cancel_at_period_end = False
-                dunning.clear(live)
+                past_due.clear(live)
                 effect = "canceled"
         elif live is not None and live.frozen and not await _others_open(session, row):
             live.frozen = False

@@ -1,8 +1,8 @@
 """Dunning: what a failed payment does to a subscription, step by step.
 
-The first failure makes it past due (`start`): its plan stays on until `grace_ends_at` and
-its open invoices are retried at `BillingSetup.retry_days` after that failure
-(`retry_due`). When the retries are spent and the grace is over it is unpaid: Free
+The first failure makes it past due (`past_due.start`): its plan stays on until
+`grace_ends_at` and its open invoices are retried at `BillingSetup.retry_days` after that
+failure (`retry_due`). When the retries are spent and the grace is over it is unpaid: Free
 entitlements, invoices still open, nothing deleted. Paying every open invoice (a retry, a
 webhook, or a new card: `update_payment_method_and_settle`) makes it active again. Each
 step emails the owner once, keyed by the subscription, the failure's time and the step."""
@@ -14,51 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
-from models.billing import customers, errors, notices
+from models.billing import customers, errors, notices, payments
 from models.billing.ledger import OPEN, Invoice, Payment
 from models.billing.setup import BillingSetup
 from models.billing.sweep_tally import Tally
 from models.billing.tables import PAST_DUE, UNPAID, PaymentMethod, Subscription
+from models.transactions import Transactions
 
 log = logging.getLogger("chirp.billing")
 
 BATCH = 100
 # Stripe did not answer during a retry: try again this soon, without counting the step.
 RETRY_WHEN_UNAVAILABLE = timedelta(hours=1)
-
-
-async def start(
-    session: AsyncSession,
-    setup: BillingSetup,
-    *,
-    subscription: Subscription,
-    invoice: Invoice,
-    now: datetime,
-) -> None:
-    """The first failure: past due, retries scheduled, entitlements kept until grace ends."""
-    subscription.status = PAST_DUE
-    subscription.past_due_since = now
-    subscription.retry_step = 0
-    subscription.next_retry_at = now + timedelta(days=setup.retry_days[0])
-    subscription.grace_ends_at = now + setup.grace
-    await notices.send_payment_failed(session, subscription=subscription, attempt=0)
-
-
-def clear(subscription: Subscription) -> None:
-    subscription.past_due_since = None
-    subscription.retry_step = 0
-    subscription.next_retry_at = None
-    subscription.grace_ends_at = None
-
-
-async def restore(session: AsyncSession, *, subscription: Subscription, now: datetime) -> None:
-    """Every open invoice is paid: tell the owner if it had been past due, and clear dunning."""
-    if subscription.past_due_since is not None:
-        await notices.send_restored(session, subscription=subscription)
-    clear(subscription)
 
 
 async def due(session: AsyncSession, *, now: datetime) -> bool:
@@ -79,7 +49,7 @@ class _Claim:
 
 
 async def retry_due(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     now: datetime,
@@ -88,7 +58,7 @@ async def retry_due(
     """Retry the open invoices of past-due subscriptions whose retry is due, then move those
     whose retries are spent and grace is over to unpaid; `done` counts those that changed.
     One that fails is logged and counted, and the others go on."""
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         rows = (
             await session.execute(
                 select(Subscription.id, Subscription.account_id)
@@ -102,24 +72,20 @@ async def retry_due(
         with tally.isolated(
             "a dunning retry", subscription_id=subscription_id, account_id=account_id
         ):
-            tally.done += await _retry(sessionmaker, setup, tally, subscription_id, account_id, now)
-    await _fall_back_to_free(sessionmaker, tally, now=now, limit=limit)
+            tally.done += await _retry(transactions, setup, tally, subscription_id, account_id, now)
+    await _fall_back_to_free(transactions, tally, now=now, limit=limit)
     return tally
 
 
 async def _retry(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     tally: Tally,
     subscription_id: int,
     account_id: int,
     now: datetime,
 ) -> int:
-    # payments calls `start` and `restore`: imported here so neither module needs the
-    # other at import time.
-    from models.billing import payments
-
-    claim = await _claim(sessionmaker, setup, subscription_id, account_id, now)
+    claim = await _claim(transactions, setup, subscription_id, account_id, now)
     if claim is None:
         return 0  # another sweeper took this step, or it was paid meanwhile
     unavailable = False
@@ -130,13 +96,13 @@ async def _retry(
             "retrying an invoice", invoice_id=invoice_id, subscription_id=subscription_id
         ):
             try:
-                await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+                await payments.collect(transactions, setup, invoice_id=invoice_id, now=now)
             except errors.NoPaymentMethod:
                 break  # the failure email asks for a card
             except errors.PaymentProcessorUnavailable:
                 unavailable = True
                 break
-    await _conclude(sessionmaker, claim, now=now, unavailable=unavailable)
+    await _conclude(transactions, claim, now=now, unavailable=unavailable)
     return 1
 
 
@@ -153,7 +119,7 @@ def _grace_over(now: datetime) -> list[ColumnElement[bool]]:
 
 
 async def _claim(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     subscription_id: int,
     account_id: int,
@@ -161,7 +127,7 @@ async def _claim(
 ) -> _Claim | None:
     """Take the retry step under the locks and commit before any Stripe call, so two
     sweepers never make the same retry. Steps missed while no sweeper ran are skipped."""
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         await customers.lock_customer(session, account_id=account_id)
         subscription = await customers.lock_subscription(session, subscription_id)
         if (
@@ -182,15 +148,13 @@ async def _claim(
 
 
 async def _conclude(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     claim: _Claim,
     *,
     now: datetime,
     unavailable: bool,
 ) -> None:
-    from models.billing import payments
-
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         await customers.lock_customer(session, account_id=claim.account_id)
         subscription = await customers.lock_subscription(session, claim.subscription_id)
         if (
@@ -216,9 +180,9 @@ def _grace_over_now(subscription: Subscription, now: datetime) -> bool:
 
 
 async def _fall_back_to_free(
-    sessionmaker: async_sessionmaker[AsyncSession], tally: Tally, *, now: datetime, limit: int
+    transactions: Transactions, tally: Tally, *, now: datetime, limit: int
 ) -> None:
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         rows = (
             await session.execute(
                 select(Subscription.id, Subscription.account_id)
@@ -231,18 +195,16 @@ async def _fall_back_to_free(
         with tally.isolated(
             "moving to unpaid", subscription_id=subscription_id, account_id=account_id
         ):
-            tally.done += await _fall_to_unpaid(sessionmaker, subscription_id, account_id, now)
+            tally.done += await _fall_to_unpaid(transactions, subscription_id, account_id, now)
 
 
 async def _fall_to_unpaid(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     subscription_id: int,
     account_id: int,
     now: datetime,
 ) -> int:
-    from models.billing import payments
-
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         await customers.lock_customer(session, account_id=account_id)
         subscription = await customers.lock_subscription(session, subscription_id)
         if (
@@ -277,7 +239,7 @@ async def _open_invoice_ids(session: AsyncSession, subscription_id: int) -> list
 
 
 async def update_payment_method_and_settle(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     account_id: int,
@@ -286,16 +248,14 @@ async def update_payment_method_and_settle(
 ) -> tuple[PaymentMethod, list[Payment]]:
     """Add a card as the default and pay every open invoice with it: a past-due or unpaid
     subscription whose invoices are all paid is active again."""
-    from models.billing import payments
-
     method = await customers.add_payment_method(
-        sessionmaker,
+        transactions,
         setup.gateway,
         account_id=account_id,
         stripe_payment_method_id=stripe_payment_method_id,
         make_default=True,
     )
     paid = await payments.pay_open_invoices(
-        sessionmaker, setup, account_id=account_id, now=now or utcnow()
+        transactions, setup, account_id=account_id, now=now or utcnow()
     )
     return method, paid

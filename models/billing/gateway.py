@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import stripe
 
 from models.billing import errors
+from models.transactions import ensure_outside_transaction
 
 
 class StripeSettings(Protocol):
@@ -78,6 +79,8 @@ class HTTPXClient(stripe.HTTPXClient):
     def _get_request_args_kwargs(
         self, method: str, url: str, headers: Mapping[str, str], post_data: Any
     ) -> Any:
+        # Every Stripe request passes here: none may wait inside an open transaction.
+        ensure_outside_transaction("a Stripe call")
         args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
         body = kwargs.pop("data", None)
         if body:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import conflict_insert, utcnow
 from models.billing.tables import StripeRequest
+from models.transactions import Transactions
 
 
-async def reserve(
-    sessionmaker: async_sessionmaker[AsyncSession], *, key: str, operation: str
-) -> str | None:
+async def reserve(transactions: Transactions, *, key: str, operation: str) -> str | None:
     """Store `key` (once; a retry finds it) and commit. Returns the Stripe object id of an
     earlier call with this key that completed, so the caller need not call again."""
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         insert = conflict_insert(session)
         await session.execute(
             insert(StripeRequest)

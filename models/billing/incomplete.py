@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
 from models.billing import coupons, customers, idempotency, payments
@@ -16,6 +16,7 @@ from models.billing.ledger import FAILED, OPEN, PENDING, SUCCEEDED, VOID, Invoic
 from models.billing.setup import BillingSetup
 from models.billing.sweep_tally import Tally
 from models.billing.tables import CANCELED, INCOMPLETE, Subscription
+from models.transactions import Transactions
 
 BATCH = 100
 INCOMPLETE_EXPIRED = coupons.INCOMPLETE_EXPIRED
@@ -37,7 +38,7 @@ def _incomplete_expired(now: datetime) -> Select[int, int]:
 
 
 async def expire_incomplete(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     now: datetime,
@@ -49,7 +50,7 @@ async def expire_incomplete(
     unless it succeeded meanwhile, which then completes the subscription instead; one a
     caller is making right now is waited for. One that fails is logged and left for the next
     sweep."""
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         rows = (
             await session.execute(_incomplete_expired(now).order_by(Subscription.id).limit(limit))
         ).all()
@@ -60,14 +61,14 @@ async def expire_incomplete(
             subscription_id=subscription_id,
             account_id=account_id,
         ):
-            if await _give_up_waiting_payments(sessionmaker, setup, subscription_id, now):
+            if await _give_up_waiting_payments(transactions, setup, subscription_id, now):
                 continue
-            tally.done += await _expire(sessionmaker, subscription_id, account_id, now)
+            tally.done += await _expire(transactions, subscription_id, account_id, now)
     return tally
 
 
 async def abandon(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     subscription_id: int,
@@ -77,13 +78,13 @@ async def abandon(
     """End an incomplete subscription at once, as its expiry would (its customer chose
     another plan, interval, currency or offer). False when it cannot be: its payment
     succeeded after all, or is being made right now."""
-    if await _give_up_waiting_payments(sessionmaker, setup, subscription_id, now):
+    if await _give_up_waiting_payments(transactions, setup, subscription_id, now):
         return False
-    return await _expire(sessionmaker, subscription_id, account_id, now) == 1
+    return await _expire(transactions, subscription_id, account_id, now) == 1
 
 
 async def _give_up_waiting_payments(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     subscription_id: int,
     now: datetime,
@@ -91,7 +92,7 @@ async def _give_up_waiting_payments(
     """Cancel the unclaimed pending payments of the subscription's open invoices at Stripe and
     close them; True when one had succeeded after all (it is applied, nothing expires)."""
     clock = utcnow()
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         waiting = list(
             await session.scalars(
                 select(Payment)
@@ -109,7 +110,7 @@ async def _give_up_waiting_payments(
             result = IntentResult("", FAILED, None, "expired", "The first invoice expired.")
         else:
             key = f"chirp-payment-{payment.id}-cancel"
-            await idempotency.reserve(sessionmaker, key=key, operation="payment_intent.cancel")
+            await idempotency.reserve(transactions, key=key, operation="payment_intent.cancel")
             result = await setup.gateway.cancel_unless_paid(
                 intent_id=payment.stripe_payment_intent_id, key=key
             )
@@ -121,7 +122,7 @@ async def _give_up_waiting_payments(
                     "expired",
                     "Not completed within 23 hours; the first invoice expired.",
                 )
-        async with sessionmaker() as session, session.begin():
+        async with transactions.begin() as session:
             await payments.apply_intent_result(
                 session, setup, result=result, now=now, payment_id=payment.id
             )
@@ -131,12 +132,12 @@ async def _give_up_waiting_payments(
 
 
 async def _expire(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     subscription_id: int,
     account_id: int,
     now: datetime,
 ) -> int:
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         customer = await customers.lock_customer(session, account_id=account_id)
         # Invoices before the subscription: the order payments.apply_intent_result locks in.
         invoices = list(

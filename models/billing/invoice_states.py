@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit.actions import Actor, record_entry, require_reason
 from models.base import utcnow
-from models.billing import customers, dunning, errors, invoicing, payments
+from models.billing import customers, errors, invoicing, past_due, payments
 from models.billing.ledger import OPEN, PAID, PENDING, UNCOLLECTIBLE, VOID, Invoice, Payment
 from models.billing.tables import CANCELED, PAST_DUE, UNPAID
 from models.errors import NotFound
@@ -90,7 +90,7 @@ async def _settle_subscription(
         subscription.status, subscription.canceled_at = CANCELED, now
         subscription.cancel_reason = WRITTEN_OFF
         subscription.cancel_at_period_end = subscription.frozen = False
-        dunning.clear(subscription)
+        past_due.clear(subscription)
         log.info(
             "subscription %d is canceled: its unpaid invoices were written off", subscription.id
         )

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
-from models.billing import customers, dunning, errors, idempotency, invoicing
+from models.billing import customers, errors, idempotency, invoicing, past_due
 from models.billing.gateway import IntentResult, StripeGateway
 from models.billing.ledger import FAILED, OPEN, PAID, PENDING, SUCCEEDED, Invoice, Payment
 from models.billing.setup import BillingSetup
 from models.billing.tables import ACTIVE, INCOMPLETE, PAST_DUE, UNPAID, Subscription
+from models.transactions import Transactions
 from telemetry import metrics
 
 # How long a caller may talk to Stripe about a payment before others may take it over.
@@ -33,7 +34,7 @@ class _Attempt:
 
 
 async def collect(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     invoice_id: int,
@@ -48,28 +49,28 @@ async def collect(
     left to it. Returns None when nothing is due."""
     now = now or utcnow()
     while True:
-        step = await _claim(sessionmaker, invoice_id=invoice_id)
+        step = await _claim(transactions, invoice_id=invoice_id)
         if step is None or isinstance(step, Payment):
             return step
         if isinstance(step, _Attempt):
             break
         payment_id, old_intent = step
-        paid = await _supersede(sessionmaker, setup, payment_id, old_intent, now)
+        paid = await _supersede(transactions, setup, payment_id, old_intent, now)
         if paid is not None:
             return paid
     try:
-        result = await _charge(sessionmaker, setup.gateway, step, invoice_id, on_session)
+        result = await _charge(transactions, setup.gateway, step, invoice_id, on_session)
     except errors.PaymentRejected as exc:
         result = IntentResult(step.intent_id or "", FAILED, None, "processor_rejected", exc.message)
     except Exception:
         # Unanswered (or an unexpected error): the payment stays pending, unclaimed, for
         # a retry to continue with the same keys.
-        async with sessionmaker() as session, session.begin():
+        async with transactions.begin() as session:
             found = await session.get(Payment, step.payment_id, with_for_update=True)
             if found is not None:
                 found.claimed_until = None
         raise
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         before = await session.scalar(select(Payment.status).where(Payment.id == step.payment_id))
         applied = await apply_intent_result(
             session, setup, result=result, now=now, payment_id=step.payment_id
@@ -81,11 +82,11 @@ async def collect(
 
 
 async def _claim(
-    sessionmaker: async_sessionmaker[AsyncSession], *, invoice_id: int
+    transactions: Transactions, *, invoice_id: int
 ) -> _Attempt | Payment | tuple[int, str | None] | None:
     """Under the customer's and the invoice's locks: the payment to make (claimed), a payment
     someone else is making, a pending payment on another card to supersede, or None."""
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         account_id = await session.scalar(
             select(Invoice.account_id).where(Invoice.id == invoice_id)
         )
@@ -126,7 +127,7 @@ async def _claim(
 
 
 async def _supersede(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     payment_id: int,
     intent_id: str | None,
@@ -137,12 +138,12 @@ async def _supersede(
     try starts a payment on the new card with keys of its own."""
     if intent_id is not None:
         key = f"chirp-payment-{payment_id}-cancel"
-        await idempotency.reserve(sessionmaker, key=key, operation="payment_intent.cancel")
+        await idempotency.reserve(transactions, key=key, operation="payment_intent.cancel")
         result = await setup.gateway.cancel_unless_paid(intent_id=intent_id, key=key)
         if result.status == SUCCEEDED:
-            async with sessionmaker() as session, session.begin():
+            async with transactions.begin() as session:
                 return await apply_intent_result(session, setup, result=result, now=now)
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         found = await session.get(Payment, payment_id, with_for_update=True)
         if found is not None and found.status == PENDING:
             found.status = FAILED
@@ -153,7 +154,7 @@ async def _supersede(
 
 
 async def _charge(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     gateway: StripeGateway,
     step: _Attempt,
     invoice_id: int,
@@ -164,7 +165,7 @@ async def _charge(
     if intent_id is None:
         key = f"chirp-payment-{step.payment_id}-create"
         intent_id = await idempotency.reserve(
-            sessionmaker, key=key, operation="payment_intent.create"
+            transactions, key=key, operation="payment_intent.create"
         ) or await gateway.create_intent(
             amount=step.amount,
             currency=step.currency,
@@ -176,7 +177,7 @@ async def _charge(
             },
             key=key,
         )
-        async with sessionmaker() as session, session.begin():
+        async with transactions.begin() as session:
             found = await session.get(Payment, step.payment_id, with_for_update=True)
             assert found is not None
             if found.stripe_payment_intent_id is None:
@@ -184,11 +185,11 @@ async def _charge(
             intent_id = found.stripe_payment_intent_id
             await idempotency.complete(session, key=key, result_id=intent_id)
     key = f"chirp-payment-{step.payment_id}-confirm"
-    await idempotency.reserve(sessionmaker, key=key, operation="payment_intent.confirm")
+    await idempotency.reserve(transactions, key=key, operation="payment_intent.confirm")
     # Off session, a confirmation that stops for 3-D Secure is followed by a cancel.
-    await idempotency.reserve(sessionmaker, key=f"{key}-cancel", operation="payment_intent.cancel")
+    await idempotency.reserve(transactions, key=f"{key}-cancel", operation="payment_intent.cancel")
     result = await gateway.confirm_intent(intent_id=intent_id, key=key, on_session=on_session)
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         await idempotency.complete(session, key=key, result_id=intent_id)
     return result
 
@@ -235,7 +236,9 @@ async def apply_intent_result(
         payment.failure_code = result.failure_code[:64]
         payment.failure_message = result.failure_message[:300]
         if subscription is not None and subscription.status == ACTIVE:
-            await dunning.start(session, setup, subscription=subscription, invoice=invoice, now=now)
+            await past_due.start(
+                session, setup, subscription=subscription, invoice=invoice, now=now
+            )
     return payment
 
 
@@ -265,22 +268,22 @@ async def settle_subscription(
         subscription.current_period_end = now
         subscription.billing_anchor = now
     subscription.status = ACTIVE
-    await dunning.restore(session, subscription=subscription, now=now)
+    await past_due.restore(session, subscription=subscription, now=now)
 
 
 async def pay_open_invoices(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     account_id: int,
     now: datetime | None = None,
 ) -> list[Payment]:
     """Try every open invoice of the account (after a payment method change)."""
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         ids = [i.id for i in await invoicing.open_invoices(session, account_id=account_id)]
     results = []
     for invoice_id in ids:
-        payment = await collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+        payment = await collect(transactions, setup, invoice_id=invoice_id, now=now)
         if payment is not None:
             results.append(payment)
     return results

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit.actions import Actor, record_entry, require_reason
 from models.base import utcnow
@@ -27,6 +27,7 @@ from models.billing.ledger import (
 )
 from models.billing.setup import BillingSetup
 from models.errors import NotFound
+from models.transactions import Transactions
 
 # Longer than any Stripe call takes (settings cap its timeout at 60 s): a pending credit note
 # claimed longer ago than this was interrupted, and the next refund of its invoice finishes it.
@@ -45,7 +46,7 @@ class _Claim:
 
 
 async def refund_invoice(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     actor: Actor,
@@ -63,21 +64,21 @@ async def refund_invoice(
         money.check_amount(amount, field="amount")
     resumed: CreditNote | None = None
     while True:
-        async with sessionmaker() as session, session.begin():
+        async with transactions.begin() as session:
             leftover = await _claim_interrupted(session, invoice_id=invoice_id, now=now)
         if leftover is None:
             break
-        resumed = await _send(sessionmaker, setup, claim=leftover, actor=actor, now=now)
+        resumed = await _send(transactions, setup, claim=leftover, actor=actor, now=now)
     if resumed is not None and amount in (None, resumed.amount):
-        async with sessionmaker() as session:
+        async with transactions.session() as session:
             left = await _refundable(session, invoice_id=invoice_id)
         if amount is not None or left == 0:
             return resumed
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         claim = await _reserve(
             session, actor=actor, invoice_id=invoice_id, amount=amount, reason=reason, now=now
         )
-    return await _send(sessionmaker, setup, claim=claim, actor=actor, now=now)
+    return await _send(transactions, setup, claim=claim, actor=actor, now=now)
 
 
 async def _paid_with(session: AsyncSession, *, invoice_id: int) -> tuple[Invoice, Payment]:
@@ -182,7 +183,7 @@ async def _claim_interrupted(
 
 
 async def _send(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     claim: _Claim,
@@ -194,7 +195,7 @@ async def _send(
     key = f"chirp-refund-{claim.credit_note_id}"
     gateway = setup.gateway
     try:
-        refund_id = await idempotency.reserve(sessionmaker, key=key, operation="refund.create")
+        refund_id = await idempotency.reserve(transactions, key=key, operation="refund.create")
         if refund_id is None and claim.resumed:
             refund_id = await gateway.find_refund(
                 intent_id=claim.intent_id,
@@ -211,7 +212,7 @@ async def _send(
             )
     except errors.PaymentProcessorUnavailable:
         # Whether Stripe refunded is unknown: a retry may finish it at once (same key).
-        async with sessionmaker() as session, session.begin():
+        async with transactions.begin() as session:
             note = await session.get(CreditNote, claim.credit_note_id, with_for_update=True)
             if note is not None and note.status == PENDING:
                 note.claimed_until = None
@@ -219,12 +220,12 @@ async def _send(
     except errors.RefundRefused:
         # Nothing was refunded: the reservation ends without a number (no gap). The refusal
         # is audited by the caller, as every refused staff action is (resolvers.staff).
-        async with sessionmaker() as session, session.begin():
+        async with transactions.begin() as session:
             note = await session.get(CreditNote, claim.credit_note_id, with_for_update=True)
             if note is not None and note.status == PENDING:
                 note.status, note.claimed_until = FAILED, None
         raise
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         await idempotency.complete(session, key=key, result_id=refund_id)
         note, before = await credit_notes.issue(
             session, credit_note_id=claim.credit_note_id, refund_id=refund_id, now=now

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.billing import customers, dunning, errors, invoicing, payments, plans, usage
+from models.billing import customers, errors, invoicing, past_due, payments, plans, usage
 from models.billing.ledger import (
     FAILED,
     OPEN,
@@ -32,6 +32,7 @@ from models.billing.tables import (
     Price,
     Subscription,
 )
+from models.transactions import Transactions
 
 log = logging.getLogger("chirp.billing")
 
@@ -128,7 +129,7 @@ def _renewals_due(now: datetime) -> Select[int, int]:
 
 
 async def renew_due(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     now: datetime,
@@ -137,7 +138,7 @@ async def renew_due(
     """Renew (or end) the subscriptions whose period is over at `now`, then collect each
     invoice; `done` counts those renewed or ended. One period per subscription per call; a
     renewal or a collection that fails is logged and counted, and the others go on."""
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         rows = (
             await session.execute(
                 _renewals_due(now).order_by(Subscription.current_period_end).limit(limit)
@@ -149,25 +150,25 @@ async def renew_due(
         with tally.isolated(
             "renewing a subscription", subscription_id=subscription_id, account_id=account_id
         ):
-            done, invoice_id = await _renew(sessionmaker, subscription_id, account_id, now)
+            done, invoice_id = await _renew(transactions, subscription_id, account_id, now)
             tally.done += done  # not done: renewed by another sweeper, or changed meanwhile
         if invoice_id is None:
             continue
         with tally.isolated(
             "collecting a renewal invoice", invoice_id=invoice_id, subscription_id=subscription_id
         ):
-            await collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+            await collect(transactions, setup, invoice_id=invoice_id, now=now)
     return tally
 
 
 async def _renew(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     subscription_id: int,
     account_id: int,
     now: datetime,
 ) -> tuple[bool, int | None]:
     """Whether it was renewed (or ended) by this call, and the open invoice to collect."""
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         customer = await customers.lock_customer(session, account_id=account_id)
         subscription = await customers.lock_subscription(session, subscription_id)
         if (
@@ -183,7 +184,7 @@ async def _renew(
             subscription.status = CANCELED
             subscription.canceled_at = ended[1]
             subscription.cancel_reason = CANCELED_BY_CUSTOMER
-            dunning.clear(subscription)
+            past_due.clear(subscription)
         else:
             subscription.price_id = cycle.price.id
             subscription.pending_price_id = None
@@ -215,7 +216,7 @@ async def _renew(
 
 
 async def collect(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     invoice_id: int,
@@ -225,28 +226,30 @@ async def collect(
     (`payments.apply_intent_result`); so does having no card. If Stripe does not answer, the
     sweep collects it later."""
     try:
-        await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+        await payments.collect(transactions, setup, invoice_id=invoice_id, now=now)
     except errors.NoPaymentMethod:
-        await _start_dunning(sessionmaker, setup, invoice_id=invoice_id, now=now)
+        await _start_dunning(transactions, setup, invoice_id=invoice_id, now=now)
     except errors.PaymentProcessorUnavailable:
         log.warning("collecting invoice %d: Stripe did not answer; the sweep retries", invoice_id)
 
 
 async def _start_dunning(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     invoice_id: int,
     now: datetime,
 ) -> None:
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         invoice = await session.get(Invoice, invoice_id)
         if invoice is None or invoice.subscription_id is None:
             return
         await customers.lock_customer(session, account_id=invoice.account_id)
         subscription = await customers.lock_subscription(session, invoice.subscription_id)
         if subscription is not None and subscription.status == ACTIVE:
-            await dunning.start(session, setup, subscription=subscription, invoice=invoice, now=now)
+            await past_due.start(
+                session, setup, subscription=subscription, invoice=invoice, now=now
+            )
 
 
 def _uncollected(now: datetime) -> Select[int]:
@@ -277,7 +280,7 @@ def _uncollected(now: datetime) -> Select[int]:
 
 
 async def collect_uncollected(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     now: datetime,
@@ -286,7 +289,7 @@ async def collect_uncollected(
     """Collect the open invoices nobody is collecting (`_uncollected`): renewals, upgrades,
     a last usage invoice; `done` counts those tried. No card starts dunning; a collection
     that fails is logged and counted, and the others go on."""
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         rows = (
             await session.execute(
                 _uncollected(now)
@@ -300,6 +303,6 @@ async def collect_uncollected(
         with tally.isolated(
             "collecting an open invoice", invoice_id=invoice_id, subscription_id=subscription_id
         ):
-            await collect(sessionmaker, setup, invoice_id=invoice_id, now=now)
+            await collect(transactions, setup, invoice_id=invoice_id, now=now)
             tally.done += 1
     return tally

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
 from models.billing import (
@@ -21,7 +21,6 @@ from models.billing import (
     plans,
     usage,
 )
-from models.billing.catalogue import FREE, Entitlements, entitlements_of
 from models.billing.ledger import (
     FAILED,
     OPEN,
@@ -41,6 +40,7 @@ from models.billing.tables import (
     Price,
     Subscription,
 )
+from models.transactions import Transactions
 
 
 async def live_subscription(
@@ -56,7 +56,7 @@ async def live_subscription(
 
 
 async def subscribe(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     account_id: int,
@@ -73,16 +73,16 @@ async def subscribe(
     currency = money.check_currency(currency)
     plans.check_plan(plan_code, interval)
     country = plans.check_country(country)
-    await customers.ensure_stripe_customer(sessionmaker, setup.gateway, account_id=account_id)
+    await customers.ensure_stripe_customer(transactions, setup.gateway, account_id=account_id)
     await _replace_a_different_incomplete(
-        sessionmaker,
+        transactions,
         setup,
         account_id=account_id,
         wanted=(plan_code, interval, currency),
         promotion_code=promotion_code,
         now=now,
     )
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         customer = await customers.lock_customer(session, account_id=account_id)
         live = await live_subscription(session, account_id=account_id, lock=True)
         if live is not None and live.status != INCOMPLETE:
@@ -109,17 +109,17 @@ async def subscribe(
         )
     if invoice_id is not None:
         payment = await payments.collect(
-            sessionmaker, setup, invoice_id=invoice_id, now=now, on_session=True
+            transactions, setup, invoice_id=invoice_id, now=now, on_session=True
         )
         _raise_if_failed(payment)
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         found = await session.get(Subscription, subscription_id)
         assert found is not None
         return found
 
 
 async def _replace_a_different_incomplete(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     account_id: int,
@@ -130,7 +130,7 @@ async def _replace_a_different_incomplete(
     """Subscribing again while the first invoice is unpaid continues that subscription if the
     choice is the same; a different plan, interval, currency or a promotion code ends it
     first (its invoice voided, its payment canceled, its coupon given back)."""
-    async with sessionmaker() as session:
+    async with transactions.session() as session:
         live = await live_subscription(session, account_id=account_id)
         if live is None or live.status != INCOMPLETE:
             return
@@ -139,7 +139,7 @@ async def _replace_a_different_incomplete(
         if (price.plan_code, price.interval, price.currency) == wanted and not promotion_code:
             return
     replaced = await incomplete.abandon(
-        sessionmaker, setup, subscription_id=live.id, account_id=account_id, now=now
+        transactions, setup, subscription_id=live.id, account_id=account_id, now=now
     )
     if not replaced:
         raise errors.AlreadySubscribed(
@@ -323,7 +323,7 @@ async def preview_change(
 
 
 async def change_plan(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     setup: BillingSetup,
     *,
     account_id: int,
@@ -334,7 +334,7 @@ async def change_plan(
     """Upgrade now with proration (the difference is charged at once; a negative difference
     is credited to the balance), or schedule a downgrade for the end of the period."""
     now = now or utcnow()
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         customer = await customers.lock_customer(session, account_id=account_id)
         subscription = await live_subscription(session, account_id=account_id, lock=True)
         if subscription is None:
@@ -391,8 +391,8 @@ async def change_plan(
         invoice_id = invoice.id if invoice is not None else None
         due = invoice is not None and invoice.status == OPEN
     if due and invoice_id is not None:
-        await payments.collect(sessionmaker, setup, invoice_id=invoice_id, now=now, on_session=True)
-    async with sessionmaker() as session:
+        await payments.collect(transactions, setup, invoice_id=invoice_id, now=now, on_session=True)
+    async with transactions.session() as session:
         found = await session.get(Subscription, subscription_id)
         assert found is not None
         return found, (await session.get(Invoice, invoice_id) if invoice_id else None)
@@ -408,35 +408,3 @@ async def set_cancel_at_period_end(
         raise errors.NotSubscribed("You have no subscription to cancel.", field=None)
     subscription.cancel_at_period_end = cancel
     return subscription
-
-
-async def current_plan(session: AsyncSession, *, account_id: int, now: datetime) -> str:
-    """The plan whose entitlements apply now: the subscription's while it is active, or past
-    due within its grace period, and not frozen by a dispute; otherwise Free."""
-    row = (
-        await session.execute(
-            select(Subscription, Price.plan_code)
-            .join(Price, Price.id == Subscription.price_id)
-            .where(
-                Subscription.account_id == account_id,
-                Subscription.status.in_((ACTIVE, PAST_DUE)),
-            )
-        )
-    ).first()
-    if row is None:
-        return FREE
-    subscription, plan_code = row
-    if subscription.frozen:
-        return FREE
-    if subscription.status == PAST_DUE and (
-        subscription.grace_ends_at is None or subscription.grace_ends_at <= now
-    ):
-        return FREE
-    return str(plan_code)
-
-
-async def entitlements(
-    session: AsyncSession, *, account_id: int, now: datetime | None = None
-) -> Entitlements:
-    """What the account's plan unlocks now."""
-    return entitlements_of(await current_plan(session, account_id=account_id, now=now or utcnow()))

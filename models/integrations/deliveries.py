@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import actions as audit
 from models.audit.actions import Actor
@@ -43,6 +43,7 @@ from models.integrations.tables import (
     WebhookEndpoint,
     WebhookFanout,
 )
+from models.transactions import Transactions, ensure_outside_transaction
 
 log = logging.getLogger("chirp.webhooks")
 
@@ -311,7 +312,7 @@ async def _auto_disable(session: AsyncSession, endpoint: WebhookEndpoint, last: 
 
 
 async def attempt_delivery(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     sender: WebhookSender,
     policy: RetryPolicy,
     *,
@@ -320,14 +321,15 @@ async def attempt_delivery(
 ) -> Outcome | None:
     """Make one attempt of a delivery; no transaction is open while the receiver answers.
     Returns what the receiver did, or None when the attempt was not this job's to make."""
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         request = await start_attempt(
             session, delivery_id=delivery_id, attempt=attempt, lease=policy.lease
         )
     if request is None:
         return None
+    ensure_outside_transaction("delivering a webhook")
     outcome = await sender.post(request.url, request.body, request.headers)
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         await finish_attempt(
             session,
             endpoint_id=request.endpoint_id,

@@ -16,11 +16,12 @@ from email.utils import parseaddr
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import conflict_insert, utcnow
 from models.events import actions as events
 from models.mail.tables import OutboundEmail
+from models.transactions import Transactions, ensure_outside_transaction
 
 log = logging.getLogger("chirp.mail")
 
@@ -91,25 +92,26 @@ async def queue_email(
 
 
 async def send_queued_email(
-    sessionmaker: async_sessionmaker[AsyncSession], sender: MailSender, *, email_id: int
+    transactions: Transactions, sender: MailSender, *, email_id: int
 ) -> bool:
     """Send one queued email; False when it is sent, being sent, given up or not yet due.
     A failed send is recorded and raised (a refusal for good is recorded and not raised)."""
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         claimed = await _claim(session, email_id=email_id)
     if claimed is None:
         return False
     mail, attempt = claimed
+    ensure_outside_transaction("sending an email")
     try:
         await sender.send(mail)
     except MailRefused as exc:
-        await _record_failure(sessionmaker, email_id=email_id, attempt=attempt, error=exc)
+        await _record_failure(transactions, email_id=email_id, attempt=attempt, error=exc)
         log.warning("email %d refused for good: %s", email_id, exc)
         return False
     except Exception as exc:
-        await _record_failure(sessionmaker, email_id=email_id, attempt=attempt, error=exc)
+        await _record_failure(transactions, email_id=email_id, attempt=attempt, error=exc)
         raise
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         email = await session.get(OutboundEmail, email_id, with_for_update={"key_share": True})
         if email is not None and email.sent_at is None:
             email.sent_at, email.next_attempt_at = utcnow(), None
@@ -155,13 +157,13 @@ async def _claim(session: AsyncSession, *, email_id: int) -> tuple[Mail, int] | 
 
 
 async def _record_failure(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
     *,
     email_id: int,
     attempt: int,
     error: Exception,
 ) -> None:
-    async with sessionmaker() as session, session.begin():
+    async with transactions.begin() as session:
         email = await session.get(OutboundEmail, email_id, with_for_update={"key_share": True})
         # A newer attempt took over after this one's lease ran out: its record wins.
         if email is None or email.sent_at is not None or email.attempts != attempt:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
 from models.base import utcnow
-from models.billing import subscriptions as billing
+from models.billing import entitlements as billing
 from models.errors import NotFound
 from models.events import actions as events
 from models.posts import errors, policies
@@ -61,7 +61,7 @@ async def create_post(
     reply_to_id: int | None = None,
 ) -> Post:
     """Publish a post or a reply; the event and the author's feed entry commit with it."""
-    allowed = await billing.entitlements(session, account_id=author_id)
+    allowed = await billing.current_entitlements(session, account_id=author_id)
     check_body(body, max_length=allowed.max_post_length)
     if visibility not in VISIBILITIES:
         raise errors.InvalidVisibility("Unknown visibility.", field="visibility")
@@ -170,7 +170,7 @@ async def edit_post(session: AsyncSession, *, editor_id: int, post_id: int, body
     if not policies.may_edit(post, viewer_id=editor_id):
         raise errors.NotAuthor("Only the author can edit a post.", field="postId")
     now = utcnow()
-    allowed = await billing.entitlements(session, account_id=editor_id, now=now)
+    allowed = await billing.current_entitlements(session, account_id=editor_id, now=now)
     if allowed.edit_window is not None and post.created_at + allowed.edit_window <= now:
         raise errors.EditWindowClosed(
             f"Posts can be edited for {_duration(allowed.edit_window)} on your plan; this one "

@@ -13,7 +13,7 @@ from app.runtime import Services
 from app.settings import Settings
 from models.audit.tables import AuditEntry
 from models.base import utcnow
-from models.billing import subscriptions
+from models.billing import entitlements
 from models.billing.ledger import CreditNote, Dispute, Invoice
 from models.billing.tables import Subscription
 from models.mail.tables import OutboundEmail
@@ -77,7 +77,7 @@ async def _subscription(services: Services, account_id: int) -> Subscription:
 
 async def _plan(services: Services, account_id: int) -> str:
     async with services.runtime.sessionmaker() as session:
-        return await subscriptions.current_plan(session, account_id=account_id, now=utcnow())
+        return await entitlements.current_plan(session, account_id=account_id, now=utcnow())
 
 
 async def _emails(services: Services, dispute_id: str) -> list[tuple[str, str]]:

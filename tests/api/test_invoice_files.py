@@ -183,7 +183,7 @@ async def test_credit_notes_download_for_their_invoice_owner(
     who = await paid_subscriber(services, gql, localstripe, "refunded")
     staff = await make_staff(gql, services, "refunder", "BILLING_ADMIN")
     note = await refunds.refund_invoice(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services),
         actor=await actor_for(services, staff, "BILLING_ADMIN"),
         invoice_id=who.invoice_id,

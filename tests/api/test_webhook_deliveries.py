@@ -26,6 +26,7 @@ from models.events.tables import Event
 from models.integrations import catalogue, deliveries
 from models.integrations.sender import WebhookSender
 from models.integrations.tables import WebhookDelivery, WebhookFanout
+from models.transactions import Transactions
 from resolvers.paging import parse_global_id
 from telemetry import logs, metrics
 from telemetry.jobs import REQUEST_ID_LABEL
@@ -325,17 +326,17 @@ async def test_deliveries_whose_creation_job_failed_for_good_are_created_by_the_
     )
     broken = db.create_engine(Settings(env="test", database_url=nowhere))
     state = services.broker.state
-    working = state.sessionmaker
+    working = state.transactions
     failed = metrics.JOBS.labels(CREATE_DELIVERIES, metrics.FAILED)
     failures = failed._value.get()
-    state.sessionmaker = db.create_sessionmaker(broken)
+    state.transactions = Transactions(db.create_sessionmaker(broken))
     try:
         await sign_up(gql, "newcomer")
         await _all_processed(services)
         await eventually(lambda: _counted(failed, failures + 5))  # every retry failed
         await asyncio.sleep(0.3)
     finally:
-        state.sessionmaker = working
+        state.transactions = working
         await broken.dispose()
     async with services.runtime.read_sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
@@ -420,7 +421,7 @@ async def test_a_queued_attempt_is_not_claimed_again_while_it_waits_for_a_worker
     broker.register_task(record, task_name=ATTEMPT_WEBHOOK)
     policy = services.webhooks.policy
     sweep = DeliverySweep(
-        services.runtime.sessionmaker, services.runtime.read_sessionmaker, broker, policy
+        services.runtime.transactions, services.runtime.read_sessionmaker, broker, policy
     )
     async with services.runtime.sessionmaker() as session, session.begin():
         event = events.record_event(

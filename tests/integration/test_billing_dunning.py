@@ -130,7 +130,7 @@ async def test_a_declined_renewal_is_retried_falls_back_to_free_and_a_new_card_r
 
     card = await new_card(services, localstripe, GOOD_CARD)
     await dunning.update_payment_method_and_settle(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
         stripe_payment_method_id=card,
@@ -215,7 +215,7 @@ async def test_a_plan_that_lapsed_while_unpaid_starts_a_whole_period_when_paid(
     await switch_card(services, localstripe, account_id, GOOD_CARD)
 
     await payments.pay_open_invoices(
-        services.runtime.sessionmaker, billing_of(services), account_id=account_id, now=paid_at
+        services.runtime.transactions, billing_of(services), account_id=account_id, now=paid_at
     )
     report = await billing_sweep(services, paid_at)
 
@@ -264,7 +264,7 @@ async def test_an_upgrade_invoice_left_without_a_card_starts_dunning_from_the_sw
     upgraded_at = JAN_31 + timedelta(days=14)
     with pytest.raises(errors.PaymentProcessorUnavailable):
         await subscriptions.change_plan(
-            services.runtime.sessionmaker,
+            services.runtime.transactions,
             billing_of(services),
             account_id=account_id,
             plan_code="pro",

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.runtime import Services
-from models.billing import coupons, customers, errors, payments, subscriptions
+from models.billing import coupons, customers, entitlements, errors, payments, subscriptions
 from models.billing.ledger import (
     FAILED,
     OPEN,
@@ -84,7 +84,7 @@ async def test_a_first_payment_that_needs_authentication_waits_and_a_new_card_re
     assert (await subscription_of(services, account_id)).status == INCOMPLETE
 
     await switch_card(services, localstripe, account_id, GOOD_CARD)
-    await payments.pay_open_invoices(services.runtime.sessionmaker, billing, account_id=account_id)
+    await payments.pay_open_invoices(services.runtime.transactions, billing, account_id=account_id)
 
     old, new = await payments_of(services, account_id)
     assert (old.status, old.failure_code) == (FAILED, payments.SUPERSEDED)
@@ -112,7 +112,7 @@ async def test_concurrent_collection_of_one_invoice_makes_one_payment_intent(
     await asyncio.gather(
         *(
             payments.collect(
-                services.runtime.sessionmaker, billing_of(services), invoice_id=invoice.id
+                services.runtime.transactions, billing_of(services), invoice_id=invoice.id
             )
             for _ in range(4)
         )
@@ -140,7 +140,7 @@ async def test_an_upgrade_without_a_payment_method_changes_nothing(
 
     with pytest.raises(errors.NoPaymentMethod):
         await subscriptions.change_plan(
-            services.runtime.sessionmaker,
+            services.runtime.transactions,
             billing_of(services),
             account_id=account_id,
             plan_code="pro",
@@ -155,7 +155,7 @@ async def test_an_upgrade_without_a_payment_method_changes_nothing(
         )
     assert subscription.status == ACTIVE and len(invoices) == 1
     async with services.runtime.read_sessionmaker() as session:
-        plan = await subscriptions.current_plan(session, account_id=account_id, now=JAN_1)
+        plan = await entitlements.current_plan(session, account_id=account_id, now=JAN_1)
     assert plan == "plus"
 
 
@@ -218,7 +218,7 @@ async def test_unused_time_is_credited_at_what_was_paid_not_the_list_price(
     )
 
     _, invoice = await subscriptions.change_plan(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         setup,
         account_id=account_id,
         plan_code="pro",
@@ -295,7 +295,7 @@ async def test_subscribing_to_another_plan_while_incomplete_replaces_it(
                 select(Invoice).where(Invoice.account_id == account_id).order_by(Invoice.id)
             )
         )
-        plan = await subscriptions.current_plan(
+        plan = await entitlements.current_plan(
             session, account_id=account_id, now=datetime.now(UTC)
         )
     assert [(i.status, i.total) for i in invoices] == [("void", 500), (PAID, 1500)]

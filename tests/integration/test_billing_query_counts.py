@@ -45,7 +45,7 @@ async def test_an_invoice_page_costs_the_same_statements_for_1_and_6_invoices(
 ) -> None:
     user, account_id = await card_customer(services, gql, localstripe, "ledger")
     await subscriptions.subscribe(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
         plan_code="plus",

@@ -54,7 +54,7 @@ async def refund(
     services: Services, actor: Actor, invoice_id: int, amount: int | None, **extra: Any
 ) -> CreditNote:
     return await refunds.refund_invoice(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services),
         actor=actor,
         invoice_id=invoice_id,
@@ -281,7 +281,7 @@ async def test_a_retry_after_stripe_was_unreachable_sends_the_stored_key(
 
     with pytest.raises(errors.PaymentProcessorUnavailable):
         await refunds.refund_invoice(
-            services.runtime.sessionmaker,
+            services.runtime.transactions,
             offline,
             actor=admin,
             invoice_id=who.invoice_id,

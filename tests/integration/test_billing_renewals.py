@@ -142,7 +142,7 @@ async def test_a_pending_downgrade_takes_effect_at_renewal(
     billing = services.runtime.billing
     assert billing is not None
     await subscriptions.change_plan(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing,
         account_id=account_id,
         plan_code="plus",
@@ -372,7 +372,7 @@ async def test_an_upgrade_that_starts_a_new_period_bills_the_cut_short_usage_onc
     switch = JAN_31 + timedelta(days=14)
 
     _, invoice = await subscriptions.change_plan(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
         plan_code="plus",
@@ -419,7 +419,7 @@ async def test_the_sweep_collects_an_upgrade_invoice_whose_payment_timed_out(
     upgraded_at = JAN_31 + timedelta(days=14)
     with pytest.raises(errors.PaymentProcessorUnavailable):
         await subscriptions.change_plan(
-            services.runtime.sessionmaker,
+            services.runtime.transactions,
             billing_of(services),
             account_id=account_id,
             plan_code="pro",
@@ -549,7 +549,7 @@ async def test_an_expired_incomplete_subscription_gives_its_coupon_back(
 
 async def _subscribe_with_code(services: Services, account_id: int, now: datetime) -> None:
     await subscriptions.subscribe(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
         plan_code="plus",

@@ -187,7 +187,7 @@ async def test_writing_off_the_last_open_invoice_of_an_unpaid_subscription_cance
     # Free to subscribe again, with a working card.
     await switch_card(services, localstripe, account_id, GOOD_CARD)
     await subscriptions.subscribe(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
         plan_code="plus",

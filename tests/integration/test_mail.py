@@ -68,7 +68,7 @@ def _sent_once(services: Services, smtp: SmtpServer, key: str) -> Callable[[], A
 
 def _sweep(services: Services) -> MailSweep:
     runtime = services.runtime
-    return MailSweep(runtime.sessionmaker, runtime.read_sessionmaker, services.broker.state.mail)
+    return MailSweep(runtime.transactions, runtime.read_sessionmaker, services.broker.state.mail)
 
 
 async def test_a_queued_email_is_sent_once_after_commit(
@@ -104,8 +104,8 @@ async def test_a_queued_email_is_sent_once_after_commit(
     assert (email.attempts, email.last_error, email.next_attempt_at) == (1, None, None)
     # Another run of the job, and the sweep, find it sent.
     sender = services.broker.state.mail
-    sessionmaker = services.runtime.sessionmaker
-    assert await mail.send_queued_email(sessionmaker, sender, email_id=email.id) is False
+    transactions = services.runtime.transactions
+    assert await mail.send_queued_email(transactions, sender, email_id=email.id) is False
     assert await _sweep(services).run_once() == 0
     assert len(smtp_server.received) == 1
 
@@ -151,11 +151,11 @@ async def test_concurrent_sends_of_one_email_send_it_once(
     await _queue(services, key)
     email_id = (await _email(services, key)).id
     sender = services.broker.state.mail
-    sessionmaker = services.runtime.sessionmaker
+    transactions = services.runtime.transactions
 
     # Five sends race the event's own job for the one claim.
     results = await asyncio.gather(
-        *(mail.send_queued_email(sessionmaker, sender, email_id=email_id) for _ in range(5))
+        *(mail.send_queued_email(transactions, sender, email_id=email_id) for _ in range(5))
     )
     await eventually(_sent_once(services, smtp_server, key))
 
@@ -177,9 +177,9 @@ async def test_a_send_in_flight_holds_its_email(
     await eventually(in_flight)  # the event's job is sending, the relay keeps it waiting
     email_id = (await _email(services, key)).id
     sender = services.broker.state.mail
-    sessionmaker = services.runtime.sessionmaker
+    transactions = services.runtime.transactions
     again = [
-        await mail.send_queued_email(sessionmaker, sender, email_id=email_id) for _ in range(3)
+        await mail.send_queued_email(transactions, sender, email_id=email_id) for _ in range(3)
     ]
     swept = await _sweep(services).run_once()
     smtp_server.release()

@@ -18,7 +18,7 @@ from app.settings import Settings
 from app.sweeper import BillingSweep, BillingSweepReport
 from models.accounts.tables import Account
 from models.audit.actions import Actor
-from models.billing import customers, errors, subscriptions
+from models.billing import customers, entitlements, errors, subscriptions
 from models.billing.ledger import Invoice, InvoiceLine, Payment
 from models.billing.setup import BillingSetup
 from models.billing.tables import BillingCustomer, Subscription
@@ -87,7 +87,7 @@ async def card_customer(
     params: Any = {"type": "card", "card": card}
     method = await client.v1.payment_methods.create_async(params=params)
     await customers.add_payment_method(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services).gateway,
         account_id=account_id,
         stripe_payment_method_id=method.id,
@@ -284,7 +284,7 @@ async def switch_card(
 ) -> None:
     """Make `card` the account's default payment method (no invoice is paid by this)."""
     await customers.add_payment_method(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services).gateway,
         account_id=account_id,
         stripe_payment_method_id=await new_card(services, localstripe, card),
@@ -295,7 +295,7 @@ async def switch_card(
 async def billing_sweep(services: Services, now: datetime) -> BillingSweepReport:
     """One billing sweep at `now`, as every server runs it on its timer."""
     runtime = services.runtime
-    sweep = BillingSweep(runtime.sessionmaker, runtime.read_sessionmaker, billing_of(services))
+    sweep = BillingSweep(runtime.transactions, runtime.read_sessionmaker, billing_of(services))
     return await sweep.sweep(now=now)
 
 
@@ -330,7 +330,7 @@ async def lines_of(services: Services, invoice_id: int) -> list[tuple[str, int, 
 async def plan_now(services: Services, account_id: int, now: datetime) -> str:
     """The plan whose entitlements apply to the account at `now`."""
     async with services.runtime.read_sessionmaker() as session:
-        return await subscriptions.current_plan(session, account_id=account_id, now=now)
+        return await entitlements.current_plan(session, account_id=account_id, now=now)
 
 
 async def subscribe_in_domain(
@@ -346,7 +346,7 @@ async def subscribe_in_domain(
 ) -> None:
     """Subscribe through the domain (Plus, monthly, USD, US unless told otherwise)."""
     await subscriptions.subscribe(
-        services.runtime.sessionmaker,
+        services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
         plan_code=plan_code,
