@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
 from models.billing import customers, dunning, errors, idempotency, invoicing
-from models.billing.gateway import IntentResult, StripeGateway
+from models.billing.processor import IntentResult, PaymentGateway
 from models.billing.ledger import FAILED, OPEN, PAID, PENDING, SUCCEEDED, Invoice, Payment
 from models.billing.setup import BillingSetup
 from models.billing.tables import ACTIVE, INCOMPLETE, PAST_DUE, UNPAID, Subscription
@@ -154,7 +154,7 @@ async def _supersede(
 
 async def _charge(
     sessionmaker: async_sessionmaker[AsyncSession],
-    gateway: StripeGateway,
+    gateway: PaymentGateway,
     step: _Attempt,
     invoice_id: int,
     on_session: bool,
