@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import stripe
 
 from models.billing import errors
+
 # Re-exported: the engine's modules import them from here as well as from `processor`.
 from models.billing.processor import CardDetails as CardDetails
 from models.billing.processor import IntentResult as IntentResult

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
 from models.billing import customers, dunning, errors, idempotency, invoicing
-from models.billing.processor import IntentResult, PaymentGateway
 from models.billing.ledger import FAILED, OPEN, PAID, PENDING, SUCCEEDED, Invoice, Payment
+from models.billing.processor import IntentResult, PaymentGateway
 from models.billing.setup import BillingSetup
 from models.billing.tables import ACTIVE, INCOMPLETE, PAST_DUE, UNPAID, Subscription
 from telemetry import metrics

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.billing.gateway import result_of
-from models.billing.processor import PaymentGateway
 from models.billing.ledger import Payment
+from models.billing.processor import PaymentGateway
 from models.billing.tables import BillingCustomer
 
 log = logging.getLogger("chirp.billing.reconcile")

@@ -21,7 +21,9 @@ from tests.support.domain_accounts import new_account
     ("body", "code"),
     [("", "POST_EMPTY"), ("   \n\t", "POST_EMPTY"), ("x" * 501, "POST_TOO_LONG")],
 )
-async def test_create_post_rejects_bad_bodies(db_session: AsyncSession, body: str, code: str) -> None:
+async def test_create_post_rejects_bad_bodies(
+    db_session: AsyncSession, body: str, code: str
+) -> None:
     ada = await new_account(db_session, "ada")
 
     with pytest.raises(DomainError) as refused:
@@ -53,7 +55,9 @@ async def test_replies_form_a_thread_and_count(db_session: AsyncSession) -> None
     reply = await posts.create_post(
         db_session, author_id=grace.id, body="first reply", reply_to_id=root.id
     )
-    await posts.create_post(db_session, author_id=ada.id, body="reply to reply", reply_to_id=reply.id)
+    await posts.create_post(
+        db_session, author_id=ada.id, body="reply to reply", reply_to_id=reply.id
+    )
 
     page = await timeline.thread_page(
         db_session, viewer_id=None, root_id=root.id, first=10, after=None

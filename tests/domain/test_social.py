@@ -12,6 +12,7 @@ from models.errors import NotFound
 from models.posts import actions as posts
 from models.posts.tables import Post
 from models.social import actions as social
+from models.social import policies as graph
 from models.timeline import actions as fan_out
 from models.timeline import queries as timeline
 from tests.support.domain_accounts import new_account
@@ -81,6 +82,9 @@ async def test_block_ends_follows_and_hides_both_ways(db_session: AsyncSession) 
     await social.block_account(db_session, blocker_id=grace.id, blocked_id=ada.id)
 
     assert await _home(db_session, ada) == []
+    # The rule by which `account(handle:)` answers null across a block, both ways.
+    assert await graph.blocked_between(db_session, ada.id, grace.id)
+    assert await graph.blocked_between(db_session, grace.id, ada.id)
     with pytest.raises(NotFound):
         await posts.get_visible_post(db_session, viewer_id=ada.id, post_id=grace_post.id)
     with pytest.raises(NotFound) as refused:

@@ -88,7 +88,12 @@ class InMemoryPaymentGateway:
         """A pending intent; the same key answers the same intent."""
         if key not in self.by_key:
             intent = Intent(
-                self._new_id("pi"), amount, currency.lower(), customer_id, payment_method_id, metadata
+                self._new_id("pi"),
+                amount,
+                currency.lower(),
+                customer_id,
+                payment_method_id,
+                metadata,
             )
             self.intents[intent.id] = intent
             self.by_key[key] = intent.id
