@@ -5,6 +5,7 @@ the machine has it, on PostgreSQL. No application, dispatcher, hub, broker or lo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from app import db
 from app.settings import Settings
+from models.billing import catalogue
+from models.billing.setup import BillingSetup
 from tests.conftest import BACKENDS, make_settings, migrated_database
 from tests.support.backends import drop_database
+from tests.support.memory_gateway import InMemoryPaymentGateway
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -32,6 +36,9 @@ async def domain_engine(domain_settings: Settings) -> AsyncIterator[AsyncEngine]
     # app.db's engine: on SQLite it already takes over BEGIN from pysqlite (the "begin" event
     # SQLAlchemy documents for aiosqlite), without which SAVEPOINT would not work.
     engine = db.create_engine(domain_settings)
+    # Reference data the application's start writes (plans and prices), committed once.
+    async with db.create_sessionmaker(engine)() as session, session.begin():
+        await catalogue.ensure_catalogue(session)
     yield engine
     await engine.dispose()
 
@@ -67,3 +74,22 @@ async def db_session(
     """A session for one test; what it commits is rolled back with the outer transaction."""
     async with db_sessionmaker() as session:
         yield session
+
+
+@pytest.fixture
+def payment_gateway() -> InMemoryPaymentGateway:
+    """A fresh in-memory payment processor per test."""
+    return InMemoryPaymentGateway()
+
+
+@pytest.fixture
+def billing_setup(
+    domain_settings: Settings, payment_gateway: InMemoryPaymentGateway
+) -> BillingSetup:
+    """The billing engine's setup as the application builds it, on the in-memory gateway."""
+    return BillingSetup(
+        gateway=payment_gateway,
+        retry_days=domain_settings.billing_retry_days,
+        grace=timedelta(days=domain_settings.billing_grace_days),
+        freeze_on_dispute=domain_settings.billing_freeze_on_dispute,
+    )
