@@ -12,6 +12,7 @@ from models.errors import NotFound
 from models.posts import actions as posts
 from models.posts.tables import Post
 from models.social import actions as social
+from models.social import errors
 from models.social import policies as graph
 from models.timeline import actions as fan_out
 from models.timeline import queries as timeline
@@ -66,7 +67,7 @@ async def test_follow_backfills_and_unfollow_removes(db_session: AsyncSession) -
 async def test_following_oneself_is_refused(db_session: AsyncSession) -> None:
     ada = await new_account(db_session, "ada")
 
-    with pytest.raises(social.errors.CannotFollowSelf) as refused:
+    with pytest.raises(errors.CannotFollowSelf) as refused:
         await social.follow_account(db_session, follower_id=ada.id, followee_id=ada.id)
 
     assert (refused.value.code, refused.value.field) == ("CANNOT_TARGET_SELF", "accountId")

@@ -13,7 +13,7 @@ from models.billing.ledger import Invoice
 from models.billing.setup import BillingSetup
 from models.billing.tables import Subscription
 from tests.support.domain_accounts import new_account
-from tests.support.memory_gateway import GOOD_CARD
+from tests.support.memory_gateway import GOOD_CARD, InMemoryPaymentGateway
 
 
 async def customer(
@@ -22,7 +22,7 @@ async def customer(
     handle: str,
     card: str | None = GOOD_CARD,
 ) -> int:
-    """A new account's id, with `card` attached as its default payment method."""
+    """A new account's id, with a new `card` (a number) as its default payment method."""
     async with sessionmaker() as session, session.begin():
         account_id = (await new_account(session, handle)).id
     if card is not None:
@@ -31,14 +31,19 @@ async def customer(
 
 
 async def add_card(
-    sessionmaker: async_sessionmaker[AsyncSession], setup: BillingSetup, account_id: int, card: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    setup: BillingSetup,
+    account_id: int,
+    number: str,
 ) -> None:
-    """Attach `card` as the account's default payment method, as `addPaymentMethod` does."""
+    """Attach a new payment method for the card `number` as the account's default, as the
+    frontend and `addPaymentMethod` do."""
+    assert isinstance(setup.gateway, InMemoryPaymentGateway), "domain tests only"
     await customers.add_payment_method(
         sessionmaker,
         setup.gateway,
         account_id=account_id,
-        stripe_payment_method_id=card,
+        stripe_payment_method_id=setup.gateway.new_card(number),
         make_default=True,
     )
 

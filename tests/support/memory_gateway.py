@@ -13,11 +13,11 @@ from typing import Any
 from models.billing import errors
 from models.billing.processor import CardDetails, IntentResult
 
-# Stripe's test payment methods this fake knows: one that pays, one that attaches and is
-# then declined on every charge (as card 4000000000000341 is). Any other id is unknown.
-GOOD_CARD = "pm_card_visa"
-DECLINED_ON_CHARGE = "pm_card_chargeCustomerFail"
-CARDS = {GOOD_CARD: ("visa", "4242"), DECLINED_ON_CHARGE: ("visa", "0341")}
+# The cards this fake knows, as Stripe's test cards: one that pays, one that attaches and is
+# then declined on every charge (as 4000000000000341 is). Any other payment method id is
+# unknown to it, as to Stripe.
+GOOD_CARD = "4242424242424242"
+DECLINED_ON_CHARGE = "4000000000000341"
 
 
 @dataclass
@@ -43,6 +43,7 @@ class InMemoryPaymentGateway:
 
     def __init__(self) -> None:
         self.customers: dict[str, dict[str, Any]] = {}
+        self.cards: dict[str, str] = {}  # payment method id -> card number
         self.attached: dict[str, str] = {}  # payment method id -> customer id
         self.intents: dict[str, Intent] = {}
         self.by_key: dict[str, object] = {}  # idempotency key -> first answer
@@ -50,6 +51,12 @@ class InMemoryPaymentGateway:
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}_mem{next(self._ids)}"
+
+    def new_card(self, number: str = GOOD_CARD) -> str:
+        """A new payment method's id, as Stripe.js would create one for the card `number`."""
+        method_id = self._new_id("pm")
+        self.cards[method_id] = number
+        return method_id
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -65,15 +72,14 @@ class InMemoryPaymentGateway:
     async def attach_payment_method(
         self, *, customer_id: str, payment_method_id: str, key: str
     ) -> CardDetails:
-        """Attach one of the known test cards; any other id is declined, as Stripe does."""
-        if payment_method_id not in CARDS or customer_id not in self.customers:
+        """Attach a card made with `new_card`; any other id is declined, as Stripe does."""
+        if payment_method_id not in self.cards or customer_id not in self.customers:
             raise errors.PaymentMethodDeclined(
                 "That payment method was declined or is unknown to the payment processor.",
                 field="paymentMethodId",
             )
         self.attached[payment_method_id] = customer_id
-        brand, last4 = CARDS[payment_method_id]
-        return CardDetails(payment_method_id, brand, last4, 12, 2030)
+        return CardDetails(payment_method_id, "visa", self.cards[payment_method_id][-4:], 12, 2030)
 
     async def create_intent(
         self,
@@ -105,7 +111,7 @@ class InMemoryPaymentGateway:
         """Charge the card: the declining card fails with `card_declined`, others succeed."""
         intent = self.intents[intent_id]
         if intent.status == "pending":
-            if intent.payment_method_id == DECLINED_ON_CHARGE:
+            if self.cards.get(intent.payment_method_id) == DECLINED_ON_CHARGE:
                 intent.status, intent.failure_code = "failed", "card_declined"
             else:
                 intent.status, intent.charge_id = "succeeded", self._new_id("ch")
