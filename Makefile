@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck schema bench clean alerts
+.PHONY: run test test-fast lint typecheck schema bench clean alerts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ test: $(VENV)/.dev
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2
 	$(MAKE) --no-print-directory alerts
+
+## make test-fast: the fast tier alone: unit tests and domain tests (actions on a real database
+## session rolled back per test, on SQLite and, when it answers, PostgreSQL); no app starts
+test-fast: $(VENV)/.dev
+	$(BIN)/pytest -q tests/unit tests/domain
 
 ## make alerts: unit tests of the Prometheus alert rules (promtool: Debian's `prometheus`)
 alerts:
