@@ -33,9 +33,6 @@ from tests.support.staff import make_staff
 POST = "query ($id: ID!) { post(id: $id) { id hidden sensitive } }"
 HOME = "{ homeTimeline(first: 20) { edges { node { id hidden } } } }"
 FEED = "{ publicFeed(first: 20) { edges { node { id } } } }"
-ACCOUNT_POSTS = (
-    "query ($h: String!) { account(handle: $h) { posts(first: 20) { edges { node { id } } } } }"
-)
 CASE_STATUS = "query ($id: ID!) { moderationCase(id: $id) { status } }"
 LOG_IN = """
 mutation ($input: LogInInput!) {

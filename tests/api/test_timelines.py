@@ -44,20 +44,6 @@ async def _edge(gql: GraphQLClient, name: str, actor: User, target_id: str) -> d
     return result
 
 
-async def _home(
-    gql: GraphQLClient, user: User, first: int = 20, after: str | None = None
-) -> list[str]:
-    data = await gql.execute(HOME, {"first": first, "after": after}, token=user.token)
-    return [e["node"]["body"] for e in data["homeTimeline"]["edges"]]
-
-
-async def _home_is(gql: GraphQLClient, user: User, expected: list[str]) -> None:
-    async def check() -> bool:
-        return await _home(gql, user) == expected
-
-    await eventually(check)
-
-
 async def test_reposts_reach_followers(gql: GraphQLClient) -> None:
     ada, grace, linus = [await sign_up(gql, h) for h in ("ada", "grace", "linus")]
     await follow(gql, ada, grace)
