@@ -1,6 +1,6 @@
 """Redeeming promotion codes at subscribe, through the billing engine on the in-memory
 payment gateway: every bad code is refused with its own code. (Creating coupons through the
-API, with its audit entries and permissions, stays in tests/api/test_billing_coupons.py.)"""
+API, with its audit entries and permissions, stays in tests/api/billing/test_billing_coupons.py.)"""
 
 from __future__ import annotations
 
