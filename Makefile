@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck schema bench coverage clean alerts
+.PHONY: run test test-fast lint typecheck schema bench coverage clean alerts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,11 @@ bench: $(VENV)/.runtime
 	  || { echo "make: bench needs PostgreSQL on 127.0.0.1:5432 (user postgres, allowed to create databases)" >&2; exit 1; }
 	$(BIN)/python bench/generate.py --database-url $(BENCH_URL) --accounts 200 --posts 5000 --recreate
 	$(BIN)/python bench/sql.py --database-url $(BENCH_URL)
+
+## make test-fast: the fast tier alone: unit tests and domain tests (actions on a real database
+## session rolled back per test, on SQLite and, when it answers, PostgreSQL); no app starts
+test-fast: $(VENV)/.dev
+	$(BIN)/pytest -q tests/unit tests/domain
 
 ## make alerts: unit tests of the Prometheus alert rules (promtool: Debian's `prometheus`)
 alerts:

@@ -16,6 +16,7 @@ from models.base import utcnow
 from models.billing import reconcile
 from models.billing.errors import PaymentProcessorUnavailable
 from models.billing.gateway import StripeGateway
+from models.billing.processor import PaymentGateway
 from telemetry import metrics
 
 # The loop's settle time is longer than the CLI's: a webhook Stripe is still retrying
@@ -25,7 +26,7 @@ LOOP_SETTLE = timedelta(minutes=30)
 
 async def run(
     read_sessionmaker: async_sessionmaker[AsyncSession],
-    gateway: StripeGateway,
+    gateway: PaymentGateway,
     *,
     settle: timedelta,
 ) -> list[reconcile.Mismatch]:
@@ -44,7 +45,7 @@ async def run(
 
 
 def loop_step(
-    read_sessionmaker: async_sessionmaker[AsyncSession], gateway: StripeGateway
+    read_sessionmaker: async_sessionmaker[AsyncSession], gateway: PaymentGateway
 ) -> Callable[[], Awaitable[int]]:
     """The periodic loop's step: the number of mismatches found."""
 

@@ -41,15 +41,20 @@ def pytest_report_header() -> str:
 async def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Database]:
-    database = await create_database(request.param, tmp_path_factory.mktemp("db"))
-    settings = make_settings(database)
-    engine = db.create_engine(settings)
+    database = await migrated_database(request.param, tmp_path_factory.mktemp("db"))
+    yield database
+    await drop_database(database)
+
+
+async def migrated_database(backend: str, tmp: Path) -> Database:
+    """A fresh database on `backend`, migrated to head."""
+    database = await create_database(backend, tmp)
+    engine = db.create_engine(make_settings(database))
     try:
         await db.migrate(engine)
     finally:
         await engine.dispose()
-    yield database
-    await drop_database(database)
+    return database
 
 
 def make_settings(database: Database, **overrides: Any) -> Settings:

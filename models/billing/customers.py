@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.accounts.tables import Account
 from models.base import conflict_insert, utcnow
 from models.billing import errors, idempotency
-from models.billing.gateway import StripeGateway
+from models.billing.processor import PaymentGateway
 from models.billing.tables import BillingCustomer, PaymentMethod, Subscription
 from models.errors import InvalidInput, NotFound
 from models.text import check_text
@@ -47,7 +47,7 @@ async def lock_subscription(session: AsyncSession, subscription_id: int) -> Subs
 
 
 async def ensure_stripe_customer(
-    transactions: Transactions, gateway: StripeGateway, *, account_id: int
+    transactions: Transactions, gateway: PaymentGateway, *, account_id: int
 ) -> str:
     """The account's Stripe customer id, created once (a retry reuses the stored key)."""
     async with transactions.begin() as session:
@@ -70,7 +70,7 @@ async def ensure_stripe_customer(
 
 async def add_payment_method(
     transactions: Transactions,
-    gateway: StripeGateway,
+    gateway: PaymentGateway,
     *,
     account_id: int,
     stripe_payment_method_id: str,

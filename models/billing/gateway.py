@@ -5,12 +5,15 @@ payment intents and refunds. Every call carries an idempotency key that the call
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import stripe
 
 from models.billing import errors
+
+# Re-exported: the engine's modules import them from here as well as from `processor`.
+from models.billing.processor import CardDetails as CardDetails
+from models.billing.processor import IntentResult as IntentResult
 from models.transactions import ensure_outside_transaction
 
 
@@ -23,26 +26,6 @@ class StripeSettings(Protocol):
     def stripe_api_base(self) -> str: ...
     @property
     def stripe_timeout(self) -> float: ...
-
-
-@dataclass(frozen=True)
-class CardDetails:
-    stripe_id: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-@dataclass(frozen=True)
-class IntentResult:
-    """Where a PaymentIntent ended up: succeeded, failed (with Stripe's code) or pending."""
-
-    intent_id: str
-    status: str
-    charge_id: str | None
-    failure_code: str
-    failure_message: str
 
 
 TRANSIENT = (
@@ -89,7 +72,8 @@ class HTTPXClient(stripe.HTTPXClient):
 
 
 class StripeGateway:
-    """The few Stripe calls Chirp makes, each async over httpx, each with its key."""
+    """The few Stripe calls Chirp makes, each async over httpx, each with its key (the
+    `PaymentGateway` of production)."""
 
     @classmethod
     def from_settings(cls, settings: StripeSettings) -> StripeGateway:

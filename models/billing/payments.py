@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
 from models.billing import customers, errors, idempotency, invoicing, past_due
-from models.billing.gateway import IntentResult, StripeGateway
 from models.billing.ledger import FAILED, OPEN, PAID, PENDING, SUCCEEDED, Invoice, Payment
+from models.billing.processor import IntentResult, PaymentGateway
 from models.billing.setup import BillingSetup
 from models.billing.tables import ACTIVE, INCOMPLETE, PAST_DUE, UNPAID, Subscription
 from models.transactions import Transactions
@@ -155,7 +155,7 @@ async def _supersede(
 
 async def _charge(
     transactions: Transactions,
-    gateway: StripeGateway,
+    gateway: PaymentGateway,
     step: _Attempt,
     invoice_id: int,
     on_session: bool,

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.billing.gateway import StripeGateway, result_of
+from models.billing.gateway import result_of
 from models.billing.ledger import Payment
+from models.billing.processor import PaymentGateway
 from models.billing.tables import BillingCustomer
 
 log = logging.getLogger("chirp.billing.reconcile")
@@ -49,7 +50,7 @@ class Mismatch:
 
 async def reconcile_payments(
     read_sessionmaker: async_sessionmaker[AsyncSession],
-    gateway: StripeGateway,
+    gateway: PaymentGateway,
     *,
     now: datetime,
     settle: timedelta = timedelta(minutes=5),

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from models.billing.gateway import StripeGateway
+from models.billing.processor import PaymentGateway
 
 
 @dataclass(frozen=True)
 class BillingSetup:
-    gateway: StripeGateway
+    gateway: PaymentGateway
     # Days after the first failed payment at which it is retried, in order.
     retry_days: tuple[int, ...]
     # How long after the first failure the paid plan's entitlements remain.

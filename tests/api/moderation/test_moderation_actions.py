@@ -33,9 +33,6 @@ from tests.support.staff import make_staff
 POST = "query ($id: ID!) { post(id: $id) { id hidden sensitive } }"
 HOME = "{ homeTimeline(first: 20) { edges { node { id hidden } } } }"
 FEED = "{ publicFeed(first: 20) { edges { node { id } } } }"
-ACCOUNT_POSTS = (
-    "query ($h: String!) { account(handle: $h) { posts(first: 20) { edges { node { id } } } } }"
-)
 CASE_STATUS = "query ($id: ID!) { moderationCase(id: $id) { status } }"
 LOG_IN = """
 mutation ($input: LogInInput!) {
@@ -141,33 +138,6 @@ async def test_a_sensitive_post_stays_visible_and_says_so(
     assert marked["strike"]["reason"] == "Graphic."
     assert twice["code"] == "ACTION_ALREADY_IN_FORCE"
     assert seen["post"] == {"id": post_id, "hidden": False, "sensitive": True}
-
-
-async def test_a_limited_account_reaches_only_its_followers(
-    gql: GraphQLClient, services: Services
-) -> None:
-    moderator = await make_staff(gql, services, "mod", "MODERATOR")
-    author = await sign_up(gql, "author")
-    follower = await sign_up(gql, "follower")
-    stranger = await sign_up(gql, "stranger")
-    await follow(gql, follower, author)
-    post_id = await post(gql, author, "borderline")
-
-    limited = await act(gql, LIMIT_ACCOUNT, moderator, accountId=author.id, reason="spammy")
-    stranger_view = await gql.execute(ACCOUNT_POSTS, {"h": "author"}, token=stranger.token)
-    follower_view = await gql.execute(ACCOUNT_POSTS, {"h": "author"}, token=follower.token)
-    follower_feed = await gql.execute(FEED, token=follower.token)
-    anonymous_feed = await gql.execute(FEED)
-    own_feed = await gql.execute(FEED, token=author.token)
-    follower_post = await gql.execute(POST, {"id": post_id}, token=follower.token)
-
-    assert limited["strike"]["action"] == "LIMIT_ACCOUNT"
-    assert stranger_view["account"]["posts"]["edges"] == []
-    assert [e["node"]["id"] for e in follower_view["account"]["posts"]["edges"]] == [post_id]
-    assert ids(follower_feed, "publicFeed") == []
-    assert ids(anonymous_feed, "publicFeed") == []
-    assert ids(own_feed, "publicFeed") == [post_id]
-    assert follower_post["post"]["id"] == post_id
 
 
 async def test_suspension_ends_sessions_and_refuses_log_in_until_lifted(
