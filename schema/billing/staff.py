@@ -9,7 +9,6 @@ from typing import Annotated
 import strawberry
 
 from models.access.roles import Role
-from models.errors import DomainError
 from resolvers import billing_staff as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
@@ -22,13 +21,11 @@ from schema.core.errors import (
     NotFoundError,
     ServiceUnavailableError,
     ValidationError,
-    user_error,
 )
 from schema.core.permissions import requires_role
+from schema.core.results import mutation
 
 REASON = "Why, for the audit log: 3 to 1000 characters."
-ERRORS = (ValidationError, NotFoundError, ConflictError)
-REFUND_ERRORS = (*ERRORS, ServiceUnavailableError)
 
 
 def _key(value: str, type_name: str, field: str) -> int:
@@ -221,29 +218,26 @@ class BillingAdminQueries:
 
 @strawberry.type
 class BillingAdminMutations:
-    @strawberry.mutation(description="Define a coupon. Audited.", extensions=STAFF)
+    @mutation(description="Define a coupon. Audited.", extensions=STAFF)
     async def create_coupon(
         self, info: Info, input: Annotated[CreateCouponInput, INPUT]
     ) -> CreateCouponResult:
-        try:
-            row = await resolvers.create_coupon(
-                info.context,
-                reason=input.reason,
-                name=input.name,
-                percent_off=input.percent_off,
-                amounts_off=[(m.currency, m.amount) for m in input.amounts_off],
-                duration=str(input.duration.value),
-                duration_months=input.duration_months,
-                plan_codes=input.plan_codes,
-                max_redemptions=input.max_redemptions,
-                redeem_by=input.redeem_by,
-                first_time_only=input.first_time_only,
-            )
-        except DomainError as err:
-            return user_error(err, (ValidationError, NotFoundError))  # type: ignore[return-value]
+        row = await resolvers.create_coupon(
+            info.context,
+            reason=input.reason,
+            name=input.name,
+            percent_off=input.percent_off,
+            amounts_off=[(m.currency, m.amount) for m in input.amounts_off],
+            duration=str(input.duration.value),
+            duration_months=input.duration_months,
+            plan_codes=input.plan_codes,
+            max_redemptions=input.max_redemptions,
+            redeem_by=input.redeem_by,
+            first_time_only=input.first_time_only,
+        )
         return CouponPayload(coupon=Coupon.from_row(row))
 
-    @strawberry.mutation(
+    @mutation(
         description="Create a promotion code for a coupon. A code that exists already is "
         "CONFLICT. Audited.",
         extensions=STAFF,
@@ -251,21 +245,18 @@ class BillingAdminMutations:
     async def create_promotion_code(
         self, info: Info, input: Annotated[CreatePromotionCodeInput, INPUT]
     ) -> CreatePromotionCodeResult:
-        try:
-            row, coupon = await resolvers.create_promotion_code(
-                info.context,
-                reason=input.reason,
-                coupon_id=_key(input.coupon_id, "Coupon", "couponId"),
-                code=input.code,
-                max_redemptions=input.max_redemptions,
-                expires_at=input.expires_at,
-                first_time_only=input.first_time_only,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        row, coupon = await resolvers.create_promotion_code(
+            info.context,
+            reason=input.reason,
+            coupon_id=_key(input.coupon_id, "Coupon", "couponId"),
+            code=input.code,
+            max_redemptions=input.max_redemptions,
+            expires_at=input.expires_at,
+            first_time_only=input.first_time_only,
+        )
         return PromotionCodePayload(promotion_code=PromotionCode.from_row(row, coupon))
 
-    @strawberry.mutation(
+    @mutation(
         description="Sell a plan at a new price: it replaces the active price for that "
         "currency and interval; current subscribers keep theirs until they change plan. "
         "Audited with the old and new amounts.",
@@ -274,20 +265,17 @@ class BillingAdminMutations:
     async def set_plan_price(
         self, info: Info, input: Annotated[SetPlanPriceInput, INPUT]
     ) -> SetPlanPriceResult:
-        try:
-            row = await resolvers.set_plan_price(
-                info.context,
-                reason=input.reason,
-                plan_code=input.plan_code,
-                currency=input.currency,
-                interval=str(input.interval.value),
-                amount=input.amount,
-            )
-        except DomainError as err:
-            return user_error(err, (ValidationError, NotFoundError))  # type: ignore[return-value]
+        row = await resolvers.set_plan_price(
+            info.context,
+            reason=input.reason,
+            plan_code=input.plan_code,
+            currency=input.currency,
+            interval=str(input.interval.value),
+            amount=input.amount,
+        )
         return PricePayload(price=Price.from_row(row))
 
-    @strawberry.mutation(
+    @mutation(
         description="Refund a paid invoice, in full or in part, through the payment "
         "processor, and issue a credit note. Safe to retry after "
         "PAYMENT_PROCESSOR_UNAVAILABLE: nothing is refunded twice. Audited.",
@@ -296,18 +284,15 @@ class BillingAdminMutations:
     async def refund_invoice(
         self, info: Info, input: Annotated[RefundInvoiceInput, INPUT]
     ) -> RefundInvoiceResult:
-        try:
-            note = await resolvers.refund_invoice(
-                info.context,
-                invoice_id=_key(input.invoice_id, "Invoice", "invoiceId"),
-                amount=input.amount,
-                reason=input.reason,
-            )
-        except DomainError as err:
-            return user_error(err, REFUND_ERRORS)  # type: ignore[return-value]
+        note = await resolvers.refund_invoice(
+            info.context,
+            invoice_id=_key(input.invoice_id, "Invoice", "invoiceId"),
+            amount=input.amount,
+            reason=input.reason,
+        )
         return CreditNotePayload(credit_note=CreditNote.from_row(note, staff_view=True))
 
-    @strawberry.mutation(
+    @mutation(
         description="Void an open invoice that should not have been issued: nothing is owed "
         "and the credit it used goes back to the balance. It keeps its number. Audited.",
         extensions=STAFF,
@@ -317,7 +302,7 @@ class BillingAdminMutations:
     ) -> VoidInvoiceResult:
         return await _close(info, input, void=True)
 
-    @strawberry.mutation(
+    @mutation(
         description="Stop collecting an open invoice (still owed on paper). Audited.",
         extensions=STAFF,
     )
@@ -326,7 +311,7 @@ class BillingAdminMutations:
     ) -> MarkInvoiceUncollectibleResult:
         return await _close(info, input, void=False)
 
-    @strawberry.mutation(
+    @mutation(
         description="Record metered usage for an account on a metered plan (for internal "
         "producers; idempotent by `eventId`). Billed in arrears at renewal. Audited.",
         extensions=STAFF,
@@ -334,30 +319,24 @@ class BillingAdminMutations:
     async def record_usage(
         self, info: Info, input: Annotated[RecordUsageInput, INPUT]
     ) -> RecordUsageResult:
-        try:
-            row = await resolvers.record_usage(
-                info.context,
-                account_id=_key(input.account_id, "Account", "accountId"),
-                meter=input.meter,
-                quantity=input.quantity,
-                event_id=input.event_id,
-                occurred_at=input.occurred_at,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        row = await resolvers.record_usage(
+            info.context,
+            account_id=_key(input.account_id, "Account", "accountId"),
+            meter=input.meter,
+            quantity=input.quantity,
+            event_id=input.event_id,
+            occurred_at=input.occurred_at,
+        )
         return UsagePayload(
             event_id=row.event_id, quantity=row.quantity, occurred_at=row.occurred_at
         )
 
 
 async def _close(info: Info, input: CloseInvoiceInput, *, void: bool) -> VoidInvoiceResult:
-    try:
-        row = await resolvers.close_invoice(
-            info.context,
-            invoice_id=_key(input.invoice_id, "Invoice", "invoiceId"),
-            reason=input.reason,
-            void=void,
-        )
-    except DomainError as err:
-        return user_error(err, ERRORS)  # type: ignore[return-value]
+    row = await resolvers.close_invoice(
+        info.context,
+        invoice_id=_key(input.invoice_id, "Invoice", "invoiceId"),
+        reason=input.reason,
+        void=void,
+    )
     return InvoicePayload(invoice=Invoice.from_row(row, staff_view=True))
