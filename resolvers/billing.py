@@ -16,6 +16,7 @@ from models.billing.setup import BillingSetup
 from models.billing.subscriptions import PlanChange
 from models.billing.tables import BillingCustomer, PaymentMethod, Price, Subscription
 from models.errors import DomainError
+from models.timeline.queries import Page
 from resolvers.context import Context
 from resolvers.paging import BadUserInput, check_first, decode_cursor
 from resolvers.staff import audit_read
@@ -74,13 +75,9 @@ async def latest_invoice(ctx: Context, *, subscription_id: int) -> Invoice | Non
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class InvoicePage:
-    invoices: list[Invoice]
-    has_next: bool
-
-
-async def invoices(ctx: Context, *, account_id: int, first: int, after: str | None) -> InvoicePage:
+async def invoices(
+    ctx: Context, *, account_id: int, first: int, after: str | None
+) -> Page[Invoice]:
     first, before_id = check_first(first), decode_cursor(after)
     async with ctx.read() as session:
         rows, has_next = await queries.invoice_page(
@@ -89,7 +86,7 @@ async def invoices(ctx: Context, *, account_id: int, first: int, after: str | No
         lines = await queries.lines_of(session, [r.id for r in rows])
     for row in rows:
         ctx.loaders.lines_by_invoice.prime(row.id, lines.get(row.id, []))
-    return InvoicePage(rows, has_next)
+    return Page(items=[(r.id, r) for r in rows], has_next=has_next)
 
 
 async def payment_methods(ctx: Context, *, account_id: int) -> list[PaymentMethod]:

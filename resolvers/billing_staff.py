@@ -4,12 +4,11 @@ too; the actions record their own audit entries."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from models.base import utcnow
 from models.billing import back_office, invoice_states, refunds, revenue
 from models.billing.ledger import CreditNote, Invoice
 from models.billing.revenue import Revenue
+from models.billing.specs import CouponSpec, PlanPriceSpec, PromotionCodeSpec, UsageEvent
 from models.billing.tables import Coupon, Price, PromotionCode, UsageRecord
 from models.errors import DomainError
 from resolvers.context import Context
@@ -17,86 +16,36 @@ from resolvers.paging import BadUserInput
 from resolvers.staff import staff_action, staff_write
 
 
-async def create_coupon(
-    ctx: Context,
-    *,
-    reason: str | None,
-    name: str,
-    percent_off: int | None,
-    amounts_off: list[tuple[str, int]],
-    duration: str,
-    duration_months: int | None,
-    plan_codes: list[str],
-    max_redemptions: int | None,
-    redeem_by: datetime | None,
-    first_time_only: bool,
-) -> Coupon:
+async def create_coupon(ctx: Context, spec: CouponSpec, *, reason: str | None) -> Coupon:
     async with staff_write(
         ctx, action="billing.coupon.create", target_type="coupon", target_id="", reason=reason
     ) as (session, actor):
-        return await back_office.create_coupon(
-            session,
-            actor=actor,
-            reason=reason,
-            name=name,
-            percent_off=percent_off,
-            amounts_off=amounts_off,
-            duration=duration,
-            duration_months=duration_months,
-            plan_codes=plan_codes,
-            max_redemptions=max_redemptions,
-            redeem_by=redeem_by,
-            first_time_only=first_time_only,
-        )
+        return await back_office.create_coupon(session, actor=actor, reason=reason, spec=spec)
 
 
 async def create_promotion_code(
-    ctx: Context,
-    *,
-    reason: str | None,
-    coupon_id: int,
-    code: str,
-    max_redemptions: int | None,
-    expires_at: datetime | None,
-    first_time_only: bool,
+    ctx: Context, spec: PromotionCodeSpec, *, reason: str | None
 ) -> tuple[PromotionCode, Coupon]:
     async with staff_write(
         ctx,
         action="billing.promotion_code.create",
         target_type="coupon",
-        target_id=coupon_id,
+        target_id=spec.coupon_id,
         reason=reason,
     ) as (session, actor):
         promotion = await back_office.create_promotion_code(
-            session,
-            actor=actor,
-            reason=reason,
-            coupon_id=coupon_id,
-            code=code,
-            max_redemptions=max_redemptions,
-            expires_at=expires_at,
-            first_time_only=first_time_only,
+            session, actor=actor, reason=reason, spec=spec
         )
-        coupon = await session.get(Coupon, coupon_id)
+        coupon = await session.get(Coupon, spec.coupon_id)
         assert coupon is not None
         return promotion, coupon
 
 
-async def set_plan_price(
-    ctx: Context, *, reason: str | None, plan_code: str, currency: str, interval: str, amount: int
-) -> Price:
+async def set_plan_price(ctx: Context, spec: PlanPriceSpec, *, reason: str | None) -> Price:
     async with staff_write(
-        ctx, action="billing.price.set", target_type="plan", target_id=plan_code, reason=reason
+        ctx, action="billing.price.set", target_type="plan", target_id=spec.plan_code, reason=reason
     ) as (session, actor):
-        return await back_office.set_plan_price(
-            session,
-            actor=actor,
-            reason=reason,
-            plan_code=plan_code,
-            currency=currency,
-            interval=interval,
-            amount=amount,
-        )
+        return await back_office.set_plan_price(session, actor=actor, reason=reason, spec=spec)
 
 
 async def refund_invoice(
@@ -134,27 +83,15 @@ async def close_invoice(ctx: Context, *, invoice_id: int, reason: str, void: boo
         )
 
 
-async def record_usage(
-    ctx: Context,
-    *,
-    account_id: int,
-    meter: str,
-    quantity: int,
-    event_id: str,
-    occurred_at: datetime,
-) -> UsageRecord:
+async def record_usage(ctx: Context, event: UsageEvent) -> UsageRecord:
     async with staff_write(
-        ctx, action="billing.usage.record", target_type="account", target_id=account_id, reason=""
+        ctx,
+        action="billing.usage.record",
+        target_type="account",
+        target_id=event.account_id,
+        reason="",
     ) as (session, actor):
-        return await back_office.record_usage(
-            session,
-            actor=actor,
-            account_id=account_id,
-            meter=meter,
-            quantity=quantity,
-            event_id=event_id,
-            occurred_at=occurred_at,
-        )
+        return await back_office.record_usage(session, actor=actor, event=event)
 
 
 async def revenue_figures(ctx: Context, *, currency: str) -> Revenue:

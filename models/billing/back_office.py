@@ -4,9 +4,6 @@ usage recorded by internal producers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +11,7 @@ from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import utcnow
 from models.billing import coupons, money, plans, usage
+from models.billing.specs import CouponSpec, PlanPriceSpec, PromotionCodeSpec, UsageEvent
 from models.billing.tables import Coupon, Plan, Price, PromotionCode, UsageRecord
 
 
@@ -36,30 +34,11 @@ async def create_coupon(
     *,
     actor: Actor,
     reason: str | None,
-    name: str,
-    percent_off: int | None,
-    amounts_off: Sequence[tuple[str, int]],
-    duration: str,
-    duration_months: int | None,
-    plan_codes: list[str],
-    max_redemptions: int | None,
-    redeem_by: datetime | None,
-    first_time_only: bool,
+    spec: CouponSpec,
 ) -> Coupon:
     """Define a coupon (see `coupons.create_coupon`), audited as billing.coupon.create."""
     why = audit.require_reason(reason)
-    coupon = await coupons.create_coupon(
-        session,
-        name=name,
-        percent_off=percent_off,
-        amounts_off=amounts_off,
-        duration=duration,
-        duration_months=duration_months,
-        plan_codes=plan_codes,
-        max_redemptions=max_redemptions,
-        redeem_by=redeem_by,
-        first_time_only=first_time_only,
-    )
+    coupon = await coupons.create_coupon(session, spec)
     await audit.record_entry(
         session,
         actor=actor,
@@ -77,22 +56,11 @@ async def create_promotion_code(
     *,
     actor: Actor,
     reason: str | None,
-    coupon_id: int,
-    code: str,
-    max_redemptions: int | None,
-    expires_at: datetime | None,
-    first_time_only: bool,
+    spec: PromotionCodeSpec,
 ) -> PromotionCode:
     """A code customers type to redeem a coupon, audited as billing.promotion_code.create."""
     why = audit.require_reason(reason)
-    promotion = await coupons.create_promotion_code(
-        session,
-        coupon_id=coupon_id,
-        code=code,
-        max_redemptions=max_redemptions,
-        expires_at=expires_at,
-        first_time_only=first_time_only,
-    )
+    promotion = await coupons.create_promotion_code(session, spec)
     await audit.record_entry(
         session,
         actor=actor,
@@ -102,10 +70,10 @@ async def create_promotion_code(
         reason=why,
         after={
             "code": promotion.code,
-            "coupon_id": coupon_id,
-            "max_redemptions": max_redemptions,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-            "first_time_only": first_time_only,
+            "coupon_id": spec.coupon_id,
+            "max_redemptions": spec.max_redemptions,
+            "expires_at": spec.expires_at.isoformat() if spec.expires_at else None,
+            "first_time_only": spec.first_time_only,
         },
     )
     return promotion
@@ -116,17 +84,15 @@ async def set_plan_price(
     *,
     actor: Actor,
     reason: str | None,
-    plan_code: str,
-    currency: str,
-    interval: str,
-    amount: int,
+    spec: PlanPriceSpec,
 ) -> Price:
     """Sell a plan at a new price from now on: the new price replaces the active one, and
     subscribers keep the price they have until they change plan. Audited as
     billing.price.set with the amounts before and after."""
     why = audit.require_reason(reason)
+    plan_code, interval, amount = spec.plan_code, spec.interval, spec.amount
     plans.check_plan(plan_code, interval)
-    currency = money.check_currency(currency)
+    currency = money.check_currency(spec.currency)
     money.check_amount(amount, field="amount")
     # The plan's row is the lock: two staff setting its prices at once queue, and the
     # second then finds (and replaces) the price the first inserted. Locking only the
@@ -172,34 +138,25 @@ async def record_usage(
     session: AsyncSession,
     *,
     actor: Actor,
-    account_id: int,
-    meter: str,
-    quantity: int,
-    event_id: str,
-    occurred_at: datetime,
+    event: UsageEvent,
 ) -> UsageRecord:
     """Record a metered event for an account (see `usage.record_usage`); a new record is
     audited as billing.usage.record, a repeat of the same event is not (it changes nothing)."""
-    before = await session.scalar(select(UsageRecord.id).where(UsageRecord.event_id == event_id))
-    record = await usage.record_usage(
-        session,
-        account_id=account_id,
-        meter=meter,
-        quantity=quantity,
-        event_id=event_id,
-        occurred_at=occurred_at,
+    before = await session.scalar(
+        select(UsageRecord.id).where(UsageRecord.event_id == event.event_id)
     )
+    record = await usage.record_usage(session, event)
     if before is None:
         await audit.record_entry(
             session,
             actor=actor,
             action="billing.usage.record",
             target_type="account",
-            target_id=account_id,
+            target_id=event.account_id,
             after={
-                "event_id": event_id,
-                "meter": meter,
-                "quantity": quantity,
+                "event_id": event.event_id,
+                "meter": event.meter,
+                "quantity": event.quantity,
                 "occurred_at": record.occurred_at.isoformat(),
             },
         )

@@ -15,6 +15,7 @@ from models.base import as_utc
 from models.billing import errors, money
 from models.billing.catalogue import PLANS
 from models.billing.pricing import Discount, shift_months
+from models.billing.specs import CouponSpec, PromotionCodeSpec
 from models.billing.tables import (
     DURATIONS,
     REPEATING,
@@ -60,41 +61,31 @@ def _amounts_off(amounts_off: Sequence[tuple[str, int]]) -> dict[str, int]:
     return checked
 
 
-async def create_coupon(
-    session: AsyncSession,
-    *,
-    name: str,
-    percent_off: int | None,
-    amounts_off: Sequence[tuple[str, int]],
-    duration: str,
-    duration_months: int | None,
-    plan_codes: list[str],
-    max_redemptions: int | None,
-    redeem_by: datetime | None,
-    first_time_only: bool,
-) -> Coupon:
+async def create_coupon(session: AsyncSession, spec: CouponSpec) -> Coupon:
     """Define a discount: a percentage, or a fixed amount in each currency it may be used in
     (one per currency)."""
+    name, percent_off, duration_months = spec.name, spec.percent_off, spec.duration_months
+    max_redemptions, redeem_by = spec.max_redemptions, spec.redeem_by
     check_text(name, field="name")
     if not name.strip() or len(name) > 100:
         raise errors.InvalidAmount("A coupon needs a name of at most 100 characters.", field="name")
-    if (percent_off is None) == (not amounts_off):
+    if (percent_off is None) == (not spec.amounts_off):
         raise errors.InvalidAmount(
             "Give either percentOff or amountsOff, not both or neither.", field="percentOff"
         )
     if percent_off is not None and not 1 <= percent_off <= 100:
         raise errors.InvalidAmount("percentOff must be from 1 to 100.", field="percentOff")
-    checked = _amounts_off(amounts_off)
-    if duration not in DURATIONS:
+    checked = _amounts_off(spec.amounts_off)
+    if spec.duration not in DURATIONS:
         raise errors.InvalidAmount("duration must be once, repeating or forever.", field="duration")
-    if (duration == REPEATING) != (duration_months is not None):
+    if (spec.duration == REPEATING) != (duration_months is not None):
         raise errors.InvalidAmount(
             "durationMonths is required for a repeating coupon and only then.",
             field="durationMonths",
         )
     if duration_months is not None and not 1 <= duration_months <= 120:
         raise errors.InvalidAmount("durationMonths must be from 1 to 120.", field="durationMonths")
-    for code in plan_codes:
+    for code in spec.plan_codes:
         if code not in PLANS or not PLANS[code].prices:
             raise errors.UnknownPlan(f"No paid plan {code!r}.", field="planCodes")
     if max_redemptions is not None and max_redemptions < 1:
@@ -105,41 +96,34 @@ async def create_coupon(
         name=name.strip(),
         percent_off=percent_off,
         amounts_off=checked,
-        duration=duration,
+        duration=spec.duration,
         duration_months=duration_months,
-        plan_codes=sorted(set(plan_codes)),
+        plan_codes=sorted(set(spec.plan_codes)),
         max_redemptions=max_redemptions,
         redeem_by=redeem_by,
-        first_time_only=first_time_only,
+        first_time_only=spec.first_time_only,
     )
     session.add(coupon)
     await session.flush()
     return coupon
 
 
-async def create_promotion_code(
-    session: AsyncSession,
-    *,
-    coupon_id: int,
-    code: str,
-    max_redemptions: int | None,
-    expires_at: datetime | None,
-    first_time_only: bool,
-) -> PromotionCode:
+async def create_promotion_code(session: AsyncSession, spec: PromotionCodeSpec) -> PromotionCode:
     """A code customers can type to redeem a coupon; codes are unique, case-insensitive."""
-    if await session.get(Coupon, coupon_id) is None:
+    if await session.get(Coupon, spec.coupon_id) is None:
         raise errors.UnknownCoupon("No such coupon.", field="couponId")
-    normal = normalise_code(code)
-    if max_redemptions is not None and max_redemptions < 1:
+    normal = normalise_code(spec.code)
+    if spec.max_redemptions is not None and spec.max_redemptions < 1:
         raise errors.InvalidAmount("maxRedemptions must be at least 1.", field="maxRedemptions")
+    expires_at = spec.expires_at
     if expires_at is not None:
         expires_at = as_utc(expires_at, field="expiresAt", error=InvalidInput)
     promotion = PromotionCode(
         code=normal,
-        coupon_id=coupon_id,
-        max_redemptions=max_redemptions,
+        coupon_id=spec.coupon_id,
+        max_redemptions=spec.max_redemptions,
         expires_at=expires_at,
-        first_time_only=first_time_only,
+        first_time_only=spec.first_time_only,
     )
     try:
         async with session.begin_nested():

@@ -13,6 +13,7 @@ from models.billing import errors
 from models.billing.catalogue import API_CALLS, METERS, PLANS
 from models.billing.invoicing import LineSpec
 from models.billing.pricing import usage_amount
+from models.billing.specs import UsageEvent
 from models.billing.tables import ACTIVE, PAST_DUE, Price, Subscription, UsageRecord
 from models.text import check_text
 
@@ -24,29 +25,26 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 async def record_usage(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    meter: str,
-    quantity: int,
-    event_id: str,
-    occurred_at: datetime,
-    now: datetime | None = None,
+    session: AsyncSession, event: UsageEvent, *, now: datetime | None = None
 ) -> UsageRecord:
     """Record a metered event once: the same `event_id` with the same contents returns the
     first record; with other contents it is USAGE_EVENT_CONFLICT."""
     now = now or utcnow()
-    _check(meter=meter, quantity=quantity, event_id=event_id)
-    occurred_at = as_utc(occurred_at, field="occurredAt", error=errors.UsageOutsidePeriod)
-    existing = await _by_event_id(session, event_id)
+    _check(meter=event.meter, quantity=event.quantity, event_id=event.event_id)
+    occurred_at = as_utc(event.occurred_at, field="occurredAt", error=errors.UsageOutsidePeriod)
+    existing = await _by_event_id(session, event.event_id)
     if existing is not None:
-        return _same_or_conflict(existing, account_id, meter, quantity, occurred_at)
+        return _same_or_conflict(
+            existing, event.account_id, event.meter, event.quantity, occurred_at
+        )
     # A shared lock on the subscription: a renewal (which locks it for update) waits for
     # this record, or this record sees the period the renewal opened, so no event falls
     # between two invoices.
     subscription = await session.scalar(
         select(Subscription)
-        .where(Subscription.account_id == account_id, Subscription.status.in_((ACTIVE, PAST_DUE)))
+        .where(
+            Subscription.account_id == event.account_id, Subscription.status.in_((ACTIVE, PAST_DUE))
+        )
         .with_for_update(read=True)
         .execution_options(populate_existing=True)
     )
@@ -71,10 +69,10 @@ async def record_usage(
     record_id = await session.scalar(
         insert(UsageRecord)
         .values(
-            event_id=event_id,
-            account_id=account_id,
-            meter=meter,
-            quantity=quantity,
+            event_id=event.event_id,
+            account_id=event.account_id,
+            meter=event.meter,
+            quantity=event.quantity,
             occurred_at=occurred_at,
             created_at=utcnow(),
         )
@@ -82,9 +80,11 @@ async def record_usage(
         .returning(UsageRecord.id)
     )
     if record_id is None:
-        existing = await _by_event_id(session, event_id)
+        existing = await _by_event_id(session, event.event_id)
         assert existing is not None
-        return _same_or_conflict(existing, account_id, meter, quantity, occurred_at)
+        return _same_or_conflict(
+            existing, event.account_id, event.meter, event.quantity, occurred_at
+        )
     record = await session.get(UsageRecord, record_id)
     assert record is not None
     return record

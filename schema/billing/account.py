@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from functools import partial
 
 import strawberry
 
@@ -237,7 +238,9 @@ class Billing:
         page = await resolvers.invoices(
             info.context, account_id=self.account_id, first=first, after=after
         )
-        return InvoiceConnection.of(page.invoices, page.has_next, staff_view=self.staff_view)
+        return InvoiceConnection.from_page(
+            page, partial(Invoice.from_row, staff_view=self.staff_view)
+        )
 
     @strawberry.field(
         description="Payment methods that can be charged, oldest first: at most 20. "

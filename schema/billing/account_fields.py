@@ -1,23 +1,16 @@
-"""Billing staff's field on `Account`: any customer's billing, read-only and audited. Mixed
-into `Account`; `Billing` comes through `strawberry.lazy` (its module imports
-`schema.graph.types`, which imports this one)."""
+"""Billing staff's field on `Account`: any customer's billing, read-only and audited.
+Attached to `Account` by `app.schema`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 
-from admin.roles.account_fields import account_id_of
 from models.access.roles import Role
 from resolvers import billing as resolvers
 from resolvers.context import Info
+from schema.billing.account import Billing
 from schema.core.permissions import requires_role
-
-if TYPE_CHECKING:
-    from schema.billing.account import Billing
-
-LazyBilling = Annotated["Billing", strawberry.lazy("schema.billing.account")]
+from schema.graph.types import account_id_of
 
 
 @strawberry.type
@@ -29,9 +22,7 @@ class AccountBillingFields:
         "audited (say why in the `Chirp-Access-Reason` header).",
         extensions=requires_role(Role.BILLING_ADMIN, Role.ADMIN),
     )
-    async def billing(self, info: Info) -> LazyBilling:
-        from schema.billing.account import Billing
-
+    async def billing(self, info: Info) -> Billing:
         account_id = account_id_of(self)
         await resolvers.staff_read(info.context, account_id=account_id)
         customer = await resolvers.customer(info.context, account_id=account_id)

@@ -16,9 +16,9 @@ from models.billing.ledger import Invoice as InvoiceRow
 from models.billing.ledger import InvoiceLine as InvoiceLineRow
 from resolvers import billing as billing_resolvers
 from resolvers.context import Info
-from resolvers.paging import encode_cursor, global_id
+from resolvers.paging import global_id
 from schema.billing.types import Money
-from schema.core.paging import PageInfo, page_info
+from schema.core.paging import Connection, page_of
 
 LINE_KIND = (
     "What the line is for: `subscription` (a plan's period), `proration_credit` (unused "
@@ -240,26 +240,11 @@ class Invoice:
         return [CreditNote.from_row(r, staff_view=self.staff_view) for r in rows]
 
 
-@strawberry.type(description="An invoice in a list, with the cursor that points at it.")
-class InvoiceEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: Invoice = strawberry.field(description="The invoice.")
-
-
-@strawberry.type(description="A page of a customer's issued invoices, newest first.")
-class InvoiceConnection:
-    edges: list[InvoiceEdge] = strawberry.field(description="The invoices, in order.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
-
-    @classmethod
-    def of(
-        cls, rows: list[InvoiceRow], has_next: bool, *, staff_view: bool = False
-    ) -> InvoiceConnection:
-        edges = [
-            InvoiceEdge(cursor=encode_cursor(r.id), node=Invoice.from_row(r, staff_view=staff_view))
-            for r in rows
-        ]
-        return cls(edges=edges, page_info=page_info([e.cursor for e in edges], has_next))
+@page_of(
+    "invoice", "A page of a customer's issued invoices, newest first.", "The invoices, in order."
+)
+class InvoiceConnection(Connection[Invoice]):
+    pass
 
 
 @strawberry.type(

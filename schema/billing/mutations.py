@@ -8,7 +8,6 @@ from typing import Annotated
 import strawberry
 
 from models.billing.tables import PaymentMethod as PaymentMethodRow
-from models.errors import DomainError
 from resolvers import billing as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
@@ -23,13 +22,9 @@ from schema.core.errors import (
     PaymentError,
     ServiceUnavailableError,
     ValidationError,
-    user_error,
 )
 from schema.core.permissions import IsAuthenticated
-
-CARD_ERRORS = (ValidationError, NotFoundError, PaymentError, ServiceUnavailableError)
-PLAN_ERRORS = (ValidationError, NotFoundError, ConflictError, PaymentError, ServiceUnavailableError)
-CANCEL_ERRORS = (ValidationError, ConflictError)
+from schema.core.results import mutation
 
 
 def _outcome(name: str) -> object:
@@ -168,7 +163,7 @@ async def _method_payload(info: Info, method: PaymentMethodRow) -> PaymentMethod
 
 @strawberry.type
 class BillingMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Add a card created with Stripe.js (pass its `pm_...` id). A declined or "
         "unknown card is PAYMENT_METHOD_DECLINED. When it becomes the default, open invoices "
         "are paid with it: this is how a past-due or unpaid subscription is restored.",
@@ -177,17 +172,14 @@ class BillingMutations:
     async def add_payment_method(
         self, info: Info, input: Annotated[AddPaymentMethodInput, INPUT]
     ) -> AddPaymentMethodResult:
-        try:
-            method = await resolvers.add_payment_method(
-                info.context,
-                stripe_payment_method_id=input.payment_method_id,
-                make_default=input.make_default,
-            )
-        except DomainError as err:
-            return user_error(err, CARD_ERRORS)  # type: ignore[return-value]
+        method = await resolvers.add_payment_method(
+            info.context,
+            stripe_payment_method_id=input.payment_method_id,
+            make_default=input.make_default,
+        )
         return await _method_payload(info, method)
 
-    @strawberry.mutation(
+    @mutation(
         description="Charge invoices to this payment method from now on; open invoices are "
         "paid with it at once (restoring a past-due or unpaid subscription).",
         permission_classes=[IsAuthenticated],
@@ -195,16 +187,13 @@ class BillingMutations:
     async def set_default_payment_method(
         self, info: Info, input: Annotated[PaymentMethodTargetInput, INPUT]
     ) -> SetDefaultPaymentMethodResult:
-        try:
-            method = await resolvers.set_default_payment_method(
-                info.context,
-                payment_method_id=_key(input.payment_method_id, "PaymentMethod", "paymentMethodId"),
-            )
-        except DomainError as err:
-            return user_error(err, CARD_ERRORS)  # type: ignore[return-value]
+        method = await resolvers.set_default_payment_method(
+            info.context,
+            payment_method_id=_key(input.payment_method_id, "PaymentMethod", "paymentMethodId"),
+        )
         return await _method_payload(info, method)
 
-    @strawberry.mutation(
+    @mutation(
         description="Stop using a payment method. Removing the default leaves none: renewals "
         "then fail until another is made the default.",
         permission_classes=[IsAuthenticated],
@@ -212,16 +201,13 @@ class BillingMutations:
     async def remove_payment_method(
         self, info: Info, input: Annotated[PaymentMethodTargetInput, INPUT]
     ) -> RemovePaymentMethodResult:
-        try:
-            method = await resolvers.remove_payment_method(
-                info.context,
-                payment_method_id=_key(input.payment_method_id, "PaymentMethod", "paymentMethodId"),
-            )
-        except DomainError as err:
-            return user_error(err, (ValidationError, NotFoundError))  # type: ignore[return-value]
+        method = await resolvers.remove_payment_method(
+            info.context,
+            payment_method_id=_key(input.payment_method_id, "PaymentMethod", "paymentMethodId"),
+        )
         return await _method_payload(info, method)
 
-    @strawberry.mutation(
+    @mutation(
         description="Subscribe to a paid plan: the first invoice is issued and charged to the "
         "default payment method at once (NO_PAYMENT_METHOD without one). A declined charge is "
         "PAYMENT_FAILED and leaves the subscription INCOMPLETE with that invoice open. While "
@@ -239,20 +225,17 @@ class BillingMutations:
     async def subscribe(
         self, info: Info, input: Annotated[SubscribeInput, INPUT]
     ) -> SubscribeResult:
-        try:
-            row = await resolvers.subscribe(
-                info.context,
-                plan_code=input.plan_code,
-                interval=str(input.interval.value),
-                currency=input.currency,
-                country=input.country,
-                promotion_code=input.promotion_code,
-            )
-        except DomainError as err:
-            return user_error(err, PLAN_ERRORS)  # type: ignore[return-value]
+        row = await resolvers.subscribe(
+            info.context,
+            plan_code=input.plan_code,
+            interval=str(input.interval.value),
+            currency=input.currency,
+            country=input.country,
+            promotion_code=input.promotion_code,
+        )
         return SubscriptionPayload(subscription=BillingSubscription.from_row(row))
 
-    @strawberry.mutation(
+    @mutation(
         description="Change plan or interval. An upgrade applies now: unused time is "
         "credited, the rest of the period is charged at once (see `previewPlanChange`, which "
         "shows exactly this). A downgrade is scheduled for the period's end; choosing the "
@@ -262,18 +245,15 @@ class BillingMutations:
     async def change_plan(
         self, info: Info, input: Annotated[ChangePlanInput, INPUT]
     ) -> ChangePlanResult:
-        try:
-            row, invoice = await resolvers.change_plan(
-                info.context, plan_code=input.plan_code, interval=str(input.interval.value)
-            )
-        except DomainError as err:
-            return user_error(err, PLAN_ERRORS)  # type: ignore[return-value]
+        row, invoice = await resolvers.change_plan(
+            info.context, plan_code=input.plan_code, interval=str(input.interval.value)
+        )
         return ChangePlanPayload(
             subscription=BillingSubscription.from_row(row),
             invoice=None if invoice is None else Invoice.from_row(invoice),
         )
 
-    @strawberry.mutation(
+    @mutation(
         description="Cancel at the end of the current period: the plan stays until then and "
         "nothing more is billed. Idempotent; `resumeSubscription` takes it back.",
         permission_classes=[IsAuthenticated],
@@ -283,7 +263,7 @@ class BillingMutations:
     ) -> CancelSubscriptionResult:
         return await _set_cancel(info, input, cancel=True)
 
-    @strawberry.mutation(
+    @mutation(
         description="Keep a subscription that was set to cancel at the period's end. Idempotent.",
         permission_classes=[IsAuthenticated],
     )
@@ -296,12 +276,9 @@ class BillingMutations:
 async def _set_cancel(
     info: Info, input: SubscriptionTargetInput, *, cancel: bool
 ) -> CancelSubscriptionResult:
-    try:
-        row = await resolvers.set_cancel_at_period_end(
-            info.context,
-            subscription_id=_key(input.subscription_id, "BillingSubscription", "subscriptionId"),
-            cancel=cancel,
-        )
-    except DomainError as err:
-        return user_error(err, CANCEL_ERRORS)  # type: ignore[return-value]
+    row = await resolvers.set_cancel_at_period_end(
+        info.context,
+        subscription_id=_key(input.subscription_id, "BillingSubscription", "subscriptionId"),
+        cancel=cancel,
+    )
     return SubscriptionPayload(subscription=BillingSubscription.from_row(row))

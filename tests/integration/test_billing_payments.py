@@ -22,6 +22,7 @@ from models.billing.ledger import (
     InvoiceLine,
     Payment,
 )
+from models.billing.specs import CouponSpec, PromotionCodeSpec
 from models.billing.tables import ACTIVE, INCOMPLETE, PAST_DUE, BillingCustomer, PaymentMethod
 from tests.support.billing import (
     GOOD_CARD,
@@ -163,23 +164,27 @@ async def _offer(services: Services, code: str, percent_off: int) -> None:
     async with services.runtime.sessionmaker() as session, session.begin():
         coupon = await coupons.create_coupon(
             session,
-            name=code,
-            percent_off=percent_off,
-            amounts_off=[],
-            duration="once",
-            duration_months=None,
-            plan_codes=[],
-            max_redemptions=None,
-            redeem_by=None,
-            first_time_only=False,
+            CouponSpec(
+                name=code,
+                percent_off=percent_off,
+                amounts_off=(),
+                duration="once",
+                duration_months=None,
+                plan_codes=(),
+                max_redemptions=None,
+                redeem_by=None,
+                first_time_only=False,
+            ),
         )
         await coupons.create_promotion_code(
             session,
-            coupon_id=coupon.id,
-            code=code,
-            max_redemptions=None,
-            expires_at=None,
-            first_time_only=False,
+            PromotionCodeSpec(
+                coupon_id=coupon.id,
+                code=code,
+                max_redemptions=None,
+                expires_at=None,
+                first_time_only=False,
+            ),
         )
 
 

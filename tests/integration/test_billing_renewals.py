@@ -24,6 +24,7 @@ from models.billing.ledger import (
     VOID,
     Payment,
 )
+from models.billing.specs import CouponSpec, PromotionCodeSpec, UsageEvent
 from models.billing.tables import (
     ACTIVE,
     CANCELED,
@@ -73,11 +74,13 @@ async def _record(
     async with services.runtime.sessionmaker() as session, session.begin():
         return await usage.record_usage(
             session,
-            account_id=account_id,
-            meter="api_calls",
-            quantity=quantity,
-            event_id=event_id,
-            occurred_at=at,
+            UsageEvent(
+                account_id=account_id,
+                meter="api_calls",
+                quantity=quantity,
+                event_id=event_id,
+                occurred_at=at,
+            ),
             now=at,
         )
 
@@ -290,7 +293,7 @@ async def test_bad_usage_is_refused_with_a_field(
 
     with pytest.raises(error) as raised:
         async with services.runtime.sessionmaker() as session, session.begin():
-            await usage.record_usage(session, now=JAN_31 + timedelta(days=1), **values)
+            await usage.record_usage(session, UsageEvent(**values), now=JAN_31 + timedelta(days=1))
 
     assert raised.value.field == field
 
@@ -504,23 +507,27 @@ async def test_an_expired_incomplete_subscription_gives_its_coupon_back(
     async with services.runtime.sessionmaker() as session, session.begin():
         coupon = await coupons.create_coupon(
             session,
-            name="Welcome",
-            percent_off=50,
-            amounts_off={},
-            duration="once",
-            duration_months=None,
-            plan_codes=[],
-            max_redemptions=1,
-            redeem_by=None,
-            first_time_only=True,
+            CouponSpec(
+                name="Welcome",
+                percent_off=50,
+                amounts_off=(),
+                duration="once",
+                duration_months=None,
+                plan_codes=(),
+                max_redemptions=1,
+                redeem_by=None,
+                first_time_only=True,
+            ),
         )
         promotion = await coupons.create_promotion_code(
             session,
-            coupon_id=coupon.id,
-            code="WELCOME",
-            max_redemptions=1,
-            expires_at=None,
-            first_time_only=False,
+            PromotionCodeSpec(
+                coupon_id=coupon.id,
+                code="WELCOME",
+                max_redemptions=1,
+                expires_at=None,
+                first_time_only=False,
+            ),
         )
     _, account_id = await card_customer(services, gql, localstripe, "ada", card=DECLINED_CARD)
     with pytest.raises(errors.PaymentFailed):
