@@ -35,7 +35,7 @@ from schema.core.errors import (
 )
 from schema.core.paging import page_info
 from schema.core.permissions import requires_role
-from schema.moderation.types import AppealStatus, StrikeConnection
+from schema.moderation.types import AppealStatus, Strike, StrikeConnection
 
 ERRORS = (ValidationError, NotFoundError, NotAllowedError, ConflictError)
 CASE_REASON = (
@@ -117,7 +117,7 @@ class ModerationQueries:
         page = await resolvers.appealed(
             info.context, status=kinds.AppealStatus(str(status.value)), first=first, after=after
         )
-        return StrikeConnection.from_page(page)
+        return StrikeConnection.from_page(page, Strike.from_record)
 
 
 @strawberry.input(description="A case to give to a moderator.")

@@ -6,17 +6,11 @@ from typing import Annotated
 
 import strawberry
 
-from models.errors import DomainError
 from resolvers import access as resolvers
 from resolvers.context import Info
-from schema.core.errors import (
-    INPUT,
-    AuthenticationError,
-    ConflictError,
-    NotAllowedError,
-    user_error,
-)
+from schema.core.errors import INPUT, AuthenticationError, ConflictError, NotAllowedError
 from schema.core.permissions import IsAuthenticated
+from schema.core.results import mutation
 
 
 @strawberry.type(description="A TOTP secret to add to an authenticator app.")
@@ -112,7 +106,7 @@ class SecurityQueries:
 
 @strawberry.type
 class SecurityMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Start turning on TOTP (the password again is required): returns a "
         "secret; confirm it with a first code.",
         permission_classes=[IsAuthenticated],
@@ -120,13 +114,10 @@ class SecurityMutations:
     async def begin_totp_enrolment(
         self, info: Info, input: Annotated[BeginTotpEnrolmentInput, INPUT]
     ) -> BeginTotpEnrolmentResult:
-        try:
-            enrolment = await resolvers.begin_totp_enrolment(info.context, password=input.password)
-        except DomainError as err:
-            return user_error(err, (AuthenticationError, ConflictError))  # type: ignore[return-value]
+        enrolment = await resolvers.begin_totp_enrolment(info.context, password=input.password)
         return TotpEnrolment(secret=enrolment.secret, provisioning_uri=enrolment.uri)
 
-    @strawberry.mutation(
+    @mutation(
         description="Finish turning on TOTP with the app's current code. Returns recovery "
         "codes; this session then counts as having proved a second factor.",
         permission_classes=[IsAuthenticated],
@@ -134,13 +125,10 @@ class SecurityMutations:
     async def confirm_totp_enrolment(
         self, info: Info, input: Annotated[TotpCodeInput, INPUT]
     ) -> ConfirmTotpEnrolmentResult:
-        try:
-            codes = await resolvers.confirm_totp_enrolment(info.context, code=input.code)
-        except DomainError as err:
-            return user_error(err, (AuthenticationError, ConflictError))  # type: ignore[return-value]
+        codes = await resolvers.confirm_totp_enrolment(info.context, code=input.code)
         return TotpEnabled(recovery_codes=codes)
 
-    @strawberry.mutation(
+    @mutation(
         description="Turn TOTP off with a current code and the password. Staff cannot: their "
         "roles require it. Every session then stops counting as having proved a factor.",
         permission_classes=[IsAuthenticated],
@@ -148,8 +136,5 @@ class SecurityMutations:
     async def disable_totp(
         self, info: Info, input: Annotated[DisableTotpInput, INPUT]
     ) -> DisableTotpResult:
-        try:
-            await resolvers.disable_totp(info.context, code=input.code, password=input.password)
-        except DomainError as err:
-            return user_error(err, (AuthenticationError, ConflictError, NotAllowedError))  # type: ignore[return-value]
+        await resolvers.disable_totp(info.context, code=input.code, password=input.password)
         return TotpDisabled(enabled=False)

@@ -6,17 +6,11 @@ from typing import Annotated
 
 import strawberry
 
-from models.errors import DomainError
 from resolvers import accounts as resolvers
 from resolvers.context import Info
-from schema.core.errors import (
-    INPUT,
-    AuthenticationError,
-    ConflictError,
-    ValidationError,
-    user_error,
-)
+from schema.core.errors import INPUT, AuthenticationError, ConflictError, ValidationError
 from schema.core.permissions import IsAuthenticated
+from schema.core.results import mutation
 from schema.graph.types import Account
 
 
@@ -96,28 +90,22 @@ UpdateProfileResult = Annotated[
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(description="Create an account and sign in to it.")
+    @mutation(description="Create an account and sign in to it.")
     async def sign_up(self, info: Info, input: Annotated[SignUpInput, INPUT]) -> SignUpResult:
-        try:
-            account, token = await resolvers.sign_up(
-                info.context, handle=input.handle, email=input.email, password=input.password
-            )
-        except DomainError as err:
-            return user_error(err, (ValidationError, ConflictError))  # type: ignore[return-value]
+        account, token = await resolvers.sign_up(
+            info.context, handle=input.handle, email=input.email, password=input.password
+        )
         return SessionPayload(account=Account.from_row(account), token=token)
 
-    @strawberry.mutation(description="Log in with a handle or email and a password.")
+    @mutation(description="Log in with a handle or email and a password.")
     async def log_in(self, info: Info, input: Annotated[LogInInput, INPUT]) -> LogInResult:
-        try:
-            account, token = await resolvers.log_in(
-                info.context,
-                login=input.login,
-                password=input.password,
-                totp_code=input.totp_code,
-                recovery_code=input.recovery_code,
-            )
-        except DomainError as err:
-            return user_error(err, (AuthenticationError,))  # type: ignore[return-value]
+        account, token = await resolvers.log_in(
+            info.context,
+            login=input.login,
+            password=input.password,
+            totp_code=input.totp_code,
+            recovery_code=input.recovery_code,
+        )
         return SessionPayload(account=Account.from_row(account), token=token)
 
     @strawberry.mutation(
@@ -135,20 +123,17 @@ class AccountMutations:
     async def log_out_everywhere(self, info: Info) -> LogOutPayload:
         return LogOutPayload(sessions_ended=await resolvers.log_out_everywhere(info.context))
 
-    @strawberry.mutation(
+    @mutation(
         description="Change the viewer's display name, bio or avatar.",
         permission_classes=[IsAuthenticated],
     )
     async def update_profile(
         self, info: Info, input: Annotated[UpdateProfileInput, INPUT]
     ) -> UpdateProfileResult:
-        try:
-            row = await resolvers.update_profile(
-                info.context,
-                display_name=input.display_name,
-                bio=input.bio,
-                avatar_url=input.avatar_url,
-            )
-        except DomainError as err:
-            return user_error(err, (ValidationError,))  # type: ignore[return-value]
+        row = await resolvers.update_profile(
+            info.context,
+            display_name=input.display_name,
+            bio=input.bio,
+            avatar_url=input.avatar_url,
+        )
         return ProfilePayload(account=Account.from_row(row))

@@ -17,7 +17,8 @@ from schema.core.paging import After, First
 from schema.graph.types import Account, Post, PostConnection, account_or_none
 
 
-def _global_id(value: str, expect: str | None, argument: str) -> tuple[str, int]:
+def parse_id_argument(value: str, expect: str | None, argument: str) -> tuple[str, int]:
+    """A global id given as a field argument: a malformed one is a BAD_USER_INPUT error."""
     try:
         return parse_global_id(value, expect=expect, field=argument)
     except DomainError as err:
@@ -40,7 +41,7 @@ class PublicQuery:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> relay.Node | None:
-        type_name, key = _global_id(id, None, "id")
+        type_name, key = parse_id_argument(id, None, "id")
         if type_name == "Account":
             return await account_or_none(info, key)
         if type_name == "Post":
@@ -63,7 +64,7 @@ class PublicQuery:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The post's global id.")],
     ) -> Post | None:
-        _, key = _global_id(id, "Post", "id")
+        _, key = parse_id_argument(id, "Post", "id")
         row = await post_resolvers.post_by_id(info.context, post_id=key)
         return None if row is None else Post.from_row(row)
 

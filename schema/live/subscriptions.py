@@ -11,7 +11,6 @@ from typing import Annotated
 import strawberry
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from models.errors import DomainError
 from models.events.actions import POST_DELETED
 from models.posts import policies as post_policies
 from resolvers.context import Context, Info
@@ -20,8 +19,8 @@ from resolvers.paging import (
     BadUserInput,
     decode_cursor,
     encode_cursor,
-    parse_global_id,
 )
+from schema.graph.queries import parse_id_argument
 from schema.graph.types import Post
 from subscriptions import live
 from subscriptions.events import LiveEvent
@@ -146,10 +145,7 @@ class Subscription:
         after: Resume = None,
     ) -> AsyncGenerator[PostUpdate, None]:
         ctx = info.context
-        try:
-            _, post_id = parse_global_id(id, expect="Post", field="id")
-        except DomainError as exc:
-            raise BadUserInput(exc.message, argument="id") from exc
+        _, post_id = parse_id_argument(id, "Post", "id")
         if await ctx.loaders.visible_posts_by_id.load(post_id) is None:
             raise BadUserInput("No such post.", argument="id")
         graph = live.ViewerGraph(ctx.viewer_id)

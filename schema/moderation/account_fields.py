@@ -8,12 +8,12 @@ from typing import Annotated
 
 import strawberry
 
-from admin.roles.account_fields import account_id_of
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import MAX_PAGE
 from schema.core.permissions import requires_role
-from schema.moderation.types import STRIKE_READERS, StrikeConnection
+from schema.graph.types import account_id_of
+from schema.moderation.types import STRIKE_READERS, Strike, StrikeConnection
 
 
 @strawberry.type(description="Where an account stands with moderation, as of now.")
@@ -54,7 +54,7 @@ class AccountModerationFields:
         page = await resolvers.strikes(
             info.context, account_id=account_id_of(self), first=first, after=after
         )
-        return None if page is None else StrikeConnection.from_page(page)
+        return None if page is None else StrikeConnection.from_page(page, Strike.from_record)
 
     @strawberry.field(
         description="Suspension, limit, strikes in force and open cases.",

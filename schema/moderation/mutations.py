@@ -6,23 +6,15 @@ from typing import Annotated
 
 import strawberry
 
-from models.errors import DomainError
 from models.moderation.kinds import Target
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
-from schema.core.errors import (
-    INPUT,
-    ConflictError,
-    NotAllowedError,
-    NotFoundError,
-    ValidationError,
-    user_error,
-)
+from schema.core.errors import INPUT, ConflictError, NotAllowedError, NotFoundError, ValidationError
 from schema.core.permissions import IsAuthenticated
+from schema.core.results import mutation
 from schema.moderation.types import Report, ReportCategory, Strike, StrikePayload
 
-REPORT_ERRORS = (ValidationError, NotFoundError, NotAllowedError)
 NOTE = "Optional context for moderators; at most 1000 characters."
 
 
@@ -79,21 +71,18 @@ AppealStrikeResult = Annotated[
 
 async def _report(
     info: Info, raw_id: strawberry.ID, target: Target, category: ReportCategory, note: str | None
-) -> ReportPayload | ValidationError | NotFoundError | NotAllowedError:
+) -> ReportPayload:
     field = "postId" if target is Target.POST else "accountId"
-    try:
-        _, key = parse_global_id(raw_id, expect=target.value.title(), field=field)
-        row = await resolvers.report(
-            info.context, target=target, target_id=key, category=category.kind, note=note
-        )
-    except DomainError as err:
-        return user_error(err, REPORT_ERRORS)  # type: ignore[return-value]
+    _, key = parse_global_id(raw_id, expect=target.value.title(), field=field)
+    row = await resolvers.report(
+        info.context, target=target, target_id=key, category=category.kind, note=note
+    )
     return ReportPayload(report=Report.from_row(row))
 
 
 @strawberry.type
 class ModerationUserMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Report a post the viewer can see. Reporting it again while its case is "
         "open returns the first report and changes nothing.",
         permission_classes=[IsAuthenticated],
@@ -103,7 +92,7 @@ class ModerationUserMutations:
     ) -> ReportPostResult:
         return await _report(info, input.post_id, Target.POST, input.category, input.note)
 
-    @strawberry.mutation(
+    @mutation(
         description="Report an account (not one's own). Reporting it again while its case is "
         "open returns the first report and changes nothing.",
         permission_classes=[IsAuthenticated],
@@ -113,16 +102,13 @@ class ModerationUserMutations:
     ) -> ReportAccountResult:
         return await _report(info, input.account_id, Target.ACCOUNT, input.category, input.note)
 
-    @strawberry.mutation(
+    @mutation(
         description="Appeal one of the viewer's strikes, once; a moderator decides.",
         permission_classes=[IsAuthenticated],
     )
     async def appeal_strike(
         self, info: Info, input: Annotated[AppealStrikeInput, INPUT]
     ) -> AppealStrikeResult:
-        try:
-            _, key = parse_global_id(input.strike_id, expect="Strike", field="strikeId")
-            record = await resolvers.appeal_strike(info.context, strike_id=key, note=input.note)
-        except DomainError as err:
-            return user_error(err, (ValidationError, NotFoundError, ConflictError))  # type: ignore[return-value]
+        _, key = parse_global_id(input.strike_id, expect="Strike", field="strikeId")
+        record = await resolvers.appeal_strike(info.context, strike_id=key, note=input.note)
         return StrikePayload(strike=Strike.from_record(record))

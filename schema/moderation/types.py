@@ -1,11 +1,10 @@
 """Moderation types that users and staff share: report categories, reports, strikes and
-appeals. Imported by mixins of `schema.graph.types`, so types defined there are lazy here."""
+appeals, and the page of strikes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -14,15 +13,12 @@ from models.moderation import kinds, policies
 from models.moderation.queries import StrikeRecord
 from models.moderation.tables import Appeal as AppealRow
 from models.moderation.tables import Report as ReportRow
-from models.timeline.queries import Page
 from resolvers import moderation as resolvers
 from resolvers.context import Info
-from resolvers.paging import encode_cursor, global_id
-from schema.core.paging import PageInfo, page_info
+from resolvers.paging import global_id
+from schema.core.paging import Connection, page_of
 from schema.core.permissions import requires_role
-
-if TYPE_CHECKING:
-    from schema.graph.types import Account, Post
+from schema.graph.types import Account, Post, account_or_none
 
 STRIKE_READERS = tuple(sorted(policies.STRIKE_READERS, key=lambda r: r.value))
 
@@ -87,8 +83,9 @@ class AppealStatus(Enum):
     )
 
 
-PostRef = Annotated["Post", strawberry.lazy("schema.graph.types")]
-AccountRef = Annotated["Account", strawberry.lazy("schema.graph.types")]
+# The names admin's moderation types used while `schema.graph.types` had to be lazy here.
+PostRef = Post
+AccountRef = Account
 
 
 @strawberry.type(description="A report of a post or an account.")
@@ -110,9 +107,7 @@ class Report:
         )
 
     @strawberry.field(description="Who filed it.")
-    async def reporter(self, info: Info) -> AccountRef | None:
-        from schema.graph.types import account_or_none
-
+    async def reporter(self, info: Info) -> Account | None:
         return await account_or_none(info, self.reporter_id)
 
 
@@ -191,9 +186,7 @@ class Strike:
         return self.record.strike.reason
 
     @strawberry.field(description="The account the strike is against.")
-    async def account(self, info: Info) -> AccountRef | None:
-        from schema.graph.types import Account
-
+    async def account(self, info: Info) -> Account | None:
         row = await info.context.loaders.accounts_by_id.load(self.record.strike.account_id)
         return None if row is None else Account.from_row(row)
 
@@ -202,9 +195,7 @@ class Strike:
         "staff see it whatever its visibility (reading one that is not public, or is hidden "
         "or deleted, is audited). Null for account actions."
     )
-    async def post(self, info: Info) -> PostRef | None:
-        from schema.graph.types import Post
-
+    async def post(self, info: Info) -> Post | None:
         strike = self.record.strike
         if strike.post_id is None:
             return None
@@ -214,23 +205,9 @@ class Strike:
         return None if row is None else Post.from_row(row)
 
 
-@strawberry.type(description="A strike in a list, with the cursor that points at it.")
-class StrikeEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: Strike = strawberry.field(description="The strike.")
-
-
-@strawberry.type(description="A page of strikes.")
-class StrikeConnection:
-    edges: list[StrikeEdge] = strawberry.field(description="The strikes on this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
-
-    @classmethod
-    def from_page(cls, page: Page[StrikeRecord]) -> StrikeConnection:
-        edges = [
-            StrikeEdge(cursor=encode_cursor(k), node=Strike.from_record(r)) for k, r in page.items
-        ]
-        return cls(edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next))
+@page_of("strike", "A page of strikes.", "The strikes on this page.")
+class StrikeConnection(Connection[Strike]):
+    pass
 
 
 @strawberry.type(description="A strike after a change: an action, a lift, an appeal or a decision.")

@@ -7,15 +7,13 @@ from typing import Annotated, Any
 import strawberry
 
 from models.accounts.tables import Account as AccountRow
-from models.errors import DomainError
 from resolvers import social as resolvers
-from resolvers.context import Context, Info
+from resolvers.context import Info
 from resolvers.paging import parse_global_id
-from schema.core.errors import INPUT, NotAllowedError, NotFoundError, ValidationError, user_error
+from schema.core.errors import INPUT, NotAllowedError, NotFoundError, ValidationError
 from schema.core.permissions import IsAuthenticated
+from schema.core.results import mutation
 from schema.graph.types import Account
-
-ERRORS = (ValidationError, NotFoundError, NotAllowedError)
 
 
 @strawberry.input(description="The account to act on.")
@@ -40,18 +38,12 @@ def _edge_mutation(
     ]
 
     async def resolve(info: Info, input: Annotated[AccountTargetInput, INPUT]) -> Any:
-        ctx: Context = info.context
-        try:
-            _, account_id = parse_global_id(input.account_id, expect="Account", field="accountId")
-            row = await resolver(ctx, account_id=account_id)
-        except DomainError as err:
-            return user_error(err, ERRORS)
+        _, account_id = parse_global_id(input.account_id, expect="Account", field="accountId")
+        row = await resolver(info.context, account_id=account_id)
         return AccountPayload(account=Account.from_row(row))
 
     resolve.__annotations__["return"] = result
-    return strawberry.mutation(
-        resolver=resolve, description=description, permission_classes=[IsAuthenticated]
-    )
+    return mutation(description=description, permission_classes=[IsAuthenticated])(resolve)
 
 
 @strawberry.type
