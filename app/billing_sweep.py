@@ -1,5 +1,5 @@
 """`chirp billing sweep [--now ISO]`: the billing sweep every server runs on a timer
-(`app.sweeper.BillingSweep`), once, for operators (catching up after an outage, or seeing
+(`models.billing.sweep.BillingSweep`), once, for operators (catching up after an outage, or seeing
 what a later time would do on a copy of the data) and for tests."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from app import db
 from app.runtime import billing_setup
 from app.settings import Settings
-from app.sweeper import BillingSweep
 from models.base import utcnow
+from models.billing.sweep import BillingSweep
 from models.transactions import Transactions
 
 

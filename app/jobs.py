@@ -1,33 +1,32 @@
 """Background jobs on taskiq: Redis Streams in production, in-process on the embedded default.
 
-Jobs are one-line wrappers that open a transaction and call one domain action; every job is
-idempotent, so at-least-once delivery is enough."""
+Each domain registers its own jobs (`models/<domain>/registry.py`): one-line wrappers that
+open a transaction and call one domain action; every job is idempotent, so at-least-once
+delivery is enough. Here they become taskiq tasks, and every domain is asked which jobs an
+event calls for."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker, Context, InMemoryBroker, SimpleRetryMiddleware, TaskiqDepends
 from taskiq_redis import RedisStreamBroker
 
 from app.settings import Settings
-from models.events import actions as events
-from models.integrations import catalogue
-from models.integrations import deliveries as webhooks
+from models.billing.setup import BillingSetup
+from models.domains import DOMAINS
 from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
-from models.mail import actions as mail
-from models.timeline import actions as timeline
+from models.mail.actions import MailSender
+from models.registry import Job, JobCall
 from models.transactions import Transactions
 from subscriptions.events import LiveEvent
 from telemetry import logs, metrics
 from telemetry.jobs import REQUEST_ID_LABEL, JobTelemetry
 from telemetry.redis import redis_call
-
-ATTEMPT_WEBHOOK = "chirp.attempt_webhook_delivery"
 
 
 @dataclass(frozen=True)
@@ -51,63 +50,57 @@ class Webhooks:
         return cls(sender=sender, policy=policy)
 
 
-def _transactions(context: Context) -> Transactions:
-    found: Transactions = context.state.transactions
-    return found
+class BrokerServices:
+    """The process's services as domain jobs and sweeps see them (`models.registry.Services`),
+    read from the broker's state at each use."""
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self._broker = broker
+
+    @property
+    def transactions(self) -> Transactions:
+        found: Transactions = self._broker.state.transactions
+        return found
+
+    @property
+    def read_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        found: async_sessionmaker[AsyncSession] = self._broker.state.read_sessionmaker
+        return found
+
+    @property
+    def webhook_sender(self) -> WebhookSender:
+        found: Webhooks = self._broker.state.webhooks
+        return found.sender
+
+    @property
+    def webhook_policy(self) -> RetryPolicy:
+        found: Webhooks = self._broker.state.webhooks
+        return found.policy
+
+    @property
+    def mail(self) -> MailSender:
+        found: MailSender = self._broker.state.mail
+        return found
+
+    @property
+    def billing(self) -> BillingSetup:
+        found: BillingSetup = self._broker.state.billing
+        return found
+
+    async def enqueue(self, name: str, kwargs: dict[str, Any]) -> None:
+        """Enqueue a job, labelled with the request id in the log context."""
+        await enqueue(self._broker, name, kwargs)
 
 
-def _webhooks(context: Context) -> Webhooks:
-    found: Webhooks = context.state.webhooks
-    return found
+def _task(job: Job) -> Callable[..., Awaitable[object]]:
+    """A domain's job as a taskiq task: the same keyword arguments, and the services."""
 
+    async def task(context: Context = TaskiqDepends(), **kwargs: Any) -> object:
+        return await job(BrokerServices(context.broker), **kwargs)
 
-async def fan_out_post(post_id: int, context: Context = TaskiqDepends()) -> int:
-    """Write a new post into its author's followers' home feeds."""
-    async with _transactions(context).begin() as session:
-        return await timeline.fan_out_post(session, post_id=post_id)
-
-
-async def backfill_follow(
-    follower_id: int, followee_id: int, context: Context = TaskiqDepends()
-) -> int:
-    """Bring a newly followed account's recent posts into the follower's home feed."""
-    async with _transactions(context).begin() as session:
-        return await timeline.backfill_follow(
-            session, follower_id=follower_id, followee_id=followee_id
-        )
-
-
-async def create_webhook_deliveries(event_seq: int, context: Context = TaskiqDepends()) -> int:
-    """Create the deliveries of a deliverable event and enqueue their first attempts. If
-    this job fails for good, the delivery sweep finds the event unmarked and does it."""
-    lease = _webhooks(context).policy.claim_lease
-    async with _transactions(context).begin() as session:
-        due = await webhooks.create_deliveries(session, event_seq=event_seq, lease=lease)
-    await enqueue_attempts(context.broker, due)
-    return len(due)
-
-
-async def attempt_webhook_delivery(
-    delivery_id: int, attempt: int, context: Context = TaskiqDepends()
-) -> bool:
-    """Make attempt number `attempt` of a webhook delivery (a stale duplicate does nothing)."""
-    found = _webhooks(context)
-    started = time.perf_counter()
-    outcome = await webhooks.attempt_delivery(
-        _transactions(context), found.sender, found.policy, delivery_id=delivery_id, attempt=attempt
-    )
-    if outcome is None:  # a stale duplicate of an attempt already made: nothing was sent
-        return False
-    result = metrics.SUCCEEDED if outcome.ok else metrics.FAILED
-    metrics.WEBHOOKS.labels("outbound", result).inc()
-    metrics.WEBHOOK_DURATION.labels("outbound").observe(time.perf_counter() - started)
-    return outcome.ok
-
-
-async def send_email(email_id: int, context: Context = TaskiqDepends()) -> bool:
-    """Send one queued email (one already sent or being sent is left alone)."""
-    sender: mail.MailSender = context.state.mail
-    return await mail.send_queued_email(_transactions(context), sender, email_id=email_id)
+    task.__name__ = task.__qualname__ = getattr(job, "__name__", "job")
+    task.__doc__ = job.__doc__
+    return task
 
 
 async def enqueue(
@@ -125,20 +118,6 @@ async def enqueue(
         with redis_call("enqueue"):
             await kicker.kiq(**kwargs)
     metrics.JOBS_ENQUEUED.labels(name).inc()
-
-
-async def enqueue_attempts(broker: AsyncBroker, due: Iterable[tuple[int, int]]) -> None:
-    for delivery_id, attempt in due:
-        await enqueue(broker, ATTEMPT_WEBHOOK, {"delivery_id": delivery_id, "attempt": attempt})
-
-
-TASKS: dict[str, Any] = {
-    "chirp.fan_out_post": fan_out_post,
-    "chirp.backfill_follow": backfill_follow,
-    "chirp.create_webhook_deliveries": create_webhook_deliveries,
-    ATTEMPT_WEBHOOK: attempt_webhook_delivery,
-    "chirp.send_email": send_email,
-}
 
 
 def create_broker(settings: Settings) -> AsyncBroker:
@@ -160,32 +139,26 @@ def create_broker(settings: Settings) -> AsyncBroker:
     broker.add_middlewares(
         SimpleRetryMiddleware(default_retry_count=5, default_retry_label=True), JobTelemetry()
     )
-    for name, func in TASKS.items():
-        broker.register_task(func, task_name=name)
+    for name, job in _jobs().items():
+        broker.register_task(_task(job), task_name=name)
         for outcome in (metrics.SUCCEEDED, metrics.FAILED):
             metrics.JOBS.labels(name, outcome)
         metrics.JOB_DURATION.labels(name)
     return broker
 
 
-def jobs_for(event: LiveEvent) -> list[tuple[str, dict[str, Any]]]:
-    """The background work an event calls for."""
-    payload = event.payload
-    jobs: list[tuple[str, dict[str, Any]]] = []
-    if catalogue.is_deliverable(event.type):
-        jobs.append(("chirp.create_webhook_deliveries", {"event_seq": event.seq}))
-    if event.type == events.POST_CREATED:
-        jobs.append(("chirp.fan_out_post", {"post_id": payload["post_id"]}))
-    elif event.type == events.ACCOUNT_FOLLOWED:
-        jobs.append(
-            (
-                "chirp.backfill_follow",
-                {"follower_id": payload["follower_id"], "followee_id": payload["followee_id"]},
-            )
-        )
-    elif event.type == mail.EMAIL_QUEUED:
-        jobs.append(("chirp.send_email", {"email_id": payload["email_id"]}))
+def _jobs() -> dict[str, Job]:
+    jobs: dict[str, Job] = {}
+    for domain in DOMAINS:
+        for name, job in domain.jobs.items():
+            assert name not in jobs, f"job {name} is registered twice"
+            jobs[name] = job
     return jobs
+
+
+def jobs_for(event: LiveEvent) -> list[JobCall]:
+    """The background work an event calls for, as every domain declares it."""
+    return [job for domain in DOMAINS for job in domain.jobs_for(event)]
 
 
 class JobQueue:

@@ -1,5 +1,6 @@
 """Sending queued email: over SMTP (aiosmtplib), or into the log when SMTP_HOST is unset
-(development; production refuses to start without it), and the sweep that sends what is due.
+(development; production refuses to start without it). The sweep that sends what is due is
+mail's own (models/mail/sweep.py).
 
 The message is built from the row alone, so every attempt sends the same message: the same
 Message-ID (derived from the key, for receivers to drop a copy) and the same Date."""
@@ -8,27 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.settings import Settings
-from models.base import utcnow
-from models.mail import actions as mail
 from models.mail.actions import Mail, MailRefused, MailSender
-from models.transactions import Transactions
-
-log = logging.getLogger("chirp.mail")
 
 SMTP_TIMEOUT = 20.0  # seconds per SMTP command
 SEND_TIMEOUT = 60.0  # seconds for a whole send, well inside `mail.SEND_LEASE`
 LOGGED_LINES = 5
-SWEEP_INTERVAL = 10.0
-SWEEP_BATCH = 100
 
 
 def message_id(key: str, sender: str) -> str:
@@ -100,35 +92,3 @@ def create_mail_sender(settings: Settings) -> MailSender:
     return SmtpMailSender(
         host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from
     )
-
-
-class MailSweep:
-    """Sends the emails that are due: retries whose wait is over, emails whose job was lost
-    or whose send's lease ran out. Safe in several processes at once (each send claims its
-    row first)."""
-
-    def __init__(
-        self,
-        transactions: Transactions,
-        read_sessionmaker: async_sessionmaker[AsyncSession],
-        sender: MailSender,
-    ) -> None:
-        self._transactions = transactions
-        self._read_sessionmaker = read_sessionmaker
-        self._sender = sender
-
-    async def run_once(self) -> int:
-        """Send what is due; returns how many emails went out."""
-        async with self._read_sessionmaker() as session:
-            due = await mail.due_email_ids(session, now=utcnow(), limit=SWEEP_BATCH)
-        sent = 0
-        for email_id in due:
-            try:
-                sent += await mail.send_queued_email(
-                    self._transactions, self._sender, email_id=email_id
-                )
-            except Exception as exc:
-                # The relay is most likely down: the rest wait for the next sweep.
-                log.warning("sending email %d failed (%s); the sweep stops here", email_id, exc)
-                break
-        return sent

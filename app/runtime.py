@@ -14,19 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 from taskiq import AsyncBroker, InMemoryBroker
 
-from app import billing_reconcile, db
-from app.jobs import JobQueue, Webhooks, create_broker
-from app.mail import SWEEP_INTERVAL, MailSweep, create_mail_sender
+from app import db
+from app.jobs import BrokerServices, JobQueue, Webhooks, create_broker
+from app.mail import create_mail_sender
 from app.periodic import Periodic
 from app.probes import Probes
 from app.settings import Settings
-from app.sweeper import BillingSweep, DeliverySweep, SuspensionSweep
 from app.worker import Worker
 from models.accounts.passwords import make_hasher
 from models.billing import catalogue
 from models.billing.gateway import StripeGateway
 from models.billing.setup import BillingSetup
+from models.domains import DOMAINS
 from models.events.tables import Event
+from models.registry import Runner, Sweep
 from models.transactions import Transactions
 from resolvers.context import Runtime
 from subscriptions.backend import ResilientRedisBackend
@@ -45,8 +46,8 @@ class Services:
     broker: AsyncBroker
     redis_backend: ResilientRedisBackend | None
     webhooks: Webhooks
-    suspensions: SuspensionSweep
-    deliveries: DeliverySweep
+    # Every domain's sweep by name, each run by the loop of the same name.
+    runners: dict[str, Runner]
     loops: tuple[Periodic, ...]
     probes: Probes
 
@@ -68,10 +69,10 @@ def build_services(settings: Settings) -> Services:
     if redis_backend is not None:
         redis_backend.on_reconnect = hub.request_resync
     broker = create_broker(settings)
+    broker.state.read_sessionmaker = read_sessionmaker
     webhooks = Webhooks.from_settings(settings)
     broker.state.webhooks = webhooks
-    mail = create_mail_sender(settings)
-    broker.state.mail = mail
+    broker.state.mail = create_mail_sender(settings)
     dispatcher = Dispatcher(
         sessionmaker,
         read_sessionmaker,
@@ -81,11 +82,11 @@ def build_services(settings: Settings) -> Services:
         interval=settings.dispatch_interval,
     )
     transactions = Transactions(sessionmaker, on_commit=dispatcher.kick)
-    # Jobs write through it too: a job's events go out as soon as it commits.
+    # Jobs and sweeps write through it too: their events go out as soon as they commit.
     broker.state.transactions = transactions
-    delivery_sweep = DeliverySweep(transactions, read_sessionmaker, broker, webhooks.policy)
     probes = Probes(settings, engine, read_sessionmaker, broker, redis_backend, hub)
     billing = billing_setup(settings)
+    broker.state.billing = billing
     runtime = Runtime(
         settings=settings,
         transactions=transactions,
@@ -99,30 +100,11 @@ def build_services(settings: Settings) -> Services:
         probes=probes,
         billing=billing,
     )
-    suspensions = SuspensionSweep(transactions, read_sessionmaker)
-    loops = (
-        Periodic(
-            "suspension-sweep", suspensions.run_once, interval=settings.moderation_sweep_interval
-        ),
-        Periodic(
-            "webhook-sweep", delivery_sweep.run_once, interval=settings.webhook_sweep_interval
-        ),
-        Periodic(
-            "mail-sweep",
-            MailSweep(transactions, read_sessionmaker, mail).run_once,
-            interval=SWEEP_INTERVAL,
-        ),
-        Periodic(
-            "billing-sweep",
-            BillingSweep(transactions, read_sessionmaker, billing).run_once,
-            interval=settings.billing_sweep_interval,
-        ),
-        # Lists Stripe's intents and charges: hourly with the default BILLING_SWEEP_INTERVAL.
-        Periodic(
-            "billing-reconcile",
-            billing_reconcile.loop_step(read_sessionmaker, billing.gateway),
-            interval=settings.billing_sweep_interval * 60,
-        ),
+    jobs_services = BrokerServices(broker)
+    runners = {sweep.name: sweep.build(jobs_services) for sweep in _sweeps()}
+    loops = tuple(
+        Periodic(sweep.name, runners[sweep.name].run_once, interval=interval(sweep, settings))
+        for sweep in _sweeps()
     )
     return Services(
         runtime,
@@ -131,11 +113,21 @@ def build_services(settings: Settings) -> Services:
         broker,
         redis_backend,
         webhooks,
-        suspensions,
-        delivery_sweep,
+        runners,
         loops,
         probes,
     )
+
+
+def _sweeps() -> list[Sweep]:
+    return [sweep for domain in DOMAINS for sweep in domain.sweeps]
+
+
+def interval(sweep: Sweep, settings: Settings) -> float:
+    """A sweep's interval in seconds, read from the settings when it names one."""
+    every = sweep.every
+    seconds = float(getattr(settings, every)) if isinstance(every, str) else every
+    return seconds * sweep.scale
 
 
 def billing_setup(settings: Settings) -> BillingSetup:

@@ -9,8 +9,8 @@ query in bench/load.py, through Chirp's own code and engine settings:
 2. the home page (`models.timeline.queries.home_page`, built on `home_statement`), in its
    own session as the resolver does;
 3. the author batch and the liked batch, with the dataloaders' own fetch functions
-   (`resolvers.loaders.Loaders`), each in its own session and concurrently, as the two
-   DataLoaders dispatch in the same tick;
+   (declared in `models/*/registry.py`, run by `resolvers.loaders.Loaders`), each in its
+   own session and concurrently, as the two DataLoaders dispatch in the same tick;
 
 and encodes the same JSON document as the GraphQL response with `json.dumps`, so comparing
 the two isolates the GraphQL layer (parsing/validation caches, execution, extensions,
@@ -45,9 +45,10 @@ from app import db
 from app.middleware import bearer_token
 from app.settings import Settings
 from models.accounts import actions as accounts
+from models.accounts.registry import accounts_by_id
+from models.posts.registry import liked_by_viewer
 from models.posts.tables import Post
 from models.timeline import queries
-from resolvers.loaders import Loaders
 from resolvers.paging import MAX_PAGE, decode_cursor, encode_cursor
 
 
@@ -91,12 +92,14 @@ def create_app(settings: Settings, *, lean: bool = False) -> Starlette:
         async with sessionmaker() as session:
             page = await queries.home_page(session, viewer_id=viewer_id, first=first, before=before)
         posts = [post for _, post in page.items]
-        loaders = Loaders(sessionmaker, viewer_id)
         authors, liked = await asyncio.gather(
             _batch(
-                sessionmaker, loaders._accounts, list(dict.fromkeys(p.author_id for p in posts))
+                sessionmaker,
+                accounts_by_id,
+                list(dict.fromkeys(p.author_id for p in posts)),
+                viewer_id,
             ),
-            _batch(sessionmaker, loaders._liked, [p.id for p in posts]),
+            _batch(sessionmaker, liked_by_viewer, [p.id for p in posts], viewer_id),
         )
         cursors = [encode_cursor(key) for key, _ in page.items]
         edges = [
@@ -125,12 +128,14 @@ def create_app(settings: Settings, *, lean: bool = False) -> Starlette:
     return Starlette(routes=[Route("/home", home)], lifespan=lifespan)
 
 
-async def _batch(sessionmaker: Any, fetch: Any, keys: list[int]) -> dict[int, Any]:
+async def _batch(
+    sessionmaker: Any, fetch: Any, keys: list[int], viewer_id: int | None
+) -> dict[int, Any]:
     # As resolvers.loaders._loader: one short session per batch (DataLoader skips empty batches).
     if not keys:
         return {}
     async with sessionmaker() as session:
-        found: dict[int, Any] = await fetch(session, keys)
+        found: dict[int, Any] = await fetch(session, keys, viewer_id)
     return found
 
 

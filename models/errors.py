@@ -22,6 +22,12 @@ class InvalidInput(DomainError):
     kind = "validation"
 
 
+class InvalidId(InvalidInput):
+    """A global id that is malformed or names an object of another type."""
+
+    code = "INVALID_ID"
+
+
 class NotFound(DomainError):
     """The object does not exist or the viewer may not see it: the two are not told apart."""
 

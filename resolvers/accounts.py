@@ -103,7 +103,7 @@ async def account_by_handle(ctx: Context, *, handle: str) -> Account | None:
 
 
 async def account_by_id(ctx: Context, *, account_id: int) -> Account | None:
-    account = await ctx.loaders.accounts_by_id.load(account_id)
+    account: Account | None = await ctx.loaders.accounts_by_id.load(account_id)
     if account is None or ctx.viewer_id is None:
         return account
     async with ctx.read() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.audit import queries
+from models.audit.errors import InvalidCursor
 from models.audit.export import EXPORTED, Chunk, ExportFormat, export_entries
 from models.audit.queries import EntryFilter
 from models.audit.tables import AuditEntry
@@ -14,10 +15,6 @@ from resolvers.staff import staff_write
 
 LOG_CURSOR = "a1:"  # newest first, for the connection
 EXPORT_CURSOR = "x1:"  # oldest first, for the next export chunk
-
-
-class InvalidCursor(InvalidInput):
-    code = "INVALID_CURSOR"
 
 
 async def audit_log(

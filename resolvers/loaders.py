@@ -1,95 +1,66 @@
 """The dataloader cache layer: batched, per-operation loaders (never per connection).
 
-Each batch opens its own short session, so no transaction stays open while a
-subscription waits for its next event."""
+Each domain declares its loaders (`models/<domain>/registry.py`); an operation's `Loaders`
+makes each DataLoader on first use, so an operation pays only for the loaders it reads.
+Each batch opens its own short session, so no transaction stays open while a subscription
+waits for its next event."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from models.accounts.tables import Account
-from models.billing import queries as billing
-from models.billing.ledger import CreditNote, Invoice, InvoiceLine
-from models.billing.tables import Price
-from models.posts import policies
-from models.posts.tables import Like, Post
-from models.social.tables import Follow
+from models.domains import DOMAINS
+from models.posts.tables import Post
+from models.registry import Loader
 
-K = TypeVar("K")
-V = TypeVar("V")
+
+def _declared() -> dict[str, Loader]:
+    found: dict[str, Loader] = {}
+    for domain in DOMAINS:
+        for name, loader in domain.loaders.items():
+            assert name not in found, f"loader {name} is declared twice"
+            found[name] = loader
+    return found
+
+
+LOADERS = _declared()
 
 
 def _loader(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    fetch: Callable[[AsyncSession, list[int]], Awaitable[dict[int, Any]]],
-    missing: Any = None,
-) -> DataLoader[int, Any]:
-    async def load(keys: Sequence[int]) -> list[Any]:
+    sessionmaker: async_sessionmaker[AsyncSession], declared: Loader, viewer_id: int | None
+) -> DataLoader[Any, Any]:
+    fetch, missing = declared.fetch, declared.missing
+
+    async def load(keys: Sequence[Any]) -> list[Any]:
         async with sessionmaker() as session:
-            found = await fetch(session, list(keys))
+            found = await fetch(session, list(keys), viewer_id)
         return [found.get(key, missing) for key in keys]
 
     return DataLoader(load_fn=load)
 
 
 class Loaders:
-    """`<Things>By<Key>Loader`s for one operation and one viewer."""
+    """`<Things>By<Key>Loader`s for one operation and one viewer, by their declared names
+    (`accounts_by_id`, `visible_posts_by_id`, ...)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], viewer_id: int | None):
+        self._sessionmaker = sessionmaker
         self.viewer_id = viewer_id
-        self.accounts_by_id: DataLoader[int, Account | None] = _loader(sessionmaker, self._accounts)
-        self.visible_posts_by_id: DataLoader[int, Post | None] = _loader(sessionmaker, self._posts)
-        self.liked_by_viewer: DataLoader[int, bool] = _loader(sessionmaker, self._liked, False)
-        self.followed_by_viewer: DataLoader[int, bool] = _loader(
-            sessionmaker, self._followed, False
-        )
-        self.prices_by_id: DataLoader[int, Price | None] = _loader(
-            sessionmaker, billing.prices_by_id
-        )
-        self.lines_by_invoice: DataLoader[int, list[InvoiceLine]] = _loader(
-            sessionmaker, billing.lines_of, []
-        )
-        self.credit_notes_by_invoice: DataLoader[int, list[CreditNote]] = _loader(
-            sessionmaker, billing.credit_notes_of, []
-        )
-        self.latest_invoice_by_subscription: DataLoader[int, Invoice | None] = _loader(
-            sessionmaker, billing.latest_invoices
-        )
+
+    def __getattr__(self, name: str) -> DataLoader[Any, Any]:
+        # Only called for a name not yet set: the loader is made once, then found directly.
+        declared = LOADERS.get(name)
+        if declared is None:
+            raise AttributeError(name)
+        loader = _loader(self._sessionmaker, declared, self.viewer_id)
+        setattr(self, name, loader)
+        return loader
 
     def prime_posts(self, posts: Sequence[Post]) -> None:
+        """Seed the visible-posts loader with posts already read (a timeline page)."""
         for post in posts:
             self.visible_posts_by_id.prime(post.id, post)
-
-    @staticmethod
-    async def _accounts(session: AsyncSession, ids: list[int]) -> dict[int, Account]:
-        rows = await session.scalars(select(Account).where(Account.id.in_(ids)))
-        return {row.id: row for row in rows}
-
-    async def _posts(self, session: AsyncSession, ids: list[int]) -> dict[int, Post]:
-        rows = await session.scalars(
-            select(Post).where(Post.id.in_(ids), policies.visible_to(self.viewer_id))
-        )
-        return {row.id: row for row in rows}
-
-    async def _liked(self, session: AsyncSession, ids: list[int]) -> dict[int, bool]:
-        if self.viewer_id is None:
-            return {}
-        rows = await session.scalars(
-            select(Like.post_id).where(Like.account_id == self.viewer_id, Like.post_id.in_(ids))
-        )
-        return dict.fromkeys(rows, True)
-
-    async def _followed(self, session: AsyncSession, ids: list[int]) -> dict[int, bool]:
-        if self.viewer_id is None:
-            return {}
-        rows = await session.scalars(
-            select(Follow.followee_id).where(
-                Follow.follower_id == self.viewer_id, Follow.followee_id.in_(ids)
-            )
-        )
-        return dict.fromkeys(rows, True)

@@ -8,7 +8,7 @@ import binascii
 from graphql import GraphQLError
 from strawberry.relay.utils import from_base64, to_base64
 
-from models.errors import InvalidInput
+from models.errors import InvalidId
 
 MAX_PAGE = 100
 LIST_CURSOR = "c1:"  # a position in a list: the last post or edge id seen
@@ -21,10 +21,6 @@ class BadUserInput(GraphQLError):
 
     def __init__(self, message: str, *, argument: str) -> None:
         super().__init__(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
-
-
-class InvalidId(InvalidInput):
-    code = "INVALID_ID"
 
 
 def check_first(first: int) -> int:

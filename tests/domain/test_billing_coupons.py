@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.billing import coupons
 from models.billing.setup import BillingSetup
+from models.billing.specs import CouponSpec, PromotionCodeSpec
 from models.billing.tables import Coupon, Subscription
 from models.errors import DomainError
 from tests.support.domain_billing import customer, subscribe
@@ -22,18 +23,18 @@ PAST = datetime(2020, 1, 1, tzinfo=UTC)
 
 async def _coupon(sessions: Sessions, *, plan_codes: list[str] | None = None) -> Coupon:
     async with sessions() as session, session.begin():
-        return await coupons.create_coupon(
-            session,
+        spec = CouponSpec(
             name="Launch",
             percent_off=50,
-            amounts_off=[],
+            amounts_off=(),
             duration="once",
             duration_months=None,
-            plan_codes=plan_codes or [],
+            plan_codes=tuple(plan_codes or ()),
             max_redemptions=None,
             redeem_by=None,
             first_time_only=False,
         )
+        return await coupons.create_coupon(session, spec)
 
 
 async def _code(
@@ -45,14 +46,14 @@ async def _code(
     expires_at: datetime | None = None,
 ) -> None:
     async with sessions() as session, session.begin():
-        await coupons.create_promotion_code(
-            session,
+        spec = PromotionCodeSpec(
             coupon_id=coupon.id,
             code=code,
             max_redemptions=max_redemptions,
             expires_at=expires_at,
             first_time_only=False,
         )
+        await coupons.create_promotion_code(session, spec)
 
 
 async def _refusal(

@@ -12,13 +12,14 @@ import pytest
 import structlog
 from sqlalchemy import func, select, update
 
-from app.mail import LogMailSender, MailSweep, message_id
+from app.mail import LogMailSender, message_id
 from app.main import create_app
 from app.runtime import Services
 from app.settings import Settings
 from models.base import utcnow
 from models.events.tables import Event
 from models.mail import actions as mail
+from models.mail.sweep import MailSweep
 from models.mail.tables import OutboundEmail
 from tests.conftest import eventually, make_settings
 from tests.support.backends import Database

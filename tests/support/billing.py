@@ -15,12 +15,12 @@ from sqlalchemy import select, update
 
 from app.runtime import Services
 from app.settings import Settings
-from app.sweeper import BillingSweep, BillingSweepReport
 from models.accounts.tables import Account
 from models.audit.actions import Actor
 from models.billing import customers, entitlements, errors, subscriptions
 from models.billing.ledger import Invoice, InvoiceLine, Payment
 from models.billing.setup import BillingSetup
+from models.billing.sweep import BillingSweep, BillingSweepReport
 from models.billing.tables import BillingCustomer, Subscription
 from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from models.errors import InvalidId
 from resolvers.paging import (
     BadUserInput,
-    InvalidId,
     check_first,
     decode_cursor,
     encode_cursor,

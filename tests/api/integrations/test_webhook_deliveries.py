@@ -5,6 +5,7 @@ by the system (audited). Retry delays are shortened so each test takes a second 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -16,15 +17,16 @@ from sqlalchemy import func, select
 from taskiq import Context, InMemoryBroker, TaskiqDepends
 
 from app import db
-from app.jobs import ATTEMPT_WEBHOOK, enqueue_attempts
+from app.jobs import enqueue
 from app.runtime import Services
 from app.settings import Settings
-from app.sweeper import DeliverySweep
 from models.base import utcnow
 from models.events import actions as events
 from models.events.tables import Event
 from models.integrations import catalogue, deliveries
+from models.integrations.jobs import ATTEMPT_WEBHOOK, enqueue_attempts
 from models.integrations.sender import WebhookSender
+from models.integrations.sweep import DeliverySweep
 from models.integrations.tables import WebhookDelivery, WebhookFanout
 from models.transactions import Transactions
 from resolvers.paging import parse_global_id
@@ -317,7 +319,8 @@ async def test_deliveries_whose_creation_job_failed_for_good_are_created_by_the_
     retried and dropped, and the event is already marked processed. The sweep notices the
     event has no fan-out and creates its deliveries: the receiver gets it, once."""
     admin, endpoint_id = await _subscribed(gql, services, receiver)
-    sweep = services.deliveries
+    sweep = services.runners["webhook-sweep"]
+    assert isinstance(sweep, DeliverySweep)
     sweep.fanout_grace = timedelta(hours=1)  # not while the database is "down"
     nowhere = (
         f"sqlite+aiosqlite:////nonexistent-{uuid.uuid4().hex}/chirp.db"
@@ -373,7 +376,8 @@ async def test_the_sweep_leaves_alone_fan_outs_on_their_way_and_events_too_old(
     # The sweep looks along the seq order and stops at the first event that may still be on
     # its way: let the arrangement's own events (the sign-up) finish their fan-out first.
     await eventually(lambda: _all_fanned_out(services))
-    sweep = services.deliveries
+    sweep = services.runners["webhook-sweep"]
+    assert isinstance(sweep, DeliverySweep)
     sweep.fanout_grace = grace = timedelta(seconds=20)
     async with services.runtime.sessionmaker() as session, session.begin():
         newest = await deliveries.newest_seq(session)
@@ -421,7 +425,10 @@ async def test_a_queued_attempt_is_not_claimed_again_while_it_waits_for_a_worker
     broker.register_task(record, task_name=ATTEMPT_WEBHOOK)
     policy = services.webhooks.policy
     sweep = DeliverySweep(
-        services.runtime.transactions, services.runtime.read_sessionmaker, broker, policy
+        services.runtime.sessionmaker,
+        services.runtime.read_sessionmaker,
+        functools.partial(enqueue, broker),
+        policy,
     )
     async with services.runtime.sessionmaker() as session, session.begin():
         event = events.record_event(
@@ -483,10 +490,12 @@ async def test_attempt_jobs_are_enqueued_counted_and_labelled_like_every_job() -
     before = enqueued._value.get()
     tokens = logs.bind(request_id="req-42")  # as inside the job that creates deliveries
     try:
-        await enqueue_attempts(broker, [(7, 1), (8, 3)])
+        await enqueue_attempts(functools.partial(enqueue, broker), [(7, 1), (8, 3)])
     finally:
         logs.unbind(tokens)
-    await enqueue_attempts(broker, [(9, 2)])  # from a sweep: no request behind it
+    await enqueue_attempts(
+        functools.partial(enqueue, broker), [(9, 2)]
+    )  # from a sweep: no request behind it
     await broker.wait_all()
 
     assert enqueued._value.get() == before + 3

@@ -336,8 +336,8 @@ async def test_an_expired_suspension_never_blocks_and_the_sweep_records_its_lift
     await run_out_suspension(services, "member")  # its end has passed; nothing swept it yet
     after = await gql.execute(LOG_IN, credentials)
     status = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
-    swept = await services.suspensions.run_once()
-    swept_again = await services.suspensions.run_once()
+    swept = await services.runners["suspension-sweep"].run_once()
+    swept_again = await services.runners["suspension-sweep"].run_once()
     strikes = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
 
     assert during["logIn"]["code"] == "ACCOUNT_SUSPENDED"
@@ -381,7 +381,7 @@ async def test_overturning_a_run_out_suspension_before_the_sweep_stays_overturne
         decision="OVERTURN",
         reason="wrong account",
     )
-    swept = await services.suspensions.run_once()
+    swept = await services.runners["suspension-sweep"].run_once()
     later = await gql.execute(STANDING, {"id": member.id}, token=moderator.token)
 
     assert overturned["strike"]["status"] == "OVERTURNED"

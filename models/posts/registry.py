@@ -1,0 +1,51 @@
+"""Posts' registrations: the visible-posts and liked-by-viewer loaders and the posts' error
+codes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.posts import errors, policies, tables
+from models.posts.tables import Like, Post
+from models.registry import Domain, Loader
+
+
+async def visible_posts_by_id(
+    session: AsyncSession, ids: list[int], viewer_id: int | None
+) -> dict[int, Post]:
+    """The posts with these ids that the viewer may see."""
+    rows = await session.scalars(
+        select(Post).where(Post.id.in_(ids), policies.visible_to(viewer_id))
+    )
+    return {row.id: row for row in rows}
+
+
+async def liked_by_viewer(
+    session: AsyncSession, ids: list[int], viewer_id: int | None
+) -> dict[int, bool]:
+    """Which of these posts the viewer likes (none for an anonymous viewer)."""
+    if viewer_id is None:
+        return {}
+    rows = await session.scalars(
+        select(Like.post_id).where(Like.account_id == viewer_id, Like.post_id.in_(ids))
+    )
+    return dict.fromkeys(rows, True)
+
+
+DOMAIN = Domain(
+    name="posts",
+    tables=(tables,),
+    error_codes=(
+        errors.PostEmpty.code,
+        errors.PostTooLong.code,
+        errors.InvalidVisibility.code,
+        errors.NotAuthor.code,
+        errors.CannotRepost.code,
+    ),
+    later_error_codes=(errors.EditWindowClosed.code,),
+    loaders={
+        "visible_posts_by_id": Loader(visible_posts_by_id),
+        "liked_by_viewer": Loader(liked_by_viewer, missing=False),
+    },
+)
