@@ -18,8 +18,8 @@ from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import as_utc
 from models.errors import InvalidInput
+from models.ids import global_id
 from models.integrations import errors, policies
-from models.integrations.ids import global_id
 
 MAX_ROWS = 1000
 COLUMNS = (

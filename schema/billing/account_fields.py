@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from admin.roles.account_fields import account_id_of
 from models.access.roles import Role
 from resolvers import billing as resolvers
 from resolvers.context import Info
 from schema.core.permissions import requires_role
+from schema.graph.types import account_id_of
 
 if TYPE_CHECKING:
     from schema.billing.account import Billing

@@ -202,3 +202,10 @@ class AccountConnection(Connection[Account]):
 async def account_or_none(info: Info, account_id: int) -> Account | None:
     row = await account_resolvers.account_by_id(info.context, account_id=account_id)
     return None if row is None else Account.from_row(row)
+
+
+def account_id_of(account: object) -> int:
+    """The database id of the `Account` a mixin field resolves on."""
+    value = vars(account)["id"]
+    assert isinstance(value, int)
+    return value

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import strawberry
 
-from admin.roles.account_fields import account_id_of
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import MAX_PAGE
 from schema.core.permissions import requires_role
+from schema.graph.types import account_id_of
 from schema.moderation.types import STRIKE_READERS, StrikeConnection
 
 
