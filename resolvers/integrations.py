@@ -10,6 +10,7 @@ from models.errors import InvalidInput
 from models.integrations import actions, exports, queries
 from models.integrations.exports import ExportChunk
 from models.integrations.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from models.timeline.queries import Page
 from resolvers.context import Context
 from resolvers.paging import BadUserInput, check_first, decode_cursor
 from resolvers.staff import staff_write
@@ -118,9 +119,8 @@ async def endpoint(ctx: Context, *, endpoint_id: int) -> WebhookEndpoint | None:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryPage:
-    deliveries: list[WebhookDelivery]
+    page: Page[WebhookDelivery]
     attempts: dict[int, list[WebhookAttempt]]
-    has_next: bool
 
 
 async def deliveries(
@@ -133,7 +133,7 @@ async def deliveries(
             session, endpoint_id=endpoint_id, first=first, before_id=before_id
         )
         attempts = await queries.attempts_of(session, delivery_ids=[r.id for r in rows])
-    return DeliveryPage(rows, attempts, has_next)
+    return DeliveryPage(Page(items=[(r.id, r) for r in rows], has_next=has_next), attempts)
 
 
 async def export_accounts(

@@ -8,13 +8,13 @@ from typing import Annotated
 import strawberry
 
 from models.access.roles import Role
-from models.errors import DomainError
 from models.integrations.exports import COLUMNS, MAX_ROWS
 from resolvers import integrations as resolvers
 from resolvers.context import Info
 from resolvers.paging import encode_cursor
-from schema.core.errors import INPUT, ValidationError, user_error
+from schema.core.errors import INPUT, ValidationError
 from schema.core.permissions import requires_role
+from schema.core.results import mutation
 
 
 @strawberry.input(description="Which accounts to export, and why.")
@@ -66,7 +66,7 @@ ExportAccountsResult = Annotated[
 
 @strawberry.type
 class ExportMutations:
-    @strawberry.mutation(
+    @mutation(
         description=f"Export accounts (oldest first) as CSV, at most {MAX_ROWS} rows per "
         "call; follow `endCursor` while `hasMore`. Contains email addresses: each call is "
         "audited with the reason, the filter and the row count.",
@@ -75,17 +75,14 @@ class ExportMutations:
     async def export_accounts(
         self, info: Info, input: Annotated[ExportAccountsInput, INPUT]
     ) -> ExportAccountsResult:
-        try:
-            chunk = await resolvers.export_accounts(
-                info.context,
-                reason=input.reason,
-                first=input.first,
-                after=input.after,
-                created_after=input.created_after,
-                created_before=input.created_before,
-            )
-        except DomainError as err:
-            return user_error(err, (ValidationError,))  # type: ignore[return-value]
+        chunk = await resolvers.export_accounts(
+            info.context,
+            reason=input.reason,
+            first=input.first,
+            after=input.after,
+            created_after=input.created_after,
+            created_before=input.created_before,
+        )
         return AccountExport(
             csv=chunk.csv,
             columns=list(COLUMNS),

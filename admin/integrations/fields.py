@@ -17,11 +17,10 @@ from schema.core.errors import (
     ConflictError,
     NotFoundError,
     ValidationError,
-    user_error,
 )
 from schema.core.permissions import requires_role
+from schema.core.results import mutation
 
-ERRORS = (ValidationError, NotFoundError, ConflictError)
 REASON = "Why, for the audit log: 3 to 1000 characters."
 
 
@@ -141,7 +140,7 @@ class IntegrationQueries:
 
 @strawberry.type
 class IntegrationMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Add a webhook endpoint, enabled. Returns its signing secret, shown once. "
         "Audited with the reason (never the secret).",
         extensions=requires_role(Role.ADMIN),
@@ -149,19 +148,16 @@ class IntegrationMutations:
     async def create_webhook_endpoint(
         self, info: Info, input: Annotated[CreateWebhookEndpointInput, INPUT]
     ) -> CreateWebhookEndpointResult:
-        try:
-            row, secret = await resolvers.create_endpoint(
-                info.context,
-                url=input.url,
-                event_types=event_type_values(input.event_types),
-                description=input.description,
-                reason=input.reason,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        row, secret = await resolvers.create_endpoint(
+            info.context,
+            url=input.url,
+            event_types=event_type_values(input.event_types),
+            description=input.description,
+            reason=input.reason,
+        )
         return WebhookEndpointSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
-    @strawberry.mutation(
+    @mutation(
         description="Change a webhook endpoint's URL, event types or description. Audited "
         "with the values before and after.",
         extensions=requires_role(Role.ADMIN),
@@ -169,22 +165,17 @@ class IntegrationMutations:
     async def update_webhook_endpoint(
         self, info: Info, input: Annotated[UpdateWebhookEndpointInput, INPUT]
     ) -> UpdateWebhookEndpointResult:
-        try:
-            row = await resolvers.update_endpoint(
-                info.context,
-                endpoint_id=_endpoint_key(input.id),
-                reason=input.reason,
-                url=input.url,
-                event_types=None
-                if input.event_types is None
-                else event_type_values(input.event_types),
-                description=input.description,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        row = await resolvers.update_endpoint(
+            info.context,
+            endpoint_id=_endpoint_key(input.id),
+            reason=input.reason,
+            url=input.url,
+            event_types=None if input.event_types is None else event_type_values(input.event_types),
+            description=input.description,
+        )
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))
 
-    @strawberry.mutation(
+    @mutation(
         description="Start delivering to an endpoint again (and reset its failure count); "
         "deliveries that waited while it was off resume. Audited. Idempotent.",
         extensions=requires_role(Role.ADMIN),
@@ -194,7 +185,7 @@ class IntegrationMutations:
     ) -> UpdateWebhookEndpointResult:
         return await _set_enabled(info, input, enabled=True)
 
-    @strawberry.mutation(
+    @mutation(
         description="Stop delivering to an endpoint; its pending deliveries wait until it is "
         "enabled again. Audited. Idempotent.",
         extensions=requires_role(Role.ADMIN),
@@ -204,7 +195,7 @@ class IntegrationMutations:
     ) -> UpdateWebhookEndpointResult:
         return await _set_enabled(info, input, enabled=False)
 
-    @strawberry.mutation(
+    @mutation(
         description="Give an endpoint a new signing secret, shown once. For 24 hours the old "
         "secret signs too (a second `v1=` in Chirp-Signature), so receivers can switch "
         "without losing events. Audited (never the secret).",
@@ -213,37 +204,28 @@ class IntegrationMutations:
     async def rotate_webhook_secret(
         self, info: Info, input: Annotated[WebhookEndpointActionInput, INPUT]
     ) -> RotateWebhookSecretResult:
-        try:
-            row, secret = await resolvers.rotate_endpoint_secret(
-                info.context, endpoint_id=_endpoint_key(input.id), reason=input.reason
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        row, secret = await resolvers.rotate_endpoint_secret(
+            info.context, endpoint_id=_endpoint_key(input.id), reason=input.reason
+        )
         return WebhookEndpointSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
-    @strawberry.mutation(
+    @mutation(
         description="Delete an endpoint with its deliveries and their log. Audited.",
         extensions=requires_role(Role.ADMIN),
     )
     async def delete_webhook_endpoint(
         self, info: Info, input: Annotated[WebhookEndpointActionInput, INPUT]
     ) -> DeleteWebhookEndpointResult:
-        try:
-            await resolvers.delete_endpoint(
-                info.context, endpoint_id=_endpoint_key(input.id), reason=input.reason
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        await resolvers.delete_endpoint(
+            info.context, endpoint_id=_endpoint_key(input.id), reason=input.reason
+        )
         return DeletedWebhookEndpoint(id=input.id)
 
 
 async def _set_enabled(
     info: Info, input: WebhookEndpointActionInput, *, enabled: bool
 ) -> UpdateWebhookEndpointResult:
-    try:
-        row = await resolvers.set_endpoint_enabled(
-            info.context, endpoint_id=_endpoint_key(input.id), enabled=enabled, reason=input.reason
-        )
-    except DomainError as err:
-        return user_error(err, ERRORS)  # type: ignore[return-value]
+    row = await resolvers.set_endpoint_enabled(
+        info.context, endpoint_id=_endpoint_key(input.id), enabled=enabled, reason=input.reason
+    )
     return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))
