@@ -6,6 +6,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from app import db
+from app.probes import describe_build
 from resolvers.context import Context
 from resolvers.paging import check_first
 from telemetry.costs import COSTS, OperationCost
@@ -30,9 +32,6 @@ class Status:
 
 async def system_status(ctx: Context) -> Status:
     """What this process sees of itself and its dependencies, now."""
-    from app import db
-    from app.probes import describe_build
-
     probes = ctx.runtime.probes
     assert probes is not None, "the runtime is built with its probes"
     outbox = await probes.outbox()
