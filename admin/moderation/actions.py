@@ -12,6 +12,7 @@ import strawberry
 
 from admin.moderation.types import MODERATION
 from models.moderation.kinds import Action
+from models.moderation.specs import ActionSpec
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
@@ -42,6 +43,11 @@ class ModeratePostInput:
     category: ReportCategory | None = strawberry.field(default=None, description=CATEGORY)
     case_id: strawberry.ID | None = strawberry.field(default=None, description=CASE)
 
+    def to_spec(self, action: Action) -> ActionSpec:
+        """The action on this post; a malformed id is INVALID_ID."""
+        _, target = parse_global_id(self.post_id, expect="Post", field="postId")
+        return _spec(action, target, self)
+
 
 @strawberry.input(description="An account to limit, and why.")
 class LimitAccountInput:
@@ -50,6 +56,11 @@ class LimitAccountInput:
     public_reason: str | None = strawberry.field(default=None, description=PUBLIC_REASON)
     category: ReportCategory | None = strawberry.field(default=None, description=CATEGORY)
     case_id: strawberry.ID | None = strawberry.field(default=None, description=CASE)
+
+    def to_spec(self, action: Action) -> ActionSpec:
+        """The action on this account; a malformed id is INVALID_ID."""
+        _, target = parse_global_id(self.account_id, expect="Account", field="accountId")
+        return _spec(action, target, self)
 
 
 @strawberry.input(description="An account to suspend, until when, and why.")
@@ -64,6 +75,33 @@ class SuspendAccountInput:
     public_reason: str | None = strawberry.field(default=None, description=PUBLIC_REASON)
     category: ReportCategory | None = strawberry.field(default=None, description=CATEGORY)
     case_id: strawberry.ID | None = strawberry.field(default=None, description=CASE)
+
+    def to_spec(self, action: Action) -> ActionSpec:
+        """The suspension of this account; a malformed id is INVALID_ID."""
+        _, target = parse_global_id(self.account_id, expect="Account", field="accountId")
+        return _spec(action, target, self, until=self.until)
+
+
+def _spec(
+    action: Action,
+    target: int,
+    input: ModeratePostInput | LimitAccountInput | SuspendAccountInput,
+    *,
+    until: datetime | None = None,
+) -> ActionSpec:
+    """The fields every moderation input shares; the case id is read after the target's."""
+    case_id = None
+    if input.case_id is not None:
+        _, case_id = parse_global_id(input.case_id, expect="ModerationCase", field="caseId")
+    return ActionSpec(
+        action=action,
+        target_id=target,
+        reason=input.reason,
+        public_reason=input.public_reason,
+        category=None if input.category is None else input.category.kind,
+        case_id=case_id,
+        until=until,
+    )
 
 
 @strawberry.input(description="A strike whose action to lift, and why.")
@@ -114,23 +152,7 @@ async def _act(
     action: Action,
     input: ModeratePostInput | LimitAccountInput | SuspendAccountInput,
 ) -> Outcome:
-    if isinstance(input, ModeratePostInput):
-        _, target = parse_global_id(input.post_id, expect="Post", field="postId")
-    else:
-        _, target = parse_global_id(input.account_id, expect="Account", field="accountId")
-    case_id = None
-    if input.case_id is not None:
-        _, case_id = parse_global_id(input.case_id, expect="ModerationCase", field="caseId")
-    record = await resolvers.take_action(
-        info.context,
-        action=action,
-        target_id=target,
-        reason=input.reason,
-        public_reason=input.public_reason,
-        category=None if input.category is None else input.category.kind,
-        case_id=case_id,
-        until=input.until if isinstance(input, SuspendAccountInput) else None,
-    )
+    record = await resolvers.take_action(info.context, spec=input.to_spec(action))
     return StrikePayload(strike=Strike.from_record(record))
 
 
