@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from models.errors import InvalidInput
 from models.integrations import actions, exports, queries
 from models.integrations.exports import ExportChunk
+from models.integrations.specs import EndpointChange, EndpointSpec
 from models.integrations.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from models.timeline.queries import Page
 from resolvers.context import Context
@@ -18,48 +18,35 @@ from resolvers.staff import staff_write
 ENDPOINT = "webhook_endpoint"
 
 
-async def create_endpoint(
-    ctx: Context, *, url: str, event_types: Sequence[str], description: str, reason: str | None
-) -> tuple[WebhookEndpoint, str]:
+async def create_endpoint(ctx: Context, *, spec: EndpointSpec) -> tuple[WebhookEndpoint, str]:
     roles = await ctx.roles()
     async with staff_write(
-        ctx, action="webhook.create", target_type=ENDPOINT, target_id="", reason=reason
+        ctx, action="webhook.create", target_type=ENDPOINT, target_id="", reason=spec.reason
     ) as (session, actor):
         return await actions.create_endpoint(
             session,
             actor=actor,
             actor_roles=roles,
-            url=url,
-            event_types=event_types,
-            description=description,
-            reason=reason,
+            spec=spec,
             production=ctx.settings.is_production,
         )
 
 
-async def update_endpoint(
-    ctx: Context,
-    *,
-    endpoint_id: int,
-    reason: str | None,
-    url: str | None,
-    event_types: Sequence[str] | None,
-    description: str | None,
-) -> WebhookEndpoint:
+async def update_endpoint(ctx: Context, *, change: EndpointChange) -> WebhookEndpoint:
     roles = await ctx.roles()
     async with staff_write(
-        ctx, action="webhook.update", target_type=ENDPOINT, target_id=endpoint_id, reason=reason
+        ctx,
+        action="webhook.update",
+        target_type=ENDPOINT,
+        target_id=change.endpoint_id,
+        reason=change.reason,
     ) as (session, actor):
         return await actions.update_endpoint(
             session,
             actor=actor,
             actor_roles=roles,
-            endpoint_id=endpoint_id,
-            reason=reason,
+            change=change,
             production=ctx.settings.is_production,
-            url=url,
-            event_types=event_types,
-            description=description,
         )
 
 

@@ -9,6 +9,7 @@ import strawberry
 from admin.integrations.types import WebhookEndpoint, WebhookEventType, event_type_values
 from models.access.roles import Role
 from models.errors import DomainError
+from models.integrations.specs import EndpointChange, EndpointSpec
 from resolvers import integrations as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
@@ -42,6 +43,15 @@ class CreateWebhookEndpointInput:
     )
     reason: str = strawberry.field(description=REASON)
 
+    def to_spec(self) -> EndpointSpec:
+        """The new endpoint as the domain takes it."""
+        return EndpointSpec(
+            url=self.url,
+            event_types=tuple(event_type_values(self.event_types)),
+            description=self.description,
+            reason=self.reason,
+        )
+
 
 @strawberry.input(description="Changes to a webhook endpoint; omitted fields stay as they are.")
 class UpdateWebhookEndpointInput:
@@ -52,6 +62,17 @@ class UpdateWebhookEndpointInput:
     )
     description: str | None = strawberry.field(default=None, description="At most 500 chars.")
     reason: str = strawberry.field(description=REASON)
+
+    def to_spec(self) -> EndpointChange:
+        """The change as the domain takes it; a malformed id is INVALID_ID."""
+        types = self.event_types
+        return EndpointChange(
+            endpoint_id=_endpoint_key(self.id),
+            reason=self.reason,
+            url=self.url,
+            event_types=None if types is None else tuple(event_type_values(types)),
+            description=self.description,
+        )
 
 
 @strawberry.input(description="A webhook endpoint to act on, and why.")
@@ -148,13 +169,7 @@ class IntegrationMutations:
     async def create_webhook_endpoint(
         self, info: Info, input: Annotated[CreateWebhookEndpointInput, INPUT]
     ) -> CreateWebhookEndpointResult:
-        row, secret = await resolvers.create_endpoint(
-            info.context,
-            url=input.url,
-            event_types=event_type_values(input.event_types),
-            description=input.description,
-            reason=input.reason,
-        )
+        row, secret = await resolvers.create_endpoint(info.context, spec=input.to_spec())
         return WebhookEndpointSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
     @mutation(
@@ -165,14 +180,7 @@ class IntegrationMutations:
     async def update_webhook_endpoint(
         self, info: Info, input: Annotated[UpdateWebhookEndpointInput, INPUT]
     ) -> UpdateWebhookEndpointResult:
-        row = await resolvers.update_endpoint(
-            info.context,
-            endpoint_id=_endpoint_key(input.id),
-            reason=input.reason,
-            url=input.url,
-            event_types=None if input.event_types is None else event_type_values(input.event_types),
-            description=input.description,
-        )
+        row = await resolvers.update_endpoint(info.context, change=input.to_spec())
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))
 
     @mutation(

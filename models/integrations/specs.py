@@ -1,0 +1,26 @@
+"""What staff ask of integrations, as one typed value per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """A new webhook endpoint: where, which event types, what for, and why."""
+
+    url: str
+    event_types: tuple[str, ...]
+    description: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointChange:
+    """Changes to one webhook endpoint, and why; a field left None stays as it is."""
+
+    endpoint_id: int
+    reason: str | None
+    url: str | None = None
+    event_types: tuple[str, ...] | None = None
+    description: str | None = None
