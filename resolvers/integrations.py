@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from models.errors import InvalidInput
 from models.integrations import actions, exports, queries
 from models.integrations.exports import ExportChunk
-from models.integrations.specs import EndpointChange, EndpointSpec
+from models.integrations.specs import AccountExportSpec, EndpointChange, EndpointSpec
 from models.integrations.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from models.timeline.queries import Page
 from resolvers.context import Context
-from resolvers.paging import BadUserInput, check_first, decode_cursor
+from resolvers.paging import check_first, decode_cursor
 from resolvers.staff import staff_write
 
 ENDPOINT = "webhook_endpoint"
@@ -123,30 +121,9 @@ async def deliveries(
     return DeliveryPage(Page(items=[(r.id, r) for r in rows], has_next=has_next), attempts)
 
 
-async def export_accounts(
-    ctx: Context,
-    *,
-    reason: str | None,
-    first: int,
-    after: str | None,
-    created_after: datetime | None,
-    created_before: datetime | None,
-) -> ExportChunk:
-    try:
-        after_id = decode_cursor(after)
-    except BadUserInput as err:
-        raise InvalidInput(err.message, field="after") from err
+async def export_accounts(ctx: Context, *, spec: AccountExportSpec) -> ExportChunk:
     roles = await ctx.roles()
     async with staff_write(
-        ctx, action="accounts.export", target_type="accounts", target_id="", reason=reason
+        ctx, action="accounts.export", target_type="accounts", target_id="", reason=spec.reason
     ) as (session, actor):
-        return await exports.export_accounts(
-            session,
-            actor=actor,
-            actor_roles=roles,
-            reason=reason,
-            first=first,
-            after_id=after_id,
-            created_after=created_after,
-            created_before=created_before,
-        )
+        return await exports.export_accounts(session, actor=actor, actor_roles=roles, spec=spec)

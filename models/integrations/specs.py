@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +25,15 @@ class EndpointChange:
     url: str | None = None
     event_types: tuple[str, ...] | None = None
     description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountExportSpec:
+    """One chunk of the accounts export: how many rows, after which account, in which
+    creation window, and why."""
+
+    reason: str | None
+    first: int
+    after_id: int | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
