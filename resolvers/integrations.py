@@ -2,63 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from models.errors import InvalidInput
 from models.integrations import actions, exports, queries
 from models.integrations.exports import ExportChunk
+from models.integrations.specs import AccountExportSpec, EndpointChange, EndpointSpec
 from models.integrations.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from models.timeline.queries import Page
 from resolvers.context import Context
-from resolvers.paging import BadUserInput, check_first, decode_cursor
+from resolvers.paging import check_first, decode_cursor
 from resolvers.staff import staff_write
 
 ENDPOINT = "webhook_endpoint"
 
 
-async def create_endpoint(
-    ctx: Context, *, url: str, event_types: Sequence[str], description: str, reason: str | None
-) -> tuple[WebhookEndpoint, str]:
+async def create_endpoint(ctx: Context, *, spec: EndpointSpec) -> tuple[WebhookEndpoint, str]:
     roles = await ctx.roles()
     async with staff_write(
-        ctx, action="webhook.create", target_type=ENDPOINT, target_id="", reason=reason
+        ctx, action="webhook.create", target_type=ENDPOINT, target_id="", reason=spec.reason
     ) as (session, actor):
         return await actions.create_endpoint(
             session,
             actor=actor,
             actor_roles=roles,
-            url=url,
-            event_types=event_types,
-            description=description,
-            reason=reason,
+            spec=spec,
             production=ctx.settings.is_production,
         )
 
 
-async def update_endpoint(
-    ctx: Context,
-    *,
-    endpoint_id: int,
-    reason: str | None,
-    url: str | None,
-    event_types: Sequence[str] | None,
-    description: str | None,
-) -> WebhookEndpoint:
+async def update_endpoint(ctx: Context, *, change: EndpointChange) -> WebhookEndpoint:
     roles = await ctx.roles()
     async with staff_write(
-        ctx, action="webhook.update", target_type=ENDPOINT, target_id=endpoint_id, reason=reason
+        ctx,
+        action="webhook.update",
+        target_type=ENDPOINT,
+        target_id=change.endpoint_id,
+        reason=change.reason,
     ) as (session, actor):
         return await actions.update_endpoint(
             session,
             actor=actor,
             actor_roles=roles,
-            endpoint_id=endpoint_id,
-            reason=reason,
+            change=change,
             production=ctx.settings.is_production,
-            url=url,
-            event_types=event_types,
-            description=description,
         )
 
 
@@ -118,9 +104,8 @@ async def endpoint(ctx: Context, *, endpoint_id: int) -> WebhookEndpoint | None:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryPage:
-    deliveries: list[WebhookDelivery]
+    page: Page[WebhookDelivery]
     attempts: dict[int, list[WebhookAttempt]]
-    has_next: bool
 
 
 async def deliveries(
@@ -133,33 +118,12 @@ async def deliveries(
             session, endpoint_id=endpoint_id, first=first, before_id=before_id
         )
         attempts = await queries.attempts_of(session, delivery_ids=[r.id for r in rows])
-    return DeliveryPage(rows, attempts, has_next)
+    return DeliveryPage(Page(items=[(r.id, r) for r in rows], has_next=has_next), attempts)
 
 
-async def export_accounts(
-    ctx: Context,
-    *,
-    reason: str | None,
-    first: int,
-    after: str | None,
-    created_after: datetime | None,
-    created_before: datetime | None,
-) -> ExportChunk:
-    try:
-        after_id = decode_cursor(after)
-    except BadUserInput as err:
-        raise InvalidInput(err.message, field="after") from err
+async def export_accounts(ctx: Context, *, spec: AccountExportSpec) -> ExportChunk:
     roles = await ctx.roles()
     async with staff_write(
-        ctx, action="accounts.export", target_type="accounts", target_id="", reason=reason
+        ctx, action="accounts.export", target_type="accounts", target_id="", reason=spec.reason
     ) as (session, actor):
-        return await exports.export_accounts(
-            session,
-            actor=actor,
-            actor_roles=roles,
-            reason=reason,
-            first=first,
-            after_id=after_id,
-            created_after=created_after,
-            created_before=created_before,
-        )
+        return await exports.export_accounts(session, actor=actor, actor_roles=roles, spec=spec)

@@ -3,13 +3,12 @@ by staff (each through `staff_write`, so refusals are audited too)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from models.accounts.tables import Account
 from models.base import utcnow
 from models.moderation import actions, appeals, cases, policies, queries
 from models.moderation.kinds import Action, AppealStatus, CaseStatus, Category, Priority, Target
 from models.moderation.queries import CaseRecord, Standing, StrikeRecord
+from models.moderation.specs import ActionSpec
 from models.moderation.tables import CaseNote, ModerationCase, Report
 from models.posts.tables import Post
 from models.timeline.queries import Page
@@ -216,35 +215,19 @@ async def dismiss_case(ctx: Context, *, case_id: int, reason: str | None) -> Mod
 async def take_action(
     ctx: Context,
     *,
-    action: Action,
-    target_id: int,
-    reason: str | None,
-    public_reason: str | None,
-    category: Category | None,
-    case_id: int | None,
-    until: datetime | None = None,
+    spec: ActionSpec,
 ) -> StrikeRecord:
     roles = await ctx.roles()
+    action = spec.action
     target_type = "post" if action in (Action.HIDE_POST, Action.MARK_POST_SENSITIVE) else "account"
     async with staff_write(
         ctx,
         action=f"moderation.{action.value.lower()}",
         target_type=target_type,
-        target_id=target_id,
-        reason=reason,
+        target_id=spec.target_id,
+        reason=spec.reason,
     ) as (session, actor):
-        strike = await actions.take_action(
-            session,
-            actor=actor,
-            actor_roles=roles,
-            action=action,
-            target_id=target_id,
-            reason=reason,
-            public_reason=public_reason,
-            category=category,
-            case_id=case_id,
-            until=until,
-        )
+        strike = await actions.take_action(session, actor=actor, actor_roles=roles, spec=spec)
     return StrikeRecord(strike, None)
 
 

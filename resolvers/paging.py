@@ -6,9 +6,10 @@ import base64
 import binascii
 
 from graphql import GraphQLError
-from strawberry.relay.utils import from_base64, to_base64
+from strawberry.relay.utils import from_base64
 
 from models.errors import InvalidId
+from models.ids import global_id as global_id  # the API's ids are the domain's
 
 MAX_PAGE = 100
 LIST_CURSOR = "c1:"  # a position in a list: the last post or edge id seen
@@ -50,10 +51,6 @@ def decode_cursor(
     except (ValueError, binascii.Error, UnicodeError) as exc:
         raise BadUserInput("That cursor is not one this API issued.", argument=argument) from exc
     return key
-
-
-def global_id(type_name: str, key: int) -> str:
-    return to_base64(type_name, key)
 
 
 def parse_global_id(value: str, *, expect: str | None, field: str) -> tuple[str, int]:

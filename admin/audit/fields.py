@@ -20,9 +20,10 @@ from resolvers import audit as resolvers
 from resolvers import posts as post_resolvers
 from resolvers.context import Info
 from resolvers.paging import BadUserInput, encode_cursor, global_id, parse_global_id
-from schema.core.errors import INPUT, ValidationError, user_error
-from schema.core.paging import After, First, PageInfo, page_info
+from schema.core.errors import INPUT, ValidationError
+from schema.core.paging import After, Connection, First, page_of
 from schema.core.permissions import RoleName, requires_role
+from schema.core.results import mutation
 from schema.graph.types import Account, Post
 
 AUDIT_READERS = (Role.AUDITOR, Role.ADMIN)
@@ -150,16 +151,9 @@ class AuditEntry:
         return None
 
 
-@strawberry.type(description="An audit entry in a list, with the cursor that points at it.")
-class AuditEntryEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: AuditEntry = strawberry.field(description="The entry.")
-
-
-@strawberry.type(description="A page of audit entries, newest first.")
-class AuditEntryConnection:
-    edges: list[AuditEntryEdge] = strawberry.field(description="The entries on this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+@page_of("audit entry", "A page of audit entries, newest first.", "The entries on this page.")
+class AuditEntryConnection(Connection[AuditEntry]):
+    pass
 
 
 @strawberry.enum(name="AuditExportFormat", description="How an audit-log export is written.")
@@ -235,20 +229,14 @@ class AuditQueries:
         page = await resolvers.audit_log(
             info.context, filter=entry_filter, first=first, after=after
         )
-        edges = [
-            AuditEntryEdge(
-                cursor=encode_cursor(key, kind=resolvers.LOG_CURSOR), node=AuditEntry.from_row(e)
-            )
-            for key, e in page.items
-        ]
-        return AuditEntryConnection(
-            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
+        return AuditEntryConnection.from_page(
+            page, AuditEntry.from_row, lambda key: encode_cursor(key, kind=resolvers.LOG_CURSOR)
         )
 
 
 @strawberry.type
 class AuditMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Export audit entries in chunks (oldest first, `limit` per chunk); each "
         "chunk is recorded in the log with the reason.",
         extensions=requires_role(*AUDIT_READERS),
@@ -256,17 +244,14 @@ class AuditMutations:
     async def export_audit_log(
         self, info: Info, input: Annotated[ExportAuditLogInput, INPUT]
     ) -> ExportAuditLogResult:
-        try:
-            chunk = await resolvers.export_audit_log(
-                info.context,
-                filter=_filter(input.filter),
-                format=ExportFormat(input.format.value),
-                reason=input.reason,
-                after=input.after,
-                limit=input.limit,
-            )
-        except DomainError as err:
-            return user_error(err, (ValidationError,))  # type: ignore[return-value]
+        chunk = await resolvers.export_audit_log(
+            info.context,
+            filter=_filter(input.filter),
+            format=ExportFormat(input.format.value),
+            reason=input.reason,
+            after=input.after,
+            limit=input.limit,
+        )
         return AuditLogExport(
             format=input.format,
             data=chunk.data,

@@ -8,13 +8,15 @@ from typing import Annotated
 import strawberry
 
 from models.access.roles import Role
-from models.errors import DomainError
+from models.errors import InvalidInput
 from models.integrations.exports import COLUMNS, MAX_ROWS
+from models.integrations.specs import AccountExportSpec
 from resolvers import integrations as resolvers
 from resolvers.context import Info
-from resolvers.paging import encode_cursor
-from schema.core.errors import INPUT, ValidationError, user_error
+from resolvers.paging import BadUserInput, decode_cursor, encode_cursor
+from schema.core.errors import INPUT, ValidationError
 from schema.core.permissions import requires_role
+from schema.core.results import mutation
 
 
 @strawberry.input(description="Which accounts to export, and why.")
@@ -35,6 +37,20 @@ class ExportAccountsInput:
         default=None,
         description="The `endCursor` of the previous chunk, to continue; null for the first.",
     )
+
+    def to_spec(self) -> AccountExportSpec:
+        """The chunk as the domain takes it; a cursor this API did not issue is invalid."""
+        try:
+            after_id = decode_cursor(self.after)
+        except BadUserInput as err:
+            raise InvalidInput(err.message, field="after") from err
+        return AccountExportSpec(
+            reason=self.reason,
+            first=self.first,
+            after_id=after_id,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
 
 
 @strawberry.type(description="A chunk of the accounts export, as CSV.")
@@ -66,7 +82,7 @@ ExportAccountsResult = Annotated[
 
 @strawberry.type
 class ExportMutations:
-    @strawberry.mutation(
+    @mutation(
         description=f"Export accounts (oldest first) as CSV, at most {MAX_ROWS} rows per "
         "call; follow `endCursor` while `hasMore`. Contains email addresses: each call is "
         "audited with the reason, the filter and the row count.",
@@ -75,17 +91,7 @@ class ExportMutations:
     async def export_accounts(
         self, info: Info, input: Annotated[ExportAccountsInput, INPUT]
     ) -> ExportAccountsResult:
-        try:
-            chunk = await resolvers.export_accounts(
-                info.context,
-                reason=input.reason,
-                first=input.first,
-                after=input.after,
-                created_after=input.created_after,
-                created_before=input.created_before,
-            )
-        except DomainError as err:
-            return user_error(err, (ValidationError,))  # type: ignore[return-value]
+        chunk = await resolvers.export_accounts(info.context, spec=input.to_spec())
         return AccountExport(
             csv=chunk.csv,
             columns=list(COLUMNS),

@@ -9,6 +9,7 @@ import strawberry
 from admin.integrations.types import WebhookEndpoint, WebhookEventType, event_type_values
 from models.access.roles import Role
 from models.errors import DomainError
+from models.integrations.specs import EndpointChange, EndpointSpec
 from resolvers import integrations as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
@@ -17,11 +18,10 @@ from schema.core.errors import (
     ConflictError,
     NotFoundError,
     ValidationError,
-    user_error,
 )
 from schema.core.permissions import requires_role
+from schema.core.results import mutation
 
-ERRORS = (ValidationError, NotFoundError, ConflictError)
 REASON = "Why, for the audit log: 3 to 1000 characters."
 
 
@@ -43,6 +43,15 @@ class CreateWebhookEndpointInput:
     )
     reason: str = strawberry.field(description=REASON)
 
+    def to_spec(self) -> EndpointSpec:
+        """The new endpoint as the domain takes it."""
+        return EndpointSpec(
+            url=self.url,
+            event_types=tuple(event_type_values(self.event_types)),
+            description=self.description,
+            reason=self.reason,
+        )
+
 
 @strawberry.input(description="Changes to a webhook endpoint; omitted fields stay as they are.")
 class UpdateWebhookEndpointInput:
@@ -53,6 +62,17 @@ class UpdateWebhookEndpointInput:
     )
     description: str | None = strawberry.field(default=None, description="At most 500 chars.")
     reason: str = strawberry.field(description=REASON)
+
+    def to_spec(self) -> EndpointChange:
+        """The change as the domain takes it; a malformed id is INVALID_ID."""
+        types = self.event_types
+        return EndpointChange(
+            endpoint_id=_endpoint_key(self.id),
+            reason=self.reason,
+            url=self.url,
+            event_types=None if types is None else tuple(event_type_values(types)),
+            description=self.description,
+        )
 
 
 @strawberry.input(description="A webhook endpoint to act on, and why.")
@@ -141,7 +161,7 @@ class IntegrationQueries:
 
 @strawberry.type
 class IntegrationMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Add a webhook endpoint, enabled. Returns its signing secret, shown once. "
         "Audited with the reason (never the secret).",
         extensions=requires_role(Role.ADMIN),
@@ -149,19 +169,10 @@ class IntegrationMutations:
     async def create_webhook_endpoint(
         self, info: Info, input: Annotated[CreateWebhookEndpointInput, INPUT]
     ) -> CreateWebhookEndpointResult:
-        try:
-            row, secret = await resolvers.create_endpoint(
-                info.context,
-                url=input.url,
-                event_types=event_type_values(input.event_types),
-                description=input.description,
-                reason=input.reason,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        row, secret = await resolvers.create_endpoint(info.context, spec=input.to_spec())
         return WebhookEndpointSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
-    @strawberry.mutation(
+    @mutation(
         description="Change a webhook endpoint's URL, event types or description. Audited "
         "with the values before and after.",
         extensions=requires_role(Role.ADMIN),
@@ -169,22 +180,10 @@ class IntegrationMutations:
     async def update_webhook_endpoint(
         self, info: Info, input: Annotated[UpdateWebhookEndpointInput, INPUT]
     ) -> UpdateWebhookEndpointResult:
-        try:
-            row = await resolvers.update_endpoint(
-                info.context,
-                endpoint_id=_endpoint_key(input.id),
-                reason=input.reason,
-                url=input.url,
-                event_types=None
-                if input.event_types is None
-                else event_type_values(input.event_types),
-                description=input.description,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        row = await resolvers.update_endpoint(info.context, change=input.to_spec())
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))
 
-    @strawberry.mutation(
+    @mutation(
         description="Start delivering to an endpoint again (and reset its failure count); "
         "deliveries that waited while it was off resume. Audited. Idempotent.",
         extensions=requires_role(Role.ADMIN),
@@ -194,7 +193,7 @@ class IntegrationMutations:
     ) -> UpdateWebhookEndpointResult:
         return await _set_enabled(info, input, enabled=True)
 
-    @strawberry.mutation(
+    @mutation(
         description="Stop delivering to an endpoint; its pending deliveries wait until it is "
         "enabled again. Audited. Idempotent.",
         extensions=requires_role(Role.ADMIN),
@@ -204,7 +203,7 @@ class IntegrationMutations:
     ) -> UpdateWebhookEndpointResult:
         return await _set_enabled(info, input, enabled=False)
 
-    @strawberry.mutation(
+    @mutation(
         description="Give an endpoint a new signing secret, shown once. For 24 hours the old "
         "secret signs too (a second `v1=` in Chirp-Signature), so receivers can switch "
         "without losing events. Audited (never the secret).",
@@ -213,37 +212,28 @@ class IntegrationMutations:
     async def rotate_webhook_secret(
         self, info: Info, input: Annotated[WebhookEndpointActionInput, INPUT]
     ) -> RotateWebhookSecretResult:
-        try:
-            row, secret = await resolvers.rotate_endpoint_secret(
-                info.context, endpoint_id=_endpoint_key(input.id), reason=input.reason
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        row, secret = await resolvers.rotate_endpoint_secret(
+            info.context, endpoint_id=_endpoint_key(input.id), reason=input.reason
+        )
         return WebhookEndpointSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
-    @strawberry.mutation(
+    @mutation(
         description="Delete an endpoint with its deliveries and their log. Audited.",
         extensions=requires_role(Role.ADMIN),
     )
     async def delete_webhook_endpoint(
         self, info: Info, input: Annotated[WebhookEndpointActionInput, INPUT]
     ) -> DeleteWebhookEndpointResult:
-        try:
-            await resolvers.delete_endpoint(
-                info.context, endpoint_id=_endpoint_key(input.id), reason=input.reason
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        await resolvers.delete_endpoint(
+            info.context, endpoint_id=_endpoint_key(input.id), reason=input.reason
+        )
         return DeletedWebhookEndpoint(id=input.id)
 
 
 async def _set_enabled(
     info: Info, input: WebhookEndpointActionInput, *, enabled: bool
 ) -> UpdateWebhookEndpointResult:
-    try:
-        row = await resolvers.set_endpoint_enabled(
-            info.context, endpoint_id=_endpoint_key(input.id), enabled=enabled, reason=input.reason
-        )
-    except DomainError as err:
-        return user_error(err, ERRORS)  # type: ignore[return-value]
+    row = await resolvers.set_endpoint_enabled(
+        info.context, endpoint_id=_endpoint_key(input.id), enabled=enabled, reason=input.reason
+    )
     return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))

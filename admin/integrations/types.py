@@ -14,8 +14,8 @@ from models.integrations import catalogue, tables
 from models.integrations.tables import DELIVERED, FAILED, PENDING
 from resolvers import integrations as resolvers
 from resolvers.context import Info
-from resolvers.paging import encode_cursor, global_id
-from schema.core.paging import After, First, PageInfo, page_info
+from resolvers.paging import global_id
+from schema.core.paging import After, Connection, First, page_of
 
 
 def _event_type_enum() -> Any:
@@ -122,16 +122,11 @@ class WebhookDelivery:
         )
 
 
-@strawberry.type(description="A delivery in a list, with the cursor that points at it.")
-class WebhookDeliveryEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: WebhookDelivery = strawberry.field(description="The delivery.")
-
-
-@strawberry.type(description="A page of an endpoint's deliveries, newest first.")
-class WebhookDeliveryConnection:
-    edges: list[WebhookDeliveryEdge] = strawberry.field(description="The deliveries, in order.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+@page_of(
+    "delivery", "A page of an endpoint's deliveries, newest first.", "The deliveries, in order."
+)
+class WebhookDeliveryConnection(Connection[WebhookDelivery]):
+    pass
 
 
 @strawberry.type(description="A URL that receives Chirp's events, signed with its secret.")
@@ -179,16 +174,9 @@ class WebhookEndpoint:
     async def deliveries(
         self, info: Info, first: First, after: After = None
     ) -> WebhookDeliveryConnection:
-        page = await resolvers.deliveries(
+        found = await resolvers.deliveries(
             info.context, endpoint_id=self.key, first=first, after=after
         )
-        edges = [
-            WebhookDeliveryEdge(
-                cursor=encode_cursor(row.id),
-                node=WebhookDelivery.from_row(row, page.attempts.get(row.id, [])),
-            )
-            for row in page.deliveries
-        ]
-        return WebhookDeliveryConnection(
-            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
+        return WebhookDeliveryConnection.from_page(
+            found.page, lambda row: WebhookDelivery.from_row(row, found.attempts.get(row.id, []))
         )

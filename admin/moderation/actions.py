@@ -11,8 +11,8 @@ from typing import Annotated
 import strawberry
 
 from admin.moderation.types import MODERATION
-from models.errors import DomainError
 from models.moderation.kinds import Action
+from models.moderation.specs import ActionSpec
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
@@ -22,12 +22,11 @@ from schema.core.errors import (
     NotAllowedError,
     NotFoundError,
     ValidationError,
-    user_error,
 )
 from schema.core.permissions import requires_role
+from schema.core.results import mutation
 from schema.moderation.types import ReportCategory, Strike, StrikePayload
 
-ERRORS = (ValidationError, NotFoundError, NotAllowedError, ConflictError)
 REASON = "Why, for staff and the audit log (never shown to the owner): 3 to 1000 characters."
 PUBLIC_REASON = (
     "What the owner reads, at most 1000 characters; the category's explanation when left out."
@@ -44,6 +43,11 @@ class ModeratePostInput:
     category: ReportCategory | None = strawberry.field(default=None, description=CATEGORY)
     case_id: strawberry.ID | None = strawberry.field(default=None, description=CASE)
 
+    def to_spec(self, action: Action) -> ActionSpec:
+        """The action on this post; a malformed id is INVALID_ID."""
+        _, target = parse_global_id(self.post_id, expect="Post", field="postId")
+        return _spec(action, target, self)
+
 
 @strawberry.input(description="An account to limit, and why.")
 class LimitAccountInput:
@@ -52,6 +56,11 @@ class LimitAccountInput:
     public_reason: str | None = strawberry.field(default=None, description=PUBLIC_REASON)
     category: ReportCategory | None = strawberry.field(default=None, description=CATEGORY)
     case_id: strawberry.ID | None = strawberry.field(default=None, description=CASE)
+
+    def to_spec(self, action: Action) -> ActionSpec:
+        """The action on this account; a malformed id is INVALID_ID."""
+        _, target = parse_global_id(self.account_id, expect="Account", field="accountId")
+        return _spec(action, target, self)
 
 
 @strawberry.input(description="An account to suspend, until when, and why.")
@@ -66,6 +75,33 @@ class SuspendAccountInput:
     public_reason: str | None = strawberry.field(default=None, description=PUBLIC_REASON)
     category: ReportCategory | None = strawberry.field(default=None, description=CATEGORY)
     case_id: strawberry.ID | None = strawberry.field(default=None, description=CASE)
+
+    def to_spec(self, action: Action) -> ActionSpec:
+        """The suspension of this account; a malformed id is INVALID_ID."""
+        _, target = parse_global_id(self.account_id, expect="Account", field="accountId")
+        return _spec(action, target, self, until=self.until)
+
+
+def _spec(
+    action: Action,
+    target: int,
+    input: ModeratePostInput | LimitAccountInput | SuspendAccountInput,
+    *,
+    until: datetime | None = None,
+) -> ActionSpec:
+    """The fields every moderation input shares; the case id is read after the target's."""
+    case_id = None
+    if input.case_id is not None:
+        _, case_id = parse_global_id(input.case_id, expect="ModerationCase", field="caseId")
+    return ActionSpec(
+        action=action,
+        target_id=target,
+        reason=input.reason,
+        public_reason=input.public_reason,
+        category=None if input.category is None else input.category.kind,
+        case_id=case_id,
+        until=until,
+    )
 
 
 @strawberry.input(description="A strike whose action to lift, and why.")
@@ -116,26 +152,7 @@ async def _act(
     action: Action,
     input: ModeratePostInput | LimitAccountInput | SuspendAccountInput,
 ) -> Outcome:
-    try:
-        if isinstance(input, ModeratePostInput):
-            _, target = parse_global_id(input.post_id, expect="Post", field="postId")
-        else:
-            _, target = parse_global_id(input.account_id, expect="Account", field="accountId")
-        case_id = None
-        if input.case_id is not None:
-            _, case_id = parse_global_id(input.case_id, expect="ModerationCase", field="caseId")
-        record = await resolvers.take_action(
-            info.context,
-            action=action,
-            target_id=target,
-            reason=input.reason,
-            public_reason=input.public_reason,
-            category=None if input.category is None else input.category.kind,
-            case_id=case_id,
-            until=input.until if isinstance(input, SuspendAccountInput) else None,
-        )
-    except DomainError as err:
-        return user_error(err, ERRORS)  # type: ignore[return-value]
+    record = await resolvers.take_action(info.context, spec=input.to_spec(action))
     return StrikePayload(strike=Strike.from_record(record))
 
 
@@ -145,7 +162,7 @@ def _strike_id(raw: strawberry.ID) -> int:
 
 @strawberry.type
 class ModerationActionMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Hide a post from everyone but its author, who sees it marked hidden.",
         extensions=requires_role(*MODERATION),
     )
@@ -154,7 +171,7 @@ class ModerationActionMutations:
     ) -> HidePostResult:
         return await _act(info, Action.HIDE_POST, input)
 
-    @strawberry.mutation(
+    @mutation(
         description="Mark a post sensitive: clients show it blurred.",
         extensions=requires_role(*MODERATION),
     )
@@ -163,7 +180,7 @@ class ModerationActionMutations:
     ) -> MarkPostSensitiveResult:
         return await _act(info, Action.MARK_POST_SENSITIVE, input)
 
-    @strawberry.mutation(
+    @mutation(
         description="Limit an account: its posts leave the public feed and reach only its "
         "followers.",
         extensions=requires_role(*MODERATION),
@@ -173,7 +190,7 @@ class ModerationActionMutations:
     ) -> LimitAccountResult:
         return await _act(info, Action.LIMIT_ACCOUNT, input)
 
-    @strawberry.mutation(
+    @mutation(
         description="Suspend an account, until `until` or indefinitely: it cannot log in and "
         "every session of it ends at once.",
         extensions=requires_role(*MODERATION),
@@ -183,22 +200,19 @@ class ModerationActionMutations:
     ) -> SuspendAccountResult:
         return await _act(info, Action.SUSPEND_ACCOUNT, input)
 
-    @strawberry.mutation(
+    @mutation(
         description="Lift the action of a strike that is in force; the strike stays on record.",
         extensions=requires_role(*MODERATION),
     )
     async def lift_moderation_action(
         self, info: Info, input: Annotated[LiftModerationActionInput, INPUT]
     ) -> LiftModerationActionResult:
-        try:
-            record = await resolvers.lift_action(
-                info.context, strike_id=_strike_id(input.strike_id), reason=input.reason
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        record = await resolvers.lift_action(
+            info.context, strike_id=_strike_id(input.strike_id), reason=input.reason
+        )
         return StrikePayload(strike=Strike.from_record(record))
 
-    @strawberry.mutation(
+    @mutation(
         description="Uphold or overturn the pending appeal of a strike; overturning lifts its "
         "action.",
         extensions=requires_role(*MODERATION),
@@ -206,14 +220,11 @@ class ModerationActionMutations:
     async def decide_appeal(
         self, info: Info, input: Annotated[DecideAppealInput, INPUT]
     ) -> DecideAppealResult:
-        try:
-            record = await resolvers.decide_appeal(
-                info.context,
-                strike_id=_strike_id(input.strike_id),
-                overturn=input.decision is AppealDecision.OVERTURN,
-                reason=input.reason,
-                message=input.message,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        record = await resolvers.decide_appeal(
+            info.context,
+            strike_id=_strike_id(input.strike_id),
+            overturn=input.decision is AppealDecision.OVERTURN,
+            reason=input.reason,
+            message=input.message,
+        )
         return StrikePayload(strike=Strike.from_record(record))

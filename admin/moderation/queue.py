@@ -10,11 +10,8 @@ import strawberry
 
 from admin.moderation.types import (
     MODERATION,
-    After,
-    First,
     ModerationCase,
     ModerationCaseConnection,
-    ModerationCaseEdge,
     ModerationCaseStatus,
     ModerationPriority,
     QueueAssignment,
@@ -24,20 +21,19 @@ from models.moderation import kinds
 from models.moderation.kinds import CaseStatus, Priority
 from resolvers import moderation as resolvers
 from resolvers.context import Info
-from resolvers.paging import BadUserInput, encode_cursor, parse_global_id
+from resolvers.paging import BadUserInput, parse_global_id
 from schema.core.errors import (
     INPUT,
     ConflictError,
     NotAllowedError,
     NotFoundError,
     ValidationError,
-    user_error,
 )
-from schema.core.paging import page_info
+from schema.core.paging import AfterEdge, FirstItems
 from schema.core.permissions import requires_role
+from schema.core.results import mutation
 from schema.moderation.types import AppealStatus, Strike, StrikeConnection
 
-ERRORS = (ValidationError, NotFoundError, NotAllowedError, ConflictError)
 CASE_REASON = (
     "Why, for staff and the audit log: 3 to 1000 characters. Required: one left out or too "
     "short is refused with REASON_REQUIRED, and the refusal is audited."
@@ -58,8 +54,8 @@ class ModerationQueries:
     async def moderation_queue(
         self,
         info: Info,
-        first: First,
-        after: After = None,
+        first: FirstItems,
+        after: AfterEdge = None,
         status: Annotated[
             ModerationCaseStatus, strawberry.argument(description="Which cases; OPEN unless given.")
         ] = ModerationCaseStatus.OPEN,
@@ -75,13 +71,7 @@ class ModerationQueries:
             first=first,
             after=after,
         )
-        edges = [
-            ModerationCaseEdge(cursor=encode_cursor(k), node=ModerationCase.from_record(r))
-            for k, r in page.items
-        ]
-        return ModerationCaseConnection(
-            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
-        )
+        return ModerationCaseConnection.from_page(page, ModerationCase.from_record)
 
     @strawberry.field(
         description="One case by its global id; null if there is none. A malformed id is a "
@@ -108,8 +98,8 @@ class ModerationQueries:
     async def moderation_appeals(
         self,
         info: Info,
-        first: First,
-        after: After = None,
+        first: FirstItems,
+        after: AfterEdge = None,
         status: Annotated[
             AppealStatus, strawberry.argument(description="Which appeals; PENDING unless given.")
         ] = AppealStatus.PENDING,
@@ -189,7 +179,7 @@ async def _payload(case_id: int, info: Info) -> ModerationCasePayload:
 
 @strawberry.type
 class ModerationCaseMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Give an open case to a moderator (the viewer unless `assigneeId`) who "
         "may act on its account, saying why. Not a case about the viewer or a higher rank. "
         "Audited.",
@@ -198,25 +188,20 @@ class ModerationCaseMutations:
     async def assign_moderation_case(
         self, info: Info, input: Annotated[AssignModerationCaseInput, INPUT]
     ) -> AssignModerationCaseResult:
-        try:
-            case_id = _case_id(input.case_id)
-            assignee = None
-            if input.assignee_id is not None:
-                _, assignee = parse_global_id(
-                    input.assignee_id, expect="Account", field="assigneeId"
-                )
-            case = await resolvers.assign_case(
-                info.context,
-                case_id=case_id,
-                assignee_id=assignee,
-                reason=input.reason,
-                note=input.note,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        case_id = _case_id(input.case_id)
+        assignee = None
+        if input.assignee_id is not None:
+            _, assignee = parse_global_id(input.assignee_id, expect="Account", field="assigneeId")
+        case = await resolvers.assign_case(
+            info.context,
+            case_id=case_id,
+            assignee_id=assignee,
+            reason=input.reason,
+            note=input.note,
+        )
         return await _payload(case.id, info)
 
-    @strawberry.mutation(
+    @mutation(
         description="Add a note to a case, open or closed. Not a case about the viewer or a "
         "higher rank. Audited, with the note as the reason.",
         extensions=requires_role(*MODERATION),
@@ -224,15 +209,12 @@ class ModerationCaseMutations:
     async def add_moderation_note(
         self, info: Info, input: Annotated[AddModerationNoteInput, INPUT]
     ) -> AddModerationNoteResult:
-        try:
-            case = await resolvers.add_note(
-                info.context, case_id=_case_id(input.case_id), body=input.body
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        case = await resolvers.add_note(
+            info.context, case_id=_case_id(input.case_id), body=input.body
+        )
         return await _payload(case.id, info)
 
-    @strawberry.mutation(
+    @mutation(
         description="Move an open case up or down the queue, saying why. Not a case about the "
         "viewer or a higher rank. Audited.",
         extensions=requires_role(*MODERATION),
@@ -240,18 +222,15 @@ class ModerationCaseMutations:
     async def set_moderation_priority(
         self, info: Info, input: Annotated[SetModerationPriorityInput, INPUT]
     ) -> SetModerationPriorityResult:
-        try:
-            case = await resolvers.set_priority(
-                info.context,
-                case_id=_case_id(input.case_id),
-                priority=Priority[str(input.priority.value)],
-                reason=input.reason,
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        case = await resolvers.set_priority(
+            info.context,
+            case_id=_case_id(input.case_id),
+            priority=Priority[str(input.priority.value)],
+            reason=input.reason,
+        )
         return await _payload(case.id, info)
 
-    @strawberry.mutation(
+    @mutation(
         description="Close an open case with no action, saying why. Not a case about the "
         "viewer or a higher rank. Audited.",
         extensions=requires_role(*MODERATION),
@@ -259,10 +238,7 @@ class ModerationCaseMutations:
     async def dismiss_moderation_case(
         self, info: Info, input: Annotated[DismissModerationCaseInput, INPUT]
     ) -> DismissModerationCaseResult:
-        try:
-            case = await resolvers.dismiss_case(
-                info.context, case_id=_case_id(input.case_id), reason=input.reason
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        case = await resolvers.dismiss_case(
+            info.context, case_id=_case_id(input.case_id), reason=input.reason
+        )
         return await _payload(case.id, info)

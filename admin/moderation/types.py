@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
 
 import strawberry
 
@@ -14,13 +13,12 @@ from models.moderation.queries import CaseRecord
 from models.moderation.tables import CaseNote as CaseNoteRow
 from resolvers import moderation as resolvers
 from resolvers.context import Info
-from resolvers.paging import MAX_PAGE, encode_cursor, global_id
-from schema.core.paging import PageInfo, page_info
-from schema.moderation.types import AccountRef, PostRef, Report
+from resolvers.paging import global_id
+from schema.core.paging import AfterEdge, Connection, FirstItems, page_of
+from schema.graph.types import Account, Post
+from schema.moderation.types import Report
 
 MODERATION = tuple(sorted(MODERATORS, key=lambda r: r.value))
-First = Annotated[int, strawberry.argument(description=f"How many items: 1 to {MAX_PAGE}.")]
-After = Annotated[str | None, strawberry.argument(description="Continue after this edge's cursor.")]
 
 
 @strawberry.enum(name="ModerationCaseStatus", description="Where a case stands.")
@@ -58,9 +56,7 @@ class ModerationNote:
     author_id: strawberry.Private[int | None]
 
     @strawberry.field(description="Who wrote it; null if that account is gone.")
-    async def author(self, info: Info) -> AccountRef | None:
-        from schema.graph.types import Account
-
+    async def author(self, info: Info) -> Account | None:
         if self.author_id is None:
             return None
         row = await info.context.loaders.accounts_by_id.load(self.author_id)
@@ -71,28 +67,14 @@ class ModerationNote:
         return cls(body=row.body, created_at=row.created_at, author_id=row.author_id)
 
 
-@strawberry.type(description="A note in a list, with the cursor that points at it.")
-class ModerationNoteEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: ModerationNote = strawberry.field(description="The note.")
+@page_of("note", "A page of notes, oldest first.", "The notes on this page.")
+class ModerationNoteConnection(Connection[ModerationNote]):
+    pass
 
 
-@strawberry.type(description="A page of notes, oldest first.")
-class ModerationNoteConnection:
-    edges: list[ModerationNoteEdge] = strawberry.field(description="The notes on this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
-
-
-@strawberry.type(description="A report in a list, with the cursor that points at it.")
-class ReportEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: Report = strawberry.field(description="The report.")
-
-
-@strawberry.type(description="A page of reports, oldest first.")
-class ReportConnection:
-    edges: list[ReportEdge] = strawberry.field(description="The reports on this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+@page_of("report", "A page of reports, oldest first.", "The reports on this page.")
+class ReportConnection(Connection[Report]):
+    pass
 
 
 @strawberry.type(
@@ -126,11 +108,11 @@ class ModerationCase:
         )
 
     @strawberry.field(description="The account reported, or the reported post's author.")
-    async def account(self, info: Info) -> AccountRef | None:
+    async def account(self, info: Info) -> Account | None:
         return await _account(info, self.record.case.account_id)
 
     @strawberry.field(description="The moderator holding the case; null if nobody.")
-    async def assignee(self, info: Info) -> AccountRef | None:
+    async def assignee(self, info: Info) -> Account | None:
         return await _account(info, self.record.case.assignee_id)
 
     @strawberry.field(
@@ -138,57 +120,42 @@ class ModerationCase:
         "included; reading one that is not public, or is hidden or deleted, is audited. Null "
         "for account cases."
     )
-    async def post(self, info: Info) -> PostRef | None:
-        from schema.graph.types import Post
-
+    async def post(self, info: Info) -> Post | None:
         if self.record.post is None:
             return None
         return Post.from_row(await resolvers.staff_post(info.context, self.record.post))
 
     @strawberry.field(description="The reports, oldest first.")
-    async def reports(self, info: Info, first: First, after: After = None) -> ReportConnection:
+    async def reports(
+        self, info: Info, first: FirstItems, after: AfterEdge = None
+    ) -> ReportConnection:
         page = await resolvers.reports(
             info.context, case_id=self.record.case.id, first=first, after=after
         )
-        edges = [
-            ReportEdge(cursor=encode_cursor(k), node=Report.from_row(r)) for k, r in page.items
-        ]
-        return ReportConnection(
-            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
-        )
+        return ReportConnection.from_page(page, Report.from_row)
 
     @strawberry.field(description="Staff notes, oldest first.")
     async def notes(
-        self, info: Info, first: First, after: After = None
+        self, info: Info, first: FirstItems, after: AfterEdge = None
     ) -> ModerationNoteConnection:
         page = await resolvers.notes(
             info.context, case_id=self.record.case.id, first=first, after=after
         )
-        edges = [
-            ModerationNoteEdge(cursor=encode_cursor(k), node=ModerationNote.from_row(n))
-            for k, n in page.items
-        ]
-        return ModerationNoteConnection(
-            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
-        )
+        return ModerationNoteConnection.from_page(page, ModerationNote.from_row)
 
 
-async def _account(info: Info, account_id: int | None) -> AccountRef | None:
-    from schema.graph.types import Account
-
+async def _account(info: Info, account_id: int | None) -> Account | None:
     if account_id is None:
         return None
     row = await info.context.loaders.accounts_by_id.load(account_id)
     return None if row is None else Account.from_row(row)
 
 
-@strawberry.type(description="A case in the queue, with the cursor that points at it.")
-class ModerationCaseEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: ModerationCase = strawberry.field(description="The case.")
-
-
-@strawberry.type(description="A page of the moderation queue: most urgent first, then oldest.")
-class ModerationCaseConnection:
-    edges: list[ModerationCaseEdge] = strawberry.field(description="The cases on this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+@page_of(
+    "case",
+    "A page of the moderation queue: most urgent first, then oldest.",
+    "The cases on this page.",
+    where="in the queue",
+)
+class ModerationCaseConnection(Connection[ModerationCase]):
+    pass

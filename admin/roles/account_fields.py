@@ -1,6 +1,5 @@
-"""Staff fields on `Account`, declared here and mixed into the one `Account` type so gated
-fields stay where they belong in the graph. Mixins never import `schema.graph.types` (it imports
-them); they use `strawberry.lazy` for types defined there."""
+"""Staff fields on `Account`, declared here and mixed into the one `Account` type by the
+composition (`app.schema`) so gated fields stay where they belong in the graph."""
 
 from __future__ import annotations
 
@@ -10,15 +9,9 @@ from models.access import actions as access
 from models.access.roles import STAFF_ROLES
 from resolvers.context import Info
 from schema.core.permissions import RoleName, requires_role
+from schema.graph.types import account_id_of
 
 ANY_STAFF = tuple(sorted(STAFF_ROLES, key=lambda r: r.value))
-
-
-def account_id_of(account: object) -> int:
-    """The database id of the `Account` a mixin field resolves on."""
-    value = vars(account)["id"]
-    assert isinstance(value, int)
-    return value
 
 
 @strawberry.type

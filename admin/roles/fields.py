@@ -7,7 +7,6 @@ from typing import Annotated
 import strawberry
 
 from models.access.roles import STAFF_ROLES, Role
-from models.errors import DomainError
 from resolvers import access as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
@@ -17,11 +16,10 @@ from schema.core.errors import (
     NotAllowedError,
     NotFoundError,
     ValidationError,
-    user_error,
 )
 from schema.core.permissions import IsAuthenticated, RoleName, requires_role
+from schema.core.results import mutation
 
-ERRORS = (ValidationError, NotFoundError, NotAllowedError, ConflictError)
 STAFF = tuple(sorted(STAFF_ROLES, key=lambda r: r.value))
 
 
@@ -52,17 +50,14 @@ def role_names(roles: frozenset[Role]) -> list[RoleName]:
 
 
 async def _change(info: Info, input: ChangeRoleInput, *, grant: bool) -> ChangeRoleResult:
-    try:
-        _, account_id = parse_global_id(input.account_id, expect="Account", field="accountId")
-        roles = await resolvers.change_role(
-            info.context,
-            account_id=account_id,
-            role=input.role.role.value,
-            grant=grant,
-            reason=input.reason,
-        )
-    except DomainError as err:
-        return user_error(err, ERRORS)  # type: ignore[return-value]
+    _, account_id = parse_global_id(input.account_id, expect="Account", field="accountId")
+    roles = await resolvers.change_role(
+        info.context,
+        account_id=account_id,
+        role=input.role.role.value,
+        grant=grant,
+        reason=input.reason,
+    )
     return RolesPayload(account_id=input.account_id, roles=role_names(roles))
 
 
@@ -79,7 +74,7 @@ class RoleQueries:
 
 @strawberry.type
 class RoleMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Grant a staff role. Not to oneself; audited with the reason. Idempotent.",
         extensions=requires_role(Role.ADMIN),
     )
@@ -88,7 +83,7 @@ class RoleMutations:
     ) -> ChangeRoleResult:
         return await _change(info, input, grant=True)
 
-    @strawberry.mutation(
+    @mutation(
         description="Revoke a staff role. Not one's own, not the last ADMIN; audited with the "
         "reason. Idempotent.",
         extensions=requires_role(Role.ADMIN),

@@ -1,34 +1,25 @@
 """Support's fields on `Account`: sessions, log-in history, whether TOTP is on (staff,
-audited where sensitive) and the profile's history (owner or staff). Mixed into `Account`;
-types from `schema.graph.types` come through `strawberry.lazy` (it imports this module)."""
+audited where sensitive) and the profile's history (owner or staff). Mixed into `Account` by
+the composition (`app.schema`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from admin.roles.account_fields import account_id_of
 from models.access.roles import Role
 from models.accounts.queries import LogInRecord
 from models.accounts.tables import LoginSession, ProfileEdit
 from models.base import utcnow
+from models.timeline.queries import Page
 from resolvers import support as resolvers
 from resolvers.context import Info
 from resolvers.paging import encode_cursor, global_id
-from schema.core.paging import PageInfo, page_info
+from schema.core.paging import After, Connection, First, page_of
 from schema.core.permissions import requires_role
+from schema.graph.types import Account, account_id_of
 
-if TYPE_CHECKING:
-    from schema.graph.types import Account
-
-LazyAccount = Annotated["Account", strawberry.lazy("schema.graph.types")]
-First = Annotated[int, strawberry.argument(description="How many items to return: 1 to 100.")]
-After = Annotated[
-    str | None,
-    strawberry.argument(description="Return items after this cursor (an edge's `cursor`)."),
-]
 ACCOUNT_READERS = (Role.SUPPORT, Role.ADMIN, Role.AUDITOR)
 PROFILE_FIELDS = {"display_name": "displayName", "bio": "bio", "avatar_url": "avatarUrl"}
 
@@ -62,16 +53,9 @@ class AccountSession:
         )
 
 
-@strawberry.type(description="A session in a list, with the cursor that points at it.")
-class AccountSessionEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: AccountSession = strawberry.field(description="The session.")
-
-
-@strawberry.type(description="A page of an account's sessions, newest first.")
-class AccountSessionConnection:
-    edges: list[AccountSessionEdge] = strawberry.field(description="The sessions on this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+@page_of("session", "A page of an account's sessions, newest first.", "The sessions on this page.")
+class AccountSessionConnection(Connection[AccountSession]):
+    pass
 
 
 @strawberry.type(description="One attempt to log in to an account: a success or a refusal.")
@@ -108,16 +92,9 @@ class LogInAttempt:
         )
 
 
-@strawberry.type(description="A log-in attempt in a list, with the cursor that points at it.")
-class LogInAttemptEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue from here.")
-    node: LogInAttempt = strawberry.field(description="The attempt.")
-
-
-@strawberry.type(description="A page of log-in attempts, newest first.")
-class LogInAttemptConnection:
-    edges: list[LogInAttemptEdge] = strawberry.field(description="The attempts on this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+@page_of("log-in attempt", "A page of log-in attempts, newest first.", "The attempts on this page.")
+class LogInAttemptConnection(Connection[LogInAttempt]):
+    pass
 
 
 @strawberry.type(description="One profile field as it was before and after a change.")
@@ -152,9 +129,7 @@ class ProfileChange:
         description="Who made the change: the owner, or a staff member; null if that account "
         "no longer exists."
     )
-    async def editor(self, info: Info) -> LazyAccount | None:
-        from schema.graph.types import Account
-
+    async def editor(self, info: Info) -> Account | None:
         if self.editor_id is None:
             return None
         row = await info.context.loaders.accounts_by_id.load(self.editor_id)
@@ -179,15 +154,10 @@ class AccountSupportFields:
             info.context, account_id=account_id_of(self), first=first, after=after
         )
         now = utcnow()
-        edges = [
-            AccountSessionEdge(
-                cursor=encode_cursor(key, kind=resolvers.SESSION_CURSOR),
-                node=AccountSession.from_row(row, now),
-            )
-            for key, row in page.items
-        ]
-        return AccountSessionConnection(
-            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
+        return AccountSessionConnection.from_page(
+            page,
+            lambda row: AccountSession.from_row(row, now),
+            lambda key: encode_cursor(key, kind=resolvers.SESSION_CURSOR),
         )
 
     @strawberry.field(
@@ -202,15 +172,13 @@ class AccountSupportFields:
         page = await resolvers.login_history(
             info.context, account_id=account_id_of(self), first=first, after=after
         )
-        edges = [
-            LogInAttemptEdge(
-                cursor=resolvers.encode_history_cursor(record.key),
-                node=LogInAttempt.from_record(record),
-            )
-            for _, record in page.items
-        ]
-        return LogInAttemptConnection(
-            edges=edges, page_info=page_info([e.cursor for e in edges], page.has_next)
+        # A history key is a (time, rank, id) triple, not an int: number the records so each
+        # cursor is made from its own record's key.
+        numbered = Page(items=list(enumerate(r for _, r in page.items)), has_next=page.has_next)
+        return LogInAttemptConnection.from_page(
+            numbered,
+            LogInAttempt.from_record,
+            lambda n: resolvers.encode_history_cursor(numbered.items[n][1].key),
         )
 
     @strawberry.field(

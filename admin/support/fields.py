@@ -9,20 +9,19 @@ import strawberry
 from models.access.roles import Role
 from models.accounts.policies import EMAIL_READERS
 from models.accounts.queries import AccountSearch
-from models.errors import DomainError
 from models.support.actions import EndedSessions
 from resolvers import support as resolvers
 from resolvers.context import Info
 from resolvers.paging import global_id, parse_global_id
 from resolvers.staff import audit_refusal
-from schema.core.errors import INPUT, NotAllowedError, NotFoundError, ValidationError, user_error
+from schema.core.errors import INPUT, NotAllowedError, NotFoundError, ValidationError
 from schema.core.paging import After, First
 from schema.core.permissions import Forbidden, requires_role
+from schema.core.results import mutation
 from schema.graph.types import Account, AccountConnection
 
 SEARCHERS = (Role.SUPPORT, Role.MODERATOR, Role.ADMIN, Role.AUDITOR)
 SESSION_ENDERS = (Role.SUPPORT, Role.ADMIN)
-ERRORS = (ValidationError, NotFoundError, NotAllowedError)
 
 
 @strawberry.input(description="Exactly one way to find accounts.")
@@ -128,7 +127,7 @@ class SupportQueries:
 
 @strawberry.type
 class SupportMutations:
-    @strawberry.mutation(
+    @mutation(
         description="End one session of an account (not of one that outranks you); its live "
         "subscriptions close at once. Audited with the reason.",
         extensions=requires_role(*SESSION_ENDERS),
@@ -136,18 +135,15 @@ class SupportMutations:
     async def end_session(
         self, info: Info, input: Annotated[EndSessionInput, INPUT]
     ) -> EndSessionResult:
-        try:
-            _, session_id = parse_global_id(
-                input.session_id, expect="AccountSession", field="sessionId"
-            )
-            ended = await resolvers.end_session(
-                info.context, session_id=session_id, reason=input.reason
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        _, session_id = parse_global_id(
+            input.session_id, expect="AccountSession", field="sessionId"
+        )
+        ended = await resolvers.end_session(
+            info.context, session_id=session_id, reason=input.reason
+        )
         return _payload(ended)
 
-    @strawberry.mutation(
+    @mutation(
         description="End every session of an account (not of one that outranks you), on "
         "every device; live subscriptions close at once. Audited with the reason.",
         extensions=requires_role(*SESSION_ENDERS),
@@ -155,11 +151,8 @@ class SupportMutations:
     async def end_all_sessions(
         self, info: Info, input: Annotated[EndAllSessionsInput, INPUT]
     ) -> EndAllSessionsResult:
-        try:
-            _, account_id = parse_global_id(input.account_id, expect="Account", field="accountId")
-            ended = await resolvers.end_all_sessions(
-                info.context, account_id=account_id, reason=input.reason
-            )
-        except DomainError as err:
-            return user_error(err, ERRORS)  # type: ignore[return-value]
+        _, account_id = parse_global_id(input.account_id, expect="Account", field="accountId")
+        ended = await resolvers.end_all_sessions(
+            info.context, account_id=account_id, reason=input.reason
+        )
         return _payload(ended)

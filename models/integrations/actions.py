@@ -15,6 +15,7 @@ from models.audit.actions import Actor
 from models.base import utcnow
 from models.errors import InvalidInput, NotFound
 from models.integrations import catalogue, errors, policies, signing, urls
+from models.integrations.specs import EndpointChange, EndpointSpec
 from models.integrations.tables import WebhookEndpoint
 from models.text import check_text
 
@@ -88,19 +89,16 @@ async def create_endpoint(
     *,
     actor: Actor,
     actor_roles: Collection[Role],
-    url: str,
-    event_types: Sequence[str],
-    description: str,
-    reason: str | None,
+    spec: EndpointSpec,
     production: bool,
 ) -> tuple[WebhookEndpoint, str]:
     """Add an endpoint, enabled; returns it and its signing secret (shown this once)."""
-    reason = audit.require_reason(reason)
+    reason = audit.require_reason(spec.reason)
     policies.check(policies.may_manage_integrations(actor_roles))
     endpoint = WebhookEndpoint(
-        url=urls.check_url(url, production=production),
-        event_types=_event_types(event_types),
-        description=_description(description),
+        url=urls.check_url(spec.url, production=production),
+        event_types=_event_types(spec.event_types),
+        description=_description(spec.description),
         secret=signing.new_secret(),
         created_by_id=actor.account_id,
     )
@@ -128,24 +126,20 @@ async def update_endpoint(
     *,
     actor: Actor,
     actor_roles: Collection[Role],
-    endpoint_id: int,
-    reason: str | None,
+    change: EndpointChange,
     production: bool,
-    url: str | None = None,
-    event_types: Sequence[str] | None = None,
-    description: str | None = None,
 ) -> WebhookEndpoint:
     """Change an endpoint's URL, event types or description; fields left out stay."""
-    reason = audit.require_reason(reason)
+    reason = audit.require_reason(change.reason)
     policies.check(policies.may_manage_integrations(actor_roles))
     wanted: dict[str, object] = {}
-    if url is not None:
-        wanted["url"] = urls.check_url(url, production=production)
-    if event_types is not None:
-        wanted["event_types"] = _event_types(event_types)
-    if description is not None:
-        wanted["description"] = _description(description)
-    endpoint = await _endpoint(session, endpoint_id)
+    if change.url is not None:
+        wanted["url"] = urls.check_url(change.url, production=production)
+    if change.event_types is not None:
+        wanted["event_types"] = _event_types(change.event_types)
+    if change.description is not None:
+        wanted["description"] = _description(change.description)
+    endpoint = await _endpoint(session, change.endpoint_id)
     before = snapshot(endpoint)
     changed = {k: v for k, v in wanted.items() if getattr(endpoint, k) != v}
     if not changed:

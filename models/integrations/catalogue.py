@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from models.events import actions as events
-from models.integrations.ids import global_id
+from models.ids import global_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,9 @@ from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import as_utc
 from models.errors import InvalidInput
+from models.ids import global_id
 from models.integrations import errors, policies
-from models.integrations.ids import global_id
+from models.integrations.specs import AccountExportSpec
 
 MAX_ROWS = 1000
 COLUMNS = (
@@ -85,15 +86,13 @@ async def export_accounts(
     *,
     actor: Actor,
     actor_roles: Collection[Role],
-    reason: str | None,
-    first: int,
-    after_id: int | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    spec: AccountExportSpec,
 ) -> ExportChunk:
     """Up to `first` accounts (oldest first) created in the range, after the account
     `after_id`, as CSV; the header row comes only with the first chunk, so chunks join."""
-    reason = audit.require_reason(reason)
+    first, after_id = spec.first, spec.after_id
+    created_after, created_before = spec.created_after, spec.created_before
+    reason = audit.require_reason(spec.reason)
     policies.check(policies.may_export_accounts(actor_roles))
     created_after, created_before = _check(first, created_after, created_before)
     stmt = select(Account)

@@ -22,7 +22,8 @@ from models.base import as_utc, utcnow
 from models.errors import NotFound
 from models.events import actions as events
 from models.moderation import cases, errors, expiry, policies
-from models.moderation.kinds import POST_ACTIONS, Action, Category, LiftCause, StrikeStatus, Target
+from models.moderation.kinds import POST_ACTIONS, Action, LiftCause, StrikeStatus, Target
+from models.moderation.specs import ActionSpec
 from models.moderation.tables import Strike
 from models.posts.tables import Post
 from models.text import check_text
@@ -115,20 +116,15 @@ async def take_action(
     *,
     actor: Actor,
     actor_roles: Collection[Role],
-    action: Action,
-    target_id: int,
-    reason: str | None,
-    public_reason: str | None = None,
-    category: Category | None = None,
-    case_id: int | None = None,
-    until: datetime | None = None,
+    spec: ActionSpec,
 ) -> Strike:
     """Put one action in force on a post (`target_id` a post id) or an account, with a strike
     for its owner; closes the case it answers (`case_id`, else the target's open case)."""
-    reason = audit.require_reason(reason)
-    shown = _public_reason(public_reason)
+    action, target_id, category = spec.action, spec.target_id, spec.category
+    reason = audit.require_reason(spec.reason)
+    shown = _public_reason(spec.public_reason)
     now = utcnow()
-    until = _check_until(until, now)
+    until = _check_until(spec.until, now)
     row: Post | Account
     if action in POST_ACTIONS:
         row = await lock_post(session, target_id)
@@ -157,7 +153,12 @@ async def take_action(
     await session.flush()
     target = Target.POST if isinstance(row, Post) else Target.ACCOUNT
     strike.case_id = await cases.resolve_case(
-        session, actor=actor, case_id=case_id, target=target, target_id=row.id, owner_id=owner_id
+        session,
+        actor=actor,
+        case_id=spec.case_id,
+        target=target,
+        target_id=row.id,
+        owner_id=owner_id,
     )
     _record_events(session, strike, row)
     if action is Action.SUSPEND_ACCOUNT:

@@ -101,3 +101,10 @@ def page_of(
         return strawberry.type(cls, description=description)
 
     return declare
+
+
+# The moderation lists' own argument texts, kept as schema.graphql has them.
+FirstItems = Annotated[int, strawberry.argument(description=f"How many items: 1 to {MAX_PAGE}.")]
+AfterEdge = Annotated[
+    str | None, strawberry.argument(description="Continue after this edge's cursor.")
+]

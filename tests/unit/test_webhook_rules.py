@@ -11,9 +11,9 @@ import pytest
 
 from app.schema import build_schema
 from models.errors import DomainError
+from models.ids import global_id
 from models.integrations import catalogue, signing, urls
 from models.integrations.exports import neutralise
-from models.integrations.ids import global_id
 from models.integrations.retry import RetryPolicy
 from resolvers.paging import global_id as api_global_id
 

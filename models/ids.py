@@ -1,4 +1,4 @@
-"""Public ids as the GraphQL API shows them, for data that leaves Chirp (webhooks, CSV)."""
+"""Public ids as the GraphQL API shows them, also for data that leaves Chirp (webhooks, CSV)."""
 
 from __future__ import annotations
 
