@@ -33,8 +33,9 @@ from schema.graph.types import Account, Post
 
 SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
-# The domains, in the order their fields appear in the schema.
-DOMAINS: tuple[Surface, ...] = (
+# Every domain's GraphQL surface, in the order its fields appear in `schema.graphql`
+# (a new domain goes last, so the published order of the others stays).
+SURFACES: tuple[Surface, ...] = (
     graph.SURFACE,
     accounts.SURFACE,
     social.SURFACE,
@@ -70,16 +71,16 @@ def attach(target: type, mixins: tuple[type, ...], *, after: str) -> None:
 
 
 def merged(name: str, description: str, parts: list[type]) -> type:
-    """One root type whose fields are every domain's, in the order of `DOMAINS`."""
+    """One root type whose fields are every domain's, in the order of `SURFACES`."""
     return strawberry.type(type(name, tuple(parts), {}), description=description)
 
 
-attach(Account, tuple(f for d in DOMAINS for f in d.account_fields), after="id")
-Query = merged("Query", "Everything a client can read.", [q for d in DOMAINS for q in d.queries])
+attach(Account, tuple(f for d in SURFACES for f in d.account_fields), after="id")
+Query = merged("Query", "Everything a client can read.", [q for d in SURFACES for q in d.queries])
 Mutation = merged(
-    "Mutation", "Everything a client can change.", [m for d in DOMAINS for m in d.mutations]
+    "Mutation", "Everything a client can change.", [m for d in SURFACES for m in d.mutations]
 )
-(Subscription,) = (s for d in DOMAINS for s in d.subscriptions)
+(Subscription,) = (s for d in SURFACES for s in d.subscriptions)
 
 
 class ChirpSchema(strawberry.Schema):

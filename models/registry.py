@@ -6,7 +6,7 @@ a brand-new domain also takes one line in `models.domains.DOMAINS`. Nothing else
 `app/` registers every domain's jobs with the broker, asks every domain which jobs an event
 calls for, runs every domain's sweeps as periodic loops and imports every domain's tables;
 `resolvers.loaders` builds each operation's DataLoaders from the declared loaders, and
-`schema.errors.ErrorCode` lists every declared error code.
+`schema.core.errors.ErrorCode` lists every declared error code.
 
 The domain layer never imports taskiq, strawberry or the settings, so everything here is a
 plain async function or plain data: a job is `async (services, **kwargs)`, a sweep builds an

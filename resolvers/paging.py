@@ -63,3 +63,16 @@ def parse_global_id(value: str, *, expect: str | None, field: str) -> tuple[str,
     if (expect is not None and type_name != expect) or not 1 <= key <= MAX_KEY:
         raise InvalidId(f"That is not a valid {expect or 'object'} id.", field=field)
     return type_name, key
+
+
+def key_of(value: str, expect: str, field: str) -> int:
+    """The database key inside a global id of type `expect` (INVALID_ID otherwise)."""
+    return parse_global_id(value, expect=expect, field=field)[1]
+
+
+def parse_id_argument(value: str, expect: str | None, argument: str) -> tuple[str, int]:
+    """A global id given as a field argument: a malformed one is a BAD_USER_INPUT error."""
+    try:
+        return parse_global_id(value, expect=expect, field=argument)
+    except InvalidId as err:
+        raise BadUserInput(err.message, argument=argument) from err

@@ -23,7 +23,7 @@ from resolvers.paging import BadUserInput, encode_cursor, global_id, parse_globa
 from schema.core.errors import INPUT, ValidationError
 from schema.core.paging import After, Connection, First, page_of
 from schema.core.permissions import RoleName, requires_role
-from schema.core.results import mutation
+from schema.core.results import mutation, outcome
 from schema.graph.types import Account, Post
 
 AUDIT_READERS = (Role.AUDITOR, Role.ADMIN)
@@ -192,13 +192,7 @@ class AuditLogExport:
     )
 
 
-ExportAuditLogResult = Annotated[
-    AuditLogExport | ValidationError,
-    strawberry.union(
-        "ExportAuditLogResult",
-        description="The outcome of `exportAuditLog`: its payload or a UserError.",
-    ),
-]
+ExportAuditLogResult = Annotated[AuditLogExport | ValidationError, outcome("exportAuditLog")]
 
 
 def _filter(value: AuditLogFilter | None) -> EntryFilter:

@@ -16,7 +16,7 @@ from resolvers.context import Info
 from resolvers.paging import BadUserInput, decode_cursor, encode_cursor
 from schema.core.errors import INPUT, ValidationError
 from schema.core.permissions import requires_role
-from schema.core.results import mutation
+from schema.core.results import mutation, outcome
 
 
 @strawberry.input(description="Which accounts to export, and why.")
@@ -71,13 +71,7 @@ class AccountExport:
     )
 
 
-ExportAccountsResult = Annotated[
-    AccountExport | ValidationError,
-    strawberry.union(
-        "ExportAccountsResult",
-        description="The outcome of `exportAccounts`: its payload or a UserError.",
-    ),
-]
+ExportAccountsResult = Annotated[AccountExport | ValidationError, outcome("exportAccounts")]
 
 
 @strawberry.type

@@ -20,7 +20,7 @@ from schema.core.errors import (
     ValidationError,
 )
 from schema.core.permissions import requires_role
-from schema.core.results import mutation
+from schema.core.results import mutation, outcome
 
 REASON = "Why, for the audit log: 3 to 1000 characters."
 
@@ -102,11 +102,7 @@ class DeletedWebhookEndpoint:
 
 
 CreateWebhookEndpointResult = Annotated[
-    WebhookEndpointSecretPayload | ValidationError | ConflictError,
-    strawberry.union(
-        "CreateWebhookEndpointResult",
-        description="The outcome of `createWebhookEndpoint`: its payload or a UserError.",
-    ),
+    WebhookEndpointSecretPayload | ValidationError | ConflictError, outcome("createWebhookEndpoint")
 ]
 UpdateWebhookEndpointResult = Annotated[
     WebhookEndpointPayload | ValidationError | NotFoundError,
@@ -117,18 +113,10 @@ UpdateWebhookEndpointResult = Annotated[
     ),
 ]
 RotateWebhookSecretResult = Annotated[
-    WebhookEndpointSecretPayload | ValidationError | NotFoundError,
-    strawberry.union(
-        "RotateWebhookSecretResult",
-        description="The outcome of `rotateWebhookSecret`: its payload or a UserError.",
-    ),
+    WebhookEndpointSecretPayload | ValidationError | NotFoundError, outcome("rotateWebhookSecret")
 ]
 DeleteWebhookEndpointResult = Annotated[
-    DeletedWebhookEndpoint | ValidationError | NotFoundError,
-    strawberry.union(
-        "DeleteWebhookEndpointResult",
-        description="The outcome of `deleteWebhookEndpoint`: its payload or a UserError.",
-    ),
+    DeletedWebhookEndpoint | ValidationError | NotFoundError, outcome("deleteWebhookEndpoint")
 ]
 
 

@@ -16,12 +16,11 @@ from admin.moderation.types import (
     ModerationPriority,
     QueueAssignment,
 )
-from models.errors import DomainError
 from models.moderation import kinds
 from models.moderation.kinds import CaseStatus, Priority
 from resolvers import moderation as resolvers
 from resolvers.context import Info
-from resolvers.paging import BadUserInput, parse_global_id
+from resolvers.paging import parse_global_id, parse_id_argument
 from schema.core.errors import (
     INPUT,
     ConflictError,
@@ -83,10 +82,7 @@ class ModerationQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The case's global id.")],
     ) -> ModerationCase | None:
-        try:
-            _, key = parse_global_id(id, expect="ModerationCase", field="id")
-        except DomainError as err:
-            raise BadUserInput(err.message, argument="id") from err
+        _, key = parse_id_argument(id, "ModerationCase", "id")
         record = await resolvers.case_by_id(info.context, case_id=key)
         return None if record is None else ModerationCase.from_record(record)
 

@@ -17,7 +17,7 @@ from resolvers.staff import audit_refusal
 from schema.core.errors import INPUT, NotAllowedError, NotFoundError, ValidationError
 from schema.core.paging import After, First
 from schema.core.permissions import Forbidden, requires_role
-from schema.core.results import mutation
+from schema.core.results import mutation, outcome
 from schema.graph.types import Account, AccountConnection
 
 SEARCHERS = (Role.SUPPORT, Role.MODERATOR, Role.ADMIN, Role.AUDITOR)
@@ -65,17 +65,11 @@ class SessionsEndedPayload:
 
 
 EndSessionResult = Annotated[
-    SessionsEndedPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union(
-        "EndSessionResult", description="The outcome of `endSession`: its payload or a UserError."
-    ),
+    SessionsEndedPayload | ValidationError | NotFoundError | NotAllowedError, outcome("endSession")
 ]
 EndAllSessionsResult = Annotated[
     SessionsEndedPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union(
-        "EndAllSessionsResult",
-        description="The outcome of `endAllSessions`: its payload or a UserError.",
-    ),
+    outcome("endAllSessions"),
 ]
 
 

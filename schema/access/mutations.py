@@ -10,7 +10,7 @@ from resolvers import access as resolvers
 from resolvers.context import Info
 from schema.core.errors import INPUT, AuthenticationError, ConflictError, NotAllowedError
 from schema.core.permissions import IsAuthenticated
-from schema.core.results import mutation
+from schema.core.results import mutation, outcome
 
 
 @strawberry.type(description="A TOTP secret to add to an authenticator app.")
@@ -22,11 +22,7 @@ class TotpEnrolment:
 
 
 BeginTotpEnrolmentResult = Annotated[
-    TotpEnrolment | AuthenticationError | ConflictError,
-    strawberry.union(
-        "BeginTotpEnrolmentResult",
-        description="The outcome of `beginTotpEnrolment`: its payload or a UserError.",
-    ),
+    TotpEnrolment | AuthenticationError | ConflictError, outcome("beginTotpEnrolment")
 ]
 
 
@@ -59,11 +55,7 @@ class TotpEnabled:
 
 
 ConfirmTotpEnrolmentResult = Annotated[
-    TotpEnabled | AuthenticationError | ConflictError,
-    strawberry.union(
-        "ConfirmTotpEnrolmentResult",
-        description="The outcome of `confirmTotpEnrolment`: its payload or a UserError.",
-    ),
+    TotpEnabled | AuthenticationError | ConflictError, outcome("confirmTotpEnrolment")
 ]
 
 
@@ -73,10 +65,7 @@ class TotpDisabled:
 
 
 DisableTotpResult = Annotated[
-    TotpDisabled | AuthenticationError | ConflictError | NotAllowedError,
-    strawberry.union(
-        "DisableTotpResult", description="The outcome of `disableTotp`: its payload or a UserError."
-    ),
+    TotpDisabled | AuthenticationError | ConflictError | NotAllowedError, outcome("disableTotp")
 ]
 
 

@@ -10,7 +10,7 @@ from resolvers import accounts as resolvers
 from resolvers.context import Info
 from schema.core.errors import INPUT, AuthenticationError, ConflictError, ValidationError
 from schema.core.permissions import IsAuthenticated
-from schema.core.results import mutation
+from schema.core.results import mutation, outcome
 from schema.graph.types import Account
 
 
@@ -30,12 +30,7 @@ class SessionPayload:
     )
 
 
-SignUpResult = Annotated[
-    SessionPayload | ValidationError | ConflictError,
-    strawberry.union(
-        "SignUpResult", description="The outcome of `signUp`: its payload or a UserError."
-    ),
-]
+SignUpResult = Annotated[SessionPayload | ValidationError | ConflictError, outcome("signUp")]
 
 
 @strawberry.input(description="Credentials to log in with.")
@@ -52,12 +47,7 @@ class LogInInput:
     )
 
 
-LogInResult = Annotated[
-    SessionPayload | AuthenticationError,
-    strawberry.union(
-        "LogInResult", description="The outcome of `logIn`: its payload or a UserError."
-    ),
-]
+LogInResult = Annotated[SessionPayload | AuthenticationError, outcome("logIn")]
 
 
 @strawberry.type(description="Sessions that were ended.")
@@ -79,13 +69,7 @@ class ProfilePayload:
     account: Account = strawberry.field(description="The viewer's account after the change.")
 
 
-UpdateProfileResult = Annotated[
-    ProfilePayload | ValidationError,
-    strawberry.union(
-        "UpdateProfileResult",
-        description="The outcome of `updateProfile`: its payload or a UserError.",
-    ),
-]
+UpdateProfileResult = Annotated[ProfilePayload | ValidationError, outcome("updateProfile")]
 
 
 @strawberry.type

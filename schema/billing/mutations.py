@@ -10,7 +10,7 @@ import strawberry
 from models.billing.tables import PaymentMethod as PaymentMethodRow
 from resolvers import billing as resolvers
 from resolvers.context import Info
-from resolvers.paging import parse_global_id
+from resolvers.paging import key_of
 from schema.billing.account import Billing, BillingSubscription
 from schema.billing.invoices import Invoice
 from schema.billing.queries import PLAN_CODE, billing_of
@@ -24,14 +24,7 @@ from schema.core.errors import (
     ValidationError,
 )
 from schema.core.permissions import IsAuthenticated
-from schema.core.results import mutation
-
-
-def _outcome(name: str) -> object:
-    return strawberry.union(
-        f"{name[0].upper()}{name[1:]}Result",
-        description=f"The outcome of `{name}`: its payload or a UserError.",
-    )
+from schema.core.results import mutation, outcome
 
 
 @strawberry.input(description="A card the frontend created with Stripe.js.")
@@ -113,15 +106,14 @@ class SubscriptionTargetInput:
 
 AddPaymentMethodResult = Annotated[
     PaymentMethodPayload | ValidationError | PaymentError | ServiceUnavailableError,
-    _outcome("addPaymentMethod"),
+    outcome("addPaymentMethod"),
 ]
 SetDefaultPaymentMethodResult = Annotated[
     PaymentMethodPayload | ValidationError | NotFoundError | PaymentError | ServiceUnavailableError,
-    _outcome("setDefaultPaymentMethod"),
+    outcome("setDefaultPaymentMethod"),
 ]
 RemovePaymentMethodResult = Annotated[
-    PaymentMethodPayload | ValidationError | NotFoundError,
-    _outcome("removePaymentMethod"),
+    PaymentMethodPayload | ValidationError | NotFoundError, outcome("removePaymentMethod")
 ]
 SubscribeResult = Annotated[
     SubscriptionPayload
@@ -130,7 +122,7 @@ SubscribeResult = Annotated[
     | ConflictError
     | PaymentError
     | ServiceUnavailableError,
-    _outcome("subscribe"),
+    outcome("subscribe"),
 ]
 ChangePlanResult = Annotated[
     ChangePlanPayload
@@ -139,18 +131,14 @@ ChangePlanResult = Annotated[
     | ConflictError
     | PaymentError
     | ServiceUnavailableError,
-    _outcome("changePlan"),
+    outcome("changePlan"),
 ]
 CancelSubscriptionResult = Annotated[
-    SubscriptionPayload | ValidationError | ConflictError, _outcome("cancelSubscription")
+    SubscriptionPayload | ValidationError | ConflictError, outcome("cancelSubscription")
 ]
 ResumeSubscriptionResult = Annotated[
-    SubscriptionPayload | ValidationError | ConflictError, _outcome("resumeSubscription")
+    SubscriptionPayload | ValidationError | ConflictError, outcome("resumeSubscription")
 ]
-
-
-def _key(value: str, type_name: str, field: str) -> int:
-    return parse_global_id(value, expect=type_name, field=field)[1]
 
 
 async def _method_payload(info: Info, method: PaymentMethodRow) -> PaymentMethodPayload:
@@ -189,7 +177,7 @@ class BillingMutations:
     ) -> SetDefaultPaymentMethodResult:
         method = await resolvers.set_default_payment_method(
             info.context,
-            payment_method_id=_key(input.payment_method_id, "PaymentMethod", "paymentMethodId"),
+            payment_method_id=key_of(input.payment_method_id, "PaymentMethod", "paymentMethodId"),
         )
         return await _method_payload(info, method)
 
@@ -203,7 +191,7 @@ class BillingMutations:
     ) -> RemovePaymentMethodResult:
         method = await resolvers.remove_payment_method(
             info.context,
-            payment_method_id=_key(input.payment_method_id, "PaymentMethod", "paymentMethodId"),
+            payment_method_id=key_of(input.payment_method_id, "PaymentMethod", "paymentMethodId"),
         )
         return await _method_payload(info, method)
 
@@ -278,7 +266,7 @@ async def _set_cancel(
 ) -> CancelSubscriptionResult:
     row = await resolvers.set_cancel_at_period_end(
         info.context,
-        subscription_id=_key(input.subscription_id, "BillingSubscription", "subscriptionId"),
+        subscription_id=key_of(input.subscription_id, "BillingSubscription", "subscriptionId"),
         cancel=cancel,
     )
     return SubscriptionPayload(subscription=BillingSubscription.from_row(row))

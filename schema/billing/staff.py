@@ -11,7 +11,7 @@ import strawberry
 from models.access.roles import Role
 from resolvers import billing_staff as resolvers
 from resolvers.context import Info
-from resolvers.paging import parse_global_id
+from resolvers.paging import key_of
 from schema.billing.invoices import CreditNote, Invoice
 from schema.billing.staff_inputs import (
     CloseInvoiceInput,
@@ -31,18 +31,7 @@ from schema.core.errors import (
     ValidationError,
 )
 from schema.core.permissions import requires_role
-from schema.core.results import mutation
-
-
-def _key(value: str, type_name: str, field: str) -> int:
-    return parse_global_id(value, expect=type_name, field=field)[1]
-
-
-def _outcome(name: str) -> object:
-    return strawberry.union(
-        f"{name[0].upper()}{name[1:]}Result",
-        description=f"The outcome of `{name}`: its payload or a UserError.",
-    )
+from schema.core.results import mutation, outcome
 
 
 @strawberry.type(description="A coupon just created.")
@@ -78,28 +67,28 @@ class UsagePayload:
 
 
 CreateCouponResult = Annotated[
-    CouponPayload | ValidationError | NotFoundError, _outcome("createCoupon")
+    CouponPayload | ValidationError | NotFoundError, outcome("createCoupon")
 ]
 CreatePromotionCodeResult = Annotated[
     PromotionCodePayload | ValidationError | NotFoundError | ConflictError,
-    _outcome("createPromotionCode"),
+    outcome("createPromotionCode"),
 ]
 SetPlanPriceResult = Annotated[
-    PricePayload | ValidationError | NotFoundError, _outcome("setPlanPrice")
+    PricePayload | ValidationError | NotFoundError, outcome("setPlanPrice")
 ]
 RefundInvoiceResult = Annotated[
     CreditNotePayload | ValidationError | NotFoundError | ConflictError | ServiceUnavailableError,
-    _outcome("refundInvoice"),
+    outcome("refundInvoice"),
 ]
 VoidInvoiceResult = Annotated[
-    InvoicePayload | ValidationError | NotFoundError | ConflictError, _outcome("voidInvoice")
+    InvoicePayload | ValidationError | NotFoundError | ConflictError, outcome("voidInvoice")
 ]
 MarkInvoiceUncollectibleResult = Annotated[
     InvoicePayload | ValidationError | NotFoundError | ConflictError,
-    _outcome("markInvoiceUncollectible"),
+    outcome("markInvoiceUncollectible"),
 ]
 RecordUsageResult = Annotated[
-    UsagePayload | ValidationError | NotFoundError | ConflictError, _outcome("recordUsage")
+    UsagePayload | ValidationError | NotFoundError | ConflictError, outcome("recordUsage")
 ]
 # ADMIN holds every staff power (docs/admin.md), billing's included.
 BILLING_STAFF = (Role.BILLING_ADMIN, Role.ADMIN)
@@ -166,7 +155,7 @@ class BillingAdminMutations:
     ) -> RefundInvoiceResult:
         note = await resolvers.refund_invoice(
             info.context,
-            invoice_id=_key(input.invoice_id, "Invoice", "invoiceId"),
+            invoice_id=key_of(input.invoice_id, "Invoice", "invoiceId"),
             amount=input.amount,
             reason=input.reason,
         )
@@ -208,7 +197,7 @@ class BillingAdminMutations:
 async def _close(info: Info, input: CloseInvoiceInput, *, void: bool) -> VoidInvoiceResult:
     row = await resolvers.close_invoice(
         info.context,
-        invoice_id=_key(input.invoice_id, "Invoice", "invoiceId"),
+        invoice_id=key_of(input.invoice_id, "Invoice", "invoiceId"),
         reason=input.reason,
         void=void,
     )

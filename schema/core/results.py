@@ -50,3 +50,13 @@ def mutation(
         description=description, extensions=[*(extensions or []), DeclaredResult()], **options
     )
     return decorator
+
+
+def outcome(mutation_name: str) -> StrawberryUnion:
+    """The declaration of a mutation's result union: `CreatePostResult`, "The outcome of
+    `createPost`: its payload or a UserError."."""
+    declared: StrawberryUnion = strawberry.union(
+        f"{mutation_name[0].upper()}{mutation_name[1:]}Result",
+        description=f"The outcome of `{mutation_name}`: its payload or a UserError.",
+    )
+    return declared

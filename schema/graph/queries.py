@@ -7,22 +7,13 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
-from models.errors import DomainError
 from resolvers import accounts as account_resolvers
 from resolvers import posts as post_resolvers
 from resolvers import timeline as timeline_resolvers
 from resolvers.context import Info
-from resolvers.paging import BadUserInput, parse_global_id
+from resolvers.paging import parse_id_argument
 from schema.core.paging import After, First
 from schema.graph.types import Account, Post, PostConnection, account_or_none
-
-
-def parse_id_argument(value: str, expect: str | None, argument: str) -> tuple[str, int]:
-    """A global id given as a field argument: a malformed one is a BAD_USER_INPUT error."""
-    try:
-        return parse_global_id(value, expect=expect, field=argument)
-    except DomainError as err:
-        raise BadUserInput(err.message, argument=argument) from err
 
 
 @strawberry.type

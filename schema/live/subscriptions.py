@@ -19,8 +19,8 @@ from resolvers.paging import (
     BadUserInput,
     decode_cursor,
     encode_cursor,
+    parse_id_argument,
 )
-from schema.graph.queries import parse_id_argument
 from schema.graph.types import Post
 from subscriptions import live
 from subscriptions.events import LiveEvent

@@ -12,7 +12,7 @@ from resolvers.context import Info
 from resolvers.paging import parse_global_id
 from schema.core.errors import INPUT, ConflictError, NotAllowedError, NotFoundError, ValidationError
 from schema.core.permissions import IsAuthenticated
-from schema.core.results import mutation
+from schema.core.results import mutation, outcome
 from schema.moderation.types import Report, ReportCategory, Strike, StrikePayload
 
 NOTE = "Optional context for moderators; at most 1000 characters."
@@ -38,17 +38,10 @@ class ReportPayload:
 
 
 ReportPostResult = Annotated[
-    ReportPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union(
-        "ReportPostResult", description="The outcome of `reportPost`: its payload or a UserError."
-    ),
+    ReportPayload | ValidationError | NotFoundError | NotAllowedError, outcome("reportPost")
 ]
 ReportAccountResult = Annotated[
-    ReportPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union(
-        "ReportAccountResult",
-        description="The outcome of `reportAccount`: its payload or a UserError.",
-    ),
+    ReportPayload | ValidationError | NotFoundError | NotAllowedError, outcome("reportAccount")
 ]
 
 
@@ -61,11 +54,7 @@ class AppealStrikeInput:
 
 
 AppealStrikeResult = Annotated[
-    StrikePayload | ValidationError | NotFoundError | ConflictError,
-    strawberry.union(
-        "AppealStrikeResult",
-        description="The outcome of `appealStrike`: its payload or a UserError.",
-    ),
+    StrikePayload | ValidationError | NotFoundError | ConflictError, outcome("appealStrike")
 ]
 
 

@@ -12,7 +12,7 @@ from resolvers.context import Info
 from resolvers.paging import global_id, parse_global_id
 from schema.core.errors import INPUT, NotAllowedError, NotFoundError, ValidationError
 from schema.core.permissions import IsAuthenticated
-from schema.core.results import mutation
+from schema.core.results import mutation, outcome
 from schema.graph.types import Post, Visibility
 
 
@@ -35,12 +35,7 @@ class PostPayload:
     post: Post = strawberry.field(description="The post after the change.")
 
 
-CreatePostResult = Annotated[
-    PostPayload | ValidationError | NotFoundError,
-    strawberry.union(
-        "CreatePostResult", description="The outcome of `createPost`: its payload or a UserError."
-    ),
-]
+CreatePostResult = Annotated[PostPayload | ValidationError | NotFoundError, outcome("createPost")]
 
 
 @strawberry.input(description="The post to act on.")
@@ -49,23 +44,10 @@ class PostTargetInput:
 
 
 RepostPostResult = Annotated[
-    PostPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union(
-        "RepostPostResult", description="The outcome of `repostPost`: its payload or a UserError."
-    ),
+    PostPayload | ValidationError | NotFoundError | NotAllowedError, outcome("repostPost")
 ]
-LikePostResult = Annotated[
-    PostPayload | ValidationError | NotFoundError,
-    strawberry.union(
-        "LikePostResult", description="The outcome of `likePost`: its payload or a UserError."
-    ),
-]
-UnlikePostResult = Annotated[
-    PostPayload | ValidationError | NotFoundError,
-    strawberry.union(
-        "UnlikePostResult", description="The outcome of `unlikePost`: its payload or a UserError."
-    ),
-]
+LikePostResult = Annotated[PostPayload | ValidationError | NotFoundError, outcome("likePost")]
+UnlikePostResult = Annotated[PostPayload | ValidationError | NotFoundError, outcome("unlikePost")]
 
 
 @strawberry.input(description="New text for a post.")
@@ -78,10 +60,7 @@ class EditPostInput:
 
 
 EditPostResult = Annotated[
-    PostPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union(
-        "EditPostResult", description="The outcome of `editPost`: its payload or a UserError."
-    ),
+    PostPayload | ValidationError | NotFoundError | NotAllowedError, outcome("editPost")
 ]
 
 
@@ -91,10 +70,7 @@ class DeletePostPayload:
 
 
 DeletePostResult = Annotated[
-    DeletePostPayload | ValidationError | NotFoundError | NotAllowedError,
-    strawberry.union(
-        "DeletePostResult", description="The outcome of `deletePost`: its payload or a UserError."
-    ),
+    DeletePostPayload | ValidationError | NotFoundError | NotAllowedError, outcome("deletePost")
 ]
 
 

@@ -17,6 +17,7 @@ from models.errors import NotFound
 from models.moderation import actions as moderation
 from models.moderation import errors
 from models.moderation.kinds import Action
+from models.moderation.specs import ActionSpec
 from models.posts import actions as posts
 from models.social import actions as social
 from models.timeline import queries as timeline
@@ -53,9 +54,7 @@ async def test_a_limited_account_reaches_only_its_followers(db_session: AsyncSes
         db_session,
         actor=_actor(moderator),
         actor_roles=MODERATOR_ROLES,
-        action=Action.LIMIT_ACCOUNT,
-        target_id=author.id,
-        reason="spammy",
+        spec=ActionSpec(action=Action.LIMIT_ACCOUNT, target_id=author.id, reason="spammy"),
     )
 
     assert strike.action == "LIMIT_ACCOUNT"
@@ -82,9 +81,7 @@ async def test_an_action_and_its_lift_are_audited_on_a_chain_that_verifies(
         db_session,
         actor=_actor(moderator),
         actor_roles=MODERATOR_ROLES,
-        action=Action.HIDE_POST,
-        target_id=post.id,
-        reason="looked bad",
+        spec=ActionSpec(action=Action.HIDE_POST, target_id=post.id, reason="looked bad"),
     )
 
     lifted = await moderation.lift_action(

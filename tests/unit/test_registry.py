@@ -10,7 +10,6 @@ import pkgutil
 from pathlib import Path
 
 import pytest
-from schema.errors import ErrorCode
 
 import models
 from app.jobs import jobs_for
@@ -23,6 +22,7 @@ from models.events import actions as events
 from models.integrations import catalogue
 from models.mail import actions as mail
 from models.tables import TABLE_MODULES
+from schema.core.errors import ErrorCode
 from subscriptions.events import LiveEvent
 
 ROOT = Path(__file__).resolve().parents[2]
