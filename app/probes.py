@@ -110,6 +110,8 @@ class Probes:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+        if self.check_engine is not self.engine:
+            await self.check_engine.dispose()
 
     async def system_status(self) -> Status:
         """What this process sees of itself and its dependencies, now (`systemStatus`)."""
@@ -130,8 +132,6 @@ class Probes:
             uptime_seconds=time.time() - self.started,
             process_id=os.getpid(),
         )
-        if self.check_engine is not self.engine:
-            await self.check_engine.dispose()
 
     async def readiness(self) -> dict[str, bool]:
         """Database, migrations at head and (when configured) Redis, each within 2 s. The
