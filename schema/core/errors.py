@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, TypeAlias
 import strawberry
 
 from models.domains import error_codes
-from models.errors import DomainError
 
 # Built from the domains' declarations (models.domains), so each code is written once, in
 # its domain; mypy sees a plain Enum, as it cannot follow a functional Enum's members.
@@ -82,15 +81,6 @@ ERROR_TYPES: dict[str, type[UserError]] = {
     "payment": PaymentError,
     "unavailable": ServiceUnavailableError,
 }
-
-
-def user_error(err: DomainError, allowed: tuple[type[UserError], ...]) -> UserError:
-    """Map a domain error to its result type; an error the mutation did not declare is a bug
-    and is re-raised (and masked for the client)."""
-    cls = ERROR_TYPES[err.kind]
-    if cls not in allowed:
-        raise err
-    return cls(message=err.message, code=ErrorCode(err.code), field=err.field)
 
 
 INPUT = strawberry.argument(description="What to do; every field is described on the input type.")
