@@ -13,6 +13,7 @@ from models.billing.catalogue import Entitlements, entitlements_of
 from models.billing.invoicing import Draft
 from models.billing.ledger import Invoice
 from models.billing.setup import BillingSetup
+from models.billing.specs import SubscriptionSpec
 from models.billing.subscriptions import PlanChange
 from models.billing.tables import BillingCustomer, PaymentMethod, Price, Subscription
 from models.errors import DomainError
@@ -157,25 +158,10 @@ async def remove_payment_method(ctx: Context, *, payment_method_id: int) -> Paym
         )
 
 
-async def subscribe(
-    ctx: Context,
-    *,
-    plan_code: str,
-    interval: str,
-    currency: str,
-    country: str | None,
-    promotion_code: str | None,
-) -> Subscription:
+async def subscribe(ctx: Context, *, spec: SubscriptionSpec) -> Subscription:
     viewer = ctx.require_viewer()
     return await subscriptions.subscribe(
-        ctx.runtime.transactions,
-        _setup(ctx),
-        account_id=viewer.id,
-        plan_code=plan_code,
-        interval=interval,
-        currency=currency,
-        country=country,
-        promotion_code=promotion_code or None,
+        ctx.runtime.transactions, _setup(ctx), account_id=viewer.id, spec=spec
     )
 
 

@@ -1,11 +1,24 @@
-"""What billing staff ask the back office for, as one typed value each: a coupon, a promotion
-code, a plan price, a metered event. The actions check them (errors name the GraphQL input
-fields); these are plain values, built by the schema's inputs (`to_spec()`) or by tests."""
+"""What customers and billing staff ask billing for, as one typed value each: a subscription,
+a coupon, a promotion code, a plan price, a metered event. The actions check them (errors
+name the GraphQL input fields); these are plain values, built by the schema's inputs
+(`to_spec()`) or by tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSpec:
+    """The paid plan a customer asks for: a plan and interval, billed in `currency`, taxed in
+    `country` (kept from an earlier subscription when None), with an optional promotion code."""
+
+    plan_code: str
+    interval: str
+    currency: str
+    country: str | None = None
+    promotion_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

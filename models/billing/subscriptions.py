@@ -31,6 +31,7 @@ from models.billing.ledger import (
 )
 from models.billing.pricing import period_end_after
 from models.billing.setup import BillingSetup
+from models.billing.specs import SubscriptionSpec
 from models.billing.tables import (
     ACTIVE,
     CANCELED,
@@ -60,16 +61,14 @@ async def subscribe(
     setup: BillingSetup,
     *,
     account_id: int,
-    plan_code: str,
-    interval: str,
-    currency: str,
-    country: str | None,
-    promotion_code: str | None,
+    spec: SubscriptionSpec,
     now: datetime | None = None,
 ) -> Subscription:
     """Start a paid plan: the first invoice is issued and paid at once. Calling again after a
     failure or a timeout continues the same incomplete subscription and invoice."""
     now = now or utcnow()
+    plan_code, interval, currency = spec.plan_code, spec.interval, spec.currency
+    country, promotion_code = spec.country, spec.promotion_code
     currency = money.check_currency(currency)
     plans.check_plan(plan_code, interval)
     country = plans.check_country(country)

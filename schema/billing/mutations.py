@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from models.billing.specs import SubscriptionSpec
 from models.billing.tables import PaymentMethod as PaymentMethodRow
 from resolvers import billing as resolvers
 from resolvers.context import Info
@@ -74,6 +75,15 @@ class SubscribeInput:
         default=None,
         description="A promotion code (any letter case; 1 to 40 ASCII letters, digits or -).",
     )
+
+    def to_spec(self) -> SubscriptionSpec:
+        return SubscriptionSpec(
+            plan_code=self.plan_code,
+            interval=str(self.interval.value),
+            currency=self.currency,
+            country=self.country,
+            promotion_code=self.promotion_code or None,
+        )
 
 
 @strawberry.type(description="The subscription after a change.")
@@ -213,14 +223,7 @@ class BillingMutations:
     async def subscribe(
         self, info: Info, input: Annotated[SubscribeInput, INPUT]
     ) -> SubscribeResult:
-        row = await resolvers.subscribe(
-            info.context,
-            plan_code=input.plan_code,
-            interval=str(input.interval.value),
-            currency=input.currency,
-            country=input.country,
-            promotion_code=input.promotion_code,
-        )
+        row = await resolvers.subscribe(info.context, spec=input.to_spec())
         return SubscriptionPayload(subscription=BillingSubscription.from_row(row))
 
     @mutation(

@@ -11,6 +11,7 @@ from app.runtime import Services
 from app.settings import Settings
 from models.billing import subscriptions
 from models.billing.pricing import shift_months
+from models.billing.specs import SubscriptionSpec
 from tests.conftest import make_settings
 from tests.integration.test_query_counts import counting_statements
 from tests.support.backends import Database
@@ -48,11 +49,7 @@ async def test_an_invoice_page_costs_the_same_statements_for_1_and_6_invoices(
         services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
-        plan_code="plus",
-        interval="month",
-        currency="EUR",
-        country="DE",
-        promotion_code=None,
+        spec=SubscriptionSpec("plus", "month", "EUR", "DE", None),
         now=JAN_1,
     )
     for month in range(1, 6):

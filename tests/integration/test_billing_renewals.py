@@ -24,7 +24,7 @@ from models.billing.ledger import (
     VOID,
     Payment,
 )
-from models.billing.specs import CouponSpec, PromotionCodeSpec, UsageEvent
+from models.billing.specs import CouponSpec, PromotionCodeSpec, SubscriptionSpec, UsageEvent
 from models.billing.tables import (
     ACTIVE,
     CANCELED,
@@ -559,11 +559,7 @@ async def _subscribe_with_code(services: Services, account_id: int, now: datetim
         services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
-        plan_code="plus",
-        interval="month",
-        currency="USD",
-        country="US",
-        promotion_code="WELCOME",
+        spec=SubscriptionSpec("plus", "month", "USD", "US", "WELCOME"),
         now=now,
     )
 

@@ -15,6 +15,7 @@ from models.audit.actions import Actor
 from models.billing import errors, subscriptions
 from models.billing.invoice_states import WRITTEN_OFF, mark_uncollectible, void_invoice
 from models.billing.ledger import OPEN, UNCOLLECTIBLE, VOID, Invoice
+from models.billing.specs import SubscriptionSpec
 from models.billing.tables import ACTIVE, CANCELED, PAST_DUE, UNPAID, BillingCustomer
 from models.errors import NotFound
 from tests.support.audit import audit_entries
@@ -190,11 +191,7 @@ async def test_writing_off_the_last_open_invoice_of_an_unpaid_subscription_cance
         services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
-        plan_code="plus",
-        interval="month",
-        currency="USD",
-        country="US",
-        promotion_code=None,
+        spec=SubscriptionSpec("plus", "month", "USD", "US", None),
         now=written_at,
     )
     assert (await subscription_of(services, account_id)).status == ACTIVE

@@ -20,6 +20,7 @@ from models.audit.actions import Actor
 from models.billing import customers, entitlements, errors, subscriptions
 from models.billing.ledger import Invoice, InvoiceLine, Payment
 from models.billing.setup import BillingSetup
+from models.billing.specs import SubscriptionSpec
 from models.billing.sweep import BillingSweep, BillingSweepReport
 from models.billing.tables import BillingCustomer, Subscription
 from tests.conftest import make_settings
@@ -349,10 +350,6 @@ async def subscribe_in_domain(
         services.runtime.transactions,
         billing_of(services),
         account_id=account_id,
-        plan_code=plan_code,
-        interval=interval,
-        currency=currency,
-        country=country,
-        promotion_code=promotion_code,
+        spec=SubscriptionSpec(plan_code, interval, currency, country, promotion_code),
         now=now,
     )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models.billing import customers, subscriptions
 from models.billing.ledger import Invoice
 from models.billing.setup import BillingSetup
+from models.billing.specs import SubscriptionSpec
 from models.billing.tables import Subscription
 from models.transactions import Transactions
 from tests.support.domain_accounts import new_account
@@ -66,11 +67,7 @@ async def subscribe(
         Transactions(sessionmaker),
         setup,
         account_id=account_id,
-        plan_code=plan_code,
-        interval=interval,
-        currency=currency,
-        country=country,
-        promotion_code=promotion_code,
+        spec=SubscriptionSpec(plan_code, interval, currency, country, promotion_code),
         now=now,
     )
 
