@@ -6,9 +6,9 @@ from __future__ import annotations
 from models.accounts.tables import Account
 from models.base import utcnow
 from models.moderation import actions, appeals, cases, policies, queries
-from models.moderation.kinds import Action, AppealStatus, CaseStatus, Category, Priority, Target
+from models.moderation.kinds import Action, AppealStatus, CaseStatus, Priority
 from models.moderation.queries import CaseRecord, Standing, StrikeRecord
-from models.moderation.specs import ActionSpec
+from models.moderation.specs import ActionSpec, ReportSpec
 from models.moderation.tables import CaseNote, ModerationCase, Report
 from models.posts.tables import Post
 from models.timeline.queries import Page
@@ -17,19 +17,10 @@ from resolvers.paging import check_first, decode_cursor
 from resolvers.staff import audit_read, staff_write
 
 
-async def report(
-    ctx: Context, *, target: Target, target_id: int, category: Category, note: str | None
-) -> Report:
+async def report(ctx: Context, *, spec: ReportSpec) -> Report:
     viewer = ctx.require_viewer()
     async with ctx.write() as session:
-        return await cases.report(
-            session,
-            reporter_id=viewer.id,
-            target=target,
-            target_id=target_id,
-            category=category,
-            note=note,
-        )
+        return await cases.report(session, reporter_id=viewer.id, spec=spec)
 
 
 async def appeal_strike(ctx: Context, *, strike_id: int, note: str | None) -> StrikeRecord:

@@ -19,7 +19,8 @@ from models.base import utcnow
 from models.errors import NotFound
 from models.events import actions as events
 from models.moderation import errors, policies
-from models.moderation.kinds import CaseStatus, Category, Priority, Target
+from models.moderation.kinds import CaseStatus, Priority, Target
+from models.moderation.specs import ReportSpec
 from models.moderation.tables import CaseNote, ModerationCase, Report
 from models.posts import actions as posts
 from models.text import check_text
@@ -41,14 +42,12 @@ async def report(
     session: AsyncSession,
     *,
     reporter_id: int,
-    target: Target,
-    target_id: int,
-    category: Category,
-    note: str | None,
+    spec: ReportSpec,
 ) -> Report:
     """Report a post the reporter can see, or any account. The report joins the target's
     open case (opening one if none); reporting again while it is open changes nothing."""
-    note = check_note(note, limit=MAX_NOTE, field="note")
+    target, target_id, category = spec.target, spec.target_id, spec.category
+    note = check_note(spec.note, limit=MAX_NOTE, field="note")
     if target is Target.POST:
         # Locked, so that concurrent reports of one target land in one case.
         post = await posts.get_visible_post(

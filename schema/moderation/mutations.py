@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from models.moderation.kinds import Target
+from models.moderation.specs import ReportSpec
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
@@ -63,9 +64,8 @@ async def _report(
 ) -> ReportPayload:
     field = "postId" if target is Target.POST else "accountId"
     _, key = parse_global_id(raw_id, expect=target.value.title(), field=field)
-    row = await resolvers.report(
-        info.context, target=target, target_id=key, category=category.kind, note=note
-    )
+    spec = ReportSpec(target=target, target_id=key, category=category.kind, note=note)
+    row = await resolvers.report(info.context, spec=spec)
     return ReportPayload(report=Report.from_row(row))
 
 
