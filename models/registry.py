@@ -104,6 +104,7 @@ class Loader:
     """A batch fetch behind one DataLoader; keys it does not return load as `missing`."""
 
     fetch: Fetch
+    # Shared by every operation: an immutable value (None, False, an empty tuple).
     missing: object = None
 
 

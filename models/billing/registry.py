@@ -57,8 +57,8 @@ DOMAIN = Domain(
     ),
     loaders={
         "prices_by_id": Loader(viewerless(queries.prices_by_id)),
-        "lines_by_invoice": Loader(viewerless(queries.lines_of), missing=[]),
-        "credit_notes_by_invoice": Loader(viewerless(queries.credit_notes_of), missing=[]),
+        "lines_by_invoice": Loader(viewerless(queries.lines_of), missing=()),
+        "credit_notes_by_invoice": Loader(viewerless(queries.credit_notes_of), missing=()),
         "latest_invoice_by_subscription": Loader(viewerless(queries.latest_invoices)),
     },
 )

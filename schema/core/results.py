@@ -45,9 +45,11 @@ class DeclaredResult(FieldExtension):
 def mutation(
     *, description: str, extensions: list[FieldExtension] | None = None, **options: Any
 ) -> Callable[[Callable[..., Any]], Any]:
-    """`strawberry.mutation` whose domain errors become members of its result union."""
+    """`strawberry.mutation` whose domain errors become members of its result union. The
+    mapping is the innermost extension (strawberry runs the last one outermost), so it sees
+    only what the resolver raises, never a permission check's failure."""
     decorator: Callable[[Callable[..., Any]], Any] = strawberry.mutation(
-        description=description, extensions=[*(extensions or []), DeclaredResult()], **options
+        description=description, extensions=[DeclaredResult(), *(extensions or [])], **options
     )
     return decorator
 

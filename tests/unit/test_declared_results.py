@@ -10,11 +10,12 @@ import pytest
 import strawberry
 from strawberry.printer import print_schema
 
+from app.schema import build_schema
 from models.errors import DomainError, InvalidInput, NotFound
 from models.timeline.queries import Page
 from schema.core.errors import NotFoundError, ValidationError
 from schema.core.paging import Connection, page_of
-from schema.core.results import mutation, outcome
+from schema.core.results import DeclaredResult, mutation, outcome
 
 
 @strawberry.type(description="A thing.")
@@ -125,3 +126,13 @@ async def test_a_page_becomes_edges_with_cursors() -> None:
         "hasNextPage": True,
         "endCursor": edges[1]["cursor"],
     }
+
+
+def test_every_mutation_maps_only_what_its_resolver_raises() -> None:
+    # Strawberry runs a field's last extension outermost: the mapping must come first, so a
+    # failure of a permission check is never turned into a result.
+    mutations = build_schema().schema_converter.type_map["Mutation"].definition.fields
+    declared = [f for f in mutations if any(isinstance(e, DeclaredResult) for e in f.extensions)]
+
+    assert len(declared) >= 50
+    assert all(isinstance(f.extensions[0], DeclaredResult) for f in declared)
