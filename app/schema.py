@@ -5,6 +5,8 @@ type attached in one step. The one module that imports every domain's surface.""
 from __future__ import annotations
 
 import functools
+import importlib
+import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,9 +24,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types.base import get_object_definition
 
-from admin import audit, exports, integrations, operations, roles, statistics, support
-from admin import moderation as moderation_queue
-from schema import access, accounts, billing, graph, live, moderation, posts, social
+import admin as admin_package
+import schema as schema_package
 from schema.billing.types import MINOR_UNITS, MinorUnits
 from schema.core.extensions import MaskUnexpectedErrors, OperationScope
 from schema.core.permissions import gated_fields
@@ -33,26 +34,53 @@ from schema.graph.types import Account, Post
 
 SDL_PATH = Path(__file__).resolve().parent.parent / "schema.graphql"
 
-# Every domain's GraphQL surface, in the order its fields appear in `schema.graphql`
-# (a new domain goes last, so the published order of the others stays).
-SURFACES: tuple[Surface, ...] = (
-    graph.SURFACE,
-    accounts.SURFACE,
-    social.SURFACE,
-    posts.SURFACE,
-    access.SURFACE,
-    roles.SURFACE,
-    support.SURFACE,
-    audit.SURFACE,
-    statistics.SURFACE,
-    moderation.SURFACE,
-    moderation_queue.SURFACE,
-    integrations.SURFACE,
-    exports.SURFACE,
-    operations.SURFACE,
-    billing.SURFACE,
-    live.SURFACE,
+# The order of the published surfaces' fields in `schema.graphql`. A package of `schema/` or
+# `admin/` that declares a `SURFACE` joins the schema by itself; one not named here (a new
+# domain's) comes after these, by package name, so the published order never moves.
+PUBLISHED = (
+    "schema.graph",
+    "schema.accounts",
+    "schema.social",
+    "schema.posts",
+    "schema.access",
+    "admin.roles",
+    "admin.support",
+    "admin.audit",
+    "admin.statistics",
+    "schema.moderation",
+    "admin.moderation",
+    "admin.integrations",
+    "admin.exports",
+    "admin.operations",
+    "schema.billing",
+    "schema.live",
 )
+
+
+def discover() -> tuple[Surface, ...]:
+    """Every domain package's `SURFACE` under `schema/` and `admin/`, in schema order."""
+    found: dict[str, Surface] = {}
+    for package in (schema_package, admin_package):
+        prefix = f"{package.__name__}."
+        for info in pkgutil.iter_modules(package.__path__, prefix=prefix):
+            if not info.ispkg:
+                continue
+            surface = getattr(importlib.import_module(info.name), "SURFACE", None)
+            if isinstance(surface, Surface):
+                found[info.name] = surface
+    return ordered(found)
+
+
+def ordered(found: dict[str, Surface]) -> tuple[Surface, ...]:
+    """The published surfaces in their order, then any others by package name."""
+    lost = set(PUBLISHED) - set(found)
+    if lost:
+        raise RuntimeError(f"published surfaces not found: {sorted(lost)}")
+    place = {name: i for i, name in enumerate(PUBLISHED)}
+    return tuple(found[n] for n in sorted(found, key=lambda n: (place.get(n, len(place)), n)))
+
+
+SURFACES = discover()
 
 
 def attach(target: type, mixins: tuple[type, ...], *, after: str) -> None:

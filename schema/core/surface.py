@@ -1,5 +1,5 @@
-"""What one domain adds to the schema. Each domain's package declares a `SURFACE`; the
-composition (`app.schema`) gathers them in the order of the list of domains."""
+"""What one domain adds to the schema. Each domain's package of `schema/` or `admin/`
+declares a `SURFACE` in its `__init__.py`; the composition (`app.schema`) finds them all."""
 
 from __future__ import annotations
 

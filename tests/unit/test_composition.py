@@ -1,0 +1,40 @@
+"""The schema is composed from whatever domain packages declare a surface: the published ones
+in their order, a new one after them, and none lost."""
+
+from __future__ import annotations
+
+import pytest
+import strawberry
+
+from app.schema import PUBLISHED, SURFACES, discover, ordered
+from schema.core.surface import Surface
+
+
+@strawberry.type
+class BookmarkMutations:
+    @strawberry.mutation(description="A new domain's mutation.")
+    def bookmark(self) -> bool:
+        return True
+
+
+def test_every_domain_package_with_a_surface_is_in_the_schema() -> None:
+    assert len(SURFACES) == len(PUBLISHED)
+    assert discover() == SURFACES
+
+
+def test_a_new_surface_comes_after_the_published_ones() -> None:
+    published = dict(zip(PUBLISHED, SURFACES, strict=True))
+    new = Surface(mutations=(BookmarkMutations,))
+    later = Surface()
+
+    found = {"schema.zebras": later, **published, "schema.bookmarks": new}
+
+    assert ordered(found) == (*SURFACES, new, later)
+
+
+def test_a_published_surface_that_went_missing_stops_the_start() -> None:
+    published = dict(zip(PUBLISHED, SURFACES, strict=True))
+    del published["admin.audit"]
+
+    with pytest.raises(RuntimeError, match=r"admin\.audit"):
+        ordered(published)
