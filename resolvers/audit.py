@@ -8,7 +8,7 @@ from models.audit.export import EXPORTED, Chunk, ExportFormat, export_entries
 from models.audit.queries import EntryFilter
 from models.audit.tables import AuditEntry
 from models.errors import InvalidInput
-from models.timeline.queries import Page
+from models.pages import Page
 from resolvers.context import Context
 from resolvers.paging import BadUserInput, check_first, decode_cursor, encode_cursor
 from resolvers.staff import staff_write

@@ -17,7 +17,7 @@ from models.billing.specs import SubscriptionSpec
 from models.billing.subscriptions import PlanChange
 from models.billing.tables import BillingCustomer, PaymentMethod, Price, Subscription
 from models.errors import DomainError
-from models.timeline.queries import Page
+from models.pages import Page
 from resolvers.context import Context
 from resolvers.paging import BadUserInput, check_first, decode_cursor
 from resolvers.staff import audit_read

@@ -8,7 +8,7 @@ from models.integrations import actions, exports, queries
 from models.integrations.exports import ExportChunk
 from models.integrations.specs import AccountExportSpec, EndpointChange, EndpointSpec
 from models.integrations.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from models.timeline.queries import Page
+from models.pages import Page
 from resolvers.context import Context
 from resolvers.paging import check_first, decode_cursor
 from resolvers.staff import staff_write

@@ -10,8 +10,8 @@ from models.moderation.kinds import Action, AppealStatus, CaseStatus, Priority
 from models.moderation.queries import CaseRecord, Standing, StrikeRecord
 from models.moderation.specs import ActionSpec, ReportSpec
 from models.moderation.tables import CaseNote, ModerationCase, Report
+from models.pages import Page
 from models.posts.tables import Post
-from models.timeline.queries import Page
 from resolvers.context import Context
 from resolvers.paging import check_first, decode_cursor
 from resolvers.staff import audit_read, staff_write

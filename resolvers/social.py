@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
+from models.pages import Page
 from models.social import actions as social
 from models.timeline import queries
 from resolvers.context import Context
@@ -45,12 +46,12 @@ async def unmute_account(ctx: Context, *, account_id: int) -> Account:
     return await _act(ctx, social.unmute_account, "muter_id", "muted_id", account_id)
 
 
-Lister = Callable[..., Awaitable[queries.Page[Account]]]
+Lister = Callable[..., Awaitable[Page[Account]]]
 
 
 async def _follow_page(
     ctx: Context, lister: Lister, *, account_id: int, first: int, after: str | None
-) -> queries.Page[Account]:
+) -> Page[Account]:
     check_first(first)
     before = decode_cursor(after)
     session: AsyncSession
@@ -62,7 +63,7 @@ async def _follow_page(
 
 async def followers(
     ctx: Context, *, account_id: int, first: int, after: str | None
-) -> queries.Page[Account]:
+) -> Page[Account]:
     return await _follow_page(
         ctx, queries.followers_page, account_id=account_id, first=first, after=after
     )
@@ -70,7 +71,7 @@ async def followers(
 
 async def following(
     ctx: Context, *, account_id: int, first: int, after: str | None
-) -> queries.Page[Account]:
+) -> Page[Account]:
     return await _follow_page(
         ctx, queries.following_page, account_id=account_id, first=first, after=after
     )

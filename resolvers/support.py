@@ -16,9 +16,9 @@ from models.accounts.policies import Reader
 from models.accounts.queries import AccountSearch, HistoryKey, LogInRecord
 from models.accounts.tables import Account, LoginSession, ProfileEdit
 from models.errors import DomainError
+from models.pages import Page
 from models.support import actions as support
 from models.support.actions import EndedSessions
-from models.timeline.queries import Page
 from resolvers.context import Context
 from resolvers.paging import BadUserInput, check_first, decode_cursor
 from resolvers.staff import audit_read, staff_write

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from models.pages import Page
 from models.posts.tables import Post
 from models.timeline import queries
 from resolvers.context import Context
 from resolvers.paging import check_first, decode_cursor
 
 
-def _primed(ctx: Context, page: queries.Page[Post]) -> queries.Page[Post]:
+def _primed(ctx: Context, page: Page[Post]) -> Page[Post]:
     ctx.loaders.prime_posts([post for _, post in page.items])
     return page
 
 
-async def home_timeline(ctx: Context, *, first: int, after: str | None) -> queries.Page[Post]:
+async def home_timeline(ctx: Context, *, first: int, after: str | None) -> Page[Post]:
     viewer = ctx.require_viewer()
     check_first(first)
     before = decode_cursor(after)
@@ -22,7 +23,7 @@ async def home_timeline(ctx: Context, *, first: int, after: str | None) -> queri
     return _primed(ctx, page)
 
 
-async def public_feed(ctx: Context, *, first: int, after: str | None) -> queries.Page[Post]:
+async def public_feed(ctx: Context, *, first: int, after: str | None) -> Page[Post]:
     check_first(first)
     before = decode_cursor(after)
     async with ctx.read() as session:
@@ -34,7 +35,7 @@ async def public_feed(ctx: Context, *, first: int, after: str | None) -> queries
 
 async def account_timeline(
     ctx: Context, *, account_id: int, first: int, after: str | None
-) -> queries.Page[Post]:
+) -> Page[Post]:
     check_first(first)
     before = decode_cursor(after)
     async with ctx.read() as session:
@@ -44,9 +45,7 @@ async def account_timeline(
     return _primed(ctx, page)
 
 
-async def thread(
-    ctx: Context, *, root_id: int, first: int, after: str | None
-) -> queries.Page[Post]:
+async def thread(ctx: Context, *, root_id: int, first: int, after: str | None) -> Page[Post]:
     check_first(first)
     start = decode_cursor(after)
     async with ctx.read() as session:

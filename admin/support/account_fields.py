@@ -12,7 +12,7 @@ from models.access.roles import Role
 from models.accounts.queries import LogInRecord
 from models.accounts.tables import LoginSession, ProfileEdit
 from models.base import utcnow
-from models.timeline.queries import Page
+from models.pages import Page
 from resolvers import support as resolvers
 from resolvers.context import Info
 from resolvers.paging import encode_cursor, global_id

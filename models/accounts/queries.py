@@ -12,8 +12,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from models.accounts import errors
 from models.accounts.tables import Account, FailedLogin, LoginSession
+from models.pages import Page
 from models.text import check_text
-from models.timeline.queries import Page
 
 EMAIL_PREFIX_MIN = 3
 # The longest term worth searching for: no handle, email or IP address is longer.

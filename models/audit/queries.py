@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.audit.errors import InvalidFilter
 from models.audit.tables import AuditEntry
 from models.base import as_utc
+from models.pages import Page
 from models.text import check_text
-from models.timeline.queries import Page
 
 TARGET_TYPE_MAX, TARGET_ID_MAX, ACTION_MAX = 32, 64, 64
 

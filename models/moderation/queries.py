@@ -13,8 +13,8 @@ from models.accounts.tables import Account
 from models.moderation.kinds import AppealStatus, CaseStatus
 from models.moderation.policies import suspension_in_force
 from models.moderation.tables import Appeal, CaseNote, ModerationCase, Report, Strike
+from models.pages import Page
 from models.posts.tables import Post
-from models.timeline.queries import Page
 
 # A queue position is (priority, id); the cursor packs both into one integer key.
 _ID_BITS = 56

@@ -3,25 +3,15 @@ shifts when new posts arrive: no duplicates, no gaps."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Generic, TypeVar
-
 from sqlalchemy import ColumnElement, Select, and_, exists, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
+from models.pages import Page
 from models.posts import policies
 from models.posts.tables import PUBLIC, Post
 from models.social.tables import Block, Follow
 from models.timeline.tables import FeedEntry
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[tuple[int, T]]  # (cursor key, item)
-    has_next: bool
 
 
 async def _newest_first(

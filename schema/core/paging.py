@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 
 import strawberry
 
-from models.timeline.queries import Page
+from models.pages import Page
 from resolvers.paging import MAX_PAGE, encode_cursor
 
 NodeT = TypeVar("NodeT")

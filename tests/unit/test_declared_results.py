@@ -12,7 +12,7 @@ from strawberry.printer import print_schema
 
 from app.schema import build_schema
 from models.errors import DomainError, InvalidInput, NotFound
-from models.timeline.queries import Page
+from models.pages import Page
 from schema.core.errors import NotFoundError, ValidationError
 from schema.core.paging import Connection, page_of
 from schema.core.results import DeclaredResult, mutation, outcome
