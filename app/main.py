@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from app import health, invoice_files, stripe_webhooks
-from app.middleware import BearerAuth, RequestId
+from app.middleware import BearerAuth, ClientAddress, RequestId
 from app.observe import Observe
 from app.probes import describe_build
 from app.runtime import build_services, running
@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> Starlette:
         ],
         middleware=[
             Middleware(RequestId),
+            Middleware(ClientAddress, trusted_proxies=settings.trusted_proxies),
             Middleware(Observe),
             Middleware(
                 CORSMiddleware,

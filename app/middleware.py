@@ -1,10 +1,13 @@
-"""ASGI middleware: a request id on every request, and bearer-token authentication."""
+"""ASGI middleware: a request id on every request, the client's address (through trusted
+proxies only), and bearer-token authentication."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import uuid
+from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +41,50 @@ class RequestId:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ClientAddress:
+    """Puts the client's IP address in `scope["state"]["client_ip"]`: the peer's, or, when
+    the peer is a trusted proxy, the right-most address in X-Forwarded-For that is not one
+    (a client can prepend anything to that header; only what trusted hops appended counts)."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str] = ()) -> None:
+        self.app = app
+        self.trusted: tuple[Network, ...] = tuple(
+            ipaddress.ip_network(p, strict=False) for p in trusted_proxies
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            peer = client[0] if client else ""
+            scope.setdefault("state", {})["client_ip"] = self.client_ip(
+                peer, Headers(scope=scope).getlist("x-forwarded-for")
+            )
+        await self.app(scope, receive, send)
+
+    def is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+    def client_ip(self, peer: str, forwarded: list[str]) -> str:
+        if not self.trusted or not self.is_trusted(peer):
+            return peer
+        hops = [h.strip() for line in forwarded for h in line.split(",") if h.strip()]
+        for hop in reversed(hops):
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                return peer  # a malformed hop: believe nothing beyond the trusted peer
+            if not self.is_trusted(hop):
+                return hop
+        return hops[0] if hops else peer
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -28,6 +28,7 @@ from models.billing.setup import BillingSetup
 from models.domains import DOMAINS
 from models.events.tables import Event
 from models.registry import Runner, Sweep
+from models.throttle import Throttle
 from models.transactions import Transactions
 from resolvers.context import Runtime
 from subscriptions.backend import ResilientRedisBackend
@@ -99,6 +100,9 @@ def build_services(settings: Settings) -> Services:
         event_log=event_log,
         probes=probes,
         billing=billing,
+        throttle=Throttle(
+            settings.rate_limits, redis_url=settings.redis_url, prefix=settings.redis_prefix
+        ),
     )
     jobs_services = BrokerServices(broker)
     runners = {sweep.name: sweep.build(jobs_services) for sweep in _sweeps()}
@@ -174,6 +178,7 @@ async def running(services: Services) -> AsyncIterator[Services]:
         if runtime.billing is not None:
             await runtime.billing.gateway.aclose()
         await services.probes.close()
+        await runtime.throttle.aclose()
         await services.engine.dispose()
 
 

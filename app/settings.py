@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
+
+from limits import parse as parse_rate
 
 Environment = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
@@ -20,6 +23,12 @@ PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"  # noqa: S105
 LOCAL_STRIPE_API_BASE = "http://127.0.0.1:8420"
 PLACEHOLDER_STRIPE_KEY = "sk_test_chirp_local"
 PLACEHOLDER_STRIPE_WEBHOOK_SECRET = "whsec_chirp_local_development"  # noqa: S105
+
+
+# Rate limits (docs/operations.md): rule name -> rate, each overridable by the environment
+# variable RATE_LIMIT_<NAME> (the name upper-cased, dots as underscores), e.g.
+# RATE_LIMIT_LOGIN_ACCOUNT_IP="5/15 minutes".
+DEFAULT_RATE_LIMITS: dict[str, str] = {}
 
 
 class SettingsError(ValueError):
@@ -82,6 +91,11 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "Chirp <no-reply@chirp.invalid>"
+    # Rate limits by rule name (DEFAULT_RATE_LIMITS above).
+    rate_limits: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    # Peers whose X-Forwarded-For is believed (addresses or networks, e.g. 10.0.0.0/8): the
+    # client IP that limits and audit entries see comes from that header only behind them.
+    trusted_proxies: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -139,6 +153,21 @@ class Settings:
             raise SettingsError(
                 "STRIPE_WEBHOOK_TOLERANCE must be positive; STRIPE_TIMEOUT in (0, 60] seconds"
             )
+        for name, rate in self.rate_limits.items():
+            try:
+                parse_rate(rate)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"{rate_limit_variable(name)} must be a rate such as '5/15 minutes', "
+                    f"not {rate!r}"
+                ) from exc
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"TRUSTED_PROXIES must list addresses or networks, not {proxy!r}"
+                ) from exc
         if self.log_format not in ("json", "console"):
             raise SettingsError(f"LOG_FORMAT must be json or console, not {self.log_format!r}")
         if not 0 < self.webhook_timeout <= 60:
@@ -216,7 +245,19 @@ class Settings:
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 25),
             mail_from=env.get("MAIL_FROM", "Chirp <no-reply@chirp.invalid>"),
+            rate_limits={
+                name: env.get(rate_limit_variable(name)) or rate
+                for name, rate in DEFAULT_RATE_LIMITS.items()
+            },
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
         ).check()
+
+
+def rate_limit_variable(rule: str) -> str:
+    """The environment variable that overrides a rate-limit rule."""
+    return "RATE_LIMIT_" + rule.upper().replace(".", "_").replace("-", "_")
 
 
 def normalise_database_url(url: str) -> str:

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+# Codes of top-level GraphQL errors (`errors[].extensions.code`), which are not members of
+# the ErrorCode enum that result unions carry: docs/api.md lists each one for clients.
+TOP_LEVEL_CODES = frozenset(
+    {
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "BAD_USER_INPUT",
+        "RATE_LIMITED",
+        "QUERY_TOO_COSTLY",
+        "INTERNAL_SERVER_ERROR",
+    }
+)
+
 
 class DomainError(Exception):
     """An expected failure; `code` is stable and SCREAMING_SNAKE, `field` names the bad input."""

@@ -22,6 +22,7 @@ from models.access.roles import Role
 from models.accounts.tables import Account
 from models.audit.actions import Actor
 from models.billing.setup import BillingSetup
+from models.throttle import Throttle, ip_group
 from models.transactions import Transactions
 from resolvers.loaders import Loaders
 from resolvers.status import StatusSource
@@ -43,6 +44,8 @@ class Runtime:
     hub: Hub
     event_log: EventLog
     probes: StatusSource | None = None
+    # Rate limits and budgets (models/throttle.py); rules from Settings.rate_limits.
+    throttle: Throttle = field(default_factory=lambda: Throttle({}))
     billing: BillingSetup | None = None
     # When each (account, field) refusal was last audited: see resolvers.staff.audit_refusal.
     refusals_audited: dict[tuple[int, str], float] = field(default_factory=dict)
@@ -144,8 +147,18 @@ class Context:
 
     @property
     def client_ip(self) -> str:
+        """The client's address: set by app.middleware.ClientAddress (through trusted proxies
+        only), else the peer's."""
+        address = self.request.scope.get("state", {}).get("client_ip")
+        if address is not None:
+            return str(address)
         client = self.request.client
         return "" if client is None else client.host
+
+    @property
+    def ip_group(self) -> str:
+        """The key rate limits count the client's address under (IPv6 by /64)."""
+        return ip_group(self.client_ip)
 
     @property
     def access_reason(self) -> str:

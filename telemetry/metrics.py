@@ -110,6 +110,15 @@ REDIS_DURATION = Histogram(
     ["command"],
     buckets=FAST,
 )
+RATE_LIMITED = Counter(
+    "chirp_rate_limited",
+    "Requests, fields and connections refused by a rate limit or budget, by limit kind.",
+    ["limit"],
+)
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "chirp_rate_limit_storage_errors",
+    "Rate-limit counts that Redis failed and this process's memory took instead.",
+)
 REDIS_ERRORS = Counter("chirp_redis_errors", "Redis commands that failed, by command.", ["command"])
 
 WEBSOCKETS = Gauge("chirp_websocket_connections", "Open WebSocket connections.")

@@ -10,6 +10,7 @@ from graphql import ASTValidationRule, GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from models.throttle import RateLimited
 from resolvers.accounts import drop_dead_session
 from resolvers.context import Context
 from schema.core.observe import OperationWatch
@@ -86,7 +87,7 @@ def internal_error(request_id: str, error: GraphQLError | None = None) -> GraphQ
 
 def _unexpected(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, GraphQLError | RateLimited)
 
 
 class MaskUnexpectedErrors(MaskErrors):
