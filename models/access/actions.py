@@ -16,6 +16,7 @@ from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import utcnow
 from models.errors import DomainError, NotAllowed, NotFound
+from models.events import actions as events
 
 
 async def roles_of(session: AsyncSession, *, account_id: int) -> frozenset[Role]:
@@ -83,6 +84,9 @@ async def change_role(
         )
     else:
         return before  # already so: a retry changes nothing and is not audited twice
+    events.record_credentials_changed(
+        session, account_id=account_id, kind=events.CredentialChange.ROLE
+    )
     await session.flush()
     after = await roles_of(session, account_id=account_id)
     await audit.record_entry(
@@ -265,6 +269,9 @@ async def disable_totp(
         update(LoginSession)
         .where(LoginSession.account_id == account_id)
         .values(second_factor_at=None)
+    )
+    events.record_credentials_changed(
+        session, account_id=account_id, kind=events.CredentialChange.SECOND_FACTOR
     )
     return None
 
