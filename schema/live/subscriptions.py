@@ -108,6 +108,11 @@ async def _posts(
     ctx = info.context
     async for event in _events(ctx, accepts, after, graph):
         row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
+        if row is not None and row.repost_of_id is not None:
+            # A repost of a muted (or blocked) author's post stays out, as in the timelines.
+            original = await ctx.loaders.visible_posts_by_id.load(row.repost_of_id)
+            if original is None or graph.hides(original.author_id):
+                continue
         if row is not None and public_feed:
             author = await ctx.loaders.accounts_by_id.load(row.author_id)
             if author is None or not post_policies.shown_in_public_feed(
