@@ -187,6 +187,14 @@ async def _run_async(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _seed(settings: Settings, *, only_if_empty: bool) -> int:
+    if settings.is_production:
+        # The demo accounts' password is published: in production anyone could log in.
+        print(
+            "chirp: refusing to seed the demo accounts in production (CHIRP_ENV=production): "
+            "their password is published; create real accounts through signUp",
+            file=sys.stderr,
+        )
+        return 2
     from app.runtime import build_services, running
     from app.seed import DEMO_PASSWORD, seed_if_empty
 
