@@ -31,7 +31,7 @@ async def visible_reply_counts(
         .where(Post.reply_to_id.in_(ids), policies.visible_to(viewer_id))
         .group_by(Post.reply_to_id)
     )
-    return {int(post_id): int(count) for post_id, count in rows}
+    return {post_id: count for post_id, count in rows if post_id is not None}
 
 
 async def liked_by_viewer(
