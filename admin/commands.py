@@ -1,5 +1,6 @@
-"""The back office at the command line: `chirp admin grant-role|revoke-role` (bootstraps the
-first ADMIN) and `chirp audit verify|prune`. Each is audited like any staff action."""
+"""The back office at the command line: `chirp admin grant-role|revoke-role|enrolment-code`
+(bootstraps the first ADMIN) and `chirp audit verify|prune`. Each is audited like any staff
+action."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.access import actions as access
+from models.access import enrolment
 from models.access.roles import Role
 from models.accounts import actions as accounts
 from models.audit import actions as audit
@@ -44,6 +46,26 @@ async def change_role(
             account_id=account.id,
             role=role.upper(),
             grant=grant,
+            reason=reason,
+            operator=True,
+        )
+
+
+async def issue_enrolment_code(
+    sessionmaker: async_sessionmaker[AsyncSession], *, handle: str, reason: str
+) -> enrolment.IssuedCode:
+    """Issue, as the operator, the single-use code with which an account holding a staff
+    role enrols its first second factor (this is how the first ADMIN gets one); audited as
+    `system:cli`, without the code."""
+    async with sessionmaker() as session, session.begin():
+        account = await accounts.get_account_by_handle(session, handle=handle)
+        if account is None:
+            raise NotFound(f"No account has the handle {handle!r}.", field="handle")
+        return await enrolment.issue_enrolment_code(
+            session,
+            actor=OPERATOR,
+            actor_roles=frozenset(),
+            account_id=account.id,
             reason=reason,
             operator=True,
         )

@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
         change.add_argument("handle")
         change.add_argument("role", help="SUPPORT, MODERATOR, BILLING_ADMIN, ADMIN or AUDITOR")
         change.add_argument("--reason", required=True, help="why, for the audit log")
+    code = admin_commands.add_parser(
+        "enrolment-code",
+        help="issue the single-use code (24 h) with which a staff account enrols its first "
+        "second factor (audited)",
+    )
+    code.add_argument("handle")
+    code.add_argument("--reason", required=True, help="why, for the audit log")
     audit = commands.add_parser("audit", help="the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="check the hash chain; exit 1 on tampering")
@@ -180,6 +187,14 @@ async def _run_async(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _seed(settings: Settings, *, only_if_empty: bool) -> int:
+    if settings.is_production:
+        # The demo accounts' password is published: in production anyone could log in.
+        print(
+            "chirp: refusing to seed the demo accounts in production (CHIRP_ENV=production): "
+            "their password is published; create real accounts through signUp",
+            file=sys.stderr,
+        )
+        return 2
     from app.runtime import build_services, running
     from app.seed import DEMO_PASSWORD, seed_if_empty
 
@@ -250,9 +265,20 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
     from models.errors import DomainError
 
     engine = db.create_engine(settings)
+    sessionmaker = db.create_sessionmaker(engine, audit_key=settings.audit_chain_key)
     try:
+        if args.admin_command == "enrolment-code":
+            issued = await commands.issue_enrolment_code(
+                sessionmaker, handle=args.handle, reason=args.reason
+            )
+            print(
+                f"chirp: enrolment code for {args.handle}: {issued.code} (single use, valid "
+                f"until {issued.expires_at:%Y-%m-%d %H:%M} UTC); they pass it as "
+                "`enrolmentCode` to beginTotpEnrolment"
+            )
+            return 0
         roles = await commands.change_role(
-            db.create_sessionmaker(engine, audit_key=settings.audit_chain_key),
+            sessionmaker,
             handle=args.handle,
             role=args.role,
             reason=args.reason,

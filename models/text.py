@@ -11,6 +11,8 @@ import re
 
 from models.errors import InvalidInput
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # C0 controls (U+0000 to U+001F) and DEL (U+007F).
 _SINGLE_LINE_BAD = re.compile(r"[\x00-\x1f\x7f]")
 # The same, except tab, line feed and carriage return.
@@ -46,3 +48,9 @@ def without_controls(value: str, *, multiline: bool = True) -> str:
     """`value` with every character `check_text` refuses removed: for recording what was
     sent with a refused request (an audit entry), never for accepting input."""
     return (_MULTI_LINE_BAD if multiline else _SINGLE_LINE_BAD).sub("", value)
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell as every export writes it: one a spreadsheet would evaluate is prefixed
+    with a quote, so it stays text."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.access import actions as access
+from models.access import enrolment
 from models.access.actions import Enrolment
 from models.access.roles import Role
 from models.accounts import actions as accounts
@@ -38,11 +39,27 @@ async def _check_password(ctx: Context, password: str) -> None:
     await accounts.check_credentials(account, hasher=ctx.runtime.hasher, password=password)
 
 
-async def begin_totp_enrolment(ctx: Context, *, password: str) -> Enrolment:
+async def begin_totp_enrolment(
+    ctx: Context, *, password: str, enrolment_code: str | None
+) -> Enrolment:
     viewer = ctx.require_viewer()
     await _check_password(ctx, password)
     async with ctx.write() as session:
-        return await access.begin_totp_enrolment(session, account=viewer)
+        return await access.begin_totp_enrolment(
+            session, account=viewer, enrolment_code=enrolment_code
+        )
+
+
+async def issue_enrolment_code(
+    ctx: Context, *, account_id: int, reason: str | None
+) -> enrolment.IssuedCode:
+    roles = await ctx.roles()
+    async with staff_write(
+        ctx, action=enrolment.ISSUED, target_type="account", target_id=account_id, reason=reason
+    ) as (session, actor):
+        return await enrolment.issue_enrolment_code(
+            session, actor=actor, actor_roles=roles, account_id=account_id, reason=reason
+        )
 
 
 async def confirm_totp_enrolment(ctx: Context, *, code: str) -> list[str]:

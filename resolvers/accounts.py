@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from models.access import actions as access
+from models.access.roles import Role
 from models.accounts import actions as accounts
 from models.accounts import login as logins
 from models.accounts.login import LogInAttempt
@@ -56,14 +60,40 @@ async def log_in(
 
 async def drop_dead_session(ctx: Context) -> bool:
     """A WebSocket authenticates once, at `connection_init`; before each operation on it the
-    session is checked again, and a revoked or expired one loses its viewer. True if so."""
+    session is read again, as an HTTP request's token is. A revoked or expired session, or
+    an account suspended since, loses its viewer (True); otherwise the viewer and whether
+    the session proved a second factor are brought up to date (one turned off since no
+    longer counts)."""
     if ctx.session_id is None:
         return False
     async with ctx.read() as session:
-        if await accounts.session_is_live(session, session_id=ctx.session_id):
-            return False
-    ctx.viewer, ctx.session_id = None, None
-    return True
+        current = await accounts.live_session(session, session_id=ctx.session_id)
+    if current is None:
+        ctx.viewer, ctx.session_id, ctx.second_factor = None, None, False
+        return True
+    ctx.viewer, ctx.second_factor = current.account, current.second_factor
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """What a session may do: whether it proved a second factor, and its account's roles."""
+
+    second_factor: bool
+    roles: frozenset[Role]
+
+
+async def session_authority(ctx: Context) -> Authority | None:
+    """The viewer's session's authority as the database has it now: None once the session
+    ended or the account is suspended (and for an anonymous viewer)."""
+    if ctx.session_id is None:
+        return None
+    async with ctx.read() as session:
+        current = await accounts.live_session(session, session_id=ctx.session_id)
+        if current is None:
+            return None
+        roles = await access.roles_of(session, account_id=current.account.id)
+    return Authority(second_factor=current.second_factor, roles=roles)
 
 
 async def log_out(ctx: Context) -> None:

@@ -99,9 +99,13 @@ class Context:
             self, _loaders=None, _roles=None, _stored_roles=None, audited_reads=set()
         )
 
-    def reset_loaders(self) -> None:
-        """Forget cached loads, for each event of a long-lived subscription."""
-        self._loaders = None
+    def reset_for_event(self) -> None:
+        """Forget what this operation cached, before each event of a long-lived subscription:
+        its loads, the viewer's roles (read again, so a role revoked meanwhile no longer
+        counts) and the staff reads already audited (each event's are audited, as each HTTP
+        request's are)."""
+        self._loaders, self._roles, self._stored_roles = None, None, None
+        self.audited_reads = set()
 
     def require_viewer(self) -> Account:
         if self.viewer is None:
@@ -119,7 +123,8 @@ class Context:
 
     async def roles(self) -> frozenset[Role]:
         """The roles that count in this operation: staff roles only in a session that proved
-        a second factor; loaded once per operation, so a revoked role stops at once."""
+        a second factor; loaded once per operation (and per subscription event), so a
+        revoked role stops at the next request or event."""
         if self._roles is None:
             stored = await self.stored_roles()
             self._roles = (

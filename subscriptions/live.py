@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -16,7 +16,12 @@ from subscriptions.events import EventLog, LiveEvent
 from subscriptions.hub import Hub, Listener
 
 CATCH_UP_BATCH = 500
+# 4403 (graphql-transport-ws's Forbidden): clients reconnect, and a revoked session is then
+# refused at `connection_init`; the reason says which change it was.
 CLOSE_SESSION_REVOKED = 4403
+CLOSE_CREDENTIALS_CHANGED = CLOSE_SESSION_REVOKED
+SESSION_REVOKED = "Session revoked"
+CREDENTIALS_CHANGED = "Credentials changed; reconnect"
 CLOSE_SLOW_CONSUMER = 4008
 
 
@@ -130,15 +135,52 @@ def post_changes(post_id: int) -> Callable[[LiveEvent], bool]:
 
 
 def revokes(account_id: int | None, session_id: int | None) -> Callable[[LiveEvent], bool]:
+    """Whether an event ends the authority a subscriber's stream runs with: its session
+    ended, or anything else about its account's credentials changed (a role, the second
+    factor, a suspension, and any kind added later)."""
+
     def check(event: LiveEvent) -> bool:
         return (
             session_id is not None
-            and event.type == events.SESSIONS_REVOKED
+            and event.type in (events.CREDENTIALS_CHANGED, events.SESSIONS_REVOKED)
             and event.payload.get("account_id") == account_id
-            and session_id in event.payload.get("session_ids", [])
+            and (
+                _kind(event) != events.CredentialChange.SESSION
+                or session_id in event.payload.get("session_ids", [])
+            )
         )
 
     return check
+
+
+def _kind(event: LiveEvent) -> str:
+    if event.type == events.SESSIONS_REVOKED:
+        return events.CredentialChange.SESSION
+    return str(event.payload.get("kind", ""))
+
+
+def closing(event: LiveEvent) -> StreamClosed:
+    """How a stream that `revokes` the event closes."""
+    if _kind(event) == events.CredentialChange.SESSION:
+        return StreamClosed(CLOSE_SESSION_REVOKED, SESSION_REVOKED)
+    return StreamClosed(CLOSE_CREDENTIALS_CHANGED, CREDENTIALS_CHANGED)
+
+
+async def _check(
+    revoked: Callable[[LiveEvent], bool],
+    unchanged: Callable[[], Awaitable[bool]] | None,
+    event: LiveEvent,
+) -> None:
+    """Close the stream on an event that `revokes` it. An ended session closes it outright;
+    for any other change, `unchanged` may first say that the stream's authority is still
+    what it started with: the change was already in force when the stream started (its
+    event was on its way, or is replayed on resuming), so closing would only repeat."""
+    if not revoked(event):
+        return
+    session_ended = _kind(event) == events.CredentialChange.SESSION
+    if not session_ended and unchanged is not None and await unchanged():
+        return
+    raise closing(event)
 
 
 async def stream(
@@ -147,6 +189,7 @@ async def stream(
     log_reader: EventLog,
     accepts: Callable[[LiveEvent], bool],
     revoked: Callable[[LiveEvent], bool],
+    unchanged: Callable[[], Awaitable[bool]] | None = None,
     observe: Callable[[LiveEvent], None] | None = None,
     after: int | None,
     catch_up_limit: int,
@@ -171,8 +214,8 @@ async def stream(
                     last = event.seq
                     # Not `wanted`: the graph was loaded now, so replaying old social
                     # events into it would undo newer ones the hub has applied meanwhile.
-                    if revoked(event) or accepts(event):
-                        _raise_if_revoked(revoked, event)
+                    await _check(revoked, unchanged, event)
+                    if accepts(event):
                         yield event
                 scanned += len(batch)
                 if len(batch) < CATCH_UP_BATCH:
@@ -184,15 +227,11 @@ async def stream(
             if event.seq <= last:
                 continue
             last = event.seq
-            _raise_if_revoked(revoked, event)
-            yield event
+            await _check(revoked, unchanged, event)
+            if not revoked(event):
+                yield event
     finally:
         hub.forget(listener)
-
-
-def _raise_if_revoked(revoked: Callable[[LiveEvent], bool], event: LiveEvent) -> None:
-    if revoked(event):
-        raise StreamClosed(CLOSE_SESSION_REVOKED, "Session revoked")
 
 
 async def _next(listener: Listener) -> LiveEvent:

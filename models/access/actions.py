@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.access import errors, policies, totp
+from models.access import enrolment, errors, notices, policies, totp
 from models.access.roles import STAFF_ROLES, Role, parse_roles
 from models.access.tables import AccountRole, RecoveryCode, TotpCredential
 from models.accounts.tables import Account, LoginSession
@@ -16,6 +16,7 @@ from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import utcnow
 from models.errors import DomainError, NotAllowed, NotFound
+from models.events import actions as events
 
 
 async def roles_of(session: AsyncSession, *, account_id: int) -> frozenset[Role]:
@@ -65,14 +66,21 @@ async def change_role(
         raise NotAllowed("Only an ADMIN grants or revokes roles.")
     if not operator and actor.account_id == account_id:
         raise errors.SelfEscalation("Nobody changes their own roles; ask another ADMIN.")
-    await _target(session, account_id)
+    target = await _target(session, account_id)
     before = await roles_of(session, account_id=account_id)
     if not operator:
         policies.check_may_act_on(actor_roles, before)
     if grant and wanted not in before:
+        now = utcnow()
         session.add(
-            AccountRole(account_id=account_id, role=wanted.value, granted_by_id=actor.account_id)
+            AccountRole(
+                account_id=account_id,
+                role=wanted.value,
+                granted_by_id=actor.account_id,
+                created_at=now,
+            )
         )
+        await notices.role_granted(session, account=target, role=wanted.value, at=now)
     elif not grant and wanted in before:
         if wanted is Role.ADMIN and await _admin_count(session) <= 1:
             raise errors.LastAdmin("That is the last ADMIN; grant ADMIN to someone else first.")
@@ -83,6 +91,9 @@ async def change_role(
         )
     else:
         return before  # already so: a retry changes nothing and is not audited twice
+    events.record_credentials_changed(
+        session, account_id=account_id, kind=events.CredentialChange.ROLE
+    )
     await session.flush()
     after = await roles_of(session, account_id=account_id)
     await audit.record_entry(
@@ -120,16 +131,24 @@ async def totp_enabled(session: AsyncSession, *, account_id: int) -> bool:
     return enabled is not None
 
 
-async def begin_totp_enrolment(session: AsyncSession, *, account: Account) -> Enrolment:
-    """A new secret for the owner's authenticator app; it counts once a code proves it."""
+async def begin_totp_enrolment(
+    session: AsyncSession, *, account: Account, enrolment_code: str | None = None
+) -> Enrolment:
+    """A new secret for the owner's authenticator app; it counts once a code proves it. An
+    account holding a staff role needs the enrolment code an ADMIN issued for it."""
     credential = await session.get(TotpCredential, account.id, with_for_update=True)
     if credential is not None and credential.enabled_at is not None:
         raise errors.TotpAlreadyEnabled("Two-factor authentication is already on.")
+    staff = policies.is_staff(await roles_of(session, account_id=account.id))
+    vouched = await enrolment.redeem(
+        session, account_id=account.id, staff=staff, code=enrolment_code
+    )
     secret = totp.new_secret()
     if credential is None:
-        session.add(TotpCredential(account_id=account.id, secret=secret))
+        session.add(TotpCredential(account_id=account.id, secret=secret, enrolment_code_id=vouched))
     else:
         credential.secret, credential.last_step = secret, 0
+        credential.enrolment_code_id = vouched
     await session.flush()
     return Enrolment(secret=secret, uri=totp.provisioning_uri(secret, handle=account.handle))
 
@@ -138,16 +157,30 @@ async def confirm_totp_enrolment(
     session: AsyncSession, *, account_id: int, session_id: int, code: str
 ) -> list[str]:
     """Turn TOTP on with a first code; returns ten recovery codes (shown once). The
-    current session counts as having proved a second factor."""
+    current session counts as having proved a second factor, and the owner is told by
+    email. An enrolment begun without an enrolment code does not finish once the account
+    holds a staff role (one granted meanwhile)."""
     credential = await session.get(TotpCredential, account_id, with_for_update=True)
     if credential is None or credential.enabled_at is not None:
         raise errors.TotpNotEnrolled("Start enrolment first (beginTotpEnrolment).")
+    if credential.enrolment_code_id is None and policies.is_staff(
+        await roles_of(session, account_id=account_id)
+    ):
+        raise errors.EnrolmentCodeRequired(
+            "A staff role was granted since this enrolment began: begin again with the "
+            "enrolment code an ADMIN issued for the account.",
+            field="enrolmentCode",
+        )
     step = totp.matching_step(credential.secret, code)
     if step is None:
         raise errors.InvalidTotpCode("That code is wrong or expired.", field="code")
-    credential.enabled_at, credential.last_step = utcnow(), step
+    now = utcnow()
+    credential.enabled_at, credential.last_step = now, step
     codes = await _replace_recovery_codes(session, account_id=account_id)
     await mark_second_factor(session, session_id=session_id)
+    account = await session.get(Account, account_id)
+    assert account is not None
+    await notices.second_factor_enrolled(session, account=account, at=now)
     return codes
 
 
@@ -155,7 +188,7 @@ async def _replace_recovery_codes(session: AsyncSession, *, account_id: int) -> 
     await session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
     codes = totp.new_recovery_codes()
     session.add_all(
-        RecoveryCode(account_id=account_id, code_hash=totp.recovery_digest(c)) for c in codes
+        RecoveryCode(account_id=account_id, code_hash=totp.code_digest(c)) for c in codes
     )
     await session.flush()
     return codes
@@ -225,7 +258,7 @@ async def prove_second_factor(
             update(RecoveryCode)
             .where(
                 RecoveryCode.account_id == account_id,
-                RecoveryCode.code_hash == totp.recovery_digest(recovery_code),
+                RecoveryCode.code_hash == totp.code_digest(recovery_code),
                 RecoveryCode.used_at.is_(None),
             )
             .values(used_at=now)
@@ -265,6 +298,9 @@ async def disable_totp(
         update(LoginSession)
         .where(LoginSession.account_id == account_id)
         .values(second_factor_at=None)
+    )
+    events.record_credentials_changed(
+        session, account_id=account_id, kind=events.CredentialChange.SECOND_FACTOR
     )
     return None
 

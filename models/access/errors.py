@@ -53,3 +53,16 @@ class StaffNeedsTotp(NotAllowed):
 
 class LastAdmin(Conflict):
     code = "LAST_ADMIN"
+
+
+class EnrolmentCodeRequired(AuthenticationFailed):
+    """An account holding a staff role turns on its first second factor only with an
+    enrolment code an ADMIN issued."""
+
+    code = "ENROLMENT_CODE_REQUIRED"
+
+
+class InvalidEnrolmentCode(AuthenticationFailed):
+    """Wrong, used, expired, or issued for another account: one answer for all."""
+
+    code = "INVALID_ENROLMENT_CODE"

@@ -37,6 +37,11 @@ class TotpCredential(Base):
     secret: Mapped[str] = mapped_column(String(64))
     enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_step: Mapped[int] = mapped_column(BigId, default=0)
+    # Set when enrolment began with an ADMIN's enrolment code: an account holding a staff
+    # role may turn TOTP on only so (the password alone must not yield staff powers).
+    enrolment_code_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("totp_enrolment_codes.id", ondelete="SET NULL"), default=None
+    )
     # Wrong codes since `failed_since`; past a limit within a window, log-in is refused.
     failed_attempts: Mapped[int] = mapped_column(default=0)
     failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -53,5 +58,24 @@ class RecoveryCode(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TotpEnrolmentCode(Base):
+    """A single-use code an ADMIN issues so that an account holding a staff role may enrol
+    its first second factor; only its SHA-256 is stored. It expires, and issuing a new one
+    for the account retires the old."""
+
+    __tablename__ = "totp_enrolment_codes"
+    __table_args__ = (Index(None, "account_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="SET NULL"), default=None
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -38,15 +38,19 @@ def matching_step(secret: str, code: str, *, now: float | None = None) -> int | 
     return None
 
 
+def new_code() -> str:
+    """A single-use code of 16 characters (80 bits), grouped for reading: XXXX-XXXX-XXXX-XXXX.
+    Recovery codes and staff enrolment codes are such codes."""
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
 def new_recovery_codes() -> list[str]:
-    """Ten codes of 16 characters (80 bits), grouped for reading: XXXX-XXXX-XXXX-XXXX."""
-    codes = []
-    for _ in range(RECOVERY_CODES):
-        raw = "".join(secrets.choice(_ALPHABET) for _ in range(16))
-        codes.append("-".join(raw[i : i + 4] for i in range(0, 16, 4)))
-    return codes
+    return [new_code() for _ in range(RECOVERY_CODES)]
 
 
-def recovery_digest(code: str) -> str:
+def code_digest(code: str) -> str:
+    """What is stored of a single-use code: its SHA-256, read case- and dash-insensitively
+    (80 random bits need no slow hash)."""
     normalised = code.strip().upper().replace("-", "").replace(" ", "")
     return hashlib.sha256(normalised.encode()).hexdigest()

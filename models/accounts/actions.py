@@ -210,16 +210,26 @@ async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | 
     return Authenticated(account=row[0], session_id=row[1], second_factor=row[2] is not None)
 
 
-async def session_is_live(session: AsyncSession, *, session_id: int) -> bool:
-    """Whether a log-in session is neither revoked nor expired."""
-    live = await session.scalar(
-        select(LoginSession.id).where(
-            LoginSession.id == session_id,
-            LoginSession.revoked_at.is_(None),
-            LoginSession.expires_at > utcnow(),
+async def live_session(session: AsyncSession, *, session_id: int) -> Authenticated | None:
+    """A session as `authenticate` finds it, by id: None once it is revoked or expired or
+    its account is suspended; else the account as it is now and whether the session still
+    counts as having proved a second factor."""
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(Account, LoginSession.second_factor_at)
+            .join(LoginSession, LoginSession.account_id == Account.id)
+            .where(
+                LoginSession.id == session_id,
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > now,
+                moderation.not_suspended(now),
+            )
         )
-    )
-    return live is not None
+    ).first()
+    if row is None:
+        return None
+    return Authenticated(account=row[0], session_id=session_id, second_factor=row[1] is not None)
 
 
 async def log_out(session: AsyncSession, *, account_id: int, session_id: int) -> None:
@@ -229,10 +239,11 @@ async def log_out(session: AsyncSession, *, account_id: int, session_id: int) ->
         .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    events.record_event(
+    events.record_credentials_changed(
         session,
-        type=events.SESSIONS_REVOKED,
-        payload={"account_id": account_id, "session_ids": [session_id]},
+        account_id=account_id,
+        kind=events.CredentialChange.SESSION,
+        session_ids=[session_id],
     )
 
 
@@ -249,10 +260,8 @@ async def log_out_everywhere(session: AsyncSession, *, account_id: int) -> int:
         await session.execute(
             update(LoginSession).where(LoginSession.id.in_(ids)).values(revoked_at=utcnow())
         )
-    events.record_event(
-        session,
-        type=events.SESSIONS_REVOKED,
-        payload={"account_id": account_id, "session_ids": ids},
+    events.record_credentials_changed(
+        session, account_id=account_id, kind=events.CredentialChange.SESSION, session_ids=ids
     )
     return len(ids)
 

@@ -16,6 +16,7 @@ from models.audit.chain import entry_record
 from models.audit.queries import EntryFilter, entries_after
 from models.audit.tables import AuditEntry
 from models.errors import InvalidInput
+from models.text import neutralise
 
 EXPORT_MAX_ROWS = 5000
 EXPORTED = "audit.export"
@@ -53,8 +54,9 @@ class Chunk:
 
 
 def render(entries: list[AuditEntry], format: ExportFormat) -> str:
-    """JSON lines: one object per entry. CSV: a header row, then one row per entry, with
-    roles and before/after as JSON."""
+    """JSON lines: one object per entry, exactly as the chain hashes it. CSV: a header row,
+    then one row per entry, with roles and before/after as JSON and every text cell a
+    spreadsheet would run as a formula prefixed with a quote."""
     rows = [entry_record(e) for e in entries]
     if format is ExportFormat.JSON_LINES:
         return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)
@@ -62,13 +64,16 @@ def render(entries: list[AuditEntry], format: ExportFormat) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {
-                k: json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
-                for k, v in row.items()
-            }
-        )
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    """A CSV cell: JSON for roles and before/after; text neutralised for spreadsheets (a
+    reason, a target or a User-Agent is anyone's text, say `=HYPERLINK(...)`)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return neutralise(value) if isinstance(value, str) else value
 
 
 async def export_entries(

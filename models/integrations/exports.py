@@ -21,6 +21,7 @@ from models.errors import InvalidInput
 from models.ids import global_id
 from models.integrations import errors, policies
 from models.integrations.specs import AccountExportSpec
+from models.text import neutralise
 
 MAX_ROWS = 1000
 COLUMNS = (
@@ -33,8 +34,6 @@ COLUMNS = (
     "followers_count",
     "following_count",
 )
-# A spreadsheet treats a cell starting with one of these as a formula (OWASP: CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +42,6 @@ class ExportChunk:
     rows: int
     last_id: int | None
     has_more: bool
-
-
-def neutralise(cell: str) -> str:
-    """Prefix a cell a spreadsheet would evaluate with a quote, so it stays text."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _row(account: Account) -> list[str]:

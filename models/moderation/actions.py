@@ -162,8 +162,11 @@ async def take_action(
     )
     _record_events(session, strike, row)
     if action is Action.SUSPEND_ACCOUNT:
-        # The suspension commits with the revocation; the event closes live subscriptions.
+        # The suspension commits with the revocation; the events close live subscriptions.
         await accounts.log_out_everywhere(session, account_id=owner_id)
+        events.record_credentials_changed(
+            session, account_id=owner_id, kind=events.CredentialChange.SUSPENSION
+        )
     await session.flush()
     # Audit entries last: the audit lock is then the last lock this transaction takes, as in
     # every staff action (support's `endAllSessions` revokes sessions, then audits).
@@ -236,10 +239,24 @@ async def lock_strike_target(
     return await get_strike(session, strike_id, lock=True), row
 
 
-def revert(strike: Strike, row: Post | Account, *, cause: LiftCause, by: int | None) -> None:
-    """Take a strike's action out of force; a post change reaches live subscribers."""
+def revert(
+    session: AsyncSession,
+    strike: Strike,
+    row: Post | Account,
+    *,
+    cause: LiftCause,
+    by: int | None,
+) -> None:
+    """Take a strike's action out of force: a post change reaches live subscribers, a lifted
+    suspension is a change of the account's credentials."""
     _clear(Action(strike.action), row)
     strike.lifted_at, strike.lift_cause, strike.lifted_by_id = utcnow(), cause.value, by
+    if isinstance(row, Post):
+        events.record_event(session, type=events.POST_UPDATED, payload={"post_id": row.id})
+    elif strike.action == Action.SUSPEND_ACCOUNT:
+        events.record_credentials_changed(
+            session, account_id=row.id, kind=events.CredentialChange.SUSPENSION
+        )
 
 
 async def lift_action(
@@ -256,9 +273,7 @@ async def lift_action(
     await check_target(session, actor=actor, actor_roles=actor_roles, account_id=strike.account_id)
     if policies.strike_status(strike, now=utcnow()) is not StrikeStatus.IN_FORCE:
         raise errors.NotInForce("That action is no longer in force.", field="strikeId")
-    revert(strike, row, cause=LiftCause.LIFTED, by=actor.account_id)
-    if isinstance(row, Post):
-        events.record_event(session, type=events.POST_UPDATED, payload={"post_id": row.id})
+    revert(session, strike, row, cause=LiftCause.LIFTED, by=actor.account_id)
     await session.flush()  # every change before the audit entry (and its lock)
     await audit.record_entry(
         session,

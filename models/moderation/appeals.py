@@ -13,11 +13,9 @@ from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import utcnow
 from models.errors import NotFound
-from models.events import actions as events
 from models.moderation import actions, cases, errors, policies
 from models.moderation.kinds import AppealStatus, LiftCause
 from models.moderation.tables import Appeal, Strike
-from models.posts.tables import Post
 
 
 async def appeal_strike(
@@ -80,9 +78,7 @@ async def decide_appeal(
         if strike.lifted_at is None:
             # In force, or a suspension run out that no sweep has lifted yet (it still holds
             # the account's row): lift it now, as overturned, so no sweep records it EXPIRED.
-            actions.revert(strike, row, cause=LiftCause.OVERTURNED, by=actor.account_id)
-            if isinstance(row, Post):
-                events.record_event(session, type=events.POST_UPDATED, payload={"post_id": row.id})
+            actions.revert(session, strike, row, cause=LiftCause.OVERTURNED, by=actor.account_id)
         else:  # already lifted or swept as run out: the record now says it was wrong
             strike.lift_cause = LiftCause.OVERTURNED.value
     await session.flush()  # every change before the audit entry (and its lock)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.accounts.tables import Account
 from models.audit import actions as audit
 from models.audit.actions import Actor
+from models.events import actions as events
 from models.moderation.kinds import Action, LiftCause
 from models.moderation.tables import Strike
 
@@ -35,6 +36,9 @@ async def clear_expired_suspension(
     EXPIRED. The caller writes the audit entry (`record_expiry`) after its other changes."""
     until = account.suspended_until
     account.suspended_at, account.suspended_until = None, None
+    events.record_credentials_changed(
+        session, account_id=account.id, kind=events.CredentialChange.SUSPENSION
+    )
     strikes = await session.scalars(
         select(Strike)
         .where(

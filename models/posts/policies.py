@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, exists, or_, true
 from sqlalchemy.orm import aliased
 
@@ -18,37 +20,40 @@ def author_not_limited() -> ColumnElement[bool]:
     return ~exists().where(Author.id == Post.author_id, Author.limited_at.is_not(None))
 
 
+def _seen(post: Any, viewer_id: int | None) -> ColumnElement[bool]:
+    """`visible_to` for one post (`Post` or an alias of it), reposts aside."""
+    author = aliased(Account)
+    public = and_(
+        post.visibility == PUBLIC,
+        ~exists().where(author.id == post.author_id, author.limited_at.is_not(None)),
+    )
+    if viewer_id is None:
+        return and_(post.deleted_at.is_(None), post.hidden_at.is_(None), public)
+    follows = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == post.author_id)
+    blocked = exists().where(
+        or_(
+            and_(Block.blocker_id == viewer_id, Block.blocked_id == post.author_id),
+            and_(Block.blocker_id == post.author_id, Block.blocked_id == viewer_id),
+        )
+    )
+    return and_(
+        post.deleted_at.is_(None),
+        ~blocked,
+        or_(post.author_id == viewer_id, and_(post.hidden_at.is_(None), or_(public, follows))),
+    )
+
+
 def visible_to(viewer_id: int | None) -> ColumnElement[bool]:
     """Live posts the viewer may see: their own, whatever moderators did to them; otherwise
     not hidden by moderators, and public ones of accounts that are not limited, or any of
     accounts they follow; never across a block in either direction. A repost goes when its
-    original is deleted or hidden."""
-    live = and_(
-        Post.deleted_at.is_(None),
-        or_(
-            Post.repost_of_id.is_(None),
-            exists().where(
-                Original.id == Post.repost_of_id,
-                Original.deleted_at.is_(None),
-                Original.hidden_at.is_(None),
-            ),
-        ),
+    original is deleted or hidden, or is one the viewer may not see (across a block)."""
+    original_seen = exists().where(
+        Original.id == Post.repost_of_id,
+        Original.hidden_at.is_(None),
+        _seen(Original, viewer_id),
     )
-    public = and_(Post.visibility == PUBLIC, author_not_limited())
-    if viewer_id is None:
-        return and_(live, Post.hidden_at.is_(None), public)
-    follows = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Post.author_id)
-    blocked = exists().where(
-        or_(
-            and_(Block.blocker_id == viewer_id, Block.blocked_id == Post.author_id),
-            and_(Block.blocker_id == Post.author_id, Block.blocked_id == viewer_id),
-        )
-    )
-    return and_(
-        live,
-        ~blocked,
-        or_(Post.author_id == viewer_id, and_(Post.hidden_at.is_(None), or_(public, follows))),
-    )
+    return and_(_seen(Post, viewer_id), or_(Post.repost_of_id.is_(None), original_seen))
 
 
 def in_public_feed(viewer_id: int | None) -> ColumnElement[bool]:
@@ -65,10 +70,29 @@ def shown_in_public_feed(author: Account, *, viewer_id: int | None) -> bool:
 
 
 def not_muted_by(viewer_id: int | None) -> ColumnElement[bool]:
-    """Posts whose author the viewer has not muted (timelines hide muted authors)."""
+    """Posts whose author the viewer has not muted, nor, for a repost, the original's author
+    (timelines hide muted authors, reposted or not)."""
     if viewer_id is None:
         return true()
-    return ~exists().where(Mute.muter_id == viewer_id, Mute.muted_id == Post.author_id)
+    return and_(
+        ~exists().where(Mute.muter_id == viewer_id, Mute.muted_id == Post.author_id),
+        repost_not_muted_by(viewer_id),
+    )
+
+
+def repost_not_muted_by(viewer_id: int | None) -> ColumnElement[bool]:
+    """Posts that are not reposts of a muted author's post: an account's own timeline shows
+    its own posts even when muted, but no muted author through its reposts."""
+    if viewer_id is None:
+        return true()
+    return or_(
+        Post.repost_of_id.is_(None),
+        ~exists().where(
+            Original.id == Post.repost_of_id,
+            Mute.muter_id == viewer_id,
+            Mute.muted_id == Original.author_id,
+        ),
+    )
 
 
 def may_edit(post: Post, *, viewer_id: int) -> bool:

@@ -1,9 +1,9 @@
-"""Posts' registrations: the visible-posts and liked-by-viewer loaders and the posts' error
-codes."""
+"""Posts' registrations: the visible-posts, visible-reply-count and liked-by-viewer loaders
+and the posts' error codes."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.posts import errors, policies, tables
@@ -19,6 +19,19 @@ async def visible_posts_by_id(
         select(Post).where(Post.id.in_(ids), policies.visible_to(viewer_id))
     )
     return {row.id: row for row in rows}
+
+
+async def visible_reply_counts(
+    session: AsyncSession, ids: list[int], viewer_id: int | None
+) -> dict[int, int]:
+    """How many direct replies to each of these posts the viewer may see (the thread's rule:
+    a followers-only reply, a reply across a block, a hidden one are not counted)."""
+    rows = await session.execute(
+        select(Post.reply_to_id, func.count())
+        .where(Post.reply_to_id.in_(ids), policies.visible_to(viewer_id))
+        .group_by(Post.reply_to_id)
+    )
+    return {post_id: count for post_id, count in rows if post_id is not None}
 
 
 async def liked_by_viewer(
@@ -47,5 +60,6 @@ DOMAIN = Domain(
     loaders={
         "visible_posts_by_id": Loader(visible_posts_by_id),
         "liked_by_viewer": Loader(liked_by_viewer, missing=False),
+        "visible_reply_counts": Loader(visible_reply_counts, missing=0),
     },
 )

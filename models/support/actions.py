@@ -1,6 +1,6 @@
 """Support use cases: end one session or every session of an account. Each checks rank
 and is audited with the sessions before and after; live subscriptions of an ended session
-close through the `sessions.revoked` event. As in every staff action, the audit entry is
+close through the `credentials.changed` event. As in every staff action, the audit entry is
 written last: `record_entry` takes the audit chain's lock, and a transaction that held it
 while still changing sessions would deadlock with a suspension (account, sessions, audit)."""
 

@@ -50,8 +50,13 @@ async def home_page(
 async def account_page(
     session: AsyncSession, *, viewer_id: int | None, author_id: int, first: int, before: int | None
 ) -> Page[Post]:
-    """One account's posts, replies and reposts that the viewer may see, newest first."""
-    stmt = select(Post).where(Post.author_id == author_id, policies.visible_to(viewer_id))
+    """One account's posts, replies and reposts that the viewer may see, newest first; no
+    repost of an author the viewer muted."""
+    stmt = select(Post).where(
+        Post.author_id == author_id,
+        policies.visible_to(viewer_id),
+        policies.repost_not_muted_by(viewer_id),
+    )
     return await _newest_first(session, stmt, first=first, before=before)
 
 

@@ -31,6 +31,13 @@ class BeginTotpEnrolmentInput:
     password: str = strawberry.field(
         description="The account's password: a session token alone cannot change TOTP."
     )
+    enrolment_code: str | None = strawberry.field(
+        default=None,
+        description="Required of an account holding a staff role: the single-use code an "
+        "ADMIN issued for it (`issueTotpEnrolmentCode`), valid 24 hours. Without it the "
+        "answer is ENROLMENT_CODE_REQUIRED; a wrong, used or expired one is "
+        "INVALID_ENROLMENT_CODE.",
+    )
 
 
 @strawberry.input(description="A code proving the authenticator app holds the secret.")
@@ -96,19 +103,23 @@ class SecurityQueries:
 @strawberry.type
 class SecurityMutations:
     @mutation(
-        description="Start turning on TOTP (the password again is required): returns a "
-        "secret; confirm it with a first code.",
+        description="Start turning on TOTP (the password again is required; an account "
+        "holding a staff role also needs an ADMIN's enrolment code): returns a secret; "
+        "confirm it with a first code.",
         permission_classes=[IsAuthenticated],
     )
     async def begin_totp_enrolment(
         self, info: Info, input: Annotated[BeginTotpEnrolmentInput, INPUT]
     ) -> BeginTotpEnrolmentResult:
-        enrolment = await resolvers.begin_totp_enrolment(info.context, password=input.password)
+        enrolment = await resolvers.begin_totp_enrolment(
+            info.context, password=input.password, enrolment_code=input.enrolment_code
+        )
         return TotpEnrolment(secret=enrolment.secret, provisioning_uri=enrolment.uri)
 
     @mutation(
         description="Finish turning on TOTP with the app's current code. Returns recovery "
-        "codes; this session then counts as having proved a second factor.",
+        "codes; this session then counts as having proved a second factor. The owner is "
+        "told by email.",
         permission_classes=[IsAuthenticated],
     )
     async def confirm_totp_enrolment(

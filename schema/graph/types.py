@@ -118,7 +118,6 @@ class Post(relay.Node):
     created_at: datetime = strawberry.field(description="When it was posted (UTC).")
     edited_at: datetime | None = strawberry.field(description="When last edited, or null.")
     like_count: int = strawberry.field(description="How many accounts like this post.")
-    reply_count: int = strawberry.field(description="How many live replies it has.")
     repost_count: int = strawberry.field(description="How many live reposts it has.")
     sensitive: bool = strawberry.field(
         description="Moderators marked it sensitive: show it blurred until the reader taps it."
@@ -137,12 +136,20 @@ class Post(relay.Node):
             created_at=row.created_at,
             edited_at=row.edited_at,
             like_count=row.like_count,
-            reply_count=row.reply_count,
             repost_count=row.repost_count,
             sensitive=row.sensitive,
             hidden=row.hidden_at is not None,
             row=row,
         )
+
+    @strawberry.field(
+        description="How many live replies it has that the viewer may see (as `thread` shows them)."
+    )
+    async def reply_count(self, info: Info) -> int:
+        if self.row.reply_count == 0:  # no replies at all: nothing to look up
+            return 0
+        count: int = await info.context.loaders.visible_reply_counts.load(self.id)
+        return count
 
     @strawberry.field(description="Who posted it.")
     async def author(self, info: Info) -> Account:

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from models.events.actions import POST_DELETED
 from models.posts import policies as post_policies
+from resolvers import accounts as account_resolvers
 from resolvers.context import Context, Info
 from resolvers.paging import (
     EVENT_CURSOR,
@@ -52,17 +53,25 @@ async def _events(
     ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
 ) -> AsyncIterator[LiveEvent]:
     runtime = ctx.runtime
+    # What the stream may do as it starts: a credentials change for the viewer closes it
+    # unless the authority read again is still this (the change was in force already).
+    started = await account_resolvers.session_authority(ctx)
+
+    async def unchanged() -> bool:
+        return await account_resolvers.session_authority(ctx) == started
+
     try:
         async for event in live.stream(
             hub=runtime.hub,
             log_reader=runtime.event_log,
             accepts=accepts,
             revoked=live.revokes(ctx.viewer_id, ctx.session_id),
+            unchanged=unchanged,
             observe=graph.observe,
             after=decode_cursor(after, kind=EVENT_CURSOR),
             catch_up_limit=runtime.settings.catch_up_limit,
         ):
-            ctx.reset_loaders()
+            ctx.reset_for_event()
             yield event
     except live.CursorAhead as exc:
         raise BadUserInput(
@@ -99,6 +108,11 @@ async def _posts(
     ctx = info.context
     async for event in _events(ctx, accepts, after, graph):
         row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
+        if row is not None and row.repost_of_id is not None:
+            # A repost of a muted (or blocked) author's post stays out, as in the timelines.
+            original = await ctx.loaders.visible_posts_by_id.load(row.repost_of_id)
+            if original is None or graph.hides(original.author_id):
+                continue
         if row is not None and public_feed:
             author = await ctx.loaders.accounts_by_id.load(row.author_id)
             if author is None or not post_policies.shown_in_public_feed(

@@ -233,11 +233,16 @@ async def test_grant_role_at_the_command_line_bootstraps_the_first_admin(
     unknown = chirp(
         settings.database_url, "admin", "grant-role", "nobody", "ADMIN", "--reason", "typo"
     )
-    await enrol_totp(gql, founder)
+    issued = chirp(
+        settings.database_url, "admin", "enrolment-code", "founder", "--reason", "first admin"
+    )
+    code = issued.stdout.split("enrolment code for founder: ")[1].split()[0]
+    await enrol_totp(gql, founder, enrolment_code=code)
     as_admin = await gql.post(STATISTICS, token=founder.token)
 
     assert granted.returncode == 0, granted.stderr
     assert "founder now holds ADMIN, USER" in granted.stdout
+    assert issued.returncode == 0, issued.stderr
     assert unknown.returncode == 1
     assert "NOT_FOUND" in unknown.stderr
     assert "errors" not in as_admin.json()

@@ -52,6 +52,32 @@ async def test_migrate_then_seed_once(empty_database: Database) -> None:
     assert "already has accounts" in forced.stderr
 
 
+async def test_seed_refuses_to_create_the_demo_accounts_in_production(
+    empty_database: Database,
+) -> None:
+    migrated = chirp(empty_database, "migrate")
+    production = {
+        "DATABASE_URL": empty_database.url,
+        "CHIRP_ENV": "production",
+        "SECRET_KEY": "a-production-secret-of-at-least-32-characters",
+        "STRIPE_API_KEY": "sk_live_not_a_real_key",
+        "STRIPE_WEBHOOK_SECRET": "whsec_not_a_real_secret",
+        "SMTP_HOST": "127.0.0.1",
+    }
+
+    refused = run_cli("seed", **production)
+    refused_if_empty = run_cli("seed", "--if-empty", **production)
+    seeded_elsewhere = chirp(empty_database, "seed")
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert (refused.returncode, refused_if_empty.returncode) == (2, 2)
+    assert "refusing to seed the demo accounts in production" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    # Nothing was created: the same database still seeds outside production.
+    assert seeded_elsewhere.returncode == 0, seeded_elsewhere.stderr
+    assert "ada, grace and linus" in seeded_elsewhere.stdout
+
+
 def test_configuration_errors_are_reported_without_a_traceback() -> None:
     result = run_cli("migrate", CHIRP_ENV="production", SECRET_KEY="")
 

@@ -47,8 +47,8 @@ async def server(
 
 async def moderator(gql: GraphQLClient, server: ChirpServer) -> User:
     user = await sign_up(gql, handle("mod"))
-    await grant_as_operator(server.database.url, user.handle, "MODERATOR")
     await enrol_totp(gql, user)
+    await grant_as_operator(server.database.url, user.handle, "MODERATOR")
     return user
 
 

@@ -215,6 +215,28 @@ async def test_embedded_server_delivers_timelines_and_post_updates(embedded: Chi
     assert len({in_feed["cursor"], liked["cursor"], deleted["cursor"]}) == 3
 
 
+async def test_a_repost_of_a_muted_author_stays_out_of_the_live_home_timeline(
+    embedded: ChirpServer,
+) -> None:
+    async with embedded.graphql() as gql:
+        reader, sharer, muted = [
+            await sign_up(gql, handle(name)) for name in ("reader", "sharer", "muted")
+        ]
+        await follow(gql, reader, sharer)
+        mute = "mutation ($id: ID!) { muteAccount(input: {accountId: $id}) { __typename } }"
+        await gql.execute(mute, {"id": muted.id}, token=reader.token)
+        original = await post(gql, muted, "said by someone muted")
+        repost = "mutation ($id: ID!) { repostPost(input: {postId: $id}) { __typename } }"
+        async with GraphQLWebSocket.connect(embedded.ws_url, token=reader.token) as home:
+            await home.subscribe("home", HOME_TIMELINE)
+            await go_live(home, "home", "homeTimeline", poster(gql, sharer))
+            await gql.execute(repost, {"id": original}, token=sharer.token)
+            await post(gql, sharer, "said by the sharer")
+            [seen] = await receive(home, "home", "homeTimeline", 1)
+
+    assert seen["post"]["body"] == "said by the sharer"
+
+
 # -- 2. several server processes
 
 

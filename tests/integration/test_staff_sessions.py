@@ -56,8 +56,8 @@ async def server(
 async def support_member(server: ChirpServer, gql: GraphQLClient) -> User:
     """A SUPPORT account, granted by the operator, in a session that proved TOTP."""
     user = await sign_up(gql, handle("support"))
-    await grant_as_operator(server.database.url, user.handle, "SUPPORT")
     await enrol_totp(gql, user)
+    await grant_as_operator(server.database.url, user.handle, "SUPPORT")
     return user
 
 

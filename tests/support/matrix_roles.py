@@ -15,6 +15,17 @@ CHANGE_ROLE = """
 mutation ($input: ChangeRoleInput!) { %s(input: $input) { __typename } }
 """
 
+ISSUE_ENROLMENT_CODE = """
+mutation ($input: IssueTotpEnrolmentCodeInput!) {
+  issueTotpEnrolmentCode(input: $input) { __typename }
+}
+"""
+
+
+async def _issue_code(env: MatrixEnv) -> dict[str, Any]:
+    return {"input": {"accountId": env.target.id, "reason": "matrix check"}}
+
+
 CALLS: dict[str, Call] = {
     "Account.roles": Call(
         "query ($id: ID!) { node(id: $id) { ... on Account { roles } } }",
@@ -23,4 +34,7 @@ CALLS: dict[str, Call] = {
     ),
     "Mutation.grantRole": Call(CHANGE_ROLE % "grantRole", _change_role, path=("grantRole",)),
     "Mutation.revokeRole": Call(CHANGE_ROLE % "revokeRole", _change_role, path=("revokeRole",)),
+    "Mutation.issueTotpEnrolmentCode": Call(
+        ISSUE_ENROLMENT_CODE, _issue_code, path=("issueTotpEnrolmentCode",)
+    ),
 }

@@ -16,8 +16,8 @@ from tests.support.accounts import PASSWORD, User, sign_up
 from tests.support.graphql import GraphQLClient
 
 BEGIN_TOTP = """
-mutation Begin($password: String!) {
-  beginTotpEnrolment(input: {password: $password}) {
+mutation Begin($password: String!, $enrolmentCode: String) {
+  beginTotpEnrolment(input: {password: $password, enrolmentCode: $enrolmentCode}) {
     __typename
     ... on TotpEnrolment { secret provisioningUri }
     ... on UserError { code }
@@ -55,10 +55,12 @@ def wrong_code(secret: str) -> str:
     )
 
 
-async def enrol_totp(gql: GraphQLClient, user: User) -> tuple[str, tuple[str, ...]]:
-    begun = (await gql.execute(BEGIN_TOTP, {"password": PASSWORD}, token=user.token))[
-        "beginTotpEnrolment"
-    ]
+async def enrol_totp(
+    gql: GraphQLClient, user: User, enrolment_code: str | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """Turn TOTP on (with an ADMIN's enrolment code for an account holding a staff role)."""
+    variables = {"password": PASSWORD, "enrolmentCode": enrolment_code}
+    begun = (await gql.execute(BEGIN_TOTP, variables, token=user.token))["beginTotpEnrolment"]
     assert begun["__typename"] == "TotpEnrolment", begun
     confirmed = (
         await gql.execute(CONFIRM_TOTP, {"code": totp_code(begun["secret"])}, token=user.token)
@@ -79,10 +81,11 @@ async def grant(services: Services, handle: str, *roles: str) -> None:
 
 
 async def make_staff(gql: GraphQLClient, services: Services, handle: str, *roles: str) -> Staff:
-    """A signed-up account holding `roles`, with TOTP on and a session that proved it."""
+    """A signed-up account holding `roles`, with TOTP on and a session that proved it. TOTP
+    comes first: once the account holds a staff role, enrolling needs an ADMIN's code."""
     user = await sign_up(gql, handle)
-    await grant(services, handle, *roles)
     secret, codes = await enrol_totp(gql, user)
+    await grant(services, handle, *roles)
     return Staff(
         id=user.id, handle=user.handle, token=user.token, secret=secret, recovery_codes=codes
     )

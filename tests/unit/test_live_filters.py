@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from subscriptions.events import LiveEvent
-from subscriptions.live import ViewerGraph, post_changes, revokes
+from subscriptions.live import ViewerGraph, closing, post_changes, revokes
 
 
 def _created(
@@ -61,14 +63,33 @@ def test_post_changes_match_one_post() -> None:
     assert not accepts(_created(7, author=1))
 
 
-def test_revocation_matches_only_the_connections_session() -> None:
+def test_a_session_change_matches_only_the_sessions_it_names() -> None:
     check = revokes(account_id=1, session_id=10)
 
-    assert check(LiveEvent(1, "sessions.revoked", {"account_id": 1, "session_ids": [10, 11]}))
-    assert not check(LiveEvent(2, "sessions.revoked", {"account_id": 1, "session_ids": [11]}))
+    assert check(_credentials(1, 1, "session", session_ids=[10, 11]))
+    assert not check(_credentials(2, 1, "session", session_ids=[11]))
     assert not revokes(account_id=None, session_id=None)(
-        LiveEvent(3, "sessions.revoked", {"account_id": 1, "session_ids": [10]})
+        _credentials(3, 1, "session", session_ids=[10])
     )
+    # Events written before `credentials.changed` existed, read back on catch-up.
+    assert check(LiveEvent(4, "sessions.revoked", {"account_id": 1, "session_ids": [10]}))
+    assert closing(_credentials(5, 1, "session", session_ids=[10])).reason == "Session revoked"
+
+
+@pytest.mark.parametrize("kind", ["role", "second_factor", "suspension", "password"])
+def test_any_other_credentials_change_matches_every_session_of_the_account(kind: str) -> None:
+    mine, theirs = _credentials(1, 1, kind), _credentials(2, 2, kind)
+
+    assert revokes(account_id=1, session_id=10)(mine)
+    assert revokes(account_id=1, session_id=11)(mine)
+    assert not revokes(account_id=1, session_id=10)(theirs)
+    assert not revokes(account_id=None, session_id=None)(mine)
+    closed = closing(mine)
+    assert (closed.code, closed.reason) == (4403, "Credentials changed; reconnect")
+
+
+def _credentials(seq: int, account_id: int, kind: str, **extra: object) -> LiveEvent:
+    return LiveEvent(seq, "credentials.changed", {"account_id": account_id, "kind": kind, **extra})
 
 
 def test_live_events_survive_the_wire() -> None:

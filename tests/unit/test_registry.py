@@ -134,6 +134,7 @@ def test_the_loaders_callers_use_are_declared() -> None:
         "accounts_by_id",
         "visible_posts_by_id",
         "liked_by_viewer",
+        "visible_reply_counts",
         "followed_by_viewer",
         "prices_by_id",
         "lines_by_invoice",

@@ -13,8 +13,8 @@ from app.schema import build_schema
 from models.errors import DomainError
 from models.ids import global_id
 from models.integrations import catalogue, signing, urls
-from models.integrations.exports import neutralise
 from models.integrations.retry import RetryPolicy
+from models.text import neutralise
 from resolvers.paging import global_id as api_global_id
 
 

