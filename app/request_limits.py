@@ -102,8 +102,9 @@ async def _refuse(send: Send, status: int, code: str, what: str, limit: int) -> 
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                # Whatever of the body is unread stays unread: the connection is not reused.
-                (b"connection", b"close"),
+                # No "connection: close": closing while the client still sends would reset
+                # the connection before it reads this answer. uvicorn discards the rest of
+                # the body (unparsed, unstored) and keeps the connection.
             ],
         }
     )
