@@ -6,7 +6,8 @@
   is read only up to the limit, then refused;
 - the rate of /graphql requests per client address (`requests.ip`): 429 with Retry-After.
 
-Refusals are GraphQL-shaped (`{"errors": [{"message", "extensions": {"code"}}]}`) and
+Refusals are GraphQL-shaped (`{"errors": [{"message", "extensions": {"code"}}]}`), but
+on Stripe's endpoint shaped like its other answers (`{"error": {"code", "message"}}`), and
 counted in `chirp_rate_limited_total{limit}`."""
 
 from __future__ import annotations
@@ -44,12 +45,12 @@ class RequestLimits:
             return
         path: str = scope["path"]
         if len(scope.get("query_string", b"")) > self.max_query_string:
-            await _refuse(send, 414, "URI_TOO_LONG", "query_string", self.max_query_string)
+            await _refuse(send, path, 414, "URI_TOO_LONG", "query_string", self.max_query_string)
             return
         limit = self.max_bodies.get(path, self.max_body)
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, 413, "PAYLOAD_TOO_LARGE", "body", limit)
+            await _refuse(send, path, 413, "PAYLOAD_TOO_LARGE", "body", limit)
             return
         if path == "/graphql":
             throttle = self.runtime.throttle
@@ -83,18 +84,21 @@ class RequestLimits:
         except BodyTooLarge:
             if started:  # too late for a status: the connection just ends
                 raise
-            await _refuse(send, 413, "PAYLOAD_TOO_LARGE", "body", limit)
+            await _refuse(send, scope["path"], 413, "PAYLOAD_TOO_LARGE", "body", limit)
 
 
-async def _refuse(send: Send, status: int, code: str, what: str, limit: int) -> None:
+async def _refuse(send: Send, path: str, status: int, code: str, what: str, limit: int) -> None:
     metrics.RATE_LIMITED.labels(f"{what}_size").inc()
     message = {
         "body": f"The request body is over the limit of {limit} bytes.",
         "query_string": f"The query string is over the limit of {limit} bytes; use POST.",
     }[what]
-    body = json.dumps(
-        {"errors": [{"message": message, "extensions": {"code": code, "limit": limit}}]}
-    ).encode()
+    shaped: dict[str, object] = (
+        {"error": {"code": code, "message": message}}
+        if path == stripe_webhooks.PATH
+        else {"errors": [{"message": message, "extensions": {"code": code, "limit": limit}}]}
+    )
+    body = json.dumps(shaped).encode()
     await send(
         {
             "type": "http.response.start",
