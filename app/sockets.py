@@ -3,12 +3,12 @@ with HTTP 429 and Retry-After before the handshake completes) and per account (c
 4029 at `connection_init`), messages per connection (4029) and their size (1009), and the
 length of each operation's document.
 
-Each socket's message count lives in this process's memory: a connection lives in one
-process. The connection counts are shared through Redis like every other rule."""
+Each socket's message count lives on the socket (`Throttle.local_counter`): a connection
+lives in one process. The connection counts are shared through Redis like every other
+rule."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator
 from json import JSONDecodeError
 from typing import Any
@@ -93,14 +93,14 @@ class LimitedWebSocket(ASGIWebSocketAdapter):
 
     def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
         super().__init__(view, request, response)
-        self.runtime: Runtime = view.runtime
-        self.key = uuid.uuid4().hex
+        self.messages = view.runtime.throttle.local_counter(MESSAGES)
 
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
-        limit = self.runtime.settings.ws_max_message_bytes
-        throttle = self.runtime.throttle
+        # The view is ChirpGraphQL (app/view.py), which strawberry types as its base class.
+        runtime: Runtime = self.view.runtime  # type: ignore[attr-defined]
+        limit = runtime.settings.ws_max_message_bytes
         try:
             while self.ws.application_state != WebSocketState.DISCONNECTED:
                 text = await self.ws.receive_text()
@@ -108,9 +108,9 @@ class LimitedWebSocket(ASGIWebSocketAdapter):
                     metrics.RATE_LIMITED.labels("ws_message_size").inc()
                     await self.close(CLOSE_TOO_BIG, f"Messages are limited to {limit} bytes")
                     return
-                verdict = await throttle.hit(MESSAGES, self.key, local=True)
+                verdict = self.messages.hit()
                 if not verdict.allowed:
-                    refused = throttle.refusal(MESSAGES, verdict)
+                    refused = runtime.throttle.refusal(MESSAGES, verdict)
                     reason = f"Too many messages; retry in {refused.retry_after} s"
                     await self.close(CLOSE_RATE_LIMITED, reason)
                     return

@@ -101,32 +101,32 @@ class Throttle:
     def rule(self, name: str) -> RateLimitItem:
         return self.rules[name]
 
-    async def hit(self, name: str, *key: str, cost: int = 1, local: bool = False) -> Verdict:
+    async def hit(self, name: str, *key: str, cost: int = 1) -> Verdict:
         """Count `cost` against `name` for `key`; `allowed` is False (and nothing is counted)
         when that would go over the limit of any of the rule's windows."""
         windows, ids = self.windows[name], (name, *key)
         if len(windows) == 1:
             item = windows[0]
             if cost > item.amount:
-                stats = await self._stats(item, ids, local)
+                stats = await self._stats(item, ids)
                 return Verdict(False, item.amount, stats.remaining, time.time() + item.get_expiry())
-            allowed = await self._run(lambda lim: lim.hit(item, *ids, cost=cost), local)
-            stats = await self._stats(item, ids, local)
+            allowed = await self._run(lambda lim: lim.hit(item, *ids, cost=cost))
+            stats = await self._stats(item, ids)
             return Verdict(allowed, item.amount, stats.remaining, stats.reset_time)
         # Several windows: count in none unless every one has room. Each window's hit is
         # atomic, so none overshoots; a hit that loses a race on a later window stays counted
         # in the earlier ones, which errs towards refusing.
         for item in windows:
-            if cost > item.amount or not await self._test(item, ids, cost, local):
-                return await self._verdict(name, ids, local, allowed=False)
+            if cost > item.amount or not await self._test(item, ids, cost):
+                return await self._verdict(name, ids, allowed=False)
         for item in windows:
-            if not await self._hit(item, ids, cost, local):
-                return await self._verdict(name, ids, local, allowed=False)
-        return await self._verdict(name, ids, local, allowed=True)
+            if not await self._hit(item, ids, cost):
+                return await self._verdict(name, ids, allowed=False)
+        return await self._verdict(name, ids, allowed=True)
 
-    async def check(self, name: str, *key: str, cost: int = 1, local: bool = False) -> Verdict:
+    async def check(self, name: str, *key: str, cost: int = 1) -> Verdict:
         """`hit`, raising RateLimited when over the limit."""
-        verdict = await self.hit(name, *key, cost=cost, local=local)
+        verdict = await self.hit(name, *key, cost=cost)
         if not verdict.allowed:
             raise self.refusal(name, verdict)
         return verdict
@@ -138,19 +138,22 @@ class Throttle:
 
     async def peek(self, name: str, *key: str) -> Verdict:
         """The rule's state for `key` without counting anything."""
-        return await self._verdict(name, (name, *key), False, allowed=None)
+        return await self._verdict(name, (name, *key), allowed=None)
 
     async def clear(self, name: str, *key: str) -> None:
         ids = (name, *key)
         for item in self.windows[name]:
             await self._clear(item, ids)
 
-    async def _verdict(
-        self, name: str, ids: tuple[str, ...], local: bool, *, allowed: bool | None
-    ) -> Verdict:
+    def local_counter(self, name: str) -> LocalCounter:
+        """The rule's windows for one key that lives in this process only (a WebSocket
+        connection), counted on the key's owner rather than in a storage."""
+        return LocalCounter(self.windows[name])
+
+    async def _verdict(self, name: str, ids: tuple[str, ...], *, allowed: bool | None) -> Verdict:
         """The state of every window of a rule: the fewest remaining, and when the fullest
         one has room again. `allowed=None`: whether one more hit would pass."""
-        stats = [(item, await self._stats(item, ids, local)) for item in self.windows[name]]
+        stats = [(item, await self._stats(item, ids)) for item in self.windows[name]]
         item, tightest = min(stats, key=lambda pair: pair[1].remaining)
         full = [s.reset_time for _, s in stats if s.remaining <= 0]
         reset_at = max(full) if full else tightest.reset_time
@@ -158,24 +161,20 @@ class Throttle:
             allowed = not full
         return Verdict(allowed, item.amount, tightest.remaining, reset_at)
 
-    async def _stats(self, item: RateLimitItem, ids: tuple[str, ...], local: bool) -> WindowStats:
-        return await self._run(lambda lim: lim.get_window_stats(item, *ids), local)
+    async def _stats(self, item: RateLimitItem, ids: tuple[str, ...]) -> WindowStats:
+        return await self._run(lambda lim: lim.get_window_stats(item, *ids))
 
-    async def _test(
-        self, item: RateLimitItem, ids: tuple[str, ...], cost: int, local: bool
-    ) -> bool:
-        return await self._run(lambda lim: lim.test(item, *ids, cost=cost), local)
+    async def _test(self, item: RateLimitItem, ids: tuple[str, ...], cost: int) -> bool:
+        return await self._run(lambda lim: lim.test(item, *ids, cost=cost))
 
-    async def _hit(self, item: RateLimitItem, ids: tuple[str, ...], cost: int, local: bool) -> bool:
-        return await self._run(lambda lim: lim.hit(item, *ids, cost=cost), local)
+    async def _hit(self, item: RateLimitItem, ids: tuple[str, ...], cost: int) -> bool:
+        return await self._run(lambda lim: lim.hit(item, *ids, cost=cost))
 
     async def _clear(self, item: RateLimitItem, ids: tuple[str, ...]) -> None:
-        await self._run(lambda lim: lim.clear(item, *ids), False)
+        await self._run(lambda lim: lim.clear(item, *ids))
 
-    async def _run(
-        self, call: Callable[[SlidingWindowCounterRateLimiter], Awaitable[T]], local: bool = False
-    ) -> T:
-        if self._shared is not None and not local and time.monotonic() >= self._shared_back_at:
+    async def _run(self, call: Callable[[SlidingWindowCounterRateLimiter], Awaitable[T]]) -> T:
+        if self._shared is not None and time.monotonic() >= self._shared_back_at:
             try:
                 return await call(self._shared)
             except Exception as exc:  # any storage failure: count in memory meanwhile
@@ -198,6 +197,59 @@ class Throttle:
             close = getattr(getattr(storage, "bridge", None), "storage", None)
             if close is not None and hasattr(close, "aclose"):
                 await close.aclose()
+
+
+class LocalCounter:
+    """The sliding-window counter `limits` keeps, for one key that lives in this process only
+    (a WebSocket connection): three numbers per window on the key's owner, where the storage
+    would hold a key, a lock and an expiry for every connection."""
+
+    __slots__ = ("_state", "_windows")
+
+    def __init__(self, windows: tuple[RateLimitItem, ...]) -> None:
+        self._windows = windows
+        # Per window: its number (time // length), the previous window's count, the current's.
+        self._state = [(0, 0, 0)] * len(windows)
+
+    def hit(self) -> Verdict:
+        """Count one; `allowed` is False (and nothing is counted) when a window is full."""
+        now = time.time()
+        rolled, free_at, remaining = [], [], []
+        for item, state in zip(self._windows, self._state, strict=True):
+            at, previous, current = _roll(now, item, *state)
+            length = item.get_expiry()
+            count = math.floor(previous * (1 - (now % length) / length) + current)
+            rolled.append((at, previous, current))
+            remaining.append(item.amount - count - 1)
+            if count + 1 > item.amount:
+                free_at.append(_free_at(item, at, previous, current))
+        if free_at:
+            self._state = rolled
+            return Verdict(False, self._windows[0].amount, 0, max(free_at))
+        self._state = [(at, previous, current + 1) for at, previous, current in rolled]
+        return Verdict(True, self._windows[0].amount, min(remaining), now)
+
+
+def _roll(
+    now: float, item: RateLimitItem, number: int, previous: int, current: int
+) -> tuple[int, int, int]:
+    """A window's state at `now`: a new window starts with the last one's count as its
+    previous (none if more than one has passed)."""
+    at = int(now // item.get_expiry())
+    if at == number:
+        return number, previous, current
+    return at, current if at == number + 1 else 0, 0
+
+
+def _free_at(item: RateLimitItem, at: int, previous: int, current: int) -> float:
+    """When a full window has room for one more hit: once the weighted count of the
+    previous window has decayed enough (after the next window starts, if the current one is
+    full by itself)."""
+    length = item.get_expiry()
+    if current + 1 > item.amount:
+        # From the next window on, this one's count is the decaying previous one.
+        return (at + 1 + 1 - (item.amount - 1) / current) * length
+    return (at + 1 - (item.amount - 1 - current) / previous) * length
 
 
 def _limits_uri(redis_url: str) -> str:

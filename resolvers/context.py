@@ -78,8 +78,9 @@ class Context:
     _roles: frozenset[Role] | None = field(default=None, repr=False)
     _stored_roles: frozenset[Role] | None = field(default=None, repr=False)
     audited_reads: set[tuple[str, str, str]] = field(default_factory=set, repr=False)
-    # Rate-limit rules already charged for this operation's fields (schema/core/limits.py).
-    rate_limits_charged: set[str] = field(default_factory=set, repr=False)
+    # Rate-limit rules already charged for this operation's fields (schema/core/limits.py);
+    # made on first use: an idle subscription's context should not carry an empty set.
+    rate_limits_charged: set[str] | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -103,7 +104,7 @@ class Context:
             _roles=None,
             _stored_roles=None,
             audited_reads=set(),
-            rate_limits_charged=set(),
+            rate_limits_charged=None,
         )
 
     def reset_loaders(self) -> None:

@@ -46,8 +46,11 @@ class RateLimit(FieldExtension):
     ) -> Any:
         ctx: Context = info.context
         key = self._key(ctx)
-        if key is not None and self.rule not in ctx.rate_limits_charged:
-            ctx.rate_limits_charged.add(self.rule)
+        charged = ctx.rate_limits_charged
+        if charged is None:
+            charged = ctx.rate_limits_charged = set()
+        if key is not None and self.rule not in charged:
+            charged.add(self.rule)
             # strawberry's Info hides the parent type and the fragments graphql-core has.
             raw: GraphQLResolveInfo[Any] = info._raw_info
             await ctx.runtime.throttle.check(self.rule, key, cost=self._fields_covered(raw))

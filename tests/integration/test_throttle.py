@@ -60,10 +60,16 @@ async def test_a_rule_of_several_windows_locks_out_for_longer_once_a_longer_one_
     store: str,
 ) -> None:
     limiter = throttle(store)
+    local = limiter.local_counter("backoff")  # the same windows, counted on their owner
     first = [await limiter.hit("backoff", "mallory") for _ in range(3)]
+    first_local = [local.hit() for _ in range(3)]
     await asyncio.sleep(2.1)  # the short window has room again; the minute has one left
     second = [await limiter.hit("backoff", "mallory") for _ in range(2)]
+    second_local = [local.hit() for _ in range(2)]
 
+    assert [v.allowed for v in first_local] == [True, True, False]
+    assert [v.allowed for v in second_local] == [True, False]
+    assert first_local[-1].retry_after <= 2 < second_local[-1].retry_after
     assert [v.allowed for v in first] == [True, True, False]
     assert first[-1].retry_after <= 2  # the short window is full: a short wait
     assert [v.allowed for v in second] == [True, False]
@@ -76,19 +82,17 @@ async def test_a_rule_of_several_windows_locks_out_for_longer_once_a_longer_one_
     await limiter.aclose()
 
 
-async def test_local_counts_stay_in_this_process_even_with_redis() -> None:
-    if "redis" not in STORES:
-        pytest.fail("Redis must answer on 127.0.0.1:6379 for this test")
-    prefix = f"chirp-test-{uuid.uuid4().hex[:8]}"
-    one = Throttle(RULES, redis_url=REDIS_URL, prefix=prefix)
-    two = Throttle(RULES, redis_url=REDIS_URL, prefix=prefix)
-    used = [(await one.hit("login", "socket-1", local=True)).allowed for _ in range(4)]
-    elsewhere = await two.hit("login", "socket-1", local=True)
+async def test_a_local_counter_counts_a_rule_on_its_owner() -> None:
+    limiter = Throttle(RULES, redis_url=REDIS_URL, prefix=f"chirp-test-{uuid.uuid4().hex[:8]}")
+    socket, other = limiter.local_counter("login"), limiter.local_counter("login")
+    verdicts = [socket.hit() for _ in range(4)]
 
-    assert used == [True, True, True, False]
-    assert elsewhere.allowed
-    await one.aclose()
-    await two.aclose()
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+    assert [v.remaining for v in verdicts] == [2, 1, 0, 0]
+    assert 1 <= verdicts[-1].retry_after <= 15 * 60
+    assert other.hit().allowed  # another owner, another count
+    assert (await limiter.peek("login")).remaining == 3  # nothing went to the storage
+    await limiter.aclose()
 
 
 async def test_two_limiters_on_one_redis_share_their_counts() -> None:
