@@ -56,9 +56,14 @@ async def _hash(work: Callable[..., T], *args: object) -> T:
             HASHING_BUSY, 1, "The server is busy checking passwords; try again in a second."
         )
     try:
-        return await asyncio.get_running_loop().run_in_executor(_HASHING, work, *args)
-    finally:
+        job = _HASHING.submit(work, *args)
+    except BaseException:
         _ADMITTED.release()
+        raise
+    # Freed when the computation ends (or is cancelled before it starts), not when its
+    # caller stops waiting: a caller that went away leaves its hash running.
+    job.add_done_callback(lambda _: _ADMITTED.release())
+    return await asyncio.wrap_future(job)
 
 
 def verify_password(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
