@@ -126,8 +126,11 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> int:
         app,
         host=host or settings.host,
         port=port or settings.port,
-        proxy_headers=True,
+        # The client address comes from X-Forwarded-For only behind TRUSTED_PROXIES
+        # (app.middleware.ClientAddress), not from uvicorn's own reading of it.
+        proxy_headers=False,
         ws="websockets-sansio",
+        ws_max_size=settings.ws_max_message_bytes,
         # Compression state costs ~100 KiB per idle connection; events are small.
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=20,

@@ -14,6 +14,7 @@ from app import health, invoice_files, stripe_webhooks
 from app.middleware import BearerAuth, ClientAddress, RequestId
 from app.observe import Observe
 from app.probes import describe_build
+from app.request_limits import RequestLimits
 from app.runtime import build_services, running
 from app.schema import build_schema
 from app.settings import Settings
@@ -66,6 +67,8 @@ def create_app(settings: Settings) -> Starlette:
                 expose_headers=["x-request-id"],
                 max_age=600,
             ),
+            # Inside CORS, so that browsers may read its 413, 414 and 429 answers.
+            Middleware(RequestLimits, runtime=services.runtime),
             Middleware(BearerAuth, runtime=services.runtime),
         ],
         lifespan=lifespan,

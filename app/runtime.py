@@ -19,7 +19,7 @@ from app.jobs import BrokerServices, JobQueue, Webhooks, create_broker
 from app.mail import create_mail_sender
 from app.periodic import Periodic
 from app.probes import Probes
-from app.settings import Settings
+from app.settings import DEFAULT_RATE_LIMITS, Settings
 from app.worker import Worker
 from models.accounts.passwords import make_hasher
 from models.billing import catalogue
@@ -101,7 +101,9 @@ def build_services(settings: Settings) -> Services:
         probes=probes,
         billing=billing,
         throttle=Throttle(
-            settings.rate_limits, redis_url=settings.redis_url, prefix=settings.redis_prefix
+            {**DEFAULT_RATE_LIMITS, **settings.rate_limits},
+            redis_url=settings.redis_url,
+            prefix=settings.redis_prefix,
         ),
     )
     jobs_services = BrokerServices(broker)

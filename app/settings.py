@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from limits import parse as parse_rate
+from limits import parse_many as parse_rate
 
 Environment = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
@@ -25,10 +25,32 @@ PLACEHOLDER_STRIPE_KEY = "sk_test_chirp_local"
 PLACEHOLDER_STRIPE_WEBHOOK_SECRET = "whsec_chirp_local_development"  # noqa: S105
 
 
-# Rate limits (docs/operations.md): rule name -> rate, each overridable by the environment
-# variable RATE_LIMIT_<NAME> (the name upper-cased, dots as underscores), e.g.
-# RATE_LIMIT_LOGIN_ACCOUNT_IP="5/15 minutes".
-DEFAULT_RATE_LIMITS: dict[str, str] = {}
+# Rate limits (docs/operations.md#rate-limits): rule name -> rate, each overridable by the
+# environment variable RATE_LIMIT_<NAME> (the name upper-cased, dots as underscores), e.g.
+# RATE_LIMIT_LOGIN_ACCOUNT_IP="5/15 minutes". Several windows separated by ";" must all have
+# room: each longer one, once full, locks out for longer (a growing back-off).
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    # Failed log-ins (wrong password) per account and client address (IPv6 by /64); the
+    # right password clears them. A refused attempt never reaches the password check.
+    "login.account_ip": "5/15 minutes;10/hour;20/day",
+    # Failed log-ins per client address, whatever the account (credential stuffing).
+    "login.ip": "20/15 minutes;100/day",
+    # Failed log-ins per account, whatever the address; an address that has logged in to
+    # the account before is not held back by it, so a flood cannot lock the owner out.
+    "login.account": "20/hour;100/day",
+    # Attempts, each aliased field counting as one.
+    "sign_up.ip": "10/hour;30/day",
+    "posts.account": "20/minute;300/hour",
+    "follows.account": "30/minute;400/day",
+    "reports.account": "20/hour;100/day",
+    # HTTP requests to /graphql per client address (refused whole: 429).
+    "requests.ip": "1200/minute",
+    # WebSocket connections opened per client address (429 before the handshake completes)
+    # and per account (closed with 4429 at connection_init); messages per connection (4429).
+    "ws_connect.ip": "60/minute",
+    "ws_connect.account": "30/minute",
+    "ws_messages.connection": "120/minute",
+}
 
 
 class SettingsError(ValueError):
@@ -96,6 +118,13 @@ class Settings:
     # Peers whose X-Forwarded-For is believed (addresses or networks, e.g. 10.0.0.0/8): the
     # client IP that limits and audit entries see comes from that header only behind them.
     trusted_proxies: tuple[str, ...] = ()
+    # Request limits (docs/operations.md#rate-limits): bodies (413), query strings (414),
+    # GraphQL documents (in characters; comments count) and WebSocket messages (1009).
+    max_body_bytes: int = 256 * 1024
+    max_webhook_body_bytes: int = 1024 * 1024
+    max_query_string_bytes: int = 32 * 1024
+    max_query_length: int = 32 * 1024
+    ws_max_message_bytes: int = 64 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -161,6 +190,18 @@ class Settings:
                     f"{rate_limit_variable(name)} must be a rate such as '5/15 minutes', "
                     f"not {rate!r}"
                 ) from exc
+        sizes = (
+            self.max_body_bytes,
+            self.max_webhook_body_bytes,
+            self.max_query_string_bytes,
+            self.max_query_length,
+            self.ws_max_message_bytes,
+        )
+        if min(sizes) < 1024:
+            raise SettingsError(
+                "MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES, MAX_QUERY_STRING_BYTES, "
+                "GRAPHQL_MAX_QUERY_LENGTH and WS_MAX_MESSAGE_BYTES must be at least 1024"
+            )
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)
@@ -252,6 +293,11 @@ class Settings:
             trusted_proxies=tuple(
                 p.strip() for p in env.get("TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 256 * 1024),
+            max_webhook_body_bytes=_int(env, "MAX_WEBHOOK_BODY_BYTES", 1024 * 1024),
+            max_query_string_bytes=_int(env, "MAX_QUERY_STRING_BYTES", 32 * 1024),
+            max_query_length=_int(env, "GRAPHQL_MAX_QUERY_LENGTH", 32 * 1024),
+            ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", 64 * 1024),
         ).check()
 
 

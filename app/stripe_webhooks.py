@@ -27,8 +27,6 @@ from telemetry import metrics
 log = logging.getLogger("chirp.billing.webhooks")
 
 PATH = "/webhooks/stripe"
-# Stripe's events are a few kilobytes; anything far larger is not one.
-MAX_BODY = 256 * 1024
 ATTEMPTS = 5
 # SQLSTATEs of a transaction that lost a race and may simply run again.
 _RETRYABLE = {"40001", "40P01"}
@@ -41,12 +39,12 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-async def _raw_body(request: Request) -> bytes | None:
-    """The body exactly as sent (the signature covers these bytes), or None past MAX_BODY."""
+async def _raw_body(request: Request, limit: int) -> bytes | None:
+    """The body exactly as sent (the signature covers these bytes), or None past `limit`."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
@@ -103,11 +101,12 @@ class StripeWebhookEndpoint:
         if not header:
             return _error(400, "INVALID_SIGNATURE", "The Stripe-Signature header is missing.")
         try:
-            body = await _raw_body(request)
+            body = await _raw_body(request, settings.max_webhook_body_bytes)
         except ClientDisconnect:
             return _error(400, "INVALID_PAYLOAD", "The request body was cut off.")
         if body is None:
-            return _error(413, "PAYLOAD_TOO_LARGE", f"A Stripe event is under {MAX_BODY} bytes.")
+            limit = settings.max_webhook_body_bytes
+            return _error(413, "PAYLOAD_TOO_LARGE", f"A Stripe event is under {limit} bytes.")
         try:
             stripe.Webhook.construct_event(
                 body,

@@ -1,5 +1,6 @@
-"""The GraphQL endpoint: context per request, WebSocket authentication, and the
-GraphQL-over-HTTP media type with the status codes its specification gives."""
+"""The GraphQL endpoint: context per request, WebSocket authentication and limits
+(`app/sockets.py`), and the GraphQL-over-HTTP media type with the status codes its
+specification gives."""
 
 from __future__ import annotations
 
@@ -18,8 +19,16 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.unset import UNSET
 
 from app.middleware import bearer_token
+from app.sockets import (
+    LimitedTransportWS,
+    LimitedWebSocket,
+    count_connection,
+    query_too_long,
+    refuse_connection,
+)
 from models.accounts import actions as accounts
 from resolvers.context import Context, Runtime
 
@@ -28,6 +37,9 @@ JSON = "application/json"
 
 
 class ChirpGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = LimitedWebSocket  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = LimitedTransportWS
+
     def __init__(self, schema: BaseSchema, runtime: Runtime) -> None:
         settings = runtime.settings
         super().__init__(
@@ -40,6 +52,13 @@ class ChirpGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.runtime = runtime
+
+    async def run(  # type: ignore[override]
+        self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Any:
+        if isinstance(request, WebSocket) and await refuse_connection(self.runtime, request):
+            return request
+        return await super().run(request, context, root_value)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -66,6 +85,7 @@ class ChirpGraphQL(GraphQL[Context, None]):
                 auth = await accounts.authenticate(session, token=token)
         if auth is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        await count_connection(self.runtime, auth.account.id)
         context.viewer, context.session_id = auth.account, auth.session_id
         context.second_factor = auth.second_factor
         return {"viewer": auth.account.handle}
@@ -73,6 +93,12 @@ class ChirpGraphQL(GraphQL[Context, None]):
     async def execute_single(  # type: ignore[override]
         self, *args: Any, **kwargs: Any
     ) -> ExecutionResult:
+        # Parsing costs time in the document's length, comments included (which the token
+        # limit does not count): a longer one is refused before it is parsed.
+        query = getattr(kwargs.get("request_data"), "query", None)
+        limit = self.runtime.settings.max_query_length
+        if isinstance(query, str) and len(query) > limit:
+            return PreExecutionError(data=None, errors=[query_too_long(len(query), limit)])
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:

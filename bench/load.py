@@ -324,6 +324,8 @@ def spawned_servers(
         "CHIRP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
         "PORT": str(graphql_port),
+        # Every request comes from this one address.
+        "RATE_LIMIT_REQUESTS_IP": "100000000/minute",
     }
     if db_pool_size is not None:
         env["DB_POOL_SIZE"] = str(db_pool_size)  # Chirp's setting; plain.py reads it too

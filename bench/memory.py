@@ -67,6 +67,8 @@ def chirp_server(
             "DATABASE_URL": url,
             "CHIRP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
+            # Every socket comes from this one address.
+            "RATE_LIMIT_WS_CONNECT_IP": "1000000/minute",
         }
         chirp = [sys.executable, "-m", "app.cli"]  # this checkout's code (cwd=ROOT)
         if database_url is None:

@@ -11,6 +11,8 @@ TOP_LEVEL_CODES = frozenset(
         "BAD_USER_INPUT",
         "RATE_LIMITED",
         "QUERY_TOO_COSTLY",
+        "PAYLOAD_TOO_LARGE",
+        "URI_TOO_LONG",
         "INTERNAL_SERVER_ERROR",
     }
 )

@@ -2,13 +2,18 @@
 every process shares them) and in process memory on the embedded default.
 
 Built on the `limits` library's sliding-window counters (constant memory per key, whatever
-the cost charged). A rule is a name and a rate such as "5/15 minutes"; the key says whom it
-counts (an account, an IP group, a pair of them). Callers decide what a hit is: an attempt,
-a failure, or the cost of an operation (`cost=`).
+the cost charged). A rule is a name and a rate such as "5/15 minutes", or several windows
+that must all have room ("5/15 minutes; 10/hour; 20/day": a growing back-off, since each
+longer window locks out for longer once it fills); the key says whom it counts (an account,
+an IP group, a pair of them). Callers decide what a hit is: an attempt, a failure, or the
+cost of an operation (`cost=`). A key that lives in one process only (a WebSocket
+connection) is counted in that process's memory (`local=True`), never in Redis.
 
 If Redis fails, counting falls back to this process's memory (limits still hold per
-process) and `chirp_rate_limit_storage_errors_total` counts the fallbacks: an outage of the
-counters never refuses honest traffic wholesale, nor lets it through unlimited."""
+process) for STORAGE_RETRY_SECONDS before Redis is tried again, and
+`chirp_rate_limit_storage_errors_total` counts the failed calls: an outage of the counters
+never refuses honest traffic wholesale, nor lets it through unlimited, nor slows every
+request by a failed call."""
 
 from __future__ import annotations
 
@@ -20,13 +25,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, WindowStats, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from telemetry import metrics
 
 log = logging.getLogger("chirp.throttle")
+# After a failed Redis call, counts stay in process memory this long before Redis is tried
+# again.
+STORAGE_RETRY_SECONDS = 5.0
 T = TypeVar("T")
 
 
@@ -70,9 +78,14 @@ class Throttle:
     def __init__(
         self, rules: Mapping[str, str], *, redis_url: str | None = None, prefix: str = "chirp"
     ) -> None:
-        self.rules: dict[str, RateLimitItem] = {name: parse(rate) for name, rate in rules.items()}
+        self.windows: dict[str, tuple[RateLimitItem, ...]] = {
+            name: tuple(parse_many(rate)) for name, rate in rules.items()
+        }
+        # Each rule's first window: the rate a single-window rule is.
+        self.rules: dict[str, RateLimitItem] = {name: w[0] for name, w in self.windows.items()}
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._shared: SlidingWindowCounterRateLimiter | None = None
+        self._shared_back_at = 0.0  # time.monotonic() when Redis may be tried again
         self._storage: Storage | None = None
         if redis_url:
             self._storage = RedisStorage(
@@ -90,40 +103,90 @@ class Throttle:
 
     async def hit(self, name: str, *key: str, cost: int = 1) -> Verdict:
         """Count `cost` against `name` for `key`; `allowed` is False (and nothing is counted)
-        when that would go over the limit."""
-        item, ids = self.rules[name], (name, *key)
-        if cost > item.amount:
-            stats = await self._run(lambda lim: lim.get_window_stats(item, *ids))
-            return Verdict(False, item.amount, stats.remaining, time.time() + item.get_expiry())
-        allowed = await self._run(lambda lim: lim.hit(item, *ids, cost=cost))
-        stats = await self._run(lambda lim: lim.get_window_stats(item, *ids))
-        return Verdict(allowed, item.amount, stats.remaining, stats.reset_time)
+        when that would go over the limit of any of the rule's windows."""
+        windows, ids = self.windows[name], (name, *key)
+        if len(windows) == 1:
+            item = windows[0]
+            if cost > item.amount:
+                stats = await self._stats(item, ids)
+                return Verdict(False, item.amount, stats.remaining, time.time() + item.get_expiry())
+            allowed = await self._run(lambda lim: lim.hit(item, *ids, cost=cost))
+            stats = await self._stats(item, ids)
+            return Verdict(allowed, item.amount, stats.remaining, stats.reset_time)
+        # Several windows: count in none unless every one has room. Each window's hit is
+        # atomic, so none overshoots; a hit that loses a race on a later window stays counted
+        # in the earlier ones, which errs towards refusing.
+        for item in windows:
+            if cost > item.amount or not await self._test(item, ids, cost):
+                return await self._verdict(name, ids, allowed=False)
+        for item in windows:
+            if not await self._hit(item, ids, cost):
+                return await self._verdict(name, ids, allowed=False)
+        return await self._verdict(name, ids, allowed=True)
 
     async def check(self, name: str, *key: str, cost: int = 1) -> Verdict:
         """`hit`, raising RateLimited when over the limit."""
         verdict = await self.hit(name, *key, cost=cost)
         if not verdict.allowed:
-            metrics.RATE_LIMITED.labels(name).inc()
-            raise RateLimited(name, verdict.retry_after)
+            raise self.refusal(name, verdict)
         return verdict
+
+    def refusal(self, name: str, verdict: Verdict) -> RateLimited:
+        """The error for a refused hit, counted in `chirp_rate_limited_total{limit}`."""
+        metrics.RATE_LIMITED.labels(name).inc()
+        return RateLimited(name, verdict.retry_after)
 
     async def peek(self, name: str, *key: str) -> Verdict:
         """The rule's state for `key` without counting anything."""
-        item, ids = self.rules[name], (name, *key)
-        stats = await self._run(lambda lim: lim.get_window_stats(item, *ids))
-        return Verdict(stats.remaining > 0, item.amount, stats.remaining, stats.reset_time)
+        return await self._verdict(name, (name, *key), allowed=None)
 
     async def clear(self, name: str, *key: str) -> None:
-        item, ids = self.rules[name], (name, *key)
+        ids = (name, *key)
+        for item in self.windows[name]:
+            await self._clear(item, ids)
+
+    def local_counter(self, name: str) -> LocalCounter:
+        """The rule's windows for one key that lives in this process only (a WebSocket
+        connection), counted on the key's owner rather than in a storage."""
+        return LocalCounter(self.windows[name])
+
+    async def _verdict(self, name: str, ids: tuple[str, ...], *, allowed: bool | None) -> Verdict:
+        """The state of every window of a rule: the fewest remaining, and when the fullest
+        one has room again. `allowed=None`: whether one more hit would pass."""
+        stats = [(item, await self._stats(item, ids)) for item in self.windows[name]]
+        item, tightest = min(stats, key=lambda pair: pair[1].remaining)
+        full = [s.reset_time for _, s in stats if s.remaining <= 0]
+        reset_at = max(full) if full else tightest.reset_time
+        if allowed is None:
+            allowed = not full
+        return Verdict(allowed, item.amount, tightest.remaining, reset_at)
+
+    async def _stats(self, item: RateLimitItem, ids: tuple[str, ...]) -> WindowStats:
+        return await self._run(lambda lim: lim.get_window_stats(item, *ids))
+
+    async def _test(self, item: RateLimitItem, ids: tuple[str, ...], cost: int) -> bool:
+        return await self._run(lambda lim: lim.test(item, *ids, cost=cost))
+
+    async def _hit(self, item: RateLimitItem, ids: tuple[str, ...], cost: int) -> bool:
+        return await self._run(lambda lim: lim.hit(item, *ids, cost=cost))
+
+    async def _clear(self, item: RateLimitItem, ids: tuple[str, ...]) -> None:
         await self._run(lambda lim: lim.clear(item, *ids))
 
     async def _run(self, call: Callable[[SlidingWindowCounterRateLimiter], Awaitable[T]]) -> T:
-        if self._shared is not None:
+        if self._shared is not None and time.monotonic() >= self._shared_back_at:
             try:
                 return await call(self._shared)
-            except Exception:  # any storage failure: count in memory meanwhile
+            except Exception as exc:  # any storage failure: count in memory meanwhile
                 metrics.RATE_LIMIT_STORAGE_ERRORS.inc()
-                log.warning("rate-limit storage failed; counting in process memory", exc_info=True)
+                # Not asked again for a while: during an outage each request would otherwise
+                # wait for its own failed calls (and write their tracebacks).
+                self._shared_back_at = time.monotonic() + STORAGE_RETRY_SECONDS
+                log.warning(
+                    "rate-limit storage failed (%s); counting in process memory for %ss",
+                    exc,
+                    STORAGE_RETRY_SECONDS,
+                )
         return await call(self._memory)
 
     async def aclose(self) -> None:
@@ -134,6 +197,59 @@ class Throttle:
             close = getattr(getattr(storage, "bridge", None), "storage", None)
             if close is not None and hasattr(close, "aclose"):
                 await close.aclose()
+
+
+class LocalCounter:
+    """The sliding-window counter `limits` keeps, for one key that lives in this process only
+    (a WebSocket connection): three numbers per window on the key's owner, where the storage
+    would hold a key, a lock and an expiry for every connection."""
+
+    __slots__ = ("_state", "_windows")
+
+    def __init__(self, windows: tuple[RateLimitItem, ...]) -> None:
+        self._windows = windows
+        # Per window: its number (time // length), the previous window's count, the current's.
+        self._state = [(0, 0, 0)] * len(windows)
+
+    def hit(self) -> Verdict:
+        """Count one; `allowed` is False (and nothing is counted) when a window is full."""
+        now = time.time()
+        rolled, free_at, remaining = [], [], []
+        for item, state in zip(self._windows, self._state, strict=True):
+            at, previous, current = _roll(now, item, *state)
+            length = item.get_expiry()
+            count = math.floor(previous * (1 - (now % length) / length) + current)
+            rolled.append((at, previous, current))
+            remaining.append(item.amount - count - 1)
+            if count + 1 > item.amount:
+                free_at.append(_free_at(item, at, previous, current))
+        if free_at:
+            self._state = rolled
+            return Verdict(False, self._windows[0].amount, 0, max(free_at))
+        self._state = [(at, previous, current + 1) for at, previous, current in rolled]
+        return Verdict(True, self._windows[0].amount, min(remaining), now)
+
+
+def _roll(
+    now: float, item: RateLimitItem, number: int, previous: int, current: int
+) -> tuple[int, int, int]:
+    """A window's state at `now`: a new window starts with the last one's count as its
+    previous (none if more than one has passed)."""
+    at = int(now // item.get_expiry())
+    if at == number:
+        return number, previous, current
+    return at, current if at == number + 1 else 0, 0
+
+
+def _free_at(item: RateLimitItem, at: int, previous: int, current: int) -> float:
+    """When a full window has room for one more hit: once the weighted count of the
+    previous window has decayed enough (after the next window starts, if the current one is
+    full by itself)."""
+    length = item.get_expiry()
+    if current + 1 > item.amount:
+        # From the next window on, this one's count is the decaying previous one.
+        return (at + 1 + 1 - (item.amount - 1) / current) * length
+    return (at + 1 - (item.amount - 1 - current) / previous) * length
 
 
 def _limits_uri(redis_url: str) -> str:

@@ -55,6 +55,7 @@ async def log_in(
         hasher=ctx.runtime.hasher,
         ttl=ctx.settings.session_ttl,
         attempt=attempt,
+        throttle=ctx.runtime.throttle,
     )
 
 

@@ -78,6 +78,9 @@ class Context:
     _roles: frozenset[Role] | None = field(default=None, repr=False)
     _stored_roles: frozenset[Role] | None = field(default=None, repr=False)
     audited_reads: set[tuple[str, str, str]] = field(default_factory=set, repr=False)
+    # Rate-limit rules already charged for this operation's fields (schema/core/limits.py);
+    # made on first use: an idle subscription's context should not carry an empty set.
+    rate_limits_charged: set[str] | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -96,7 +99,12 @@ class Context:
     def for_operation(self) -> Context:
         """A copy for one operation, with its own dataloaders."""
         return dataclasses.replace(
-            self, _loaders=None, _roles=None, _stored_roles=None, audited_reads=set()
+            self,
+            _loaders=None,
+            _roles=None,
+            _stored_roles=None,
+            audited_reads=set(),
+            rate_limits_charged=None,
         )
 
     def reset_for_event(self) -> None:

@@ -22,6 +22,7 @@ from app.settings import Settings
 from models.tables import metadata
 from tests.support.backends import Database, available_backends, create_database, drop_database
 from tests.support.graphql import GraphQLClient
+from tests.support.limits import RELAXED_RATE_LIMITS
 
 # Fixtures defined in support modules, usable by every test (not imported here: pytest must
 # import a plugin itself to rewrite its asserts).
@@ -70,6 +71,7 @@ def make_settings(database: Database, **overrides: Any) -> Settings:
         "cors_origins": ("https://app.example.com",),
         # Billing tests pass the `localstripe` fixture's api_base.
         "stripe_api_base": NO_STRIPE,
+        "rate_limits": RELAXED_RATE_LIMITS,
     }
     values.update(overrides)
     return Settings(**values)

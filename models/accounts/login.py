@@ -2,8 +2,9 @@
 
 The password is checked on the dedicated argon2 threads (`passwords`), with no database
 connection held and before the write transaction opens, so a log-in flood neither pins the
-pool nor stalls the event loop. Every refusal is recorded for support; a staff account's
-refused second factor is also audited."""
+pool nor stalls the event loop. Rate limits (`login_limits`) come first: a refused attempt
+checks no password. Every other refusal is recorded for support; a staff account's refused
+second factor is also audited."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from models.access import actions as access
 from models.access import policies as access_policies
 from models.access.errors import SecondFactorRequired
 from models.accounts import actions as accounts
+from models.accounts.login_limits import LogInLimits
 from models.accounts.tables import Account
 from models.audit import actions as audit
 from models.audit.actions import Actor
 from models.base import utcnow
 from models.errors import DomainError
 from models.moderation import policies as moderation
+from models.throttle import Throttle
 from models.transactions import Transactions
 
 
@@ -46,19 +49,29 @@ async def log_in(
     hasher: PasswordHasher,
     ttl: timedelta,
     attempt: LogInAttempt,
+    throttle: Throttle | None = None,
 ) -> tuple[Account, str]:
     """Check the attempt and open a session lasting `ttl`; returns the account and the
-    session's token. A refusal is recorded (and audited for staff) before it is raised."""
+    session's token. A refusal is recorded (and audited for staff) before it is raised;
+    one over a rate limit (`throttle`) is raised before the password is even checked."""
     async with reads() as session:
         found = await accounts.find_login(session, login=attempt.login)
+    limits = None
+    if throttle is not None:
+        limits = LogInLimits(throttle, reads, account=found, login=attempt.login, ip=attempt.ip)
+        await limits.admit()
     try:
         account, rehashed = await accounts.check_credentials(
             found, hasher=hasher, password=attempt.password
         )
     except DomainError as err:
+        if limits is not None:
+            await limits.failed()
         # Recorded whether or not the login named an account: the same work either way.
         await _record_failed_login(transactions, attempt, None if found is None else found.id, err)
         raise
+    if limits is not None:
+        await limits.passed()
     # Only after the password: a suspension is not told to someone who does not know it.
     moderation.check_may_log_in(account, now=utcnow())
     try:

@@ -9,6 +9,7 @@ import strawberry
 from resolvers import accounts as resolvers
 from resolvers.context import Info
 from schema.core.errors import INPUT, AuthenticationError, ConflictError, ValidationError
+from schema.core.limits import RateLimit
 from schema.core.permissions import IsAuthenticated
 from schema.core.results import mutation, outcome
 from schema.graph.types import Account
@@ -74,7 +75,10 @@ UpdateProfileResult = Annotated[ProfilePayload | ValidationError, outcome("updat
 
 @strawberry.type
 class AccountMutations:
-    @mutation(description="Create an account and sign in to it.")
+    @mutation(
+        description="Create an account and sign in to it.",
+        extensions=[RateLimit("sign_up.ip", per="ip")],
+    )
     async def sign_up(self, info: Info, input: Annotated[SignUpInput, INPUT]) -> SignUpResult:
         account, token = await resolvers.sign_up(
             info.context, handle=input.handle, email=input.email, password=input.password

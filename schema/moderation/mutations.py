@@ -12,6 +12,7 @@ from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
 from schema.core.errors import INPUT, ConflictError, NotAllowedError, NotFoundError, ValidationError
+from schema.core.limits import RateLimit
 from schema.core.permissions import IsAuthenticated
 from schema.core.results import mutation, outcome
 from schema.moderation.types import Report, ReportCategory, Strike, StrikePayload
@@ -75,6 +76,7 @@ class ModerationUserMutations:
         description="Report a post the viewer can see. Reporting it again while its case is "
         "open returns the first report and changes nothing.",
         permission_classes=[IsAuthenticated],
+        extensions=[RateLimit("reports.account", per="account")],
     )
     async def report_post(
         self, info: Info, input: Annotated[ReportPostInput, INPUT]
@@ -85,6 +87,7 @@ class ModerationUserMutations:
         description="Report an account (not one's own). Reporting it again while its case is "
         "open returns the first report and changes nothing.",
         permission_classes=[IsAuthenticated],
+        extensions=[RateLimit("reports.account", per="account")],
     )
     async def report_account(
         self, info: Info, input: Annotated[ReportAccountInput, INPUT]

@@ -11,6 +11,7 @@ from resolvers import posts as resolvers
 from resolvers.context import Info
 from resolvers.paging import global_id, parse_global_id
 from schema.core.errors import INPUT, NotAllowedError, NotFoundError, ValidationError
+from schema.core.limits import RateLimit
 from schema.core.permissions import IsAuthenticated
 from schema.core.results import mutation, outcome
 from schema.graph.types import Post, Visibility
@@ -87,6 +88,7 @@ class PostMutations:
     @mutation(
         description="Publish a post, or a reply when `replyToId` is given.",
         permission_classes=[IsAuthenticated],
+        extensions=[RateLimit("posts.account", per="account")],
     )
     async def create_post(
         self, info: Info, input: Annotated[CreatePostInput, INPUT]
@@ -104,6 +106,7 @@ class PostMutations:
         description="Repost a public post to the viewer's followers; reposting twice returns "
         "the first repost.",
         permission_classes=[IsAuthenticated],
+        extensions=[RateLimit("posts.account", per="account")],
     )
     async def repost_post(
         self, info: Info, input: Annotated[PostTargetInput, INPUT]

@@ -11,6 +11,7 @@ from resolvers import social as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id
 from schema.core.errors import INPUT, NotAllowedError, NotFoundError, ValidationError
+from schema.core.limits import RateLimit
 from schema.core.permissions import IsAuthenticated
 from schema.core.results import mutation
 from schema.graph.types import Account
@@ -27,7 +28,10 @@ class AccountPayload:
 
 
 def _edge_mutation(
-    name: str, description: str, resolver: Callable[..., Awaitable[AccountRow]]
+    name: str,
+    description: str,
+    resolver: Callable[..., Awaitable[AccountRow]],
+    limit: RateLimit | None = None,
 ) -> Any:
     result = Annotated[
         AccountPayload | ValidationError | NotFoundError | NotAllowedError,
@@ -43,7 +47,11 @@ def _edge_mutation(
         return AccountPayload(account=Account.from_row(row))
 
     resolve.__annotations__["return"] = result
-    return mutation(description=description, permission_classes=[IsAuthenticated])(resolve)
+    return mutation(
+        description=description,
+        permission_classes=[IsAuthenticated],
+        extensions=None if limit is None else [limit],
+    )(resolve)
 
 
 @strawberry.type
@@ -52,6 +60,7 @@ class SocialMutations:
         "FollowAccount",
         "Follow an account; their posts reach the viewer's home timeline. Idempotent.",
         resolvers.follow_account,
+        RateLimit("follows.account", per="account"),
     )
     unfollow_account = _edge_mutation(
         "UnfollowAccount",

@@ -26,6 +26,7 @@ from app import db
 from app.settings import Settings
 from tests.support.backends import Database
 from tests.support.graphql import GraphQLClient
+from tests.support.limits import RELAXED_RATE_LIMIT_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -69,6 +70,12 @@ _SERVER_VARIABLES = (
     "SLOW_OPERATION_MS",
     "DRAIN_SECONDS",
     "WORKER_METRICS_PORT",
+    "TRUSTED_PROXIES",
+    "MAX_BODY_BYTES",
+    "MAX_WEBHOOK_BODY_BYTES",
+    "MAX_QUERY_STRING_BYTES",
+    "GRAPHQL_MAX_QUERY_LENGTH",
+    "WS_MAX_MESSAGE_BYTES",
 )
 
 
@@ -200,7 +207,8 @@ class ChirpServer(_Process):
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in _SERVER_VARIABLES and not k.startswith(("STRIPE_", "SMTP_", "BILLING_"))
+            if k not in _SERVER_VARIABLES
+            and not k.startswith(("STRIPE_", "SMTP_", "BILLING_", "RATE_LIMIT_"))
         }
         env.update(
             CHIRP_ENV="test",
@@ -214,6 +222,7 @@ class ChirpServer(_Process):
             EMBEDDED_WORKER="1",
             CORS_ORIGINS="https://app.example.com",
             PYTHONUNBUFFERED="1",
+            **RELAXED_RATE_LIMIT_ENV,
         )
         if self.redis_url is not None:
             env["REDIS_URL"] = self.redis_url

@@ -39,6 +39,7 @@ class GraphQLWebSocket:
         max_queue: int = 16,
         receive_buffer: int | None = None,
         within: float = 5.0,
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[GraphQLWebSocket]:
         """Open a connection and, unless `init` is false, complete `connection_init` with
         `{"authorization": token}` (or an empty payload without a token).
@@ -71,6 +72,7 @@ class GraphQLWebSocket:
             ping_interval=None,
             max_queue=max_queue,
             sock=sock,
+            additional_headers=headers,
         ) as connection:
             assert connection.subprotocol == PROTOCOL, connection.subprotocol
             client = cls(connection)

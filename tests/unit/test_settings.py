@@ -107,3 +107,27 @@ def test_webhook_settings_are_read_from_the_environment() -> None:
     assert (settings.webhook_retry_max, settings.webhook_max_attempts) == (60.0, 3)
     assert (settings.webhook_disable_after, settings.webhook_failing_period) == (2, 0.0)
     assert settings.webhook_sweep_interval == 0.1
+
+
+def test_request_limits_are_read_from_the_environment_and_refused_when_tiny() -> None:
+    defaults = Settings.from_env({})
+    chosen = Settings.from_env(
+        {
+            "MAX_BODY_BYTES": "131072",
+            "MAX_WEBHOOK_BODY_BYTES": "2097152",
+            "MAX_QUERY_STRING_BYTES": "8192",
+            "GRAPHQL_MAX_QUERY_LENGTH": "16384",
+            "WS_MAX_MESSAGE_BYTES": "32768",
+        }
+    )
+
+    assert (defaults.max_body_bytes, defaults.max_webhook_body_bytes) == (262144, 1048576)
+    assert (defaults.max_query_string_bytes, defaults.max_query_length) == (32768, 32768)
+    assert defaults.ws_max_message_bytes == 65536
+    assert (chosen.max_body_bytes, chosen.max_webhook_body_bytes) == (131072, 2097152)
+    assert (chosen.max_query_string_bytes, chosen.max_query_length) == (8192, 16384)
+    assert chosen.ws_max_message_bytes == 32768
+    with pytest.raises(SettingsError, match="MAX_BODY_BYTES"):
+        Settings.from_env({"MAX_BODY_BYTES": "100"})
+    with pytest.raises(SettingsError, match="RATE_LIMIT_POSTS_ACCOUNT"):
+        Settings.from_env({"RATE_LIMIT_POSTS_ACCOUNT": "many"})

@@ -166,7 +166,8 @@ def _sign_bytes(body: bytes) -> str:
 async def test_an_oversized_body_is_refused_without_reading_it_all(
     http: httpx.AsyncClient,
 ) -> None:
-    event = stripe_event("x.big", {"id": "x", "padding": "a" * 300_000})
+    # Over MAX_WEBHOOK_BODY_BYTES (1 MiB): a dispute's evidence alone may pass 256 KiB.
+    event = stripe_event("x.big", {"id": "x", "padding": "a" * 1_100_000})
 
     response = await post_event(http, event)
 

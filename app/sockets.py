@@ -1,0 +1,155 @@
+"""Limits on WebSockets (docs/api.md, "Limits"): connections per client address (refused
+with HTTP 429 and Retry-After before the handshake completes) and per account (closed with
+4029 at `connection_init`), messages per connection (4029) and their size (1009), and the
+length of each operation's document.
+
+Each socket's message count lives on the socket (`Throttle.local_counter`): a connection
+lives in one process. The connection counts are shared through Redis like every other
+rule."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from json import JSONDecodeError
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
+
+from models.throttle import RateLimited, ip_group
+from resolvers.context import Context, Runtime
+from telemetry import metrics
+
+CONNECT_IP = "ws_connect.ip"
+CONNECT_ACCOUNT = "ws_connect.account"
+MESSAGES = "ws_messages.connection"
+# Close codes: 4029 "too many" (connections of an account, or messages on a connection;
+# the reason says when to retry), and the standard 1009 for a message over the size limit.
+CLOSE_RATE_LIMITED = 4029
+CLOSE_TOO_BIG = 1009
+
+
+class SocketRefused(Exception):
+    """`connection_init` refused with a close code of ours (not the protocol's 4403)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+async def refuse_connection(runtime: Runtime, websocket: WebSocket) -> bool:
+    """Count a new connection against its client address; over the limit, answer the
+    handshake with 429 and Retry-After (403 on a server without the WebSocket denial
+    response extension) and return True."""
+    address = websocket.scope.get("state", {}).get("client_ip") or (
+        websocket.client.host if websocket.client else ""
+    )
+    verdict = await runtime.throttle.hit(CONNECT_IP, ip_group(address))
+    if verdict.allowed:
+        return False
+    refused = runtime.throttle.refusal(CONNECT_IP, verdict)
+    try:
+        await websocket.send_denial_response(too_many(refused))
+    except RuntimeError:
+        await websocket.close(code=1008)
+    return True
+
+
+def too_many(refused: RateLimited) -> JSONResponse:
+    """HTTP 429 for a request refused whole, shaped like a GraphQL error."""
+    return JSONResponse(
+        {"errors": [{"message": str(refused), "extensions": refused.extensions}]},
+        status_code=429,
+        headers={"retry-after": str(refused.retry_after)},
+    )
+
+
+async def count_connection(runtime: Runtime, account_id: int) -> None:
+    """At `connection_init` with a session: count the connection against its account."""
+    try:
+        await runtime.throttle.check(CONNECT_ACCOUNT, str(account_id))
+    except RateLimited as refused:
+        raise SocketRefused(
+            CLOSE_RATE_LIMITED,
+            f"Too many connections for this account; retry in {refused.retry_after} s",
+        ) from refused
+
+
+class LimitedWebSocket(ASGIWebSocketAdapter):
+    """Reads messages, closing the socket with 1009 for one over `ws_max_message_bytes`
+    and with 4029 past the connection's message rate."""
+
+    def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
+        super().__init__(view, request, response)
+        self.messages = view.runtime.throttle.local_counter(MESSAGES)
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        # The view is ChirpGraphQL (app/view.py), which strawberry types as its base class.
+        runtime: Runtime = self.view.runtime  # type: ignore[attr-defined]
+        limit = runtime.settings.ws_max_message_bytes
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if len(text) > limit or len(text.encode()) > limit:
+                    metrics.RATE_LIMITED.labels("ws_message_size").inc()
+                    await self.close(CLOSE_TOO_BIG, f"Messages are limited to {limit} bytes")
+                    return
+                verdict = self.messages.hit()
+                if not verdict.allowed:
+                    refused = runtime.throttle.refusal(MESSAGES, verdict)
+                    reason = f"Too many messages; retry in {refused.retry_after} s"
+                    await self.close(CLOSE_RATE_LIMITED, reason)
+                    return
+                try:
+                    yield self.view.decode_json(text)
+                except JSONDecodeError as e:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from e
+        except KeyError as e:
+            raise NonTextMessageReceived from e
+        except WebSocketDisconnect:
+            pass
+
+
+class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with our refusals at `connection_init` and the document
+    length limit on `subscribe`."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except SocketRefused as refused:
+            await self.websocket.close(code=refused.code, reason=refused.reason)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload: Any = message.get("payload")
+        query = payload.get("query") if isinstance(payload, dict) else None
+        limit = self.context.settings.max_query_length
+        if isinstance(query, str) and len(query) > limit and self.connection_acknowledged:
+            error = query_too_long(len(query), limit).formatted
+            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
+            return
+        await super().handle_subscribe(message)
+
+
+def query_too_long(length: int, limit: int) -> GraphQLError:
+    """The error for an operation document over GRAPHQL_MAX_QUERY_LENGTH characters."""
+    return GraphQLError(
+        f"The document is {length} characters long; at most {limit} are accepted "
+        "(comments and white space count).",
+        extensions={"code": "BAD_USER_INPUT"},
+    )
