@@ -46,7 +46,7 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     # HTTP requests to /graphql per client address (refused whole: 429).
     "requests.ip": "1200/minute",
     # WebSocket connections opened per client address (429 before the handshake completes)
-    # and per account (closed with 4429 at connection_init); messages per connection (4429).
+    # and per account (closed with 4029 at connection_init); messages per connection (4029).
     "ws_connect.ip": "60/minute",
     "ws_connect.account": "30/minute",
     "ws_messages.connection": "120/minute",
