@@ -24,6 +24,7 @@ from models.audit.actions import Actor
 from models.billing.setup import BillingSetup
 from models.throttle import Throttle, ip_group
 from models.transactions import Transactions
+from resolvers.budget import Charge, PlanBudgets
 from resolvers.loaders import Loaders
 from resolvers.status import StatusSource
 from subscriptions.dispatcher import Dispatcher
@@ -46,6 +47,8 @@ class Runtime:
     probes: StatusSource | None = None
     # Rate limits and budgets (models/throttle.py); rules from Settings.rate_limits.
     throttle: Throttle = field(default_factory=lambda: Throttle({}))
+    # Which query budget each account's plan gives it (resolvers/budget.py).
+    budgets: PlanBudgets = field(default_factory=PlanBudgets)
     billing: BillingSetup | None = None
     # When each (account, field) refusal was last audited: see resolvers.staff.audit_refusal.
     refusals_audited: dict[tuple[int, str], float] = field(default_factory=dict)
@@ -78,6 +81,8 @@ class Context:
     _roles: frozenset[Role] | None = field(default=None, repr=False)
     _stored_roles: frozenset[Role] | None = field(default=None, repr=False)
     audited_reads: set[tuple[str, str, str]] = field(default_factory=set, repr=False)
+    # The operation's cost and its client's budget after it (schema/core/admission.py).
+    cost: Charge | None = None
 
     @property
     def settings(self) -> Settings:
@@ -96,7 +101,7 @@ class Context:
     def for_operation(self) -> Context:
         """A copy for one operation, with its own dataloaders."""
         return dataclasses.replace(
-            self, _loaders=None, _roles=None, _stored_roles=None, audited_reads=set()
+            self, _loaders=None, _roles=None, _stored_roles=None, audited_reads=set(), cost=None
         )
 
     def reset_loaders(self) -> None:
