@@ -8,7 +8,9 @@ a failure, or the cost of an operation (`cost=`).
 
 If Redis fails, counting falls back to this process's memory (limits still hold per
 process) and `chirp_rate_limit_storage_errors_total` counts the fallbacks: an outage of the
-counters never refuses honest traffic wholesale, nor lets it through unlimited."""
+counters never refuses honest traffic wholesale, nor lets it through unlimited. After a
+failure Redis is left alone for `RETRY_SHARED_AFTER` seconds: every operation is charged to
+a budget, and an outage must not make each of them wait for (and log) a failing call."""
 
 from __future__ import annotations
 
@@ -23,11 +25,13 @@ from typing import TypeVar
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 
 from telemetry import metrics
 
 log = logging.getLogger("chirp.throttle")
 T = TypeVar("T")
+RETRY_SHARED_AFTER = 5.0  # seconds counting in memory after Redis failed, before trying again
 
 
 class RateLimited(Exception):
@@ -74,6 +78,7 @@ class Throttle:
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._shared: SlidingWindowCounterRateLimiter | None = None
         self._storage: Storage | None = None
+        self._shared_down_until = 0.0
         if redis_url:
             self._storage = RedisStorage(
                 _limits_uri(redis_url),
@@ -119,11 +124,21 @@ class Throttle:
 
     async def _run(self, call: Callable[[SlidingWindowCounterRateLimiter], Awaitable[T]]) -> T:
         if self._shared is not None:
+            if time.monotonic() < self._shared_down_until:
+                metrics.RATE_LIMIT_STORAGE_ERRORS.inc()
+                return await call(self._memory)
             try:
                 return await call(self._shared)
-            except Exception:  # any storage failure: count in memory meanwhile
+            except Exception as exc:  # any storage failure: count in memory meanwhile
                 metrics.RATE_LIMIT_STORAGE_ERRORS.inc()
-                log.warning("rate-limit storage failed; counting in process memory", exc_info=True)
+                self._shared_down_until = time.monotonic() + RETRY_SHARED_AFTER
+                log.warning(
+                    "rate-limit storage failed (%s); counting in process memory for %.0f s",
+                    exc,
+                    RETRY_SHARED_AFTER,
+                    # An outage is one line; anything else (a bug) keeps its traceback.
+                    exc_info=not isinstance(exc, StorageError),
+                )
         return await call(self._memory)
 
     async def aclose(self) -> None:
