@@ -160,9 +160,10 @@ def build_schema(
             disable_field_suggestions=production, scalar_map={MinorUnits: MINOR_UNITS}
         ),
     )
-    gated_fields(schema._schema)  # refuses to build if a role directive is not enforced
+    gated = gated_fields(schema._schema)  # refuses to build if a role directive is not enforced
     # Admission prices operations with a model of the built schema (it refuses to build if
     # a list has no size rule); it runs after the validation cache, which it relies on.
-    admission = functools.partial(Admission, model=CostModel(schema._schema), max_cost=max_cost)
+    model = CostModel(schema._schema, gated=gated)
+    admission = functools.partial(Admission, model=model, gated=gated, max_cost=max_cost)
     schema.extensions = (*schema.extensions, admission)
     return schema

@@ -1,8 +1,10 @@
 """Admission of each operation between validation and execution: its arguments' checks and
-its static cost (`schema/core/cost.py`), then the charge to its client's budget
-(`resolvers/budget.py`). A refused operation is a request error like a validation error
-(no `data`; HTTP 400 with the GraphQL-over-HTTP media type, 429 when over budget; a
-WebSocket `error` message), so nothing of it runs: no resolver, no SQL, no write.
+its static cost (`schema/core/cost.py`); for a mutation, the roles its payload's gated fields
+need; then the charge to its client's budget (`resolvers/budget.py`). A refused operation is
+a request error like a validation error (no `data`; HTTP 400 with the GraphQL-over-HTTP media
+type, 429 when over budget; a WebSocket `error` message), so nothing of it runs: no resolver,
+no write, and, for the argument and cost checks, no SQL. A mutation is thus never answered
+with an error after it wrote because of its own payload's selection.
 
 Its hook is `on_validate`, listed after the validation cache: it sees the document already
 validated, and its errors join the validation errors before strawberry decides whether to
@@ -11,19 +13,22 @@ execute. Nothing stays open afterwards, so an idle subscription keeps only the c
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types.graphql import OperationType
 
+from models.access.roles import Role
 from models.throttle import RateLimited
 from resolvers import budget
 from resolvers.budget import Charge
-from resolvers.context import Context
-from schema.core.cost import CostModel
+from resolvers.context import Context, NotAuthenticated
+from schema.core.cost import Analysis, CostModel
 from schema.core.extensions import internal_error
+from schema.core.permissions import role_refusal
 from telemetry import metrics
 
 log = logging.getLogger("chirp.graphql")
@@ -53,9 +58,12 @@ class Admission(SchemaExtension):
     than `max_cost`, or one its client's budget cannot pay for; reports the cost and the
     budget in the response's `extensions.cost` (a subscription: in its first event)."""
 
-    def __init__(self, *, model: CostModel, max_cost: int) -> None:
+    def __init__(
+        self, *, model: CostModel, max_cost: int, gated: Mapping[str, frozenset[Role]]
+    ) -> None:
         self.model = model
         self.max_cost = max_cost
+        self.gated = gated
         self.charge: Charge | None = None
 
     async def on_validate(self) -> AsyncIterator[None]:
@@ -95,6 +103,10 @@ class Admission(SchemaExtension):
         if not isinstance(context, Context):
             return []
         try:
+            if analysis.gated and execution.operation_type is OperationType.MUTATION:
+                refused = await self._forbidden(context, analysis)
+                if refused is not None:
+                    return [refused]
             self.charge = context.cost = await budget.charge(
                 throttle=context.runtime.throttle,
                 plans=context.runtime.budgets,
@@ -108,6 +120,21 @@ class Admission(SchemaExtension):
             return [over_budget(refusal)]
         except Exception:
             # Raised before MaskUnexpectedErrors is running: mask it here.
-            log.exception("query budget failed (request %s)", context.request_id)
+            log.exception("admission failed (request %s)", context.request_id)
             return [internal_error(context.request_id)]
         return []
+
+    async def _forbidden(self, context: Context, analysis: Analysis) -> GraphQLError | None:
+        """The refusal of the first gated field of a mutation's payload that the viewer may
+        not use (checked as `@requiresRole` would check it during execution, after the
+        write)."""
+        for coordinate, node in analysis.gated:
+            try:
+                refusal = await role_refusal(context, self.gated[coordinate], coordinate, [node])
+            except NotAuthenticated as unauthenticated:
+                return GraphQLError(
+                    unauthenticated.message, nodes=[node], extensions=unauthenticated.extensions
+                )
+            if refusal is not None:
+                return refusal
+        return None

@@ -14,12 +14,13 @@ resolver runs (the model of GitHub's node limit and Shopify's calculated cost):
 
 `first` is read from the operation's variables when it is one; a variable left out takes its
 default, else the argument's, else the largest page. The same walk runs the arguments'
-checks (`schema/core/checks.py`). The model is built once per schema and refuses a schema
-that has a list field without a size rule, or whose size argument has no check."""
+checks (`schema/core/checks.py`) and notes the role-gated fields the operation selects. The
+model is built once per schema and refuses a schema that has a list field without a size
+rule, or whose size argument has no check."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,10 +106,12 @@ _MISSING = Size(fixed=-1)  # a list field that has no rule
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """An operation's cost, and the errors of its arguments' checks (empty when it may run)."""
+    """An operation's cost, the errors of its arguments' checks (empty when it may run), and
+    the gated fields it selects (`Type.field` and where, for the first time)."""
 
     cost: int
     errors: tuple[GraphQLError, ...]
+    gated: tuple[tuple[str, FieldNode], ...] = ()
 
 
 class UndeclaredList(ValueError):
@@ -124,9 +127,11 @@ class CostModel:
         *,
         list_sizes: Mapping[str, int | str] = LIST_SIZES,
         max_page: int = MAX_PAGE,
+        gated: Iterable[str] = (),
     ) -> None:
         self.schema = schema
         self.max_page = max_page
+        self.gated = frozenset(tuple(coordinate.split(".", 1)) for coordinate in gated)
         self.connections = frozenset(
             name for name, t in schema.type_map.items() if _is_connection(t)
         )
@@ -199,14 +204,15 @@ class CostModel:
         }
         walk = _Walk(self, fragments, coerced, root)
         cost = walk.on_type(root, operation.selection_set)
-        return Analysis(max(MIN_COST, cost), tuple(walk.errors.values()))
+        gated = tuple((f"{t}.{f}", node) for (t, f), node in walk.gated.items())
+        return Analysis(max(MIN_COST, cost), tuple(walk.errors.values()), gated)
 
 
 class _Walk:
     """One operation's walk: costs memoised per (selection set, type), so fragments spread
     many times are priced in full but walked once; argument errors deduplicated."""
 
-    __slots__ = ("errors", "fragments", "memo", "model", "own_root", "root", "variables")
+    __slots__ = ("errors", "fragments", "gated", "memo", "model", "own_root", "root", "variables")
 
     def __init__(
         self,
@@ -229,6 +235,7 @@ class _Walk:
         )
         self.memo: dict[tuple[int, str], int] = {}
         self.errors: dict[int, GraphQLError] = {}
+        self.gated: dict[tuple[str, str], FieldNode] = {}
 
     def on_type(self, type_: GraphQLObjectType, selection_set: SelectionSetNode) -> int:
         key = (id(selection_set), type_.name)
@@ -267,6 +274,8 @@ class _Walk:
         if field is None:
             return 0
         key = (parent.name, name)
+        if key in self.model.gated and parent is not self.root:
+            self.gated.setdefault(key, node)  # a root field's own gate runs before it writes
         size = self.model.sizes.get(key)
         arguments = self._arguments(field, node, key, size)
         named = get_named_type(field.type)

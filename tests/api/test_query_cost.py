@@ -14,6 +14,7 @@ import pytest
 from app.runtime import Services
 from tests.support.accounts import User, sign_up
 from tests.support.graphql import GraphQLClient
+from tests.support.staff import make_staff
 from tests.support.statements import counting_statements
 
 # Issue 11, item 1, verbatim, and its three-alias form.
@@ -43,6 +44,12 @@ query HomeTimeline {
     pageInfo { hasNextPage endCursor }
   }
 }
+"""
+# A staff-only field in a mutation's payload: FORBIDDEN after the write, until admission.
+WITH_STAFF_FIELD = """
+mutation { createPost(input: {body: "x"}) {
+  ... on PostPayload { post { id author { billing { plan { code } } } } }
+} }
 """
 RATE_LIMIT = "{ rateLimit { cost maxCost limit remaining resetAt } }"
 INVALID = "{ noSuchField }"
@@ -147,6 +154,35 @@ async def test_the_same_mutation_with_a_good_page_size_writes_once_and_answers(
     assert response.status_code == 200
     assert len(post["thread"]["edges"]) == 1
     assert await posts_of(gql, author) == ["x"]
+
+
+async def test_a_mutation_whose_payload_needs_a_role_the_viewer_lacks_is_refused_before_it_writes(
+    http: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    author = await sign_up(gql, "author")
+
+    response = await ask(http, WITH_STAFF_FIELD, token=author.token)
+
+    body = response.json()
+    assert response.status_code == 400
+    assert "data" not in body
+    assert [e["extensions"] for e in body["errors"]] == [
+        {"code": "FORBIDDEN", "reason": "ROLE_REQUIRED"}
+    ]
+    assert body["errors"][0]["locations"] == [{"line": 3, "column": 43}]
+    assert await posts_of(gql, author) == []
+
+
+async def test_staff_holding_the_role_get_the_payload_and_the_write(
+    http: httpx.AsyncClient, gql: GraphQLClient, services: Services
+) -> None:
+    staff = await make_staff(gql, services, "billie", "BILLING_ADMIN")
+
+    response = await ask(http, WITH_STAFF_FIELD, token=staff.token)
+
+    post = response.json()["data"]["createPost"]["post"]
+    assert post["author"]["billing"]["plan"]["code"] == "free"
+    assert await posts_of(gql, staff) == ["x"]
 
 
 async def test_every_response_carries_its_cost_and_the_budget_after_it(

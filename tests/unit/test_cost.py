@@ -23,6 +23,7 @@ from graphql import (
 from app.schema import build_schema as build_chirp_schema
 from resolvers.paging import encode_cursor
 from schema.core.checks import check_of
+from schema.core.permissions import gated_fields
 from schema.core.cost import (
     MUTATION_COST,
     SUBSCRIPTION_COST,
@@ -261,3 +262,16 @@ def test_docs_state_the_cost_of_every_example_as_the_server_computes_it() -> Non
     assert [(stated, cost(block, variables)) for stated, variables, block in examples] == [
         (stated, stated) for stated, _, _ in examples
     ]
+
+
+def test_gated_fields_below_the_root_are_noted_and_root_ones_are_left_to_their_gate() -> None:
+    model = CostModel(SCHEMA, gated=gated_fields(SCHEMA))
+    in_payload = """mutation { createPost(input: {body: "x"}) {
+      ... on PostPayload { post { author { billing { plan { code } } email } } } } }"""
+    at_root = 'mutation { revokeRole(input: {accountId: "x", role: ADMIN, reason: "why"}) { __typename } }'
+
+    noted = model.analyse(parse(in_payload), None, None)
+    root = model.analyse(parse(at_root), None, None)
+
+    assert noted is not None and [c for c, _ in noted.gated] == ["Account.billing"]
+    assert root is not None and root.gated == ()
