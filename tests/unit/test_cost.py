@@ -23,13 +23,13 @@ from graphql import (
 from app.schema import build_schema as build_chirp_schema
 from resolvers.paging import encode_cursor
 from schema.core.checks import check_of
-from schema.core.permissions import gated_fields
 from schema.core.cost import (
     MUTATION_COST,
     SUBSCRIPTION_COST,
     CostModel,
     UndeclaredList,
 )
+from schema.core.permissions import gated_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = build_chirp_schema()._schema
