@@ -112,7 +112,7 @@ class Admission(SchemaExtension):
                 plans=context.runtime.budgets,
                 sessionmaker=context.runtime.read_sessionmaker,
                 account_id=context.viewer_id,
-                ip_group=context.ip_group,
+                ip_group=context.ip_group if context.viewer is None else "",
                 cost=analysis.cost,
                 max_cost=self.max_cost,
             )

@@ -105,6 +105,23 @@ _MISSING = Size(fixed=-1)  # a list field that has no rule
 
 
 @dataclass(frozen=True, slots=True)
+class _Rule:
+    """What the walk needs of one field, worked out once per schema."""
+
+    field: GraphQLField
+    named: GraphQLNamedType
+    leaf: bool
+    free: bool  # a list's wrapper, or an edge's node: the list counts the item
+    size: Size | None
+    checks: tuple[tuple[str, Check], ...]
+    gated: bool
+
+    @property
+    def reads_arguments(self) -> bool:
+        return bool(self.checks) or (self.size is not None and self.size.argument is not None)
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     """An operation's cost, the errors of its arguments' checks (empty when it may run), and
     the gated fields it selects (`Type.field` and where, for the first time)."""
@@ -142,23 +159,33 @@ class CostModel:
         }
         self.wrappers = frozenset({*edges, "PageInfo"})
         self.sizes: dict[tuple[str, str], Size] = {}
-        self.checks: dict[tuple[str, str], tuple[tuple[str, Check], ...]] = {}
+        self.rules: dict[str, dict[str, _Rule]] = {}
         missing: list[str] = []
         for type_ in _composite_types(schema):
+            rules = self.rules[type_.name] = {}
             for name, field in type_.fields.items():
                 key = (type_.name, name)
                 checks = tuple(
                     (arg, check) for arg, a in field.args.items() if (check := check_of(a))
                 )
-                if checks:
-                    self.checks[key] = checks
                 size = self._size_rule(type_.name, name, field, list_sizes)
                 if size is _MISSING:
                     missing.append(f"{type_.name}.{name}")
+                    size = None
                 elif size is not None:
                     self.sizes[key] = size
                     if size.argument is not None and size.argument not in dict(checks):
                         missing.append(f"{type_.name}.{name}({size.argument}: unchecked)")
+                named = get_named_type(field.type)
+                rules[name] = _Rule(
+                    field=field,
+                    named=named,
+                    leaf=is_leaf_type(named),
+                    free=named.name in self.wrappers or type_.name in self.wrappers,
+                    size=size,
+                    checks=checks,
+                    gated=key in self.gated,
+                )
         if missing:
             raise UndeclaredList(
                 "list fields without a size rule in schema/core/cost.py LIST_SIZES: "
@@ -270,38 +297,28 @@ class _Walk:
             return 0
         if name in ("__schema", "__type"):
             return INTROSPECTION_COST
-        field = parent.fields.get(name)
-        if field is None:
+        rule = self.model.rules[parent.name].get(name)
+        if rule is None:
             return 0
-        key = (parent.name, name)
-        if key in self.model.gated and parent is not self.root:
-            self.gated.setdefault(key, node)  # a root field's own gate runs before it writes
-        size = self.model.sizes.get(key)
-        arguments = self._arguments(field, node, key, size)
-        named = get_named_type(field.type)
-        if is_leaf_type(named):
+        if rule.gated and parent is not self.root:
+            # A root field's own gate runs before it writes; one below it, after.
+            self.gated.setdefault((parent.name, name), node)
+        arguments = self._arguments(rule, node) if rule.reads_arguments else {}
+        if rule.leaf:
             return self.own_root if parent is self.root and self.own_root > 1 else 0
-        wrappers = self.model.wrappers
-        # An edge's node is the list's item, counted once by the list.
-        free = named.name in wrappers or parent.name in wrappers
-        own = self.own_root if parent is self.root else 0 if free else 1
-        inner = self._selection(named, node.selection_set) if node.selection_set else 0
-        if size is None:
+        own = self.own_root if parent is self.root else 0 if rule.free else 1
+        inner = self._selection(rule.named, node.selection_set) if node.selection_set else 0
+        if rule.size is None:
             return own + inner
-        count = size.of(arguments, self.model.max_page)
-        return own + count * ((0 if free else 1) + inner)
+        count = rule.size.of(arguments, self.model.max_page)
+        return own + count * ((0 if rule.free else 1) + inner)
 
-    def _arguments(
-        self, field: GraphQLField, node: FieldNode, key: tuple[str, str], size: Size | None
-    ) -> dict[str, Any]:
-        checks = self.model.checks.get(key)
-        if not checks and (size is None or size.argument is None):
-            return {}
+    def _arguments(self, rule: _Rule, node: FieldNode) -> dict[str, Any]:
         try:
-            values = get_argument_values(field, node, self.variables)
+            values = get_argument_values(rule.field, node, self.variables)
         except GraphQLError:
             return {}  # execution refuses it before any resolver
-        for argument, check in checks or ():
+        for argument, check in rule.checks:
             if argument not in values:
                 continue
             try:
