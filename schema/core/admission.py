@@ -3,8 +3,9 @@ its static cost (`schema/core/cost.py`); for a mutation, the roles its payload's
 need; then the charge to its client's budget (`resolvers/budget.py`). A refused operation is
 a request error like a validation error (no `data`; HTTP 400 with the GraphQL-over-HTTP media
 type, 429 when over budget; a WebSocket `error` message), so nothing of it runs: no resolver,
-no write, and, for the argument and cost checks, no SQL. A mutation is thus never answered
-with an error after it wrote because of its own payload's selection.
+no write, and, for the argument and cost checks, no SQL. So a mutation is never answered
+with an error after it wrote because of a bad argument or a missing role in its own payload's
+selection.
 
 Its hook is `on_validate`, listed after the validation cache: it sees the document already
 validated, and its errors join the validation errors before strawberry decides whether to
@@ -55,8 +56,9 @@ def over_budget(refusal: RateLimited) -> GraphQLError:
 
 class Admission(SchemaExtension):
     """Refuses, before execution, an operation with a bad argument, one that costs more
-    than `max_cost`, or one its client's budget cannot pay for; reports the cost and the
-    budget in the response's `extensions.cost` (a subscription: in its first event)."""
+    than `max_cost`, a mutation whose payload selects a gated field the viewer may not use,
+    or one its client's budget cannot pay for; reports the cost and the budget in the
+    response's `extensions.cost` (a subscription: in its first event)."""
 
     def __init__(
         self, *, model: CostModel, max_cost: int, gated: Mapping[str, frozenset[Role]]
