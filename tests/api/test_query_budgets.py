@@ -14,9 +14,15 @@ from app.settings import DEFAULT_RATE_LIMITS, Settings
 from tests.conftest import make_settings
 from tests.support.accounts import PASSWORD, SIGN_UP
 from tests.support.backends import Database
+from tests.support.budgets import within_one_window
 
 PROXY = "203.0.113.7"  # the test client's peer address (tests/conftest.py)
 FEED = "{ publicFeed(first: 20) { edges { node { body author { handle } } } } }"  # costs 41
+
+
+@pytest.fixture(autouse=True)
+async def one_window() -> None:
+    await within_one_window()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 
 from app.runtime import Services
 from tests.support.accounts import User, sign_up
+from tests.support.budgets import within_one_window
 from tests.support.graphql import GraphQLClient
 from tests.support.staff import make_staff
 from tests.support.statements import counting_statements
@@ -88,6 +89,7 @@ async def test_the_nested_lists_attack_is_refused_anonymously_before_any_sql(
 async def test_the_nested_lists_attack_is_refused_signed_in_before_any_sql(
     http: httpx.AsyncClient, gql: GraphQLClient, services: Services, document: str
 ) -> None:
+    await within_one_window()
     user = await sign_up(gql, "mallory")
     await ask(http, INVALID, token=user.token)  # the session is looked up; warm up alike
     with counting_statements(services) as refused:
@@ -188,6 +190,7 @@ async def test_staff_holding_the_role_get_the_payload_and_the_write(
 async def test_every_response_carries_its_cost_and_the_budget_after_it(
     http: httpx.AsyncClient, gql: GraphQLClient
 ) -> None:
+    await within_one_window()
     reader = await sign_up(gql, "reader")
 
     home = (await ask(http, HOME, token=reader.token)).json()

@@ -13,6 +13,7 @@ from models.billing.setup import BillingSetup
 from models.throttle import RateLimited, Throttle
 from resolvers import budget
 from resolvers.budget import PlanBudgets
+from tests.support.budgets import within_one_window
 from tests.support.domain_billing import customer, subscribe
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -82,6 +83,7 @@ async def test_charges_go_to_the_account_by_plan_or_to_the_ip_group(
     ada = await customer(db_sessionmaker, billing_setup, "ada")
     await subscribe(db_sessionmaker, billing_setup, ada, "plus")
     throttle, plans = Throttle(RULES), PlanBudgets()
+    await within_one_window()
 
     async def charge(account_id: int | None, ip: str, cost: int) -> budget.Charge:
         return await budget.charge(
@@ -113,6 +115,7 @@ async def test_without_its_budget_rules_nothing_is_charged(
     ada = await customer(db_sessionmaker, billing_setup, "ada")
     await subscribe(db_sessionmaker, billing_setup, ada, "pro")
     only_users = Throttle({"budget.user": "100/hour"})
+    await within_one_window()
 
     pro = await budget.charge(
         throttle=only_users,
