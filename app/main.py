@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> Starlette:
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_cost=settings.max_query_cost,
         slow_operation_ms=settings.slow_operation_ms,
     )
     graphql = ChirpGraphQL(schema, services.runtime)

@@ -27,6 +27,8 @@ from strawberry.types.base import get_object_definition
 import admin as admin_package
 import schema as schema_package
 from schema.billing.types import MINOR_UNITS, MinorUnits
+from schema.core.admission import Admission
+from schema.core.cost import CostModel
 from schema.core.extensions import MaskUnexpectedErrors, OperationScope
 from schema.core.permissions import gated_fields
 from schema.core.surface import Surface
@@ -125,6 +127,7 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 2000,
+    max_cost: int = 10_000,
     slow_operation_ms: int = 500,
 ) -> strawberry.Schema:
     """Assemble the schema with production defaults: caches, limits, masked errors."""
@@ -157,5 +160,10 @@ def build_schema(
             disable_field_suggestions=production, scalar_map={MinorUnits: MINOR_UNITS}
         ),
     )
-    gated_fields(schema._schema)  # refuses to build if a role directive is not enforced
+    gated = gated_fields(schema._schema)  # refuses to build if a role directive is not enforced
+    # Admission prices operations with a model of the built schema (it refuses to build if
+    # a list has no size rule); it runs after the validation cache, which it relies on.
+    model = CostModel(schema._schema, gated=gated)
+    admission = functools.partial(Admission, model=model, gated=gated, max_cost=max_cost)
+    schema.extensions = (*schema.extensions, admission)
     return schema

@@ -50,6 +50,13 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "ws_connect.ip": "60/minute",
     "ws_connect.account": "30/minute",
     "ws_messages.connection": "120/minute",
+    # Query budgets: the static cost of a client's operations per rolling hour (docs/api.md);
+    # an account's plan names its rule (models/billing/catalogue.py), anonymous clients count
+    # per IP group.
+    "budget.anonymous": "50000/hour",
+    "budget.user": "200000/hour",
+    "budget.plus": "500000/hour",
+    "budget.pro": "1000000/hour",
 }
 
 
@@ -73,6 +80,8 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
+    # The most one operation may cost (schema/core/cost.py); more is QUERY_TOO_COSTLY.
+    max_query_cost: int = 10_000
     ws_queue_size: int = 256
     dispatch_interval: float = 1.0
     catch_up_limit: int = 1000
@@ -209,6 +218,8 @@ class Settings:
                 raise SettingsError(
                     f"TRUSTED_PROXIES must list addresses or networks, not {proxy!r}"
                 ) from exc
+        if self.max_query_cost < 1:
+            raise SettingsError("GRAPHQL_MAX_COST must be at least 1")
         if self.log_format not in ("json", "console"):
             raise SettingsError(f"LOG_FORMAT must be json or console, not {self.log_format!r}")
         if not 0 < self.webhook_timeout <= 60:
@@ -248,6 +259,7 @@ class Settings:
             max_query_depth=_int(env, "GRAPHQL_MAX_DEPTH", 12),
             max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 30),
             max_tokens=_int(env, "GRAPHQL_MAX_TOKENS", 2000),
+            max_query_cost=_int(env, "GRAPHQL_MAX_COST", 10_000),
             ws_queue_size=_int(env, "WS_QUEUE_SIZE", 256),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),

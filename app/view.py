@@ -137,7 +137,12 @@ class ChirpGraphQL(GraphQL[Context, None]):
         response = super().create_response(response_data, sub_response)
         media_type = sub_response.media_type or JSON
         response.headers["content-type"] = media_type
-        if (
+        retry_after = _refused_for(response_data)
+        if retry_after is not None:
+            # The whole operation was refused by the client's query budget: HTTP 429.
+            response.status_code = 429
+            response.headers["retry-after"] = str(retry_after)
+        elif (
             media_type == GRAPHQL_RESPONSE
             and isinstance(response_data, dict)
             and "data" not in response_data
@@ -145,3 +150,16 @@ class ChirpGraphQL(GraphQL[Context, None]):
         ):
             response.status_code = 400
         return response
+
+
+def _refused_for(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
+    """Seconds to wait when a request error (no `data`) is RATE_LIMITED, else None."""
+    if not isinstance(response_data, dict) or "data" in response_data:
+        return None
+    errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
+    waits = [
+        extensions.get("retryAfter")
+        for extensions in (error.get("extensions") or {} for error in errors)
+        if extensions.get("code") == "RATE_LIMITED"
+    ]
+    return max((w for w in waits if isinstance(w, int)), default=None)

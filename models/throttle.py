@@ -28,6 +28,7 @@ from typing import TypeVar
 from limits import RateLimitItem, WindowStats, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 
 from telemetry import metrics
 
@@ -186,6 +187,8 @@ class Throttle:
                     "rate-limit storage failed (%s); counting in process memory for %ss",
                     exc,
                     STORAGE_RETRY_SECONDS,
+                    # An outage is one line; anything else (a bug) keeps its traceback.
+                    exc_info=not isinstance(exc, StorageError),
                 )
         return await call(self._memory)
 

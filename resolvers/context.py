@@ -24,6 +24,7 @@ from models.audit.actions import Actor
 from models.billing.setup import BillingSetup
 from models.throttle import Throttle, ip_group
 from models.transactions import Transactions
+from resolvers.budget import Charge, PlanBudgets
 from resolvers.loaders import Loaders
 from resolvers.status import StatusSource
 from subscriptions.dispatcher import Dispatcher
@@ -46,6 +47,8 @@ class Runtime:
     probes: StatusSource | None = None
     # Rate limits and budgets (models/throttle.py); rules from Settings.rate_limits.
     throttle: Throttle = field(default_factory=lambda: Throttle({}))
+    # Which query budget each account's plan gives it (resolvers/budget.py).
+    budgets: PlanBudgets = field(default_factory=PlanBudgets)
     billing: BillingSetup | None = None
     # When each (account, field) refusal was last audited: see resolvers.staff.audit_refusal.
     refusals_audited: dict[tuple[int, str], float] = field(default_factory=dict)
@@ -81,6 +84,8 @@ class Context:
     # Rate-limit rules already charged for this operation's fields (schema/core/limits.py);
     # made on first use: an idle subscription's context should not carry an empty set.
     rate_limits_charged: set[str] | None = field(default=None, repr=False)
+    # The operation's cost and its client's budget after it (schema/core/admission.py).
+    cost: Charge | None = None
 
     @property
     def settings(self) -> Settings:
@@ -105,6 +110,7 @@ class Context:
             _stored_roles=None,
             audited_reads=set(),
             rate_limits_charged=None,
+            cost=None,
         )
 
     def reset_for_event(self) -> None:

@@ -115,6 +115,12 @@ RATE_LIMITED = Counter(
     "Requests, fields and connections refused by a rate limit or budget, by limit kind.",
     ["limit"],
 )
+OPERATION_COST = Histogram(
+    "chirp_graphql_operation_cost",
+    "The static cost of admitted GraphQL operations (schema/core/cost.py), to set "
+    "GRAPHQL_MAX_COST and the budgets by.",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000),
+)
 RATE_LIMIT_STORAGE_ERRORS = Counter(
     "chirp_rate_limit_storage_errors",
     "Rate-limit counts that Redis failed and this process's memory took instead.",

@@ -20,14 +20,19 @@ from resolvers import audit as resolvers
 from resolvers import posts as post_resolvers
 from resolvers.context import Info
 from resolvers.paging import BadUserInput, encode_cursor, global_id, parse_global_id
+from schema.core.checks import checked, cursor
 from schema.core.errors import INPUT, ValidationError
-from schema.core.paging import After, Connection, First, page_of
+from schema.core.paging import AFTER, Connection, First, page_of
 from schema.core.permissions import RoleName, requires_role
 from schema.core.results import mutation, outcome
 from schema.graph.types import Account, Post
 
 AUDIT_READERS = (Role.AUDITOR, Role.ADMIN)
 DEFAULT_EXPORT_ROWS = 1000
+LogAfter = Annotated[
+    str | None,
+    strawberry.argument(description=AFTER, metadata=checked(cursor(resolvers.LOG_CURSOR))),
+]
 
 
 @strawberry.input(description="Which entries to include; every criterion given must match.")
@@ -210,7 +215,7 @@ class AuditQueries:
         self,
         info: Info,
         first: First,
-        after: After = None,
+        after: LogAfter = None,
         filter: Annotated[
             AuditLogFilter | None,
             strawberry.argument(description="Which entries; all of them when omitted."),

@@ -21,6 +21,7 @@ from models.moderation.kinds import CaseStatus, Priority
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_global_id, parse_id_argument
+from schema.core.checks import checked, global_id
 from schema.core.errors import (
     INPUT,
     ConflictError,
@@ -80,7 +81,12 @@ class ModerationQueries:
     async def moderation_case(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The case's global id.")],
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The case's global id.", metadata=checked(global_id("ModerationCase"))
+            ),
+        ],
     ) -> ModerationCase | None:
         _, key = parse_id_argument(id, "ModerationCase", "id")
         record = await resolvers.case_by_id(info.context, case_id=key)

@@ -10,6 +10,7 @@ import strawberry
 from models.access.roles import Role
 from resolvers import operations as resolvers
 from resolvers.context import Info
+from schema.core.checks import checked, page_size
 from schema.core.permissions import requires_role
 from telemetry.costs import OperationCost as CostRow
 
@@ -122,7 +123,10 @@ class OperationsQueries:
     def operation_costs(
         self,
         first: Annotated[
-            int, strawberry.argument(description="How many operations to list: 1 to 100.")
+            int,
+            strawberry.argument(
+                description="How many operations to list: 1 to 100.", metadata=checked(page_size)
+            ),
         ] = 20,
     ) -> list[OperationCost]:
         return [OperationCost.from_row(row) for row in resolvers.operation_costs(first=first)]

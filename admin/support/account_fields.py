@@ -5,6 +5,7 @@ the composition (`app.schema`)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -16,12 +17,23 @@ from models.pages import Page
 from resolvers import support as resolvers
 from resolvers.context import Info
 from resolvers.paging import encode_cursor, global_id
-from schema.core.paging import After, Connection, First, page_of
+from schema.core.checks import checked, cursor, decoded_by
+from schema.core.paging import AFTER, Connection, First, page_of
 from schema.core.permissions import requires_role
 from schema.graph.types import Account, account_id_of
 
 ACCOUNT_READERS = (Role.SUPPORT, Role.ADMIN, Role.AUDITOR)
 PROFILE_FIELDS = {"display_name": "displayName", "bio": "bio", "avatar_url": "avatarUrl"}
+SessionAfter = Annotated[
+    str | None,
+    strawberry.argument(description=AFTER, metadata=checked(cursor(resolvers.SESSION_CURSOR))),
+]
+HistoryAfter = Annotated[
+    str | None,
+    strawberry.argument(
+        description=AFTER, metadata=checked(decoded_by(resolvers.decode_history_cursor))
+    ),
+]
 
 
 @strawberry.type(description="A log-in session of an account, as support sees it.")
@@ -148,7 +160,7 @@ class AccountSupportFields:
         extensions=requires_role(*ACCOUNT_READERS),
     )
     async def sessions(
-        self, info: Info, first: First, after: After = None
+        self, info: Info, first: First, after: SessionAfter = None
     ) -> AccountSessionConnection:
         page = await resolvers.sessions(
             info.context, account_id=account_id_of(self), first=first, after=after
@@ -167,7 +179,7 @@ class AccountSupportFields:
         extensions=requires_role(*ACCOUNT_READERS),
     )
     async def login_history(
-        self, info: Info, first: First, after: After = None
+        self, info: Info, first: First, after: HistoryAfter = None
     ) -> LogInAttemptConnection:
         page = await resolvers.login_history(
             info.context, account_id=account_id_of(self), first=first, after=after

@@ -28,6 +28,8 @@ class Entitlements:
     # Metered units included each period before the meter's tiers apply.
     included_api_calls: int
     metered_billing: bool
+    # The rate-limit rule (app.settings.DEFAULT_RATE_LIMITS) of the account's query budget.
+    query_budget: str = "budget.user"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,9 @@ PLANS: dict[str, PlanDefinition] = {
         PLUS,
         "Plus",
         1,
-        Entitlements(1000, timedelta(days=1), 10_000, metered_billing=True),
+        Entitlements(
+            1000, timedelta(days=1), 10_000, metered_billing=True, query_budget="budget.plus"
+        ),
         {
             "USD": {MONTH: 500, YEAR: 5000},
             "EUR": {MONTH: 500, YEAR: 5000},
@@ -60,7 +64,7 @@ PLANS: dict[str, PlanDefinition] = {
         PRO,
         "Pro",
         2,
-        Entitlements(4000, None, 100_000, metered_billing=True),
+        Entitlements(4000, None, 100_000, metered_billing=True, query_budget="budget.pro"),
         {
             "USD": {MONTH: 1500, YEAR: 15000},
             "EUR": {MONTH: 1400, YEAR: 14000},

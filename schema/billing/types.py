@@ -18,6 +18,7 @@ from models.billing.tables import Price as PriceRow
 from resolvers import billing as resolvers
 from resolvers.context import Info
 from resolvers.paging import global_id
+from schema.core.checks import checked, currency
 
 
 def _minor_units(value: Any) -> int:
@@ -145,7 +146,10 @@ class Plan:
         info: Info,
         currency: Annotated[
             str | None,
-            strawberry.argument(description="An ISO 4217 code to keep only that currency's."),
+            strawberry.argument(
+                description="An ISO 4217 code to keep only that currency's.",
+                metadata=checked(currency),
+            ),
         ] = None,
     ) -> list[Price]:
         rows = await resolvers.active_prices(info.context, plan_code=self.code, currency=currency)

@@ -12,18 +12,20 @@ import strawberry
 
 from models.pages import Page
 from resolvers.paging import MAX_PAGE, encode_cursor
+from schema.core.checks import checked, list_cursor, page_size
 
 NodeT = TypeVar("NodeT")
 ItemT = TypeVar("ItemT")
 C = TypeVar("C", bound="Connection[Any]")
 
 First = Annotated[
-    int, strawberry.argument(description=f"How many items to return: 1 to {MAX_PAGE}.")
+    int,
+    strawberry.argument(
+        description=f"How many items to return: 1 to {MAX_PAGE}.", metadata=checked(page_size)
+    ),
 ]
-After = Annotated[
-    str | None,
-    strawberry.argument(description="Return items after this cursor (an edge's `cursor`)."),
-]
+AFTER = "Return items after this cursor (an edge's `cursor`)."
+After = Annotated[str | None, strawberry.argument(description=AFTER, metadata=checked(list_cursor))]
 
 
 @strawberry.type(description="Where a page ends and whether more follow.")
@@ -104,7 +106,15 @@ def page_of(
 
 
 # The moderation lists' own argument texts, kept as schema.graphql has them.
-FirstItems = Annotated[int, strawberry.argument(description=f"How many items: 1 to {MAX_PAGE}.")]
+FirstItems = Annotated[
+    int,
+    strawberry.argument(
+        description=f"How many items: 1 to {MAX_PAGE}.", metadata=checked(page_size)
+    ),
+]
 AfterEdge = Annotated[
-    str | None, strawberry.argument(description="Continue after this edge's cursor.")
+    str | None,
+    strawberry.argument(
+        description="Continue after this edge's cursor.", metadata=checked(list_cursor)
+    ),
 ]

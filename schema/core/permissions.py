@@ -9,14 +9,14 @@ from enum import Enum
 from typing import Any, cast
 
 import strawberry
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema, Node
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
 from models.access.roles import Role
-from resolvers.context import Info, NotAuthenticated
+from resolvers.context import Context, Info, NotAuthenticated
 from resolvers.staff import audit_refusal
 
 
@@ -68,8 +68,30 @@ class RequiresRoleDirective:
 
 
 class Forbidden(GraphQLError):
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message, extensions={"code": "FORBIDDEN", "reason": reason})
+    def __init__(self, message: str, reason: str, nodes: list[Node] | None = None) -> None:
+        super().__init__(message, nodes=nodes, extensions={"code": "FORBIDDEN", "reason": reason})
+
+
+async def role_refusal(
+    context: Context, roles: frozenset[Role], field: str, nodes: list[Node] | None = None
+) -> Forbidden | None:
+    """Why the viewer may not use `field`, gated by `roles` (the refusal is audited), or None
+    when they may. Raises NotAuthenticated without a viewer."""
+    if context.viewer is None:
+        raise NotAuthenticated()
+    if roles & await context.roles():
+        return None
+    if roles & await context.stored_roles():
+        await audit_refusal(context, field=field, reason="SECOND_FACTOR_REQUIRED")
+        return Forbidden(
+            "Staff roles need a second factor: enrol in TOTP (beginTotpEnrolment) or "
+            "log in again with your TOTP code.",
+            reason="SECOND_FACTOR_REQUIRED",
+            nodes=nodes,
+        )
+    await audit_refusal(context, field=field, reason="ROLE_REQUIRED")
+    names = ", ".join(sorted(r.value for r in roles))
+    return Forbidden(f"This needs one of the roles {names}.", reason="ROLE_REQUIRED", nodes=nodes)
 
 
 class RequiresRole(BasePermission):
@@ -91,19 +113,11 @@ class RequiresRole(BasePermission):
             raise NotAuthenticated()
         if not self.roles:
             return False
-        if self.roles & await context.roles():
-            return True
         field = f"{info.path.typename}.{info.field_name}"
-        if self.roles & await context.stored_roles():
-            await audit_refusal(context, field=field, reason="SECOND_FACTOR_REQUIRED")
-            raise Forbidden(
-                "Staff roles need a second factor: enrol in TOTP (beginTotpEnrolment) or "
-                "log in again with your TOTP code.",
-                reason="SECOND_FACTOR_REQUIRED",
-            )
-        await audit_refusal(context, field=field, reason="ROLE_REQUIRED")
-        names = ", ".join(sorted(r.value for r in self.roles))
-        raise Forbidden(f"This needs one of the roles {names}.", reason="ROLE_REQUIRED")
+        refusal = await role_refusal(context, self.roles, field)
+        if refusal is not None:
+            raise refusal
+        return True
 
 
 def requires_role(*roles: Role) -> list[FieldExtension]:

@@ -12,6 +12,7 @@ from resolvers import posts as post_resolvers
 from resolvers import timeline as timeline_resolvers
 from resolvers.context import Info
 from resolvers.paging import parse_id_argument
+from schema.core.checks import checked, global_id
 from schema.core.paging import After, First
 from schema.graph.types import Account, Post, PostConnection, account_or_none
 
@@ -30,7 +31,10 @@ class PublicQuery:
     async def node(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="A global id.", metadata=checked(global_id(None))),
+        ],
     ) -> relay.Node | None:
         type_name, key = parse_id_argument(id, None, "id")
         if type_name == "Account":
@@ -53,7 +57,12 @@ class PublicQuery:
     async def post(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The post's global id.")],
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The post's global id.", metadata=checked(global_id("Post"))
+            ),
+        ],
     ) -> Post | None:
         _, key = parse_id_argument(id, "Post", "id")
         row = await post_resolvers.post_by_id(info.context, post_id=key)

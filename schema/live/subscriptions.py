@@ -22,6 +22,7 @@ from resolvers.paging import (
     encode_cursor,
     parse_id_argument,
 )
+from schema.core.checks import checked, cursor, global_id
 from schema.graph.types import Post
 from subscriptions import live
 from subscriptions.events import LiveEvent
@@ -29,7 +30,8 @@ from subscriptions.events import LiveEvent
 Resume = Annotated[
     str | None,
     strawberry.argument(
-        description="The `cursor` of the last event received, to resume after a reconnect."
+        description="The `cursor` of the last event received, to resume after a reconnect.",
+        metadata=checked(cursor(EVENT_CURSOR)),
     ),
 ]
 
@@ -155,7 +157,12 @@ class Subscription:
     async def post_updated(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The post's global id.")],
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The post's global id.", metadata=checked(global_id("Post"))
+            ),
+        ],
         after: Resume = None,
     ) -> AsyncGenerator[PostUpdate, None]:
         ctx = info.context

@@ -11,6 +11,7 @@ import strawberry
 from resolvers import moderation as resolvers
 from resolvers.context import Info
 from resolvers.paging import MAX_PAGE
+from schema.core.checks import checked, list_cursor, page_size
 from schema.core.permissions import requires_role
 from schema.graph.types import account_id_of
 from schema.moderation.types import STRIKE_READERS, Strike, StrikeConnection
@@ -45,10 +46,16 @@ class AccountModerationFields:
         self,
         info: Info,
         first: Annotated[
-            int, strawberry.argument(description=f"How many strikes: 1 to {MAX_PAGE}.")
+            int,
+            strawberry.argument(
+                description=f"How many strikes: 1 to {MAX_PAGE}.", metadata=checked(page_size)
+            ),
         ],
         after: Annotated[
-            str | None, strawberry.argument(description="Continue after this edge's cursor.")
+            str | None,
+            strawberry.argument(
+                description="Continue after this edge's cursor.", metadata=checked(list_cursor)
+            ),
         ] = None,
     ) -> StrikeConnection | None:
         page = await resolvers.strikes(

@@ -388,23 +388,42 @@ async def wait_until_redis_is_missed(server: ChirpServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("after", "why"),
+    ("after", "kind", "why"),
     [
-        ("ZTE6OTk5OTk5OQ==", "ahead of the event log"),  # e1:9999999, e.g. after a reset
-        ("YzE6MQ==", "not one this API issued"),  # c1:1, a list cursor
-        ("garbage", "not one this API issued"),
+        # e1:9999999, e.g. after a reset: well formed, so the subscription starts, then ends.
+        ("ZTE6OTk5OTk5OQ==", "next", "ahead of the event log"),
+        # Malformed or of another kind: refused before it starts (schema/core/admission.py).
+        ("YzE6MQ==", "error", "not one this API issued"),  # c1:1, a list cursor
+        ("garbage", "error", "not one this API issued"),
     ],
 )
 async def test_resuming_from_a_cursor_this_log_never_issued_is_bad_user_input(
-    embedded: ChirpServer, after: str, why: str
+    embedded: ChirpServer, after: str, kind: str, why: str
 ) -> None:
     async with GraphQLWebSocket.connect(embedded.ws_url) as ws:
         await ws.subscribe("feed", PUBLIC_FEED, {"after": after})
-        error = await ws.next_message(within=EVENT_WAIT)
+        message = await ws.next_message(within=EVENT_WAIT)
 
-    assert error["type"] == "next"
-    assert [e["extensions"]["code"] for e in error["payload"]["errors"]] == ["BAD_USER_INPUT"]
-    assert why in error["payload"]["errors"][0]["message"]
+    errors = message["payload"]["errors"] if kind == "next" else message["payload"]
+    assert message["type"] == kind
+    assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"]
+    assert why in errors[0]["message"]
+
+
+async def test_a_subscription_over_the_cost_limit_is_refused_when_it_starts(
+    embedded: ChirpServer,
+) -> None:
+    # 10 + 1 post + 1 author + 1 + 100 * (1 + 1 + 100 * 1) = 10,213 > 10,000
+    costly = """subscription { publicFeed { post { author { followers(first: 100) {
+      edges { node { posts(first: 100) { edges { node { id } } } } } } } } } }"""
+
+    async with GraphQLWebSocket.connect(embedded.ws_url) as ws:
+        await ws.subscribe("costly", costly)
+        message = await ws.next_message(within=EVENT_WAIT)
+
+    assert message["type"] == "error" and message["id"] == "costly"
+    [error] = message["payload"]
+    assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": 10213, "maxCost": 10000}
 
 
 # -- 5. authentication

@@ -121,6 +121,33 @@ async def test_when_redis_fails_limits_still_hold_in_process_memory() -> None:
     await limiter.aclose()
 
 
+async def test_after_a_redis_failure_counting_stays_in_memory_without_retrying_redis() -> None:
+    # A listener that accepts connections and never answers: each Redis call would wait for
+    # its timeout. After the first failure, the next counts must not even connect.
+    connections = 0
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    limiter = Throttle(RULES, redis_url=f"redis://127.0.0.1:{port}/0")
+    try:
+        first = await limiter.hit("login", "dave")
+        tried = connections
+        later = [await limiter.hit("login", "dave") for _ in range(3)]
+    finally:
+        await limiter.aclose()
+        server.close()
+
+    assert first.allowed and tried >= 1
+    assert [v.allowed for v in later] == [True, True, False]
+    assert connections == tried
+
+
 def test_ipv6_addresses_are_counted_by_their_64_bit_prefix() -> None:
     assert (
         ip_group("2001:db8:1:2:aaaa::1")

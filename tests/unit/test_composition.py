@@ -35,17 +35,17 @@ def test_every_domain_package_with_a_surface_is_in_the_schema() -> None:
 
 
 def test_a_new_surface_comes_after_the_published_ones() -> None:
-    published = dict(zip(PUBLISHED, SURFACES, strict=True))
+    published = dict(zip(PUBLISHED, SURFACES[: len(PUBLISHED)], strict=True))
     new = Surface(mutations=(BookmarkMutations,))
     later = Surface()
 
     found = {"schema.zebras": later, **published, "schema.bookmarks": new}
 
-    assert ordered(found) == (*SURFACES, new, later)
+    assert ordered(found) == (*published.values(), new, later)
 
 
 def test_a_published_surface_that_went_missing_stops_the_start() -> None:
-    published = dict(zip(PUBLISHED, SURFACES, strict=True))
+    published = dict(zip(PUBLISHED, SURFACES[: len(PUBLISHED)], strict=True))
     del published["admin.audit"]
 
     with pytest.raises(RuntimeError, match=r"admin\.audit"):

@@ -74,6 +74,9 @@ def test_production_refuses_placeholder_billing_and_mail_settings(name: str) -> 
         ({"WEBHOOK_RETRY_BASE": "600", "WEBHOOK_RETRY_MAX": "60"}, "WEBHOOK_RETRY_BASE"),
         ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS"),
         ({"WEBHOOK_SWEEP_INTERVAL": "0"}, "WEBHOOK_SWEEP_INTERVAL"),
+        ({"GRAPHQL_MAX_COST": "0"}, "GRAPHQL_MAX_COST"),
+        ({"GRAPHQL_MAX_COST": "lots"}, "GRAPHQL_MAX_COST"),
+        ({"RATE_LIMIT_BUDGET_USER": "a lot"}, "RATE_LIMIT_BUDGET_USER"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -131,3 +134,20 @@ def test_request_limits_are_read_from_the_environment_and_refused_when_tiny() ->
         Settings.from_env({"MAX_BODY_BYTES": "100"})
     with pytest.raises(SettingsError, match="RATE_LIMIT_POSTS_ACCOUNT"):
         Settings.from_env({"RATE_LIMIT_POSTS_ACCOUNT": "many"})
+
+
+def test_query_cost_and_budgets_have_defaults_and_read_the_environment() -> None:
+    default = Settings.from_env({})
+    tuned = Settings.from_env(
+        {"GRAPHQL_MAX_COST": "5000", "RATE_LIMIT_BUDGET_ANONYMOUS": "1000/10 minutes"}
+    )
+
+    assert default.max_query_cost == 10_000
+    assert {k: v for k, v in default.rate_limits.items() if k.startswith("budget.")} == {
+        "budget.anonymous": "50000/hour",
+        "budget.user": "200000/hour",
+        "budget.plus": "500000/hour",
+        "budget.pro": "1000000/hour",
+    }
+    assert tuned.max_query_cost == 5000
+    assert tuned.rate_limits["budget.anonymous"] == "1000/10 minutes"
