@@ -12,9 +12,13 @@ import httpx
 import pytest
 
 from app.runtime import Services
+from app.settings import DEFAULT_RATE_LIMITS, Settings
+from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up
 from tests.support.budgets import within_one_window
+from tests.support.backends import Database
 from tests.support.graphql import GraphQLClient
+from tests.support.limits import RELAXED_RATE_LIMITS
 from tests.support.staff import make_staff
 from tests.support.statements import counting_statements
 
@@ -54,6 +58,13 @@ mutation { createPost(input: {body: "x"}) {
 """
 RATE_LIMIT = "{ rateLimit { cost maxCost limit remaining resetAt } }"
 INVALID = "{ noSuchField }"
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    """This module's figures are the default budgets'; the other rules stay relaxed."""
+    budgets = {name: r for name, r in DEFAULT_RATE_LIMITS.items() if name.startswith("budget.")}
+    return make_settings(database, rate_limits=RELAXED_RATE_LIMITS | budgets)
 
 
 async def ask(
