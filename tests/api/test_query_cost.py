@@ -15,8 +15,8 @@ from app.runtime import Services
 from app.settings import DEFAULT_RATE_LIMITS, Settings
 from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up
-from tests.support.budgets import within_one_window
 from tests.support.backends import Database
+from tests.support.budgets import within_one_window
 from tests.support.graphql import GraphQLClient
 from tests.support.limits import RELAXED_RATE_LIMITS
 from tests.support.staff import make_staff
