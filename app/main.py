@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from app import health, invoice_files, stripe_webhooks
-from app.middleware import BearerAuth, ClientAddress, RequestId
+from app.middleware import BearerAuth, ClientAddress, HttpOnly, RequestId
 from app.observe import Observe
 from app.probes import describe_build
 from app.request_limits import RequestLimits
@@ -61,7 +61,8 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(ClientAddress, trusted_proxies=settings.trusted_proxies),
             Middleware(Observe),
             Middleware(
-                CORSMiddleware,
+                HttpOnly,
+                middleware=CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type", "x-request-id"],

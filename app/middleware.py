@@ -7,7 +7,8 @@ import ipaddress
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,20 +28,37 @@ class RequestId:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine itself: where it only passes a call on, it returns the next app's
+        # awaitable, so a WebSocket's life holds no frame of it (idle sockets stay small).
         if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        if scope["type"] == "websocket":
+            return self.app(scope, receive, send)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        return self.app(scope, receive, send_with_id)
+
+
+class HttpOnly:
+    """Runs `middleware` (a class, built with `options`) for HTTP requests only: any other
+    scope goes straight to the next app, so a WebSocket's life holds no frame of either."""
+
+    def __init__(self, app: ASGIApp, /, middleware: Callable[..., ASGIApp], **options: Any) -> None:
+        self.app = app
+        self.http = middleware(app, **options)
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] == "http":
+            return self.http(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -57,14 +75,15 @@ class ClientAddress:
             ipaddress.ip_network(p, strict=False) for p in trusted_proxies
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Returns the next app's awaitable rather than awaiting it (see RequestId).
         if scope["type"] in ("http", "websocket"):
             client = scope.get("client")
             peer = client[0] if client else ""
             scope.setdefault("state", {})["client_ip"] = self.client_ip(
                 peer, Headers(scope=scope).getlist("x-forwarded-for")
             )
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
     def is_trusted(self, address: str) -> bool:
         try:
@@ -104,14 +123,17 @@ class BearerAuth:
         self.app = app
         self.runtime = runtime
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # Only /graphql and billing documents take session tokens; /metrics has its own.
+        # What passes through is handed on, not awaited here (see RequestId).
         path = scope.get("path", "")
         if scope["type"] != "http" or not (
             path == "/graphql" or path.startswith(SESSION_PATH_PREFIXES)
         ):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._authenticate(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = bearer_token(Headers(scope=scope).get("authorization"))
         state = scope.setdefault("state", {})
         if token is not None:

@@ -7,6 +7,7 @@ from the GraphQL layer, one per operation."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from contextlib import nullcontext
 from typing import Any
 
@@ -32,20 +33,16 @@ class Observe:
         self._durations = {route: metrics.HTTP_DURATION.labels(route) for route in ROUTES}
         self._durations["other"] = metrics.HTTP_DURATION.labels("other")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A WebSocket is handed on, not awaited here, so its life holds no frame of this:
+        # nothing is bound for the socket's life (each idle connection would hold it), its
+        # operations' lines name the request id themselves, and app.sockets counts it.
+        if scope["type"] != "http":
+            return self.app(scope, receive, send)
+        return self._request(scope, receive, send)
+
+    async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.setdefault("state", {})
-        if scope["type"] == "websocket":
-            # Nothing bound for the socket's life: each idle connection would hold it.
-            # Its operations' lines name the request id themselves.
-            metrics.WEBSOCKETS.inc()
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                metrics.WEBSOCKETS.dec()
-            return
         tokens = logs.bind(request_id=state.get("request_id", "-"))
         try:
             await self._http(scope, receive, send, state)

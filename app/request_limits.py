@@ -13,6 +13,7 @@ counted in `chirp_rate_limited_total{limit}`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,10 +40,13 @@ class RequestLimits:
         self.max_bodies = {stripe_webhooks.PATH: settings.max_webhook_body_bytes}
         self.max_query_string = settings.max_query_string_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A WebSocket is handed on, not awaited here: its life holds no frame of this.
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if len(scope.get("query_string", b"")) > self.max_query_string:
             await _refuse(send, path, 414, "URI_TOO_LONG", "query_string", self.max_query_string)

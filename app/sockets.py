@@ -101,6 +101,9 @@ class LimitedWebSocket(ASGIWebSocketAdapter):
         # The view is ChirpGraphQL (app/view.py), which strawberry types as its base class.
         runtime: Runtime = self.view.runtime  # type: ignore[attr-defined]
         limit = runtime.settings.ws_max_message_bytes
+        # The open-socket gauge lives here, in the coroutine a connection holds anyway, not
+        # in a middleware frame of its own (see app.observe).
+        metrics.WEBSOCKETS.inc()
         try:
             while self.ws.application_state != WebSocketState.DISCONNECTED:
                 text = await self.ws.receive_text()
@@ -123,6 +126,8 @@ class LimitedWebSocket(ASGIWebSocketAdapter):
             raise NonTextMessageReceived from e
         except WebSocketDisconnect:
             pass
+        finally:
+            metrics.WEBSOCKETS.dec()
 
 
 class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
