@@ -59,8 +59,8 @@ class RequestLimits:
         if path == "/graphql":
             throttle = self.runtime.throttle
             address = scope.get("state", {}).get("client_ip", "")
-            verdict = await throttle.hit(REQUESTS_IP, ip_group(address))
-            if not verdict.allowed:
+            verdict = await throttle.admit(REQUESTS_IP, ip_group(address))
+            if verdict is not None:
                 await too_many(throttle.refusal(REQUESTS_IP, verdict))(scope, receive, send)
                 return
         await self._bounded(scope, receive, send, limit)

@@ -56,8 +56,8 @@ async def refuse_connection(runtime: Runtime, websocket: WebSocket) -> bool:
     address = websocket.scope.get("state", {}).get("client_ip") or (
         websocket.client.host if websocket.client else ""
     )
-    verdict = await runtime.throttle.hit(CONNECT_IP, ip_group(address))
-    if verdict.allowed:
+    verdict = await runtime.throttle.admit(CONNECT_IP, ip_group(address))
+    if verdict is None:
         return False
     refused = runtime.throttle.refusal(CONNECT_IP, verdict)
     try:

@@ -43,6 +43,20 @@ async def test_a_rule_allows_its_rate_then_refuses_with_a_retry_time(store: str)
 
 
 @pytest.mark.parametrize("store", STORES)
+async def test_admit_counts_like_hit_and_reads_the_window_only_when_it_refuses(store: str) -> None:
+    limiter = throttle(store)
+    passed = [await limiter.admit("login", "dave") for _ in range(3)]
+    refused = await limiter.admit("login", "dave")
+
+    assert passed == [None, None, None]
+    assert refused is not None and not refused.allowed and refused.remaining == 0
+    assert 1 <= refused.retry_after <= 2 * 15 * 60
+    # The same counts as `hit`: the three admitted hits used the whole allowance.
+    assert not (await limiter.hit("login", "dave")).allowed
+    await limiter.aclose()
+
+
+@pytest.mark.parametrize("store", STORES)
 async def test_a_cost_is_charged_whole_or_not_at_all(store: str) -> None:
     limiter = throttle(store)
     assert (await limiter.hit("budget", "ip", cost=60)).remaining == 40
