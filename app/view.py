@@ -5,6 +5,7 @@ specification gives."""
 from __future__ import annotations
 
 from datetime import timedelta
+from json import JSONDecodeError
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -106,6 +107,17 @@ class ChirpGraphQL(GraphQL[Context, None]):
                 # GraphQL over HTTP: a mutation sent with GET is 405, not 400.
                 raise HTTPException(405, "Mutations must be sent with POST.") from exc
             raise
+
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON nested deeper than the interpreter's recursion limit (a body of brackets well
+        # under the size limit) is bad JSON, answered like any other (400; on a WebSocket,
+        # 4400), not a RecursionError and a 500. Bodies, GET parameters and socket messages
+        # all come through here.
+        try:
+            return super().decode_json(data)
+        except RecursionError as exc:
+            text = data if isinstance(data, str) else ""
+            raise JSONDecodeError("JSON nested too deeply", text, 0) from exc
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         try:
