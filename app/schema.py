@@ -123,19 +123,30 @@ class ChirpSchema(strawberry.Schema):
         """Client errors (bad input, validation, UNAUTHENTICATED) are not server errors and
         are not logged as such; MaskUnexpectedErrors logs every unexpected one, once."""
 
-    async def execute(  # type: ignore[override]
+    async def execute(
         self,
         query: str | None,
-        *args: Any,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
-        **kwargs: Any,
+        operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         """Queries and mutations only: a subscription runs through `subscribe` (on a
         WebSocket). One sent over HTTP is refused before validation, so never charged, rather
         than executed as a query into an internal error."""
         allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
         allowed.discard(OperationType.SUBSCRIPTION)
-        return await super().execute(query, *args, allowed_operation_types=allowed, **kwargs)
+        return await super().execute(
+            query,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            allowed_operation_types=allowed,
+            operation_extensions=operation_extensions,
+        )
 
 
 def build_schema(
