@@ -252,6 +252,25 @@ async def test_a_websocket_message_nested_too_deeply_closes_as_bad_json(
     assert ws.close_code == 4400  # graphql-transport-ws: a message that is not JSON
 
 
+async def test_a_websocket_operation_name_that_is_not_a_string_is_bad_input(
+    server: ChirpServer,
+) -> None:
+    async with GraphQLWebSocket.connect(
+        server.ws_url, headers={"x-forwarded-for": "192.0.2.46"}
+    ) as ws:
+        await ws.send(
+            {
+                "type": "subscribe",
+                "id": "named",
+                "payload": {"query": "{ viewer { id } }", "operationName": 5},
+            }
+        )
+        error = await ws.next_message()
+
+    assert (error["type"], error["id"]) == ("error", "named")
+    assert error["payload"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
 async def test_a_websocket_document_of_comments_is_refused_before_parsing(
     server: ChirpServer,
 ) -> None:
