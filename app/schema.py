@@ -7,8 +7,9 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -21,8 +22,10 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.base import get_object_definition
+from strawberry.types.graphql import OperationType
 
 import admin as admin_package
 import schema as schema_package
@@ -119,6 +122,31 @@ class ChirpSchema(strawberry.Schema):
     ) -> None:
         """Client errors (bad input, validation, UNAUTHENTICATED) are not server errors and
         are not logged as such; MaskUnexpectedErrors logs every unexpected one, once."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Queries and mutations only: a subscription runs through `subscribe` (on a
+        WebSocket). One sent over HTTP is refused before validation, so never charged, rather
+        than executed as a query into an internal error."""
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        allowed.discard(OperationType.SUBSCRIPTION)
+        return await super().execute(
+            query,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            allowed_operation_types=allowed,
+            operation_extensions=operation_extensions,
+        )
 
 
 def build_schema(

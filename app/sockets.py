@@ -148,6 +148,14 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             error = query_too_long(len(query), limit).formatted
             await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
             return
+        name = payload.get("operationName") if isinstance(payload, dict) else None
+        if name is not None and not isinstance(name, str) and self.connection_acknowledged:
+            # strawberry checks the payload's other members, not this one (an internal error).
+            error = GraphQLError(
+                "`operationName` must be a string or null.", extensions={"code": "BAD_USER_INPUT"}
+            ).formatted
+            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
+            return
         await super().handle_subscribe(message)
 
 

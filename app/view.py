@@ -5,6 +5,7 @@ specification gives."""
 from __future__ import annotations
 
 from datetime import timedelta
+from json import JSONDecodeError
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -19,6 +20,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from app.middleware import bearer_token
@@ -102,19 +104,40 @@ class ChirpGraphQL(GraphQL[Context, None]):
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
-            if isinstance(exc.__cause__, InvalidOperationTypeError):
-                # GraphQL over HTTP: a mutation sent with GET is 405, not 400.
-                raise HTTPException(405, "Mutations must be sent with POST.") from exc
-            raise
+            refused = exc.__cause__
+            if not isinstance(refused, InvalidOperationTypeError):
+                raise
+            if refused.operation_type is OperationType.SUBSCRIPTION:
+                raise HTTPException(
+                    400, "Subscriptions are served over a WebSocket (graphql-transport-ws)."
+                ) from exc
+            # GraphQL over HTTP: a mutation sent with GET is 405, not 400.
+            raise HTTPException(405, "Mutations must be sent with POST.") from exc
+
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON nested deeper than the interpreter's recursion limit (a body of brackets well
+        # under the size limit) is bad JSON, answered like any other (400; on a WebSocket,
+        # 4400), not a RecursionError and a 500. Bodies, GET parameters and socket messages
+        # all come through here.
+        try:
+            return super().decode_json(data)
+        except RecursionError as exc:
+            text = data if isinstance(data, str) else ""
+            raise JSONDecodeError("JSON nested too deeply", text, 0) from exc
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         try:
-            return await super().parse_http_body(request)
+            parsed = await super().parse_http_body(request)
         except (AttributeError, TypeError, ValueError) as exc:
             # ValueError covers bodies that are not UTF-8 (UnicodeDecodeError).
             raise HTTPException(
                 400, "The request body must be a JSON object with a `query` string."
             ) from exc
+        # strawberry checks the other members' types, not this one's.
+        name = getattr(parsed, "operation_name", None)
+        if name is not None and not isinstance(name, str):
+            raise HTTPException(400, "The request's `operationName` must be a string or null.")
+        return parsed
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

@@ -6,7 +6,7 @@ from models.access import actions as access
 from models.access import enrolment
 from models.access.actions import Enrolment
 from models.access.roles import Role
-from models.accounts import actions as accounts
+from models.accounts import login as logins
 from resolvers.context import Context
 from resolvers.staff import staff_write
 
@@ -34,9 +34,14 @@ async def _check_password(ctx: Context, password: str) -> None:
     """Turning TOTP on or off needs the password again: a stolen session token alone must
     not be able to enrol its own authenticator or remove the owner's."""
     viewer = ctx.require_viewer()
-    async with ctx.read() as session:
-        account = await accounts.get_account(session, account_id=viewer.id)
-    await accounts.check_credentials(account, hasher=ctx.runtime.hasher, password=password)
+    await logins.check_password_again(
+        reads=ctx.runtime.read_sessionmaker,
+        hasher=ctx.runtime.hasher,
+        throttle=ctx.runtime.throttle,
+        account_id=viewer.id,
+        password=password,
+        ip=ctx.client_ip,
+    )
 
 
 async def begin_totp_enrolment(

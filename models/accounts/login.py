@@ -84,6 +84,31 @@ async def log_in(
     return account, token
 
 
+async def check_password_again(
+    *,
+    reads: async_sessionmaker[AsyncSession],
+    hasher: PasswordHasher,
+    throttle: Throttle,
+    account_id: int,
+    password: str,
+    ip: str,
+) -> None:
+    """The signed-in owner's password asked again (to turn TOTP on or off), held to the
+    log-in limits on the same counters: otherwise a stolen session token would make it a
+    password oracle without limits. Raises InvalidCredentials or RateLimited."""
+    async with reads() as session:
+        account = await accounts.get_account(session, account_id=account_id)
+    login = "" if account is None else account.handle
+    limits = LogInLimits(throttle, reads, account=account, login=login, ip=ip)
+    await limits.admit()
+    try:
+        await accounts.check_credentials(account, hasher=hasher, password=password)
+    except DomainError:
+        await limits.failed()
+        raise
+    await limits.passed()
+
+
 async def _open_session(
     transactions: Transactions,
     attempt: LogInAttempt,

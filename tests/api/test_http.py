@@ -70,6 +70,33 @@ async def test_queries_work_over_get_but_mutations_do_not(http: httpx.AsyncClien
     assert mutation.status_code == 405
 
 
+async def test_subscriptions_over_http_are_refused_not_run_into_an_internal_error(
+    http: httpx.AsyncClient,
+) -> None:
+    # Subscriptions are served over WebSocket only; over HTTP they used to execute as a
+    # query, charged to the budget, and end in INTERNAL_SERVER_ERROR (logged as a failure).
+    subscription = "subscription { publicFeed { __typename } }"
+
+    posted = await http.post("/graphql", json={"query": subscription})
+    got = await http.get("/graphql", params={"query": subscription})
+    budget = await http.post("/graphql", json={"query": "{ rateLimit { remaining limit } }"})
+
+    assert posted.status_code == 400, posted.text
+    assert got.status_code == 400, got.text
+    assert "WebSocket" in posted.text
+    remaining = budget.json()["data"]["rateLimit"]
+    assert remaining["limit"] - remaining["remaining"] == 1  # only this query was charged
+
+
+async def test_an_operation_name_that_is_not_a_string_is_a_client_error(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.post("/graphql", json={"query": "{ __typename }", "operationName": 5})
+
+    assert response.status_code == 400, response.text
+    assert "operationName" in response.text
+
+
 async def test_depth_limit(gql: GraphQLClient) -> None:
     nested = "{ publicFeed(first: 1) { edges { node { author { followers(first: 1) { edges { node { followers(first: 1) { edges { node { posts(first: 1) { edges { node { author { handle } } } } } } } } } } } } } } }"
 

@@ -119,3 +119,25 @@ async def test_stripe_webhooks_may_be_larger_up_to_their_own_limit(
     # Refused in the shape of the endpoint's other answers.
     assert too_big.status_code == 413
     assert too_big.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_json_nested_deeper_than_the_parser_goes_is_bad_input_not_a_server_error(
+    http: httpx.AsyncClient, settings: Settings
+) -> None:
+    # 100,000 brackets (200 KB, under the body limit) exhaust Python's recursion limit in
+    # json.loads; the same in a GET request's `variables`, under the query-string limit.
+    deep = "[" * 100_000 + "]" * 100_000
+    body = '{"query": "{ __typename }", "variables": ' + deep + "}"
+    shallow_enough = "[" * 4_000 + "]" * 4_000  # 24 KB once percent-encoded
+    assert len(body) < settings.max_body_bytes
+    assert len(shallow_enough) * 3 < settings.max_query_string_bytes
+
+    posted = await http.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    got = await http.get(
+        "/graphql", params={"query": "{ __typename }", "variables": shallow_enough}
+    )
+
+    assert posted.status_code == 400, posted.text
+    assert got.status_code == 400, got.text

@@ -237,6 +237,40 @@ async def test_a_websocket_message_over_the_size_limit_closes_with_1009(
     assert ws.close_code == 1009
 
 
+async def test_a_websocket_message_nested_too_deeply_closes_as_bad_json(
+    server: ChirpServer,
+) -> None:
+    # 30,000 brackets (60 KB, under the message limit) exhaust the JSON parser's recursion.
+    deep = '{"type": "ping", "payload": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    async with GraphQLWebSocket.connect(
+        server.ws_url, headers={"x-forwarded-for": "192.0.2.45"}
+    ) as ws:
+        await ws.connection.send(deep)
+        before_close = await ws.until_closed()
+
+    assert before_close == []
+    assert ws.close_code == 4400  # graphql-transport-ws: a message that is not JSON
+
+
+async def test_a_websocket_operation_name_that_is_not_a_string_is_bad_input(
+    server: ChirpServer,
+) -> None:
+    async with GraphQLWebSocket.connect(
+        server.ws_url, headers={"x-forwarded-for": "192.0.2.46"}
+    ) as ws:
+        await ws.send(
+            {
+                "type": "subscribe",
+                "id": "named",
+                "payload": {"query": "{ viewer { id } }", "operationName": 5},
+            }
+        )
+        error = await ws.next_message()
+
+    assert (error["type"], error["id"]) == ("error", "named")
+    assert error["payload"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
 async def test_a_websocket_document_of_comments_is_refused_before_parsing(
     server: ChirpServer,
 ) -> None:

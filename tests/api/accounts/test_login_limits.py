@@ -183,3 +183,52 @@ async def test_a_flood_at_many_accounts_from_one_address_is_slowed_and_others_lo
     assert refused["extensions"]["limit"] == "login.ip"
     assert next_try == "RATE_LIMITED"
     assert honest == "SessionPayload"
+
+
+BEGIN_TOTP_GUESS = (
+    'g{i}: beginTotpEnrolment(input: {{password: "guess number {i}"}}) '
+    "{{ __typename ... on UserError {{ code }} }}"
+)
+BEGIN_TOTP = """
+mutation Begin($password: String!) {
+  beginTotpEnrolment(input: {password: $password}) { __typename ... on UserError { code } }
+}
+"""
+
+
+async def test_a_stolen_session_cannot_guess_the_password_through_totp_enrolment(
+    http: httpx.AsyncClient,
+) -> None:
+    # Turning TOTP on or off asks for the password again, so a stolen session token alone
+    # cannot enrol its own authenticator: that check is held to the log-in limits too, or it
+    # is an unlimited password oracle.
+    response = await http.post(
+        "/graphql",
+        json={
+            "query": SIGN_UP,
+            "variables": {
+                "input": {"handle": "stolen", "email": "stolen@example.com", "password": PASSWORD}
+            },
+        },
+        headers={"x-forwarded-for": OWNER},
+    )
+    token = response.json()["data"]["signUp"]["token"]
+    guesses = "mutation { " + " ".join(BEGIN_TOTP_GUESS.format(i=i) for i in range(30)) + " }"
+    auth = {"authorization": f"Bearer {token}", "x-forwarded-for": ATTACKER}
+
+    payload = (await http.post("/graphql", json={"query": guesses}, headers=auth)).json()
+    right = (
+        await http.post(
+            "/graphql",
+            json={"query": BEGIN_TOTP, "variables": {"password": PASSWORD}},
+            headers=auth,
+        )
+    ).json()
+
+    [refused] = payload["errors"]
+    assert refused["path"] == ["g5"]
+    assert refused["extensions"]["code"] == "RATE_LIMITED"
+    assert refused["extensions"]["limit"] == "login.account_ip"
+    assert right["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    # Nor does it lock the owner out of logging in elsewhere.
+    assert await log_in(http, "stolen", PASSWORD, ip=OWNER) == "SessionPayload"
