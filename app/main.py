@@ -30,6 +30,7 @@ def create_app(settings: Settings) -> Starlette:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         max_cost=settings.max_query_cost,
+        max_subscription_cost=settings.max_subscription_cost,
         slow_operation_ms=settings.slow_operation_ms,
     )
     graphql = ChirpGraphQL(schema, services.runtime)

@@ -156,6 +156,7 @@ def build_schema(
     max_aliases: int = 30,
     max_tokens: int = 2000,
     max_cost: int = 10_000,
+    max_subscription_cost: int = 250,
     slow_operation_ms: int = 500,
 ) -> strawberry.Schema:
     """Assemble the schema with production defaults: caches, limits, masked errors."""
@@ -192,6 +193,12 @@ def build_schema(
     # Admission prices operations with a model of the built schema (it refuses to build if
     # a list has no size rule); it runs after the validation cache, which it relies on.
     model = CostModel(schema._schema, gated=gated)
-    admission = functools.partial(Admission, model=model, gated=gated, max_cost=max_cost)
+    admission = functools.partial(
+        Admission,
+        model=model,
+        gated=gated,
+        max_cost=max_cost,
+        max_subscription_cost=max_subscription_cost,
+    )
     schema.extensions = (*schema.extensions, admission)
     return schema

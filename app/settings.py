@@ -82,6 +82,9 @@ class Settings:
     max_tokens: int = 2000
     # The most one operation may cost (schema/core/cost.py); more is QUERY_TOO_COSTLY.
     max_query_cost: int = 10_000
+    # A subscription's selection is resolved again for every event it delivers, for as long
+    # as it lives, but charged once: its cost is capped lower (docs/api.md#query-cost).
+    max_subscription_cost: int = 250
     ws_queue_size: int = 256
     dispatch_interval: float = 1.0
     catch_up_limit: int = 1000
@@ -134,6 +137,9 @@ class Settings:
     max_query_string_bytes: int = 32 * 1024
     max_query_length: int = 32 * 1024
     ws_max_message_bytes: int = 64 * 1024
+    # WebSockets open at once per client address (IPv6 by /64) in one process: the rate of
+    # new connections alone would let one address pile up idle sockets.
+    ws_max_open_per_address: int = 200
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -218,8 +224,12 @@ class Settings:
                 raise SettingsError(
                     f"TRUSTED_PROXIES must list addresses or networks, not {proxy!r}"
                 ) from exc
-        if self.max_query_cost < 1:
-            raise SettingsError("GRAPHQL_MAX_COST must be at least 1")
+        if self.ws_max_open_per_address < 1:
+            raise SettingsError("WS_MAX_OPEN_PER_ADDRESS must be at least 1")
+        if self.max_query_cost < 1 or self.max_subscription_cost < 1:
+            raise SettingsError(
+                "GRAPHQL_MAX_COST and GRAPHQL_MAX_SUBSCRIPTION_COST must be at least 1"
+            )
         if self.log_format not in ("json", "console"):
             raise SettingsError(f"LOG_FORMAT must be json or console, not {self.log_format!r}")
         if not 0 < self.webhook_timeout <= 60:
@@ -260,6 +270,7 @@ class Settings:
             max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 30),
             max_tokens=_int(env, "GRAPHQL_MAX_TOKENS", 2000),
             max_query_cost=_int(env, "GRAPHQL_MAX_COST", 10_000),
+            max_subscription_cost=_int(env, "GRAPHQL_MAX_SUBSCRIPTION_COST", 250),
             ws_queue_size=_int(env, "WS_QUEUE_SIZE", 256),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),
@@ -310,6 +321,7 @@ class Settings:
             max_query_string_bytes=_int(env, "MAX_QUERY_STRING_BYTES", 32 * 1024),
             max_query_length=_int(env, "GRAPHQL_MAX_QUERY_LENGTH", 32 * 1024),
             ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", 64 * 1024),
+            ws_max_open_per_address=_int(env, "WS_MAX_OPEN_PER_ADDRESS", 200),
         ).check()
 
 

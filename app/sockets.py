@@ -49,17 +49,62 @@ class SocketRefused(Exception):
         self.reason = reason
 
 
-async def refuse_connection(runtime: Runtime, websocket: WebSocket) -> bool:
-    """Count a new connection against its client address; over the limit, answer the
-    handshake with 429 and Retry-After (403 on a server without the WebSocket denial
-    response extension) and return True."""
+OPEN_PER_ADDRESS = "ws_open.ip"
+# A socket refused because its address holds too many open ones: retry once some close.
+OPEN_RETRY_SECONDS = 30
+
+
+class OpenSockets:
+    """WebSockets open at once per client address (IPv6 by /64) in this process: the rate of
+    new connections alone would let one address hold thousands of idle sockets."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: dict[str, int] = {}
+
+    def take(self, group: str) -> bool:
+        held = self.open.get(group, 0)
+        if held >= self.limit:
+            return False
+        self.open[group] = held + 1
+        return True
+
+    def give_back(self, group: str) -> None:
+        left = self.open.get(group, 0) - 1
+        if left > 0:
+            self.open[group] = left
+        else:
+            self.open.pop(group, None)
+
+
+def client_group(websocket: WebSocket) -> str:
     address = websocket.scope.get("state", {}).get("client_ip") or (
         websocket.client.host if websocket.client else ""
     )
-    verdict = await runtime.throttle.admit(CONNECT_IP, ip_group(address))
-    if verdict is None:
+    return ip_group(address)
+
+
+async def refuse_connection(
+    runtime: Runtime, websocket: WebSocket, open_sockets: OpenSockets
+) -> bool:
+    """Count a new connection against its client address, and take its place among the
+    address's open sockets; over either limit, answer the handshake with 429 and
+    Retry-After (403 on a server without the WebSocket denial response extension) and
+    return True. A False answer holds a place: give it back when the socket ends."""
+    group = client_group(websocket)
+    verdict = await runtime.throttle.admit(CONNECT_IP, group)
+    if verdict is not None:
+        refused = runtime.throttle.refusal(CONNECT_IP, verdict)
+    elif not open_sockets.take(group):
+        metrics.RATE_LIMITED.labels(OPEN_PER_ADDRESS).inc()
+        refused = RateLimited(
+            OPEN_PER_ADDRESS,
+            OPEN_RETRY_SECONDS,
+            f"Too many open WebSockets from this address (at most {open_sockets.limit}); "
+            "close some first.",
+        )
+    else:
         return False
-    refused = runtime.throttle.refusal(CONNECT_IP, verdict)
     try:
         await websocket.send_denial_response(too_many(refused))
     except RuntimeError:

@@ -27,6 +27,8 @@ from app.middleware import bearer_token
 from app.sockets import (
     LimitedTransportWS,
     LimitedWebSocket,
+    OpenSockets,
+    client_group,
     count_connection,
     query_too_long,
     refuse_connection,
@@ -54,13 +56,19 @@ class ChirpGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.runtime = runtime
+        self.open_sockets = OpenSockets(settings.ws_max_open_per_address)
 
     async def run(  # type: ignore[override]
         self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
-        if isinstance(request, WebSocket) and await refuse_connection(self.runtime, request):
+        if not isinstance(request, WebSocket):
+            return await super().run(request, context, root_value)
+        if await refuse_connection(self.runtime, request, self.open_sockets):
             return request
-        return await super().run(request, context, root_value)
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            self.open_sockets.give_back(client_group(request))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

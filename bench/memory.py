@@ -69,6 +69,7 @@ def chirp_server(
             "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
             # Every socket comes from this one address.
             "RATE_LIMIT_WS_CONNECT_IP": "1000000/minute",
+            "WS_MAX_OPEN_PER_ADDRESS": "1000000",
         }
         chirp = [sys.executable, "-m", "app.cli"]  # this checkout's code (cwd=ROOT)
         if database_url is None:

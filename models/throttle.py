@@ -87,6 +87,7 @@ class Throttle:
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._shared: SlidingWindowCounterRateLimiter | None = None
         self._shared_back_at = 0.0  # time.monotonic() when Redis may be tried again
+        self._in_flight: dict[str, int] = {}  # see `enter`
         self._storage: Storage | None = None
         if redis_url:
             self._storage = RedisStorage(
@@ -157,6 +158,25 @@ class Throttle:
         ids = (name, *key)
         for item in self.windows[name]:
             await self._clear(item, ids)
+
+    def enter(self, keys: tuple[str, ...], limit: int) -> bool:
+        """Take a place among the at most `limit` calls in flight, in this process, for each
+        of `keys`; False (and nothing taken) when one of them is full. For rules that count a
+        failure only once it is known: it bounds how many checks can pass the same count at
+        once (one burst per process, at most `limit` each)."""
+        if any(self._in_flight.get(key, 0) >= limit for key in keys):
+            return False
+        for key in keys:
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        return True
+
+    def leave(self, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            left = self._in_flight.get(key, 0) - 1
+            if left > 0:
+                self._in_flight[key] = left
+            else:
+                self._in_flight.pop(key, None)
 
     def local_counter(self, name: str) -> LocalCounter:
         """The rule's windows for one key that lives in this process only (a WebSocket

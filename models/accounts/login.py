@@ -70,6 +70,9 @@ async def log_in(
         # Recorded whether or not the login named an account: the same work either way.
         await _record_failed_login(transactions, attempt, None if found is None else found.id, err)
         raise
+    finally:
+        if limits is not None:
+            limits.done()
     if limits is not None:
         await limits.passed()
     # Only after the password: a suspension is not told to someone who does not know it.
@@ -106,6 +109,8 @@ async def check_password_again(
     except DomainError:
         await limits.failed()
         raise
+    finally:
+        limits.done()
     await limits.passed()
 
 

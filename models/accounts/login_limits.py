@@ -10,6 +10,12 @@ account and address, per address and per account, before any password is checked
   elsewhere must not lock the owner out, so an address that opened a session for the
   account within KNOWN_FOR is not held back by this one (it keeps its own allowance above).
 
+`login.ip` and `login.account` count a failure once it is known, so checks running at the
+same moment would all pass the same count: at most IN_FLIGHT_PER_ADDRESS checks from one
+address and IN_FLIGHT_PER_ACCOUNT for one account run at once in a process, the next ones
+are refused (retry after a second). A burst can then overshoot those rules by at most that
+many per process.
+
 A refused attempt raises RateLimited before the password is looked at: no hash is computed
 and nothing is written."""
 
@@ -22,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.accounts.tables import Account, LoginSession
 from models.base import utcnow
-from models.throttle import Throttle, ip_group
+from models.throttle import RateLimited, Throttle, ip_group
+from telemetry import metrics
 
 ACCOUNT_IP = "login.account_ip"
 IP = "login.ip"
@@ -31,6 +38,9 @@ RULES = (ACCOUNT_IP, IP, ACCOUNT)
 # How long a log-in from an address makes it the owner's in the eyes of `login.account`.
 KNOWN_FOR = timedelta(days=90)
 KNOWN_SESSIONS_READ = 100
+IN_FLIGHT_PER_ADDRESS = 4
+IN_FLIGHT_PER_ACCOUNT = 2
+IN_FLIGHT = "login.in_flight"
 
 
 class LogInLimits:
@@ -56,16 +66,40 @@ class LogInLimits:
         )
         self.ip = ip
         self.ip_key = ip_group(ip)
+        self._in_flight_ip = f"{IN_FLIGHT}:ip:{self.ip_key}"
+        self._in_flight_account = f"{IN_FLIGHT}:account:{self.account_key}"
+        self._holding = False
 
     async def admit(self) -> None:
-        """Raise RateLimited if this attempt may not check a password; otherwise count it."""
+        """Raise RateLimited if this attempt may not check a password; otherwise count it
+        and hold its places in flight until `done`."""
         from_ip = await self.throttle.peek(IP, self.ip_key)
         if not from_ip.allowed:
             raise self.throttle.refusal(IP, from_ip)
         to_account = await self.throttle.peek(ACCOUNT, self.account_key)
         if not to_account.allowed and not await self._known_address():
             raise self.throttle.refusal(ACCOUNT, to_account)
-        await self.throttle.check(ACCOUNT_IP, self.account_key, self.ip_key)
+        if not self.throttle.enter((self._in_flight_ip,), IN_FLIGHT_PER_ADDRESS):
+            raise self._busy()
+        if not self.throttle.enter((self._in_flight_account,), IN_FLIGHT_PER_ACCOUNT):
+            self.throttle.leave((self._in_flight_ip,))
+            raise self._busy()
+        self._holding = True
+        try:
+            await self.throttle.check(ACCOUNT_IP, self.account_key, self.ip_key)
+        except BaseException:
+            self.done()
+            raise
+
+    def done(self) -> None:
+        """Give back the places in flight `admit` took (safe to call more than once)."""
+        if self._holding:
+            self._holding = False
+            self.throttle.leave((self._in_flight_ip, self._in_flight_account))
+
+    def _busy(self) -> RateLimited:
+        metrics.RATE_LIMITED.labels(IN_FLIGHT).inc()
+        return RateLimited(IN_FLIGHT, 1, "Another log-in is being checked; try again in a second.")
 
     async def failed(self) -> None:
         """The password was wrong (or the login named no account)."""

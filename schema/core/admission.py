@@ -61,10 +61,19 @@ class Admission(SchemaExtension):
     response's `extensions.cost` (a subscription: in its first event)."""
 
     def __init__(
-        self, *, model: CostModel, max_cost: int, gated: Mapping[str, frozenset[Role]]
+        self,
+        *,
+        model: CostModel,
+        max_cost: int,
+        gated: Mapping[str, frozenset[Role]],
+        max_subscription_cost: int | None = None,
     ) -> None:
         self.model = model
         self.max_cost = max_cost
+        # A subscription's selection runs again for each event, charged once: capped lower.
+        self.max_subscription_cost = (
+            max_cost if max_subscription_cost is None else (max_subscription_cost)
+        )
         self.gated = gated
         self.charge: Charge | None = None
 
@@ -96,10 +105,13 @@ class Admission(SchemaExtension):
             return []  # execution refuses it before any resolver (variables, operation name)
         if analysis.errors:
             return list(analysis.errors)
-        self.charge = Charge(analysis.cost, self.max_cost)
-        if analysis.cost > self.max_cost:
+        limit = self.max_cost
+        if execution.operation_type is OperationType.SUBSCRIPTION:
+            limit = self.max_subscription_cost
+        self.charge = Charge(analysis.cost, limit)
+        if analysis.cost > limit:
             metrics.RATE_LIMITED.labels("cost").inc()
-            return [QueryTooCostly(analysis.cost, self.max_cost)]
+            return [QueryTooCostly(analysis.cost, limit)]
         metrics.OPERATION_COST.observe(analysis.cost)
         context = execution.context
         if not isinstance(context, Context):
@@ -116,7 +128,7 @@ class Admission(SchemaExtension):
                 account_id=context.viewer_id,
                 ip_group=context.ip_group if context.viewer is None else "",
                 cost=analysis.cost,
-                max_cost=self.max_cost,
+                max_cost=limit,
             )
         except RateLimited as refusal:
             return [over_budget(refusal)]

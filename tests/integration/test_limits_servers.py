@@ -29,6 +29,7 @@ LIMITED = {
     "RATE_LIMIT_WS_CONNECT_IP": "3/minute",
     "RATE_LIMIT_WS_CONNECT_ACCOUNT": "2/minute",
     "RATE_LIMIT_WS_MESSAGES_CONNECTION": "10/minute",
+    "WS_MAX_OPEN_PER_ADDRESS": "2",
 }
 SIGN_UP = """
 mutation SignUp($input: SignUpInput!) {
@@ -163,19 +164,41 @@ async def test_websocket_connections_per_address_are_limited_with_429(
     server: ChirpServer,
 ) -> None:
     mine = {"x-forwarded-for": "192.0.2.10"}
-    async with contextlib.AsyncExitStack() as stack:
-        for _ in range(3):
-            await stack.enter_async_context(GraphQLWebSocket.connect(server.ws_url, headers=mine))
-        with pytest.raises(InvalidStatus) as refused:
-            await stack.enter_async_context(GraphQLWebSocket.connect(server.ws_url, headers=mine))
-        other = await stack.enter_async_context(
-            GraphQLWebSocket.connect(server.ws_url, headers={"x-forwarded-for": "192.0.2.11"})
-        )
+    for _ in range(3):  # one at a time: the rate of new connections, not how many are open
+        async with GraphQLWebSocket.connect(server.ws_url, headers=mine) as ws:
+            assert ws.ack_payload == {"viewer": None}
+    with pytest.raises(InvalidStatus) as refused:
+        async with GraphQLWebSocket.connect(server.ws_url, headers=mine):
+            pass
+    async with GraphQLWebSocket.connect(
+        server.ws_url, headers={"x-forwarded-for": "192.0.2.11"}
+    ) as other:
+        assert other.ack_payload == {"viewer": None}
 
     response = refused.value.response
     assert response.status_code == 429
     assert 1 <= int(response.headers["retry-after"]) <= 60
-    assert other.ack_payload == {"viewer": None}
+    assert b'"limit":"ws_connect.ip"' in response.body
+
+
+async def test_websockets_open_at_once_per_address_are_capped_with_429(
+    server: ChirpServer,
+) -> None:
+    # Rates alone let one address pile up idle sockets (60 a minute by default, for hours).
+    mine = {"x-forwarded-for": "192.0.2.12"}
+    async with contextlib.AsyncExitStack() as stack:
+        held = [
+            await stack.enter_async_context(GraphQLWebSocket.connect(server.ws_url, headers=mine))
+            for _ in range(2)
+        ]
+        with pytest.raises(InvalidStatus) as refused:
+            await stack.enter_async_context(GraphQLWebSocket.connect(server.ws_url, headers=mine))
+
+    assert [ws.ack_payload for ws in held] == [{"viewer": None}] * 2
+    response = refused.value.response
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) == 30
+    assert b'"limit":"ws_open.ip"' in response.body
 
 
 async def test_websocket_connections_per_account_are_limited_with_4029(

@@ -9,6 +9,7 @@ afterwards)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 
 from app.runtime import Services
 from app.settings import DEFAULT_RATE_LIMITS, Settings
+from models.accounts.login_limits import IN_FLIGHT_PER_ADDRESS
 from models.accounts.tables import Account, FailedLogin
 from tests.conftest import make_settings
 from tests.support.accounts import PASSWORD, SIGN_UP
@@ -232,3 +234,22 @@ async def test_a_stolen_session_cannot_guess_the_password_through_totp_enrolment
     assert right["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     # Nor does it lock the owner out of logging in elsewhere.
     assert await log_in(http, "stolen", PASSWORD, ip=OWNER) == "SessionPayload"
+
+
+async def test_parallel_guesses_from_one_address_cannot_pass_the_same_count(
+    http: httpx.AsyncClient,
+) -> None:
+    # `login.ip` counts a failure once it is known: 18 guesses at once used to pass its
+    # count together, twice (36 password checks against a limit of 20). Now at most
+    # IN_FLIGHT_PER_ADDRESS run at once from one address; the others are refused at once.
+    outcomes: list[str] = []
+    for round_ in range(3):
+        outcomes += await asyncio.gather(
+            *(log_in(http, f"nobody{round_}x{i}", "wrong password", ip=ATTACKER) for i in range(18))
+        )
+
+    checked = outcomes.count("INVALID_CREDENTIALS")
+    assert set(outcomes) <= {"INVALID_CREDENTIALS", "RATE_LIMITED"}
+    assert IN_FLIGHT_PER_ADDRESS == 4
+    assert checked <= 20 + 4  # login.ip's 20, overshot by at most those in flight
+    assert outcomes.count("RATE_LIMITED") == len(outcomes) - checked > 0
