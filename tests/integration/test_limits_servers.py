@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from app.settings import DEFAULT_RATE_LIMITS
 from tests.support.accounts import PASSWORD
 from tests.support.backends import REDIS_URL, answers, create_database
+from tests.support.budgets import within_one_window
 from tests.support.servers import ChirpServer, migrate, running
 from tests.support.wsclient import GraphQLWebSocket
 
@@ -41,6 +42,13 @@ mutation LogIn($login: String!, $password: String!) {
   logIn(input: {login: $login, password: $password}) { __typename ... on UserError { code } }
 }
 """
+
+
+@pytest.fixture(autouse=True)
+async def one_window() -> None:
+    """Counters in process memory keep windows that follow the clock: each test's hits fall
+    within one window, or a boundary in the middle would let a weighted count slip."""
+    await within_one_window(60, margin=6)
 
 
 @pytest.fixture(scope="module")

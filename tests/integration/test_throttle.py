@@ -13,10 +13,19 @@ from app.settings import DEFAULT_RATE_LIMITS, Settings, SettingsError
 from models.throttle import RateLimited, Throttle, ip_group
 from telemetry import metrics
 from tests.support.backends import REDIS_URL, answers
+from tests.support.budgets import within_one_window
 from tests.support.servers import free_port
 
 RULES = {"login": "3/15 minutes", "budget": "100/minute", "backoff": "2/2 seconds;3/minute"}
 STORES = ["memory", "redis"] if answers("127.0.0.1", 6379) else ["memory"]
+
+
+@pytest.fixture(autouse=True)
+async def one_window() -> None:
+    """Counters in process memory keep windows that follow the clock: each test's hits fall
+    within one window, or a boundary in the middle would let a weighted count slip."""
+    await within_one_window(900, margin=4)
+    await within_one_window(60, margin=6)
 
 
 def throttle(store: str) -> Throttle:
