@@ -21,6 +21,7 @@ from app.periodic import Periodic
 from app.probes import Probes
 from app.settings import DEFAULT_RATE_LIMITS, Settings
 from app.worker import Worker
+from models.accounts import login_limits
 from models.accounts.passwords import make_hasher
 from models.billing import catalogue
 from models.billing.gateway import StripeGateway
@@ -104,6 +105,10 @@ def build_services(settings: Settings) -> Services:
             {**DEFAULT_RATE_LIMITS, **settings.rate_limits},
             redis_url=settings.redis_url,
             prefix=settings.redis_prefix,
+            in_flight={
+                login_limits.IN_FLIGHT_IP: settings.login_in_flight_per_address,
+                login_limits.IN_FLIGHT_ACCOUNT: settings.login_in_flight_per_account,
+            },
         ),
     )
     jobs_services = BrokerServices(broker)

@@ -140,6 +140,10 @@ class Settings:
     # WebSockets open at once per client address (IPv6 by /64) in one process: the rate of
     # new connections alone would let one address pile up idle sockets.
     ws_max_open_per_address: int = 200
+    # Password checks running at once per client address and per account, in one process:
+    # the rules counting failures after the check would otherwise let a burst pass together.
+    login_in_flight_per_address: int = 4
+    login_in_flight_per_account: int = 2
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -226,6 +230,10 @@ class Settings:
                 ) from exc
         if self.ws_max_open_per_address < 1:
             raise SettingsError("WS_MAX_OPEN_PER_ADDRESS must be at least 1")
+        if self.login_in_flight_per_address < 1 or self.login_in_flight_per_account < 1:
+            raise SettingsError(
+                "LOGIN_IN_FLIGHT_PER_ADDRESS and LOGIN_IN_FLIGHT_PER_ACCOUNT must be at least 1"
+            )
         if self.max_query_cost < 1 or self.max_subscription_cost < 1:
             raise SettingsError(
                 "GRAPHQL_MAX_COST and GRAPHQL_MAX_SUBSCRIPTION_COST must be at least 1"
@@ -322,6 +330,8 @@ class Settings:
             max_query_length=_int(env, "GRAPHQL_MAX_QUERY_LENGTH", 32 * 1024),
             ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", 64 * 1024),
             ws_max_open_per_address=_int(env, "WS_MAX_OPEN_PER_ADDRESS", 200),
+            login_in_flight_per_address=_int(env, "LOGIN_IN_FLIGHT_PER_ADDRESS", 4),
+            login_in_flight_per_account=_int(env, "LOGIN_IN_FLIGHT_PER_ACCOUNT", 2),
         ).check()
 
 

@@ -77,8 +77,15 @@ class Throttle:
     """The process's rate limiter: `rules` maps a rule name to a rate ("5/15 minutes")."""
 
     def __init__(
-        self, rules: Mapping[str, str], *, redis_url: str | None = None, prefix: str = "chirp"
+        self,
+        rules: Mapping[str, str],
+        *,
+        redis_url: str | None = None,
+        prefix: str = "chirp",
+        in_flight: Mapping[str, int] | None = None,
     ) -> None:
+        # Places in flight per key of a kind (see `enter`), by kind; callers give a default.
+        self.in_flight_limits: dict[str, int] = dict(in_flight or {})
         self.windows: dict[str, tuple[RateLimitItem, ...]] = {
             name: tuple(parse_many(rate)) for name, rate in rules.items()
         }
@@ -158,6 +165,9 @@ class Throttle:
         ids = (name, *key)
         for item in self.windows[name]:
             await self._clear(item, ids)
+
+    def in_flight_limit(self, kind: str, default: int) -> int:
+        return self.in_flight_limits.get(kind, default)
 
     def enter(self, keys: tuple[str, ...], limit: int) -> bool:
         """Take a place among the at most `limit` calls in flight, in this process, for each

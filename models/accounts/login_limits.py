@@ -11,8 +11,9 @@ account and address, per address and per account, before any password is checked
   account within KNOWN_FOR is not held back by this one (it keeps its own allowance above).
 
 `login.ip` and `login.account` count a failure once it is known, so checks running at the
-same moment would all pass the same count: at most IN_FLIGHT_PER_ADDRESS checks from one
-address and IN_FLIGHT_PER_ACCOUNT for one account run at once in a process, the next ones
+same moment would all pass the same count: at most 4 checks from one address and 2 for one
+account (LOGIN_IN_FLIGHT_PER_ADDRESS, LOGIN_IN_FLIGHT_PER_ACCOUNT) run at once in a
+process, the next ones
 are refused (retry after a second). A burst can then overshoot those rules by at most that
 many per process.
 
@@ -38,9 +39,12 @@ RULES = (ACCOUNT_IP, IP, ACCOUNT)
 # How long a log-in from an address makes it the owner's in the eyes of `login.account`.
 KNOWN_FOR = timedelta(days=90)
 KNOWN_SESSIONS_READ = 100
+IN_FLIGHT = "login.in_flight"
+# Defaults of the places in flight (LOGIN_IN_FLIGHT_PER_ADDRESS, LOGIN_IN_FLIGHT_PER_ACCOUNT).
+IN_FLIGHT_IP = "login.in_flight.ip"
+IN_FLIGHT_ACCOUNT = "login.in_flight.account"
 IN_FLIGHT_PER_ADDRESS = 4
 IN_FLIGHT_PER_ACCOUNT = 2
-IN_FLIGHT = "login.in_flight"
 
 
 class LogInLimits:
@@ -79,9 +83,11 @@ class LogInLimits:
         to_account = await self.throttle.peek(ACCOUNT, self.account_key)
         if not to_account.allowed and not await self._known_address():
             raise self.throttle.refusal(ACCOUNT, to_account)
-        if not self.throttle.enter((self._in_flight_ip,), IN_FLIGHT_PER_ADDRESS):
+        per_ip = self.throttle.in_flight_limit(IN_FLIGHT_IP, IN_FLIGHT_PER_ADDRESS)
+        per_account = self.throttle.in_flight_limit(IN_FLIGHT_ACCOUNT, IN_FLIGHT_PER_ACCOUNT)
+        if not self.throttle.enter((self._in_flight_ip,), per_ip):
             raise self._busy()
-        if not self.throttle.enter((self._in_flight_account,), IN_FLIGHT_PER_ACCOUNT):
+        if not self.throttle.enter((self._in_flight_account,), per_account):
             self.throttle.leave((self._in_flight_ip,))
             raise self._busy()
         self._holding = True

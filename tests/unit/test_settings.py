@@ -151,3 +151,27 @@ def test_query_cost_and_budgets_have_defaults_and_read_the_environment() -> None
     }
     assert tuned.max_query_cost == 5000
     assert tuned.rate_limits["budget.anonymous"] == "1000/10 minutes"
+
+
+def test_socket_subscription_and_log_in_concurrency_limits_are_read_and_checked() -> None:
+    defaults = Settings.from_env({})
+    chosen = Settings.from_env(
+        {
+            "WS_MAX_OPEN_PER_ADDRESS": "50",
+            "GRAPHQL_MAX_SUBSCRIPTION_COST": "100",
+            "LOGIN_IN_FLIGHT_PER_ADDRESS": "8",
+            "LOGIN_IN_FLIGHT_PER_ACCOUNT": "3",
+        }
+    )
+
+    assert (defaults.ws_max_open_per_address, defaults.max_subscription_cost) == (200, 250)
+    assert (defaults.login_in_flight_per_address, defaults.login_in_flight_per_account) == (4, 2)
+    assert (chosen.ws_max_open_per_address, chosen.max_subscription_cost) == (50, 100)
+    assert (chosen.login_in_flight_per_address, chosen.login_in_flight_per_account) == (8, 3)
+    for name in (
+        "WS_MAX_OPEN_PER_ADDRESS",
+        "GRAPHQL_MAX_SUBSCRIPTION_COST",
+        "LOGIN_IN_FLIGHT_PER_ACCOUNT",
+    ):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "0"})

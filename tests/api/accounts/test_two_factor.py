@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from app.runtime import Services
+from app.settings import Settings
 from models.audit.tables import AuditEntry
+from tests.conftest import make_settings
 from tests.support.accounts import PASSWORD, sign_up
+from tests.support.backends import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.staff import (
     BEGIN_TOTP,
@@ -220,6 +224,14 @@ async def test_a_session_verified_before_totp_was_turned_off_gains_no_staff_role
     errors = await gql.errors(ROLES_OF, {"id": user.id}, token=user.token)
     assert status == {"enabled": False, "recoveryCodesLeft": 0, "sessionVerified": False}
     assert errors[0]["extensions"] == {"code": "FORBIDDEN", "reason": "SECOND_FACTOR_REQUIRED"}
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    """Password checks for one account and address may all run at once here (a process
+    allows 2 and 4 by default): the concurrency test below is about the TOTP counter behind
+    them."""
+    return make_settings(database, login_in_flight_per_account=16, login_in_flight_per_address=16)
 
 
 async def test_concurrent_wrong_codes_are_each_counted(gql: GraphQLClient) -> None:
