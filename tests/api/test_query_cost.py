@@ -15,6 +15,7 @@ from app.runtime import Services
 from app.settings import DEFAULT_RATE_LIMITS, Settings
 from tests.conftest import make_settings
 from tests.support.accounts import User, sign_up
+from tests.support.attacks import ATTACK, ATTACK_ALIASED, ITEM_5
 from tests.support.backends import Database
 from tests.support.budgets import within_one_window
 from tests.support.graphql import GraphQLClient
@@ -22,15 +23,6 @@ from tests.support.limits import RELAXED_RATE_LIMITS
 from tests.support.staff import make_staff
 from tests.support.statements import counting_statements
 
-# Issue 11, item 1, verbatim, and its three-alias form.
-ATTACK = "{ publicFeed(first:100) { edges { node { author { followers(first:100) { edges { node { posts(first:100) { edges { node { id } } } } } } } } } } }"
-ATTACK_ALIASED = """{
-  a: publicFeed(first:100) { edges { node { author { followers(first:100) { edges { node { posts(first:100) { edges { node { id } } } } } } } } } }
-  b: publicFeed(first:100) { edges { node { author { followers(first:100) { edges { node { posts(first:100) { edges { node { id } } } } } } } } } }
-  c: publicFeed(first:100) { edges { node { author { followers(first:100) { edges { node { posts(first:100) { edges { node { id } } } } } } } } } }
-}"""
-# Issue 11, item 5, verbatim.
-ITEM_5 = 'mutation { createPost(input: {body: "x"}) { ... on PostPayload { post { id thread(first: 139) { edges { cursor } } } } } }'
 ITEM_5_VARIABLES = """
 mutation ($first: Int!, $after: String) {
   createPost(input: {body: "x"}) {

@@ -30,18 +30,12 @@ from schema.core.cost import (
     UndeclaredList,
 )
 from schema.core.permissions import gated_fields
+from tests.support.attacks import ATTACK, ATTACK_ALIASED, ITEM_5
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = build_chirp_schema()._schema
 MODEL = CostModel(SCHEMA)
 
-ATTACK = "{ publicFeed(first:100) { edges { node { author { followers(first:100) { edges { node { posts(first:100) { edges { node { id } } } } } } } } } } }"
-ATTACK_ALIASED = """{
-  a: publicFeed(first:100) { edges { node { author { followers(first:100) { edges { node { posts(first:100) { edges { node { id } } } } } } } } } }
-  b: publicFeed(first:100) { edges { node { author { followers(first:100) { edges { node { posts(first:100) { edges { node { id } } } } } } } } } }
-  c: publicFeed(first:100) { edges { node { author { followers(first:100) { edges { node { posts(first:100) { edges { node { id } } } } } } } } } }
-}"""
-ITEM_5 = 'mutation { createPost(input: {body: "x"}) { ... on PostPayload { post { id thread(first: 139) { edges { cursor } } } } } }'
 HOME = """
 query HomeTimeline($first: Int!, $after: String) {
   homeTimeline(first: $first, after: $after) {
