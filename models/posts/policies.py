@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, true
 from sqlalchemy.orm import aliased
 
 from models.accounts.tables import Account
@@ -85,14 +85,13 @@ def repost_not_muted_by(viewer_id: int | None) -> ColumnElement[bool]:
     its own posts even when muted, but no muted author through its reposts."""
     if viewer_id is None:
         return true()
-    # The original's author as a scalar subquery (one primary-key lookup per repost): as a
-    # join, PostgreSQL hashes every post of every muted author instead.
-    original_author = (
-        select(Original.author_id).where(Original.id == Post.repost_of_id).scalar_subquery()
-    )
     return or_(
         Post.repost_of_id.is_(None),
-        ~exists().where(Mute.muter_id == viewer_id, Mute.muted_id == original_author),
+        ~exists().where(
+            Original.id == Post.repost_of_id,
+            Mute.muter_id == viewer_id,
+            Mute.muted_id == Original.author_id,
+        ),
     )
 
 
