@@ -50,7 +50,7 @@ run: $(VENV)/.runtime
 ## make test: lint, type-check, layer contracts, the whole suite on every back end here
 ## (the breaking-change check against schema/released/ is one of its unit tests)
 test: $(VENV)/.dev lint typecheck
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist worksteal
 	$(MAKE) --no-print-directory alerts
 
 ## make lint: ruff's lint and format checks, and the import-layer contracts (import-linter)
@@ -66,7 +66,7 @@ typecheck: $(VENV)/.dev
 ## make coverage: the whole suite (two workers) under coverage.py, then line and branch
 ## coverage as two figures; `make coverage PYTEST_ARGS=tests/unit` measures a part only
 coverage: $(VENV)/.dev
-	$(BIN)/pytest -n 2 --cov --cov-branch --cov-report=term --cov-report=json $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist worksteal --cov --cov-branch --cov-report=term --cov-report=json $(PYTEST_ARGS)
 	@$(BIN)/python -c 'import json; t = json.load(open("coverage.json"))["totals"]; \
 	print("line coverage:   %.2f%% (%d of %d statements)" % (t["percent_statements_covered"], t["covered_lines"], t["num_statements"])); \
 	print("branch coverage: %.2f%% (%d of %d branches)" % (t["percent_branches_covered"], t["covered_branches"], t["num_branches"]))'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,9 @@ def alembic_config() -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The newest migration of this code (read from the scripts once per process)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

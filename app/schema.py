@@ -149,6 +149,7 @@ class ChirpSchema(strawberry.Schema):
         )
 
 
+@functools.cache
 def build_schema(
     *,
     production: bool = False,
@@ -159,7 +160,10 @@ def build_schema(
     max_subscription_cost: int = 250,
     slow_operation_ms: int = 500,
 ) -> strawberry.Schema:
-    """Assemble the schema with production defaults: caches, limits, masked errors."""
+    """Assemble the schema with production defaults: caches, limits, masked errors.
+
+    Built once per set of limits in a process (about 150 ms of CPU): the schema holds no
+    per-app state, so every app made with the same limits (a test's, a worker's) shares it."""
     # The limit rules are built once: the validation cache keys on the rule classes, so
     # rules made per operation (the limiters' own factories) would never hit it.
     rules: list[type[ASTValidationRule]] = [

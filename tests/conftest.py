@@ -38,6 +38,15 @@ def pytest_report_header() -> str:
     return f"chirp back ends under test: {', '.join(BACKENDS)}"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start real processes (seconds each) run first, the rest in pytest's order.
+    `make test` shares the tests out with pytest-xdist's `worksteal`: an idle worker takes
+    half of another's queue, so a run ends on short tests, not on one worker still working
+    through the slow ones while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("processes") is None)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
