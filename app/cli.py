@@ -199,12 +199,15 @@ async def _seed(settings: Settings, *, only_if_empty: bool) -> int:
         )
         return 2
     from app.runtime import build_services, running
-    from app.seed import DEMO_PASSWORD, seed_if_empty
+    from app.seed import DEMO_PASSWORD, DEMO_PROMOTION_CODE, seed_if_empty
 
     async with running(build_services(settings)) as services:
         created = await seed_if_empty(services)
     if created:
-        print(f"chirp: demo accounts ada, grace and linus (password {DEMO_PASSWORD!r})")
+        print(
+            f"chirp: demo accounts ada, grace and linus (password {DEMO_PASSWORD!r}) "
+            f"and the promotion code {DEMO_PROMOTION_CODE}"
+        )
     elif only_if_empty:
         print("chirp: the database already has accounts; demo data not loaded again")
     else:

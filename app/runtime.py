@@ -148,6 +148,7 @@ def billing_setup(settings: Settings) -> BillingSetup:
         retry_days=settings.billing_retry_days,
         grace=timedelta(days=settings.billing_grace_days),
         freeze_on_dispute=settings.billing_freeze_on_dispute,
+        recreate_lost_customers=not settings.is_production,
     )
 
 

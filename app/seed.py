@@ -1,4 +1,5 @@
-"""A small demo data set for a new machine: a few accounts that follow and post."""
+"""A small demo data set for a new machine: a few accounts that follow and post, and the
+promotion code docs/billing.md's examples use."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.runtime import Services
 from models.accounts import actions as accounts
 from models.accounts.tables import Account
+from models.billing import coupons
+from models.billing.specs import CouponSpec, PromotionCodeSpec
+from models.billing.tables import REPEATING
 from models.posts import actions as posts
 from models.social import actions as social
 
@@ -17,6 +21,8 @@ DEMO = {
     "grace": ["It's easier to ask forgiveness than permission.", "Found a moth in relay 70."],
     "linus": ["Talk is cheap. Show me the code."],
 }
+# docs/billing.md subscribes with this code: 50% off the first 3 months of any paid plan.
+DEMO_PROMOTION_CODE = "LAUNCH-50"
 FOLLOWS = [("ada", "grace"), ("grace", "ada"), ("linus", "ada"), ("ada", "linus")]
 
 
@@ -46,3 +52,31 @@ async def _seed(session: AsyncSession, services: Services) -> None:
     for handle, bodies in DEMO.items():
         for body in bodies:
             await posts.create_post(session, author_id=ids[handle], body=body)
+    await _seed_promotion_code(session)
+
+
+async def _seed_promotion_code(session: AsyncSession) -> None:
+    coupon = await coupons.create_coupon(
+        session,
+        CouponSpec(
+            name="Launch offer (demo): 50% off for 3 months",
+            percent_off=50,
+            amounts_off=(),
+            duration=REPEATING,
+            duration_months=3,
+            plan_codes=(),
+            max_redemptions=None,
+            redeem_by=None,
+            first_time_only=False,
+        ),
+    )
+    await coupons.create_promotion_code(
+        session,
+        PromotionCodeSpec(
+            coupon_id=coupon.id,
+            code=DEMO_PROMOTION_CODE,
+            max_redemptions=None,
+            expires_at=None,
+            first_time_only=False,
+        ),
+    )

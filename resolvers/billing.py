@@ -132,6 +132,7 @@ async def add_payment_method(
         account_id=viewer.id,
         stripe_payment_method_id=stripe_payment_method_id,
         make_default=make_default,
+        recreate_lost_customer=setup.recreate_lost_customers,
     )
     async with ctx.read() as session:
         found = await queries.customer(session, account_id=viewer.id)

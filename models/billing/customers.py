@@ -3,17 +3,21 @@ payment method with Stripe's library and passes its id."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import logging
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
 from models.base import conflict_insert, utcnow
 from models.billing import errors, idempotency
-from models.billing.processor import PaymentGateway
+from models.billing.processor import CardDetails, PaymentGateway
 from models.billing.tables import BillingCustomer, PaymentMethod, Subscription
 from models.errors import InvalidInput, NotFound
 from models.text import check_text
 from models.transactions import Transactions
+
+log = logging.getLogger("chirp.billing")
 
 
 async def lock_customer(session: AsyncSession, *, account_id: int) -> BillingCustomer:
@@ -47,15 +51,26 @@ async def lock_subscription(session: AsyncSession, subscription_id: int) -> Subs
 
 
 async def ensure_stripe_customer(
-    transactions: Transactions, gateway: PaymentGateway, *, account_id: int
+    transactions: Transactions,
+    gateway: PaymentGateway,
+    *,
+    account_id: int,
+    replacing: str | None = None,
 ) -> str:
-    """The account's Stripe customer id, created once (a retry reuses the stored key)."""
+    """The account's Stripe customer id, created once (a retry reuses the stored key).
+
+    `replacing` names a customer the processor no longer knows: it is forgotten, with the
+    payment methods attached to it, and a new customer is made under a key of its own."""
     async with transactions.begin() as session:
         customer = await lock_customer(session, account_id=account_id)
+        if replacing is not None and customer.stripe_customer_id == replacing:
+            await _forget_lost_customer(session, customer)
         if customer.stripe_customer_id:
             return customer.stripe_customer_id
         email = await session.scalar(select(Account.email).where(Account.id == account_id))
     key = f"chirp-customer-{account_id}"
+    if replacing is not None:
+        key = f"{key}-replacing-{replacing}"
     done = await idempotency.reserve(transactions, key=key, operation="customer.create")
     stripe_id = done or await gateway.create_customer(
         account_id=account_id, email=email or "", key=key
@@ -68,6 +83,61 @@ async def ensure_stripe_customer(
         return customer.stripe_customer_id
 
 
+async def _forget_lost_customer(session: AsyncSession, customer: BillingCustomer) -> None:
+    log.warning(
+        "the payment processor no longer knows customer %s of account %s: made again",
+        customer.stripe_customer_id,
+        customer.account_id,
+    )
+    customer.stripe_customer_id = None
+    customer.default_payment_method_id = None
+    await session.execute(
+        update(PaymentMethod)
+        .where(PaymentMethod.account_id == customer.account_id, PaymentMethod.detached_at.is_(None))
+        .values(detached_at=utcnow())
+    )
+
+
+async def _attach(
+    transactions: Transactions,
+    gateway: PaymentGateway,
+    *,
+    account_id: int,
+    stripe_payment_method_id: str,
+    recreate_lost_customer: bool,
+) -> tuple[CardDetails, str]:
+    """Attach the card to the account's customer; the card and the key it was attached
+    with. A decline whose cause is a customer the
+    processor no longer knows is PAYMENT_CUSTOMER_UNKNOWN, or, where that is allowed
+    (development against localstripe), the customer is made again and the card attached
+    to the new one."""
+    customer_id = await ensure_stripe_customer(transactions, gateway, account_id=account_id)
+    for attempt in range(2):
+        key = f"chirp-attach-{account_id}-{stripe_payment_method_id}"
+        if attempt:
+            key = f"{key}-{customer_id}"
+        await idempotency.reserve(transactions, key=key, operation="payment_method.attach")
+        try:
+            card = await gateway.attach_payment_method(
+                customer_id=customer_id, payment_method_id=stripe_payment_method_id, key=key
+            )
+        except errors.PaymentMethodDeclined:
+            if attempt or await gateway.customer_exists(customer_id=customer_id):
+                raise
+            if not recreate_lost_customer:
+                raise errors.PaymentCustomerUnknown(
+                    "The payment processor no longer knows this account's customer record, "
+                    "so no card can be added. Contact support.",
+                    field=None,
+                ) from None
+            customer_id = await ensure_stripe_customer(
+                transactions, gateway, account_id=account_id, replacing=customer_id
+            )
+            continue
+        return card, key
+    raise AssertionError("unreachable")
+
+
 async def add_payment_method(
     transactions: Transactions,
     gateway: PaymentGateway,
@@ -75,6 +145,7 @@ async def add_payment_method(
     account_id: int,
     stripe_payment_method_id: str,
     make_default: bool,
+    recreate_lost_customer: bool = False,
 ) -> PaymentMethod:
     """Attach a payment method to the customer and keep what can be shown of it."""
     check_text(stripe_payment_method_id, field="paymentMethodId")
@@ -93,11 +164,12 @@ async def add_payment_method(
             raise InvalidInput(
                 "That payment method belongs to another account.", field="paymentMethodId"
             )
-    customer_id = await ensure_stripe_customer(transactions, gateway, account_id=account_id)
-    key = f"chirp-attach-{account_id}-{stripe_payment_method_id}"
-    await idempotency.reserve(transactions, key=key, operation="payment_method.attach")
-    card = await gateway.attach_payment_method(
-        customer_id=customer_id, payment_method_id=stripe_payment_method_id, key=key
+    card, key = await _attach(
+        transactions,
+        gateway,
+        account_id=account_id,
+        stripe_payment_method_id=stripe_payment_method_id,
+        recreate_lost_customer=recreate_lost_customer,
     )
     async with transactions.begin() as session:
         customer = await lock_customer(session, account_id=account_id)

@@ -254,6 +254,7 @@ async def update_payment_method_and_settle(
         account_id=account_id,
         stripe_payment_method_id=stripe_payment_method_id,
         make_default=True,
+        recreate_lost_customer=setup.recreate_lost_customers,
     )
     paid = await payments.pay_open_invoices(
         transactions, setup, account_id=account_id, now=now or utcnow()

@@ -50,6 +50,14 @@ class PaymentMethodDeclined(DomainError):
     kind = "payment"
 
 
+class PaymentCustomerUnknown(DomainError):
+    """The payment processor no longer knows the account's customer (deleted there, or a
+    development localstripe restarted empty): nothing can be attached or charged to it."""
+
+    code = "PAYMENT_CUSTOMER_UNKNOWN"
+    kind = "payment"
+
+
 class PaymentFailed(DomainError):
     code = "PAYMENT_FAILED"
     kind = "payment"

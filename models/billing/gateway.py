@@ -106,6 +106,17 @@ class StripeGateway:
             raise _mapped(exc) from exc
         return str(customer.id)
 
+    async def customer_exists(self, *, customer_id: str) -> bool:
+        try:
+            customer = await self.client.v1.customers.retrieve_async(customer_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return False
+            raise _mapped(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
+        return not getattr(customer, "deleted", False)
+
     async def attach_payment_method(
         self, *, customer_id: str, payment_method_id: str, key: str
     ) -> CardDetails:

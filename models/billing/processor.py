@@ -40,6 +40,10 @@ class PaymentGateway(Protocol):
         """Create the processor's customer for an account; its id."""
         ...
 
+    async def customer_exists(self, *, customer_id: str) -> bool:
+        """Whether the processor still knows this customer (not deleted, not forgotten)."""
+        ...
+
     async def attach_payment_method(
         self, *, customer_id: str, payment_method_id: str, key: str
     ) -> CardDetails:

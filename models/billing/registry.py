@@ -55,6 +55,7 @@ DOMAIN = Domain(
         errors.InvalidWebhookPayload.code,
         errors.UsageOutsidePeriod.code,
         errors.RefundRefused.code,
+        errors.PaymentCustomerUnknown.code,
         # Access's, added after the release: declared here, by the last domain that has
         # later codes, so that no released code moves (tests/unit/test_registry.py).
         access_errors.EnrolmentCodeRequired.code,

@@ -16,3 +16,6 @@ class BillingSetup:
     # How long after the first failure the paid plan's entitlements remain.
     grace: timedelta
     freeze_on_dispute: bool
+    # A customer the processor no longer knows is made again (development, where
+    # localstripe starts empty) instead of refused with PAYMENT_CUSTOMER_UNKNOWN.
+    recreate_lost_customers: bool = False

@@ -61,6 +61,7 @@ async def test_migrate_then_seed_once_and_never_in_production(empty_database: Da
     assert "Traceback" not in refused.stderr
     assert seeded.returncode == 0, seeded.stderr
     assert "ada, grace and linus" in seeded.stdout
+    assert "promotion code LAUNCH-50" in seeded.stdout
     assert again.returncode == 0
     assert again.stdout == "chirp: the database already has accounts; demo data not loaded again\n"
     assert forced.returncode == 1

@@ -69,6 +69,13 @@ class InMemoryPaymentGateway:
             self.by_key[key] = customer_id
         return str(self.by_key[key])
 
+    async def customer_exists(self, *, customer_id: str) -> bool:
+        return customer_id in self.customers
+
+    def forget_customers(self) -> None:
+        """Lose every customer, as a localstripe restarted empty does."""
+        self.customers.clear()
+
     async def attach_payment_method(
         self, *, customer_id: str, payment_method_id: str, key: str
     ) -> CardDetails:

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from app.runtime import Services
+from app.seed import DEMO_PROMOTION_CODE as DEMO
+from app.seed import seed_if_empty
 from app.settings import Settings
 from tests.support.accounts import User, sign_up
 from tests.support.billing import localstripe_settings  # noqa: F401 - `settings`
@@ -219,3 +221,17 @@ async def test_without_billing_admin_coupons_are_forbidden(
             errors = await gql.errors(document, {"input": values}, token=token)
             assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     assert [e.action for e in await audit_entries(services, "billing.")] == []
+
+
+async def test_the_seeded_demo_code_subscribes_as_docs_billing_shows(
+    gql: GraphQLClient, services: Services, localstripe: LocalStripe, settings: Settings
+) -> None:
+    """`make run` seeds LAUNCH-50, so docs/billing.md's subscribe example works locally."""
+    assert await seed_if_empty(services)
+    eve = await _customer(gql, localstripe, settings, "eve")
+
+    result = await subscribe(gql, eve, "plus", currency="EUR", country="DE", promotionCode=DEMO)
+
+    invoice = result["subscription"]["latestInvoice"]
+    assert result["subscription"]["status"] == "ACTIVE", result
+    assert invoice["discount"]["amount"] * 2 == invoice["subtotal"]["amount"] > 0

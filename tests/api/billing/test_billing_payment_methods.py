@@ -4,8 +4,12 @@ user errors, never 500s."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, update
 
+from app.runtime import Services
 from app.settings import Settings
+from models.billing.tables import BillingCustomer
+from resolvers.paging import parse_global_id
 from tests.support.accounts import sign_up
 from tests.support.billing import localstripe_settings  # noqa: F401 - `settings`
 from tests.support.billing_flows import ADD_CARD, BILLING, ERROR, add_card
@@ -97,3 +101,31 @@ async def test_someone_elses_payment_method_is_not_found_or_declined(
     assert unknown["code"] == "NOT_FOUND"
     assert (malformed["code"], malformed["field"]) == ("INVALID_ID", "paymentMethodId")
     assert still == [{"id": card["id"], "last4": "4242", "isDefault": True}]
+
+
+async def test_a_customer_localstripe_forgot_is_made_again_in_development(
+    gql: GraphQLClient, localstripe: LocalStripe, settings: Settings, services: Services
+) -> None:
+    """`make run` restarted: localstripe starts empty while the database keeps the old
+    customer id. Outside production the customer is made again and the card attached."""
+    ada = await sign_up(gql, "ada")
+    await add_card(gql, localstripe, settings, ada)
+    _, ada_id = parse_global_id(ada.id, expect="Account", field="id")
+    async with services.runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(BillingCustomer)
+            .where(BillingCustomer.account_id == ada_id)
+            .values(stripe_customer_id="cus_forgotten")
+        )
+
+    card = (await add_card(gql, localstripe, settings, ada))["paymentMethod"]
+
+    async with services.runtime.sessionmaker() as session:
+        made = await session.scalar(
+            select(BillingCustomer.stripe_customer_id).where(BillingCustomer.account_id == ada_id)
+        )
+    listed = (await gql.execute(BILLING, token=ada.token))["viewerBilling"]["paymentMethods"]
+    stripe = localstripe.client(settings)
+    assert made is not None and made.startswith("cus_") and made != "cus_forgotten"
+    assert (await stripe.v1.customers.retrieve_async(made)).id == made
+    assert listed == [{"id": card["id"], "last4": "4242", "isDefault": True}]
