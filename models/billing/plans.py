@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.billing import errors
 from models.billing.catalogue import PLANS
 from models.billing.countries import ISO_3166_ALPHA_2
-from models.billing.invoicing import PRORATION_CHARGE, LineSpec
+from models.billing.invoicing import BALANCE_CREDIT, PRORATION_CHARGE, LineSpec
 from models.billing.ledger import PAID, Invoice, InvoiceLine
 from models.billing.money import share
 from models.billing.pricing import period_end_after, prorate, unused_credit
@@ -189,7 +189,10 @@ async def credit_basis(
         return Paid(0, invoice.tax_rate_bp)
     charged = await session.scalar(
         select(func.coalesce(func.sum(InvoiceLine.amount), 0)).where(
-            InvoiceLine.invoice_id == invoice.id, InvoiceLine.amount > 0
+            InvoiceLine.invoice_id == invoice.id,
+            InvoiceLine.amount > 0,
+            # Money moved to the balance is not a charge: the discount took nothing off it.
+            InvoiceLine.kind != BALANCE_CREDIT,
         )
     )
     net = line.amount - share(invoice.discount_total, line.amount, max(int(charged or 0), 1))

@@ -196,3 +196,27 @@ async def test_the_credit_for_unused_time_gives_back_its_vat_to_the_balance(
     # The renewal is taxed once, on its own supply, and paid from the VAT-inclusive balance.
     assert (renewal.tax_total, renewal.total, renewal.credit_applied) == (266, 1666, 1666)
     assert after == 3778 - 1666
+
+
+async def test_a_second_upgrade_credits_what_the_first_charged_net_of_its_discount(
+    db_sessionmaker: Sessions, billing_setup: BillingSetup
+) -> None:
+    await _code(db_sessionmaker, "HALF-YEARS", percent_off=50)
+    ada = await customer(db_sessionmaker, billing_setup, "ada")
+    await subscribe(
+        db_sessionmaker, billing_setup, ada, interval="year", promotion_code="HALF-YEARS", now=START
+    )
+    # 2500 paid for the year; 334 of 365 days back (2288) against Pro's month at 750.
+    _, first, amounts = await _upgrade(
+        db_sessionmaker, billing_setup, ada, "pro", "month", datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    assert amounts == [-2288, 1500, 1538]
+    assert (first.discount_total, first.total) == (750, 0)
+
+    _, second, amounts = await _upgrade(
+        db_sessionmaker, billing_setup, ada, "pro", "year", datetime(2026, 2, 15, tzinfo=UTC)
+    )
+
+    # Pro's month was paid 750 (the 1538 moved to the balance took no discount): half back.
+    assert amounts == [-375, 15000]
+    assert (second.discount_total, second.total, second.credit_applied) == (7500, 7125, 1538)
