@@ -268,9 +268,16 @@ async def release_redemption(session: AsyncSession, *, redemption_id: int) -> No
 
 
 async def discount_for(
-    session: AsyncSession, *, redemption_id: int | None, currency: str, period_start: datetime
+    session: AsyncSession,
+    *,
+    redemption_id: int | None,
+    currency: str,
+    period_start: datetime,
+    plan_code: str,
 ) -> tuple[Discount | None, CouponRedemption | None]:
-    """The discount a subscription's redemption gives an invoice for a period, if any."""
+    """The discount a subscription's redemption gives an invoice for a period of `plan_code`,
+    if any: a coupon limited to some plans stops applying once the subscription moves to
+    another plan (and applies again if it comes back within the coupon's duration)."""
     if redemption_id is None:
         return None, None
     redemption = await session.get(CouponRedemption, redemption_id)
@@ -279,7 +286,7 @@ async def discount_for(
     if redemption.applies_until is not None and period_start >= redemption.applies_until:
         return None, None
     coupon = await session.get(Coupon, redemption.coupon_id)
-    if coupon is None:
+    if coupon is None or (coupon.plan_codes and plan_code not in coupon.plan_codes):
         return None, None
     if coupon.percent_off is not None:
         return Discount(percent_off=coupon.percent_off), redemption

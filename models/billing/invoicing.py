@@ -20,10 +20,12 @@ from models.billing.ledger import (
     Invoice,
     InvoiceLine,
 )
-from models.billing.pricing import Totals, totals
+from models.billing.money import share
+from models.billing.pricing import Discount, Line, Totals, totals
 from models.billing.tables import ONCE, BillingCustomer, Coupon, CouponRedemption
 
 BALANCE_CREDIT = "balance_credit"
+PRORATION_CHARGE = "proration_charge"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class LineSpec:
     period_end: datetime
     quantity: int = 1
     price_id: int | None = None
+    # A credit's tax rate when it is not the invoice's: the rate its money was charged at.
+    tax_bp: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,14 +60,22 @@ async def compute(
     redemption_id: int | None,
     period_start: datetime,
     period_end: datetime,
+    plan_code: str,
 ) -> Draft:
-    """The invoice these lines make for this customer now, without writing anything."""
+    """The invoice these lines make for this customer now, without writing anything.
+    `plan_code` is the plan the invoice bills (the new one on an upgrade): a coupon limited
+    to other plans gives it no discount."""
     discount, redemption = await coupons.discount_for(
-        session, redemption_id=redemption_id, currency=currency, period_start=period_start
+        session,
+        redemption_id=redemption_id,
+        currency=currency,
+        period_start=period_start,
+        plan_code=plan_code,
     )
+    discount = _prorated(discount, lines, period_start, period_end)
     rate = tax_rate_bp(customer.country)
     result = totals(
-        [line.amount for line in lines],
+        [Line(line.amount, line.tax_bp) for line in lines],
         discount=discount,
         tax_bp=rate,
         balance=customer.credit_balance,
@@ -80,6 +92,24 @@ async def compute(
             )
         )
     return Draft(tuple(all_lines), result, rate, redemption)
+
+
+def _prorated(
+    discount: Discount | None, lines: list[LineSpec], period_start: datetime, period_end: datetime
+) -> Discount | None:
+    """An amount off is per period: on an upgrade that charges the rest of a period, only
+    that part of it (the credit for the old plan gave back the rest of what it took off)."""
+    if discount is None or discount.amount_off is None:
+        return discount
+    whole = int((period_end - period_start).total_seconds())
+    charged = [
+        int((line.period_end - line.period_start).total_seconds())
+        for line in lines
+        if line.kind == PRORATION_CHARGE
+    ]
+    if not charged or whole <= 0:
+        return discount
+    return Discount(amount_off=share(discount.amount_off, min(max(charged), whole), whole))
 
 
 async def take_number(session: AsyncSession, *, series: str) -> int:
@@ -112,6 +142,7 @@ async def issue(
     redemption_id: int | None,
     period_start: datetime,
     period_end: datetime,
+    plan_code: str,
     now: datetime,
 ) -> Invoice:
     """Write the invoice, use the customer's credit, spend a once-coupon, and finalize it:
@@ -124,6 +155,7 @@ async def issue(
         redemption_id=redemption_id,
         period_start=period_start,
         period_end=period_end,
+        plan_code=plan_code,
     )
     t = draft.totals
     invoice = Invoice(

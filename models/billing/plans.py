@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.billing import errors
 from models.billing.catalogue import PLANS
 from models.billing.countries import ISO_3166_ALPHA_2
-from models.billing.invoicing import LineSpec
+from models.billing.invoicing import BALANCE_CREDIT, PRORATION_CHARGE, LineSpec
 from models.billing.ledger import PAID, Invoice, InvoiceLine
 from models.billing.money import share
 from models.billing.pricing import period_end_after, prorate, unused_credit
@@ -20,7 +20,6 @@ from models.billing.tables import INTERVALS, Price
 
 SUBSCRIPTION = "subscription"
 PRORATION_CREDIT = "proration_credit"
-PRORATION_CHARGE = "proration_charge"
 
 
 def check_plan(plan_code: str, interval: str) -> None:
@@ -86,6 +85,15 @@ class Change:
     anchor: datetime
 
 
+@dataclass(frozen=True)
+class Paid:
+    """What a period was paid at, per whole period, and the tax rate charged on it (None:
+    the customer's rate of now, for a period no invoice shows)."""
+
+    amount: int
+    tax_bp: int | None = None
+
+
 def upgrade(
     *,
     old: Price,
@@ -94,11 +102,12 @@ def upgrade(
     period_start: datetime,
     period_end: datetime,
     at: datetime,
-    paid_basis: int,
+    paid: Paid,
 ) -> Change:
-    """Credit the unused time of what was paid for the old price (`paid_basis`, per whole
-    period: see `credit_basis`); on the same interval charge the rest of the period at the
-    new price, otherwise start a new period now at the new price."""
+    """Credit the unused time of what was paid for the old price (`paid`, per whole period:
+    see `credit_basis`), with the tax it was charged; on the same interval charge the rest
+    of the period at the new price, otherwise start a new period now at the new price."""
+    paid_basis = paid.amount
     if old.interval == new.interval:
         split = prorate(
             old_amount=paid_basis,
@@ -115,6 +124,7 @@ def upgrade(
                 at,
                 period_end,
                 price_id=old.id,
+                tax_bp=paid.tax_bp,
             ),
             LineSpec(
                 PRORATION_CHARGE,
@@ -138,6 +148,7 @@ def upgrade(
             at,
             period_end,
             price_id=old.id,
+            tax_bp=paid.tax_bp,
         ),
         plan_line(new, at, end),
     ]
@@ -151,11 +162,12 @@ async def credit_basis(
     price: Price,
     period_start: datetime,
     period_end: datetime,
-) -> int:
+) -> Paid:
     """What the current period of `price` was actually paid at, per whole period: the line
     that bought it, less its share of the invoice's discount and of any refund, scaled up
-    from a part period (a proration charge). Credit for unused time is a share of this, so
-    a discount or a refund never turns into credit balance. Unpaid: nothing to credit."""
+    from a part period (a proration charge), with that invoice's tax rate. Credit for unused
+    time is a share of this, so a discount or a refund never turns into credit balance, and
+    the credit gives back the tax that was charged. Unpaid: nothing to credit."""
     row = (
         await session.execute(
             select(InvoiceLine, Invoice)
@@ -171,13 +183,16 @@ async def credit_basis(
         )
     ).first()
     if row is None:
-        return price.amount
+        return Paid(price.amount)
     line, invoice = row
     if invoice.status != PAID or line.amount <= 0:
-        return 0
+        return Paid(0, invoice.tax_rate_bp)
     charged = await session.scalar(
         select(func.coalesce(func.sum(InvoiceLine.amount), 0)).where(
-            InvoiceLine.invoice_id == invoice.id, InvoiceLine.amount > 0
+            InvoiceLine.invoice_id == invoice.id,
+            InvoiceLine.amount > 0,
+            # Money moved to the balance is not a charge: the discount took nothing off it.
+            InvoiceLine.kind != BALANCE_CREDIT,
         )
     )
     net = line.amount - share(invoice.discount_total, line.amount, max(int(charged or 0), 1))
@@ -186,8 +201,8 @@ async def credit_basis(
     covered = int((line.period_end - line.period_start).total_seconds())
     whole = int((period_end - period_start).total_seconds())
     if covered <= 0 or whole <= covered:
-        return max(net, 0)
-    return max(share(net, whole, covered), 0)
+        return Paid(max(net, 0), invoice.tax_rate_bp)
+    return Paid(max(share(net, whole, covered), 0), invoice.tax_rate_bp)
 
 
 def check_country(country: str | None) -> str | None:

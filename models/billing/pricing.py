@@ -1,10 +1,12 @@
 """Pure arithmetic of billing, no I/O: periods, proration, usage tiers and invoice totals.
 The property tests in tests/unit/test_billing_pricing.py hold it to: money is conserved, no
-total is negative, and credit carries forward."""
+total is negative, credit carries forward, a discount never applies to a credit, and tax follows
+the money in both directions."""
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,10 +88,22 @@ class Discount:
 
 
 @dataclass(frozen=True)
+class Line:
+    """An invoice line for `totals`: a charge (positive) or a credit (negative). `tax_bp` is
+    the rate the line is taxed at when it is not the invoice's: a credit gives back the tax at
+    the rate that was charged on the money it returns."""
+
+    amount: int
+    tax_bp: int | None = None
+
+
+@dataclass(frozen=True)
 class Totals:
-    """An invoice's arithmetic. `credit_added` is what a negative net (unused time worth
-    more than the new charges) adds to the customer's balance; `balance_after` is the
-    balance once this invoice has used what it could."""
+    """An invoice's arithmetic. `credit_added` is what a negative total (unused time worth
+    more than the new charges, tax included) adds to the customer's balance; the invoice
+    shows it as a line, so its lines add up to `subtotal` and `total` is never negative.
+    `tax` is negative when the credits give back more tax than the charges owe.
+    `balance_after` is the balance once this invoice has used what it could."""
 
     subtotal: int
     discount: int
@@ -101,21 +115,42 @@ class Totals:
     balance_after: int
 
 
-def totals(amounts: list[int], *, discount: Discount | None, tax_bp: int, balance: int) -> Totals:
+def discount_off(charges: int, discount: Discount | None) -> int:
+    """What a discount takes off an invoice's charges (never off its credits: a credit is
+    for money already paid net of the discount)."""
+    if discount is None or charges <= 0:
+        return 0
+    if discount.percent_off is not None:
+        return basis_points(charges, discount.percent_off * 100)
+    if discount.amount_off is not None:
+        return min(discount.amount_off, charges)
+    return 0
+
+
+def signed_tax(amount: int, tax_bp: int) -> int:
+    """Tax on a net amount at a rate, rounded the same way whichever its sign."""
+    tax = basis_points(abs(amount), tax_bp)
+    return tax if amount >= 0 else -tax
+
+
+def totals(
+    amounts: Sequence[int | Line], *, discount: Discount | None, tax_bp: int, balance: int
+) -> Totals:
+    """Charges less the discount, less the credits; tax on each rate's net, so a credit
+    carries its own negative tax; a negative result, tax included, goes to the balance."""
     if balance < 0:
         raise ValueError("a credit balance is never negative")
-    net = sum(amounts)
-    credit_added = max(0, -net)
-    subtotal = max(0, net)
-    off = 0
-    if discount is not None and subtotal > 0:
-        if discount.percent_off is not None:
-            off = basis_points(subtotal, discount.percent_off * 100)
-        elif discount.amount_off is not None:
-            off = min(discount.amount_off, subtotal)
-    taxable = subtotal - off
-    tax = basis_points(taxable, tax_bp)
-    total = taxable + tax
+    lines = [a if isinstance(a, Line) else Line(a) for a in amounts]
+    net = sum(line.amount for line in lines)
+    off = discount_off(sum(line.amount for line in lines if line.amount > 0), discount)
+    by_rate: dict[int, int] = {tax_bp: -off}
+    for line in lines:
+        rate = tax_bp if line.tax_bp is None else line.tax_bp
+        by_rate[rate] = by_rate.get(rate, 0) + line.amount
+    tax = sum(signed_tax(amount, rate) for rate, amount in by_rate.items())
+    credit_added = max(0, -(net - off + tax))
+    subtotal = net + credit_added
+    total = subtotal - off + tax
     available = balance + credit_added
     credit_applied = min(available, total)
     return Totals(

@@ -56,6 +56,7 @@ class Cycle:
     period_start: datetime
     period_end: datetime
     anchor: datetime
+    plan_code: str  # the plan the invoice bills: the next period's, or the ended one's
 
 
 async def next_cycle(session: AsyncSession, *, subscription: Subscription, currency: str) -> Cycle:
@@ -69,10 +70,12 @@ async def next_cycle(session: AsyncSession, *, subscription: Subscription, curre
         period_end=ended_end,
     )
     lines = [line] if line is not None else []
-    if subscription.cancel_at_period_end:
-        return Cycle(lines, None, ended_start, ended_end, subscription.billing_anchor)
     current = await session.get(Price, subscription.price_id)
     assert current is not None
+    if subscription.cancel_at_period_end:
+        return Cycle(
+            lines, None, ended_start, ended_end, subscription.billing_anchor, current.plan_code
+        )
     price = current
     if subscription.pending_price_id is not None:
         pending = await session.get(Price, subscription.pending_price_id)
@@ -83,7 +86,7 @@ async def next_cycle(session: AsyncSession, *, subscription: Subscription, curre
     anchor = subscription.billing_anchor if price.interval == current.interval else ended_end
     end = period_end_after(anchor, ended_end, price.interval)
     lines.append(plans.plan_line(price, ended_end, end))
-    return Cycle(lines, price, ended_end, end, anchor)
+    return Cycle(lines, price, ended_end, end, anchor, price.plan_code)
 
 
 async def upcoming_invoice(
@@ -111,6 +114,7 @@ async def upcoming_invoice(
         redemption_id=subscription.redemption_id,
         period_start=cycle.period_start,
         period_end=cycle.period_end,
+        plan_code=cycle.plan_code,
     )
 
 
@@ -203,6 +207,7 @@ async def _renew(
             redemption_id=subscription.redemption_id,
             period_start=cycle.period_start,
             period_end=cycle.period_end,
+            plan_code=cycle.plan_code,
             now=now,
         )
         await usage.mark_billed(

@@ -217,6 +217,7 @@ async def _start(
         redemption_id=redemption_id,
         period_start=now,
         period_end=end,
+        plan_code=price.plan_code,
         now=now,
     )
     if invoice.status != OPEN:  # nothing due (a full discount or credit): active at once
@@ -271,7 +272,7 @@ async def _plan_change(
         period_start=subscription.current_period_start,
         period_end=subscription.current_period_end,
         at=now,
-        paid_basis=await plans.credit_basis(
+        paid=await plans.credit_basis(
             session,
             subscription_id=subscription.id,
             price=old,
@@ -299,6 +300,7 @@ async def _plan_change(
         redemption_id=subscription.redemption_id,
         period_start=change.period_start,
         period_end=change.period_end,
+        plan_code=new.plan_code,
     )
     return PlanChange(kind, old, new, now, change, draft)
 
@@ -376,6 +378,7 @@ async def change_plan(
                 redemption_id=subscription.redemption_id,
                 period_start=planned.change.period_start,
                 period_end=planned.change.period_end,
+                plan_code=planned.new_price.plan_code,
                 now=now,
             )
             if planned.change.period_start != cut_short:

@@ -150,7 +150,10 @@ class Invoice:
     currency: str = strawberry.field(description="The ISO 4217 code of every amount on it.")
     period_start: datetime = strawberry.field(description="Start of the period it bills (UTC).")
     period_end: datetime = strawberry.field(description="End of the period it bills (UTC).")
-    subtotal: Money = strawberry.field(description="The lines added up (never negative).")
+    subtotal: Money = strawberry.field(
+        description="The lines added up; negative only when a credit for unused time, "
+        "taxed at a lower rate than today's, outweighs the charges before tax."
+    )
     discount: Money = strawberry.field(description="Taken off by a coupon.")
     tax_country: str | None = strawberry.field(
         description="The customer's country (ISO 3166 alpha-2) that set the tax rate; null "
@@ -159,7 +162,10 @@ class Invoice:
     tax_rate_basis_points: int = strawberry.field(
         description="The tax rate in hundredths of a percent: 1900 is 19%."
     )
-    tax: Money = strawberry.field(description="Tax on subtotal - discount.")
+    tax: Money = strawberry.field(
+        description="Tax on the charges less the discount, less the tax a credit for unused "
+        "time gives back at the rate it was charged: negative when more is given back."
+    )
     total: Money = strawberry.field(description="subtotal - discount + tax.")
     credit_applied: Money = strawberry.field(description="Paid from the customer's credit balance.")
     amount_due: Money = strawberry.field(description="total - creditApplied: what is charged.")
@@ -253,12 +259,18 @@ class InvoiceConnection(Connection[Invoice]):
 class DraftInvoice:
     currency: str = strawberry.field(description="The ISO 4217 code of every amount on it.")
     lines: list[InvoiceLine] = strawberry.field(description="Its lines, in order.")
-    subtotal: Money = strawberry.field(description="The lines added up (never negative).")
+    subtotal: Money = strawberry.field(
+        description="The lines added up; negative only when a credit for unused time, "
+        "taxed at a lower rate than today's, outweighs the charges before tax."
+    )
     discount: Money = strawberry.field(description="Taken off by a coupon.")
     tax_rate_basis_points: int = strawberry.field(
         description="The tax rate in hundredths of a percent: 1900 is 19%."
     )
-    tax: Money = strawberry.field(description="Tax on subtotal - discount.")
+    tax: Money = strawberry.field(
+        description="Tax on the charges less the discount, less the tax a credit for unused "
+        "time gives back at the rate it was charged: negative when more is given back."
+    )
     total: Money = strawberry.field(description="subtotal - discount + tax.")
     credit_applied: Money = strawberry.field(description="What the credit balance will pay.")
     amount_due: Money = strawberry.field(description="What will be charged.")

@@ -1,5 +1,6 @@
 """Property tests of billing's arithmetic (models/billing/pricing.py): money is conserved,
-nothing goes negative, credit carries forward, proration never exceeds the price. Seeded:
+nothing owed goes negative, credit carries forward, proration never exceeds the price, a
+discount never applies to a credit, and tax follows the money in both directions. Seeded:
 `derandomize` makes every run try the same examples."""
 
 from __future__ import annotations
@@ -10,18 +11,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.billing.catalogue import METERS, PLANS
-from models.billing.money import EXPONENTS, MAX_AMOUNT, basis_points, format_money
+from models.billing.money import EXPONENTS, MAX_AMOUNT, format_money
 from models.billing.pricing import (
     Discount,
+    Line,
+    discount_off,
     period_end_after,
     prorate,
     shift_months,
+    signed_tax,
     totals,
     usage_amount,
 )
 from models.billing.tables import MONTH, YEAR
 
 SEEDED = settings(derandomize=True, max_examples=300, deadline=None)
+FEWER = settings(derandomize=True, max_examples=100, deadline=None)
 PRICES = sorted({a for plan in PLANS.values() for by in plan.prices.values() for a in by.values()})
 amounts = st.integers(min_value=0, max_value=10**9)
 lines = st.lists(st.integers(min_value=-(10**8), max_value=10**8), max_size=6)
@@ -48,10 +53,13 @@ def test_an_invoice_conserves_money_and_nothing_is_negative(
     # Every line, the credit balance's movements and what is charged add up.
     assert sum(amounts_) + t.credit_added == t.subtotal
     assert balance + t.credit_added - t.credit_applied == t.balance_after
-    for value in (t.subtotal, t.discount, t.tax, t.total, t.credit_applied, t.amount_due):
+    for value in (t.subtotal, t.discount, t.total, t.credit_applied, t.amount_due):
         assert value >= 0
     assert t.balance_after >= 0 and t.discount <= t.subtotal
-    assert t.tax == basis_points(t.subtotal - t.discount, tax_bp)
+    # One rate: the tax is on what is left after the discount, whichever its sign.
+    assert t.tax == signed_tax(sum(amounts_) - t.discount, tax_bp)
+    # Nothing is both charged and credited: a negative result, tax included, is balance.
+    assert t.total == 0 or t.credit_added == 0
 
 
 @SEEDED
@@ -70,6 +78,60 @@ def test_credit_carries_forward_across_successive_invoices(
         charged += t.amount_due
 
     assert balance == opening + credited - used >= 0
+
+
+charges = st.lists(st.integers(min_value=1, max_value=10**8), max_size=4)
+credits = st.lists(st.integers(min_value=1, max_value=10**8), min_size=1, max_size=3)
+
+
+@FEWER
+@given(charges, credits, discounts, tax_rates, tax_rates)
+def test_a_discount_never_applies_to_a_credit(
+    charged: list[int], credited: list[int], discount: Discount | None, tax_bp: int, paid_bp: int
+) -> None:
+    with_credits: list[int | Line] = [*charged, *(Line(-c, paid_bp) for c in credited)]
+
+    t = totals(with_credits, discount=discount, tax_bp=tax_bp, balance=0)
+    alone = totals(charged, discount=discount, tax_bp=tax_bp, balance=0)
+
+    # The discount is the charges' alone: a credit is already net of the discount it had.
+    assert t.discount == alone.discount == discount_off(sum(charged), discount)
+    assert t.discount <= sum(charged)
+    # So each credit lowers what is owed by exactly itself and its tax, never by less.
+    back = sum(credited) + signed_tax(sum(credited), paid_bp)
+    if paid_bp != tax_bp:
+        assert alone.total - back == t.total - t.credit_added
+    else:  # one rate: the tax is rounded once on the net, so within a minor unit
+        assert abs(alone.total - back - (t.total - t.credit_added)) <= 1
+
+
+@FEWER
+@given(charges, credits, discounts, tax_rates, tax_rates, amounts)
+def test_tax_follows_the_money_in_both_directions(
+    charged: list[int],
+    credited: list[int],
+    discount: Discount | None,
+    tax_bp: int,
+    paid_bp: int,
+    balance: int,
+) -> None:
+    lines: list[int | Line] = [*charged, *(Line(-c, paid_bp) for c in credited)]
+
+    t = totals(lines, discount=discount, tax_bp=tax_bp, balance=balance)
+
+    # The charges owe tax at the invoice's rate, the credits give it back at the rate they
+    # were charged at, each within half a minor unit of exact; whatever is left, tax
+    # included, is paid or goes to the balance.
+    exact = (sum(charged) - t.discount) * tax_bp - sum(credited) * paid_bp
+    groups = 1 if paid_bp == tax_bp else 2
+    assert abs(t.tax * 10_000 - exact) <= groups * 5_000
+    assert t.total - t.credit_added == sum(charged) - t.discount - sum(credited) + t.tax
+    assert t.balance_after - balance == t.credit_added - t.credit_applied
+    # A credit on its own gives back exactly the tax a charge of it would have cost.
+    refund = totals([Line(-c, paid_bp) for c in credited], discount=None, tax_bp=tax_bp, balance=0)
+    charge = totals([sum(credited)], discount=None, tax_bp=paid_bp, balance=0)
+    assert refund.tax == -charge.tax
+    assert refund.credit_added == charge.total and refund.total == 0
 
 
 @SEEDED
