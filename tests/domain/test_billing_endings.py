@@ -14,8 +14,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.billing import disputes, entitlements, errors, subscriptions
-from models.billing.ledger import OPEN, PAID, UNCOLLECTIBLE, Invoice, Payment
+from models.billing import disputes, entitlements, errors, payments, subscriptions
+from models.billing.gateway import IntentResult
+from models.billing.ledger import (
+    FAILED,
+    OPEN,
+    PAID,
+    PENDING,
+    SUCCEEDED,
+    UNCOLLECTIBLE,
+    Invoice,
+    Payment,
+)
 from models.billing.setup import BillingSetup
 from models.billing.sweep import BillingSweep
 from models.billing.tables import ACTIVE, CANCELED, PAST_DUE, UNPAID, Subscription
@@ -320,3 +330,44 @@ async def test_a_past_due_subscription_ended_at_period_end_leaves_no_invoice_ope
     ended = await _subscription(db_sessionmaker, past_due)
     assert (ended.status, ended.cancel_reason) == (CANCELED, "canceled_by_customer")
     assert [i.status for i in await _invoices(db_sessionmaker, past_due)] == [PAID, UNCOLLECTIBLE]
+
+
+@pytest.mark.parametrize(("outcome", "ends_as"), [(FAILED, UNCOLLECTIBLE), (SUCCEEDED, PAID)])
+async def test_an_invoice_being_paid_when_its_subscription_ends_is_left_to_that_payment(
+    db_sessionmaker: Sessions, billing_setup: BillingSetup, outcome: str, ends_as: str
+) -> None:
+    """Never written off under a payment that may still succeed (the money would be taken
+    for an invoice no longer open); once it settles, paid, or written off by the sweep."""
+    unpaid = await _dunned(db_sessionmaker, billing_setup, "ada", unpaid=True)
+    _, renewal = await _invoices(db_sessionmaker, unpaid)
+    at = FEB_28 + timedelta(days=10)
+    async with db_sessionmaker() as session, session.begin():
+        payment = Payment(
+            invoice_id=renewal.id,
+            account_id=renewal.account_id,
+            amount=renewal.amount_due,
+            currency=renewal.currency,
+            status=PENDING,
+        )
+        session.add(payment)
+        await session.flush()
+        payment_id = payment.id
+        await subscriptions.set_cancel_at_period_end(
+            session, account_id=renewal.account_id, cancel=True, now=at
+        )
+    await _sweep(db_sessionmaker, billing_setup, at + timedelta(minutes=1))
+    assert (await _subscription(db_sessionmaker, unpaid)).status == CANCELED
+    assert [i.status for i in await _invoices(db_sessionmaker, unpaid)] == [PAID, OPEN]
+
+    async with db_sessionmaker() as session, session.begin():
+        await payments.apply_intent_result(
+            session,
+            billing_setup,
+            result=IntentResult("", outcome, None, "", ""),
+            now=at + timedelta(minutes=2),
+            payment_id=payment_id,
+        )
+    await _sweep(db_sessionmaker, billing_setup, at + timedelta(minutes=3))
+
+    assert [i.status for i in await _invoices(db_sessionmaker, unpaid)] == [PAID, ends_as]
+    assert (await _subscription(db_sessionmaker, unpaid)).status == CANCELED
