@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from models.base import utcnow
 from models.billing import customers, entitlements, payments, queries, renewals, subscriptions
-from models.billing import errors as billing_errors
 from models.billing.catalogue import Entitlements, entitlements_of
 from models.billing.invoicing import Draft
 from models.billing.ledger import Invoice
@@ -186,11 +185,6 @@ async def set_cancel_at_period_end(
     cannot act on a newer subscription."""
     viewer = ctx.require_viewer()
     async with ctx.write() as session:
-        found = await subscriptions.set_cancel_at_period_end(
-            session, account_id=viewer.id, cancel=cancel
+        return await subscriptions.set_cancel_at_period_end(
+            session, account_id=viewer.id, cancel=cancel, subscription_id=subscription_id
         )
-        if found.id != subscription_id:
-            raise billing_errors.NotSubscribed(
-                "That subscription is not your current one.", field="subscriptionId"
-            )
-        return found

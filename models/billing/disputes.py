@@ -1,7 +1,9 @@
 """Disputes (chargebacks) as Stripe reports them: kept in step with the dispute object of each
-event, whatever order the events arrive in. Opening one freezes the payer's paid plan (when
-BILLING_FREEZE_ON_DISPUTE is on) and tells billing staff; winning it unfreezes; losing it
-counts the amount as given back and moves the payer to Free."""
+event, whatever order the events arrive in. A dispute concerns the subscription its charge
+paid for (payment, invoice, subscription), never whichever one the account has now: opening
+it freezes that subscription's paid plan while it is live (when BILLING_FREEZE_ON_DISPUTE is
+on) and tells billing staff; winning it unfreezes; losing it counts the amount as given back
+and, if that subscription is still live, ends it (Free, its open invoices written off)."""
 
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ from models.access.tables import AccountRole
 from models.accounts.tables import Account
 from models.audit.actions import Actor, record_entry
 from models.base import conflict_insert, utcnow
-from models.billing import charges, invoicing, money, past_due, subscriptions
+from models.billing import charges, customers, endings, invoicing, money
 from models.billing.charges import amount_field, text_field
 from models.billing.errors import InvalidWebhookPayload
-from models.billing.ledger import Dispute, Payment
+from models.billing.ledger import Dispute, Invoice, Payment
 from models.billing.setup import BillingSetup
 from models.billing.tables import CANCELED
 from models.mail import actions as mail
@@ -168,10 +170,11 @@ async def _open(session: AsyncSession, setup: BillingSetup, change: DisputeChang
     row = change.dispute
     change.opened = True
     frozen = False
-    if setup.freeze_on_dispute and row.account_id is not None:
-        live = await subscriptions.live_subscription(session, account_id=row.account_id, lock=True)
-        if live is not None and not live.frozen:
-            live.frozen = frozen = True
+    subscription_id = await _disputed_subscription_id(session, row)
+    if setup.freeze_on_dispute and subscription_id is not None:
+        disputed = await customers.lock_subscription(session, subscription_id)
+        if disputed is not None and disputed.status != CANCELED and not disputed.frozen:
+            disputed.frozen = frozen = True
     amount = money.format_money(row.amount, row.currency)
     await _tell_staff(
         session,
@@ -211,24 +214,29 @@ async def _close(
     before = {"status": row.status}
     row.status, row.outcome, row.closed_at = status, outcome, at
     effect = "none"
+    subscription_id = await _disputed_subscription_id(session, row)
     if outcome == LOST:
         # The invoice before the subscription: the order payments.apply_intent_result locks in.
         await _count_lost(session, row)
-    if row.account_id is not None:
-        live = await subscriptions.live_subscription(session, account_id=row.account_id, lock=True)
-        if outcome == LOST:
-            if live is not None:
-                live.status, live.canceled_at, live.cancel_reason = CANCELED, at, CANCEL_REASON
-                live.frozen = live.cancel_at_period_end = False
-                past_due.clear(live)
-                effect = "canceled"
-        elif live is not None and live.frozen and not await _others_open(session, row):
-            live.frozen = False
+        if subscription_id is not None:
+            ended = await endings.end_subscription(
+                session, subscription_id=subscription_id, reason=CANCEL_REASON, now=at
+            )
+            effect = "canceled" if ended is not None else effect
+    elif subscription_id is not None:
+        disputed = await customers.lock_subscription(session, subscription_id)
+        if (
+            disputed is not None
+            and disputed.frozen
+            and disputed.status != CANCELED
+            and not await _others_open(session, row, subscription_id)
+        ):
+            disputed.frozen = False
             effect = "unfrozen"
     amount = money.format_money(row.amount, row.currency)
     consequence = {
-        "canceled": " The account's subscription was canceled: it is on the Free plan now.",
-        "unfrozen": " The account's paid plan is unfrozen.",
+        "canceled": " The disputed subscription was canceled: the account is on Free now.",
+        "unfrozen": " The disputed subscription's paid plan is unfrozen.",
     }.get(effect, "")
     await _tell_staff(
         session,
@@ -265,11 +273,30 @@ async def _count_lost(session: AsyncSession, row: Dispute) -> None:
         invoice.amount_refunded = min(invoice.amount_paid, invoice.amount_refunded + row.amount)
 
 
-async def _others_open(session: AsyncSession, row: Dispute) -> bool:
+async def _disputed_subscription_id(session: AsyncSession, row: Dispute) -> int | None:
+    """The subscription the disputed charge paid for (None: not a charge of a Chirp
+    subscription's invoice)."""
+    if row.payment_id is None:
+        return None
+    return await session.scalar(
+        select(Invoice.subscription_id)
+        .join(Payment, Payment.invoice_id == Invoice.id)
+        .where(Payment.id == row.payment_id)
+    )
+
+
+async def _others_open(session: AsyncSession, row: Dispute, subscription_id: int) -> bool:
+    """Whether another dispute of a charge of the same subscription is still open."""
     other = await session.scalar(
-        select(Dispute.id).where(
-            Dispute.account_id == row.account_id, Dispute.outcome.is_(None), Dispute.id != row.id
+        select(Dispute.id)
+        .join(Payment, Payment.id == Dispute.payment_id)
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .where(
+            Invoice.subscription_id == subscription_id,
+            Dispute.outcome.is_(None),
+            Dispute.id != row.id,
         )
+        .limit(1)
     )
     return other is not None
 

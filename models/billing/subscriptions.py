@@ -13,12 +13,14 @@ from models.base import utcnow
 from models.billing import (
     coupons,
     customers,
+    endings,
     errors,
     incomplete,
     invoicing,
     money,
     payments,
     plans,
+    renewals,
     usage,
 )
 from models.billing.ledger import (
@@ -37,6 +39,7 @@ from models.billing.tables import (
     CANCELED,
     INCOMPLETE,
     PAST_DUE,
+    UNPAID,
     BillingCustomer,
     Price,
     Subscription,
@@ -65,7 +68,9 @@ async def subscribe(
     now: datetime | None = None,
 ) -> Subscription:
     """Start a paid plan: the first invoice is issued and paid at once. Calling again after a
-    failure or a timeout continues the same incomplete subscription and invoice."""
+    failure or a timeout continues the same incomplete subscription and invoice. An unpaid
+    subscription is ended first (its open invoices written off), in the transaction that
+    starts the new one: a refused choice leaves it as it was."""
     now = now or utcnow()
     plan_code, interval, currency = spec.plan_code, spec.interval, spec.currency
     country, promotion_code = spec.country, spec.promotion_code
@@ -83,6 +88,7 @@ async def subscribe(
     )
     async with transactions.begin() as session:
         customer = await customers.lock_customer(session, account_id=account_id)
+        await _end_unpaid(session, account_id=account_id, reason=endings.RESUBSCRIBED, now=now)
         live = await live_subscription(session, account_id=account_id, lock=True)
         if live is not None and live.status != INCOMPLETE:
             raise errors.AlreadySubscribed(
@@ -401,12 +407,43 @@ async def change_plan(
 
 
 async def set_cancel_at_period_end(
-    session: AsyncSession, *, account_id: int, cancel: bool
+    session: AsyncSession,
+    *,
+    account_id: int,
+    cancel: bool,
+    subscription_id: int | None = None,
+    now: datetime | None = None,
 ) -> Subscription:
-    """Cancel at the end of the period (the plan stays until then), or take that back."""
+    """Cancel at the end of the period (the plan stays until then), or take that back. An
+    unpaid subscription (Free already, not renewed) is canceled at once instead, its open
+    invoices written off. `subscription_id`: the one the client means (a stale page must not
+    act on a newer subscription)."""
     await customers.lock_customer(session, account_id=account_id)
+    found = await live_subscription(session, account_id=account_id)
+    if found is not None and subscription_id is not None and found.id != subscription_id:
+        raise errors.NotSubscribed(
+            "That subscription is not your current one.", field="subscriptionId"
+        )
+    if cancel:
+        ended = await _end_unpaid(
+            session, account_id=account_id, reason=renewals.CANCELED_BY_CUSTOMER, now=now
+        )
+        if ended is not None:
+            return ended
     subscription = await live_subscription(session, account_id=account_id, lock=True)
     if subscription is None or subscription.status not in (ACTIVE, PAST_DUE):
         raise errors.NotSubscribed("You have no subscription to cancel.", field=None)
     subscription.cancel_at_period_end = cancel
     return subscription
+
+
+async def _end_unpaid(
+    session: AsyncSession, *, account_id: int, reason: str, now: datetime | None
+) -> Subscription | None:
+    """End the account's unpaid subscription, if it has one (the customer's lock is held)."""
+    found = await live_subscription(session, account_id=account_id)
+    if found is None or found.status != UNPAID:
+        return None
+    return await endings.end_subscription(
+        session, subscription_id=found.id, reason=reason, now=now or utcnow(), only_if=(UNPAID,)
+    )

@@ -1,6 +1,7 @@
 """The billing sweep: renew subscriptions whose period is over, collect open invoices nobody
-is collecting, expire subscriptions whose first invoice stayed unpaid, and make the dunning
-retries that are due (docs/billing.md); one subscription or invoice that fails is logged
+is collecting, expire subscriptions whose first invoice stayed unpaid, make the dunning
+retries that are due, end unpaid subscriptions whose period is over and write off what ended
+subscriptions left open (docs/billing.md); one subscription or invoice that fails is logged
 and counted, never holding up the rest. `chirp billing sweep --now ISO` runs it once.
 
 It looks through a read session first, so an idle sweep never takes the writer's lock, and
@@ -16,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
-from models.billing import dunning, incomplete, renewals
+from models.billing import dunning, endings, incomplete, renewals
 from models.billing.setup import BillingSetup
 from models.billing.sweep_tally import Tally
 from models.transactions import Transactions
@@ -64,22 +65,27 @@ class BillingSweep:
                 await renewals.due(session, now=now)
                 or await incomplete.due(session, now=now)
                 or await dunning.due(session, now=now)
+                or await endings.due(session, now=now)
             ):
                 return BillingSweepReport()
         transactions, setup = self._transactions, self._setup
-        steps: dict[str, Callable[[], Awaitable[Tally]]] = {
-            "expired": lambda: incomplete.expire_incomplete(transactions, setup, now=now),
-            "renewed": lambda: renewals.renew_due(transactions, setup, now=now),
-            "collected": lambda: renewals.collect_uncollected(transactions, setup, now=now),
-            "dunning": lambda: dunning.retry_due(transactions, setup, now=now),
-        }
+        # Ending unpaid subscriptions and writing off what ended ones left open is the end of
+        # dunning: counted with it. It runs after the renewals, so a subscription a renewal
+        # ended has its invoices written off in the same sweep.
+        steps: list[tuple[str, Callable[[], Awaitable[Tally]]]] = [
+            ("expired", lambda: incomplete.expire_incomplete(transactions, setup, now=now)),
+            ("renewed", lambda: renewals.renew_due(transactions, setup, now=now)),
+            ("collected", lambda: renewals.collect_uncollected(transactions, setup, now=now)),
+            ("dunning", lambda: dunning.retry_due(transactions, setup, now=now)),
+            ("dunning", lambda: endings.end_due(transactions, now=now)),
+        ]
         done: dict[str, int] = {}
         failed = 0
-        for name, step in steps.items():
+        for name, step in steps:
             tally = Tally()
             with tally.isolated(f"the {name} step"):
                 tally = await step()
-            done[name] = tally.done
+            done[name] = done.get(name, 0) + tally.done
             failed += tally.failed
         report = BillingSweepReport(**done, failed=failed)
         if report.failed:

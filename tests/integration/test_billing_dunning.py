@@ -22,10 +22,11 @@ from models.billing.ledger import (
     PAID,
     SUBSCRIPTION_CYCLE,
     SUBSCRIPTION_UPDATE,
+    UNCOLLECTIBLE,
     Invoice,
     Payment,
 )
-from models.billing.tables import ACTIVE, PAST_DUE, UNPAID
+from models.billing.tables import ACTIVE, CANCELED, PAST_DUE, UNPAID
 from models.mail.tables import OutboundEmail
 from tests.conftest import eventually, make_settings
 from tests.support.backends import Database
@@ -202,32 +203,31 @@ async def test_missed_retries_are_skipped_not_made_all_at_once(
     assert await _steps(services) == ["0", "2"]
 
 
-async def test_a_plan_that_lapsed_while_unpaid_starts_a_whole_period_when_paid(
+async def test_an_unpaid_subscription_ends_at_its_period_end_and_nothing_collects_it_after(
     services: Services, gql: GraphQLClient, localstripe: LocalStripe
 ) -> None:
     account_id = await _declining_subscriber(services, gql, localstripe)
     for when in (FEB_28, day(1), day(3), day(5), day(7)):
         await billing_sweep(services, when)
-    # Unpaid subscriptions are not renewed: no invoice for the period from Mar 31.
-    assert (await billing_sweep(services, MAR_31)).renewed == 0
-    paid_at = datetime(2030, 4, 10, 9, 0, tzinfo=UTC)
+    # Unpaid subscriptions are not renewed: at the period's end (Mar 31) the sweep ends it
+    # and writes its open invoice off (issue 12: unpaid was a dead end).
+    report = await billing_sweep(services, MAR_31)
+
+    assert (report.renewed, report.dunning) == (0, 1)
+    subscription = await subscription_of(services, account_id)
+    assert (subscription.status, subscription.cancel_reason) == (CANCELED, "unpaid")
+    assert [i.status for i in await invoices_of(services, account_id)] == [PAID, UNCOLLECTIBLE]
 
     await switch_card(services, localstripe, account_id, GOOD_CARD)
-
-    await payments.pay_open_invoices(
-        services.runtime.transactions, billing_of(services), account_id=account_id, now=paid_at
+    paid = await payments.pay_open_invoices(
+        services.runtime.transactions,
+        billing_of(services),
+        account_id=account_id,
+        now=datetime(2030, 4, 10, 9, 0, tzinfo=UTC),
     )
-    report = await billing_sweep(services, paid_at)
 
-    assert report.renewed == 1
-    subscription = await subscription_of(services, account_id)
-    assert subscription.status == ACTIVE
-    assert (subscription.current_period_start, subscription.current_period_end) == (
-        paid_at,
-        datetime(2030, 5, 10, 9, 0, tzinfo=UTC),
-    )
-    latest = (await invoices_of(services, account_id))[-1]
-    assert (latest.total, latest.status) == (500, PAID)
+    assert paid == []
+    assert await plan_now(services, account_id, datetime(2030, 4, 10, tzinfo=UTC)) == "free"
 
 
 async def test_a_renewal_without_any_card_starts_dunning(
