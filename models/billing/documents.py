@@ -72,11 +72,11 @@ def _percent(basis_points: int) -> str:
     return f"{whole}%" if not part else f"{whole}.{part:02d}".rstrip("0") + "%"
 
 
-async def _customer(session: AsyncSession, account_id: int) -> tuple[str, ...]:
-    account = await session.get(Account, account_id)
-    billing = await session.get(BillingCustomer, account_id)
-    if account is None:
+async def _customer(session: AsyncSession, account_id: int | None) -> tuple[str, ...]:
+    # Detached or deleted (detach.py): the invoice keeps its tax country, not the person.
+    if account_id is None or (account := await session.get(Account, account_id)) is None:
         return ("(closed account)",)
+    billing = await session.get(BillingCustomer, account_id)
     lines = [account.display_name or account.handle, f"@{account.handle}", account.email]
     if billing is not None and billing.country:
         lines.append(f"Country: {billing.country}")

@@ -52,9 +52,12 @@ class Invoice(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     number: Mapped[int | None] = mapped_column(BigId, unique=True, default=None)
-    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
+    # NULL once its account is deleted: the invoice is a tax record and outlives it.
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
     subscription_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("billing_subscriptions.id"), default=None
+        BigId, ForeignKey("billing_subscriptions.id", ondelete="SET NULL"), default=None
     )
     reason: Mapped[str] = mapped_column(String(32))
     currency: Mapped[str] = mapped_column(String(3))
@@ -106,7 +109,10 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     invoice_id: Mapped[int] = mapped_column(BigId, ForeignKey("billing_invoices.id"))
-    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
+    # NULL once its account is deleted (kept with its invoice).
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
     amount: Mapped[int] = mapped_column(BigId)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
