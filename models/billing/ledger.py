@@ -27,6 +27,9 @@ FAILED = "failed"
 
 # Credit note states (a credit note's `pending` is PENDING above).
 ISSUED = "issued"
+# Issued (numbered), then Stripe reported its refund failed: it keeps its number (no gap) and
+# no longer counts as refunded.
+REVERSED = "reversed"
 
 INVOICE_SERIES = "invoice"
 CREDIT_NOTE_SERIES = "credit_note"
@@ -133,9 +136,12 @@ class Payment(Base):
 class CreditNote(Base):
     """A refund's document: numbered in its own gap-free series, against one invoice. It is
     written `pending` (no number) before Stripe is asked, so the amount is reserved and an
-    interrupted refund can be finished; it is `issued` (numbered) once Stripe refunded, or
-    `failed` (never numbered) when Stripe refused. `claimed_until`: a pending one is being
-    sent until then; after it, the next refund of the invoice finishes it."""
+    interrupted refund can be finished; it is `issued` (numbered) once Stripe's refund
+    succeeded, `failed` (never numbered) when Stripe refused or its refund failed, and
+    `reversed` (numbered, no longer counted) when an issued one's refund failed later. A
+    pending one with `stripe_refund_id` waits for Stripe to settle that refund.
+    `claimed_until`: a pending one is being sent until then; after it, the next refund of the
+    invoice finishes it."""
 
     __tablename__ = "billing_credit_notes"
     __table_args__ = (Index(None, "invoice_id"),)
