@@ -1,4 +1,7 @@
-"""billing: invoices and payments outlive their account (tax records, gap-free numbering)
+"""billing: invoices and payments outlive their account; annual usage is billed monthly
+
+`billing_subscriptions.usage_billed_until` (nullable, added) records the month boundary up
+to which an annual plan's usage is invoiced; old code neither reads nor writes it.
 
 An account's deletion used to delete its invoices and payments in cascade. Now their
 `account_id` (and an invoice's `subscription_id`, whose subscription goes with the account)
@@ -101,10 +104,17 @@ def upgrade() -> None:
         _sqlite_edit(upgrade=True)
     else:
         _postgresql(upgrade=True)
+    op.add_column(
+        'billing_subscriptions',
+        sa.Column('usage_billed_until', sa.DateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade() -> None:
     # Only while no account was deleted since: a NULL account_id cannot be NOT NULL again.
+    # SQLite drops the column in place (3.35+): batch mode would rebuild the table, whose DROP
+    # sets every invoice's subscription_id to NULL.
+    op.execute('ALTER TABLE billing_subscriptions DROP COLUMN usage_billed_until')
     if op.get_bind().dialect.name == 'sqlite':
         _sqlite_edit(upgrade=False)
     else:
