@@ -48,7 +48,7 @@ async def command(settings: Settings, *, now_text: str | None) -> int:
     print(
         f"chirp: billing sweep at {now.isoformat()}: renewed {report.renewed}, "
         f"collected {report.collected}, expired {report.expired}, dunning {report.dunning}, "
-        f"failed {report.failed}"
+        f"usage {report.usage}, failed {report.failed}"
     )
     # Failures are logged with their ids and retried by the next sweep; a script sees them.
     return 1 if report.failed else 0

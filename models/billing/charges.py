@@ -22,8 +22,6 @@ from models.billing.setup import BillingSetup
 
 log = logging.getLogger("chirp.billing")
 
-# Refunds in these states gave nothing back.
-_VOID_REFUNDS = ("failed", "canceled")
 _CREDIT_NOTE_ID = re.compile(r"[0-9]{1,18}")
 
 
@@ -112,11 +110,13 @@ async def record_refunds(
     settled = await settle_paid(session, setup, payment=payment, charge_id=charge_id, now=now)
     recorded = []
     for refund in _refunds(charge):
-        if refund.get("status") in _VOID_REFUNDS:
+        # Only a refund that succeeded gave money back; one still pending is counted when
+        # Stripe settles it (charge.refund.updated, refund_updates.py). No status: made at once.
+        if refund.get("status", SUCCEEDED) != SUCCEEDED:
             continue
         refund_id = text_field(refund, "id")
         assert refund_id is not None
-        ours = _credit_note_id(refund)
+        ours = credit_note_id(refund)
         left = payment.amount - payment.amount_refunded
         amount = (
             amount_field(refund, "amount") if ours else min(amount_field(refund, "amount"), left)
@@ -162,7 +162,8 @@ def _refunds(charge: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return sorted(found, key=lambda r: (r.get("created") or 0, str(r.get("id"))))
 
 
-def _credit_note_id(refund: Mapping[str, Any]) -> int | None:
+def credit_note_id(refund: Mapping[str, Any]) -> int | None:
+    """The Chirp credit note a Stripe refund's metadata names, if it names one."""
     metadata = refund.get("metadata")
     value = metadata.get("chirp_credit_note_id") if isinstance(metadata, Mapping) else None
     # Only what Chirp writes, an id of up to 18 ASCII digits (a BIGINT holds any), is one;

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts.tables import Account
 from models.billing import money
-from models.billing.ledger import ISSUED, CreditNote, Invoice, InvoiceLine
+from models.billing.ledger import ISSUED, REVERSED, CreditNote, Invoice, InvoiceLine
 from models.billing.tables import BillingCustomer
 
 STATE_NAMES = {
@@ -25,6 +25,7 @@ STATE_NAMES = {
     "void": "Void",
     "uncollectible": "Uncollectible",
     ISSUED: "Issued",
+    REVERSED: "Reversed: the refund failed, nothing was refunded",
 }
 
 
@@ -72,11 +73,11 @@ def _percent(basis_points: int) -> str:
     return f"{whole}%" if not part else f"{whole}.{part:02d}".rstrip("0") + "%"
 
 
-async def _customer(session: AsyncSession, account_id: int) -> tuple[str, ...]:
-    account = await session.get(Account, account_id)
-    billing = await session.get(BillingCustomer, account_id)
-    if account is None:
+async def _customer(session: AsyncSession, account_id: int | None) -> tuple[str, ...]:
+    # Detached or deleted (detach.py): the invoice keeps its tax country, not the person.
+    if account_id is None or (account := await session.get(Account, account_id)) is None:
         return ("(closed account)",)
+    billing = await session.get(BillingCustomer, account_id)
     lines = [account.display_name or account.handle, f"@{account.handle}", account.email]
     if billing is not None and billing.country:
         lines.append(f"Country: {billing.country}")
@@ -138,9 +139,10 @@ async def invoice_document(session: AsyncSession, *, invoice_id: int) -> Documen
 
 
 async def credit_note_document(session: AsyncSession, *, credit_note_id: int) -> Document | None:
-    """The credit note as a document; None for an unknown id or a refund not done yet."""
+    """The credit note as a document; None for an unknown id or a refund not done yet. A
+    reversed one (its refund failed later) keeps its number and says so."""
     note = await session.get(CreditNote, credit_note_id)
-    if note is None or note.status != ISSUED or note.number is None:
+    if note is None or note.status not in (ISSUED, REVERSED) or note.number is None:
         return None
     invoice = await session.get(Invoice, note.invoice_id)
     assert invoice is not None
@@ -152,7 +154,7 @@ async def credit_note_document(session: AsyncSession, *, credit_note_id: int) ->
         currency=note.currency,
         facts=(
             ("Credit note number", str(note.number)),
-            ("State", STATE_NAMES[ISSUED]),
+            ("State", STATE_NAMES[note.status]),
             ("Issued", _day(note.issued_at or note.created_at)),
             ("Invoice", str(invoice.number)),
             ("Currency", note.currency),

@@ -14,6 +14,7 @@ from models.billing import errors
 # Re-exported: the engine's modules import them from here as well as from `processor`.
 from models.billing.processor import CardDetails as CardDetails
 from models.billing.processor import IntentResult as IntentResult
+from models.billing.processor import RefundResult as RefundResult
 from models.transactions import ensure_outside_transaction
 
 
@@ -258,7 +259,7 @@ class StripeGateway:
         reason: str,
         key: str,
         metadata: dict[str, str] | None = None,
-    ) -> str:
+    ) -> RefundResult:
         """A refund Stripe refuses (already refunded, unknown intent) is REFUND_REFUSED."""
         try:
             refund = await self.client.v1.refunds.create_async(
@@ -275,11 +276,13 @@ class StripeGateway:
             ) from exc
         except stripe.StripeError as exc:
             raise _mapped(exc) from exc
-        return str(refund.id)
+        return _refund_result(refund)
 
-    async def find_refund(self, *, intent_id: str, metadata_key: str, value: str) -> str | None:
-        """The id of a refund of the intent whose metadata has `metadata_key` = `value`: an
-        earlier call whose answer was lost (idempotency keys expire after a day)."""
+    async def find_refund(
+        self, *, intent_id: str, metadata_key: str, value: str
+    ) -> RefundResult | None:
+        """The refund of the intent whose metadata has `metadata_key` = `value`: an earlier
+        call whose answer was lost (idempotency keys expire after a day)."""
         params: Any = {"payment_intent": intent_id, "limit": 100}
         try:
             while True:
@@ -287,7 +290,7 @@ class StripeGateway:
                 for refund in page.data:
                     tags = refund.metadata
                     if tags is not None and metadata_key in tags and tags[metadata_key] == value:
-                        return str(refund.id)
+                        return _refund_result(refund)
                 if not page.has_more or not page.data:
                     return None
                 params["starting_after"] = page.data[-1].id
@@ -326,6 +329,11 @@ class StripeGateway:
                 query["starting_after"] = page.data[-1].id
         except stripe.StripeError as exc:
             raise _mapped(exc) from exc
+
+
+def _refund_result(refund: Any) -> RefundResult:
+    # A refund without a status (older API versions, localstripe) was made at once.
+    return RefundResult(str(refund.id), str(getattr(refund, "status", None) or "succeeded"))
 
 
 # Statuses an off-session confirmation stops at because only the cardholder can go on.

@@ -61,10 +61,13 @@ async def compute(
     period_start: datetime,
     period_end: datetime,
     plan_code: str,
+    usage_only: bool = False,
 ) -> Draft:
     """The invoice these lines make for this customer now, without writing anything.
     `plan_code` is the plan the invoice bills (the new one on an upgrade): a coupon limited
-    to other plans gives it no discount."""
+    to other plans gives it no discount. An invoice of `usage_only` (an annual plan's month)
+    gets a percentage off but no amount off: that is per period, and the invoice that
+    charged the period took it."""
     discount, redemption = await coupons.discount_for(
         session,
         redemption_id=redemption_id,
@@ -73,6 +76,8 @@ async def compute(
         plan_code=plan_code,
     )
     discount = _prorated(discount, lines, period_start, period_end)
+    if usage_only and discount is not None and discount.amount_off is not None:
+        discount = None
     rate = tax_rate_bp(customer.country)
     result = totals(
         [Line(line.amount, line.tax_bp) for line in lines],
@@ -144,6 +149,7 @@ async def issue(
     period_end: datetime,
     plan_code: str,
     now: datetime,
+    usage_only: bool = False,
 ) -> Invoice:
     """Write the invoice, use the customer's credit, spend a once-coupon, and finalize it:
     it gets the next number and is open, or paid at once when nothing is due."""
@@ -156,6 +162,7 @@ async def issue(
         period_start=period_start,
         period_end=period_end,
         plan_code=plan_code,
+        usage_only=usage_only,
     )
     t = draft.totals
     invoice = Invoice(

@@ -27,6 +27,9 @@ FAILED = "failed"
 
 # Credit note states (a credit note's `pending` is PENDING above).
 ISSUED = "issued"
+# Issued (numbered), then Stripe reported its refund failed: it keeps its number (no gap) and
+# no longer counts as refunded.
+REVERSED = "reversed"
 
 INVOICE_SERIES = "invoice"
 CREDIT_NOTE_SERIES = "credit_note"
@@ -52,9 +55,12 @@ class Invoice(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     number: Mapped[int | None] = mapped_column(BigId, unique=True, default=None)
-    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
+    # NULL once its account is deleted: the invoice is a tax record and outlives it.
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
     subscription_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("billing_subscriptions.id"), default=None
+        BigId, ForeignKey("billing_subscriptions.id", ondelete="SET NULL"), default=None
     )
     reason: Mapped[str] = mapped_column(String(32))
     currency: Mapped[str] = mapped_column(String(3))
@@ -106,7 +112,10 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     invoice_id: Mapped[int] = mapped_column(BigId, ForeignKey("billing_invoices.id"))
-    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
+    # NULL once its account is deleted (kept with its invoice).
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
     amount: Mapped[int] = mapped_column(BigId)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
@@ -127,9 +136,12 @@ class Payment(Base):
 class CreditNote(Base):
     """A refund's document: numbered in its own gap-free series, against one invoice. It is
     written `pending` (no number) before Stripe is asked, so the amount is reserved and an
-    interrupted refund can be finished; it is `issued` (numbered) once Stripe refunded, or
-    `failed` (never numbered) when Stripe refused. `claimed_until`: a pending one is being
-    sent until then; after it, the next refund of the invoice finishes it."""
+    interrupted refund can be finished; it is `issued` (numbered) once Stripe's refund
+    succeeded, `failed` (never numbered) when Stripe refused or its refund failed, and
+    `reversed` (numbered, no longer counted) when an issued one's refund failed later. A
+    pending one with `stripe_refund_id` waits for Stripe to settle that refund.
+    `claimed_until`: a pending one is being sent until then; after it, the next refund of the
+    invoice finishes it."""
 
     __tablename__ = "billing_credit_notes"
     __table_args__ = (Index(None, "invoice_id"),)

@@ -28,6 +28,15 @@ class IntentResult:
     failure_message: str
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    """A refund the processor took: its id and Stripe's status (`pending` or
+    `requires_action` until it settles, then `succeeded`, `failed` or `canceled`)."""
+
+    refund_id: str
+    status: str
+
+
 class PaymentGateway(Protocol):
     """The payment processor's calls the billing engine makes. Each that changes something
     carries an idempotency key the caller stored first, so a retry reuses it."""
@@ -89,12 +98,14 @@ class PaymentGateway(Protocol):
         reason: str,
         key: str,
         metadata: dict[str, str] | None = None,
-    ) -> str:
-        """Refund part or all of a paid intent; the refund's id (REFUND_REFUSED if refused)."""
+    ) -> RefundResult:
+        """Refund part or all of a paid intent; the refund (REFUND_REFUSED if refused)."""
         ...
 
-    async def find_refund(self, *, intent_id: str, metadata_key: str, value: str) -> str | None:
-        """The id of an earlier refund of the intent tagged `metadata_key` = `value`."""
+    async def find_refund(
+        self, *, intent_id: str, metadata_key: str, value: str
+    ) -> RefundResult | None:
+        """An earlier refund of the intent tagged `metadata_key` = `value`."""
         ...
 
     async def list_refunds(self, *, charge_id: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from models.billing.ledger import (
     ISSUED,
     OPEN,
     PENDING,
+    REVERSED,
     CreditNote,
     Invoice,
     InvoiceLine,
@@ -108,9 +109,10 @@ async def credit_notes_of(session: AsyncSession, ids: list[int]) -> dict[int, li
 
 
 def shown_to_customer(note: CreditNote) -> bool:
-    """Whether the invoice's customer sees this credit note: only a refund made (issued), not
-    one under way or one the payment processor refused."""
-    return note.status == ISSUED
+    """Whether the invoice's customer sees this credit note: a refund made (issued), or made
+    and then failed at the payment processor (reversed: it had a number and the customer may
+    hold its document); not one under way or one refused."""
+    return note.status in (ISSUED, REVERSED)
 
 
 async def payment_methods(session: AsyncSession, *, account_id: int) -> list[PaymentMethod]:

@@ -1,6 +1,10 @@
 """Refunds: a paid invoice's payment given back in full or in part through Stripe, each with
 a numbered credit note (`credit_notes.py` issues it, and records refunds made outside Chirp).
 
+A refund counts as refunded only once Stripe says it succeeded. One Stripe answers `pending`
+keeps its credit note pending (the amount reserved, no number) with the refund's id, until
+Stripe's `charge.refund.updated` settles it (`refund_updates.py`).
+
 A refund is reserved before Stripe is asked: under the invoice's lock, a pending credit note
 takes the amount, so two refunds of the same remainder cannot both pass the check, and a crash
 between Stripe's answer and our commit leaves a record to finish rather than money lost."""
@@ -16,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.audit.actions import Actor, record_entry, require_reason
 from models.base import utcnow
 from models.billing import credit_notes, errors, idempotency, invoicing, money
+from models.billing.gateway import RefundResult
 from models.billing.ledger import (
     FAILED,
     PAID,
@@ -162,13 +167,15 @@ async def _reserve(
 async def _claim_interrupted(
     session: AsyncSession, *, invoice_id: int, now: datetime
 ) -> _Claim | None:
-    """Take over a pending credit note of the invoice whose refund was interrupted."""
+    """Take over a pending credit note of the invoice whose refund was interrupted (not one
+    Stripe took and has not settled yet: that one has its refund id)."""
     await _paid_with(session, invoice_id=invoice_id)
     note = await session.scalar(
         select(CreditNote)
         .where(
             CreditNote.invoice_id == invoice_id,
             CreditNote.status == PENDING,
+            CreditNote.stripe_refund_id.is_(None),
             (CreditNote.claimed_until.is_(None)) | (CreditNote.claimed_until < now),
         )
         .order_by(CreditNote.id)
@@ -191,19 +198,21 @@ async def _send(
     now: datetime,
 ) -> CreditNote:
     """Ask Stripe for the claimed refund (once: a stored key, and for a resumed one a search
-    by metadata), then issue its credit note."""
+    by metadata), then issue its credit note once the refund succeeded."""
     key = f"chirp-refund-{claim.credit_note_id}"
     gateway = setup.gateway
     try:
-        refund_id = await idempotency.reserve(transactions, key=key, operation="refund.create")
-        if refund_id is None and claim.resumed:
-            refund_id = await gateway.find_refund(
+        stored = await idempotency.reserve(transactions, key=key, operation="refund.create")
+        # A stored answer was recorded with its credit note's outcome in one transaction.
+        result = None if stored is None else RefundResult(stored, SUCCEEDED)
+        if result is None and claim.resumed:
+            result = await gateway.find_refund(
                 intent_id=claim.intent_id,
                 metadata_key=CREDIT_NOTE_METADATA,
                 value=str(claim.credit_note_id),
             )
-        if refund_id is None:
-            refund_id = await gateway.refund(
+        if result is None:
+            result = await gateway.refund(
                 intent_id=claim.intent_id,
                 amount=claim.amount,
                 reason=claim.reason,
@@ -225,6 +234,9 @@ async def _send(
             if note is not None and note.status == PENDING:
                 note.status, note.claimed_until = FAILED, None
         raise
+    refund_id = result.refund_id
+    if result.status != SUCCEEDED:
+        return await _unsettled(transactions, claim=claim, key=key, result=result, actor=actor)
     async with transactions.begin() as session:
         await idempotency.complete(session, key=key, result_id=refund_id)
         note, before = await credit_notes.issue(
@@ -249,3 +261,40 @@ async def _send(
             },
         )
         return note
+
+
+async def _unsettled(
+    transactions: Transactions, *, claim: _Claim, key: str, result: RefundResult, actor: Actor
+) -> CreditNote:
+    """Stripe took the refund but it has not succeeded: `pending` (or `requires_action`)
+    keeps the credit note pending with the refund's id, the amount reserved and nothing
+    counted, until charge.refund.updated settles it; `failed` or `canceled` fails it at once
+    (REFUND_REFUSED: nothing was refunded). A webhook may have settled it already."""
+    async with transactions.begin() as session:
+        await idempotency.complete(session, key=key, result_id=result.refund_id)
+        note = await credit_notes.await_refund(
+            session, credit_note_id=claim.credit_note_id, refund_id=result.refund_id
+        )
+        if note.status == PENDING and result.status in credit_notes.VOID_REFUNDS:
+            note.status, note.claimed_until = FAILED, None
+        if note.status == PENDING:
+            await record_entry(
+                session,
+                actor=actor,
+                action="billing.refund",
+                target_type="invoice",
+                target_id=note.invoice_id,
+                reason=note.reason,
+                after={
+                    "amount": note.amount,
+                    "currency": note.currency,
+                    "status": result.status,
+                    "stripe_refund_id": result.refund_id,
+                },
+            )
+    if note.status == FAILED:
+        raise errors.RefundRefused(
+            "The payment processor did not make the refund; nothing was refunded.",
+            field="amount",
+        )
+    return note

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
-from models.billing import dunning, endings, incomplete, renewals
+from models.billing import dunning, endings, incomplete, renewals, usage_invoices
 from models.billing.setup import BillingSetup
 from models.billing.sweep_tally import Tally
 from models.transactions import Transactions
@@ -31,12 +31,14 @@ class BillingSweepReport:
     renewed: int = 0
     collected: int = 0
     dunning: int = 0
+    # Usage invoices of annual plans' months (usage_invoices.py).
+    usage: int = 0
     # Subscriptions or invoices that raised (logged with their ids; the next sweep retries).
     failed: int = 0
 
     @property
     def total(self) -> int:
-        return self.expired + self.renewed + self.collected + self.dunning
+        return self.expired + self.renewed + self.collected + self.dunning + self.usage
 
 
 class BillingSweep:
@@ -66,6 +68,7 @@ class BillingSweep:
                 or await incomplete.due(session, now=now)
                 or await dunning.due(session, now=now)
                 or await endings.due(session, now=now)
+                or await usage_invoices.due(session, now=now)
             ):
                 return BillingSweepReport()
         transactions, setup = self._transactions, self._setup
@@ -78,6 +81,7 @@ class BillingSweep:
             ("collected", lambda: renewals.collect_uncollected(transactions, setup, now=now)),
             ("dunning", lambda: dunning.retry_due(transactions, setup, now=now)),
             ("dunning", lambda: endings.end_due(transactions, now=now)),
+            ("usage", lambda: usage_invoices.bill_closed_months(transactions, setup, now=now)),
         ]
         done: dict[str, int] = {}
         failed = 0

@@ -200,6 +200,9 @@ class Subscription(Base):
     retry_step: Mapped[int] = mapped_column(default=0)
     next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     grace_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # An annual plan's usage is invoiced month by month (usage_invoices.py): the month
+    # boundary up to which it is, within the current period (None: none yet).
+    usage_billed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Paid features frozen while a dispute is open (BILLING_FREEZE_ON_DISPUTE).
     frozen: Mapped[bool] = mapped_column(default=False)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,5 +1,10 @@
 """Metered usage: events recorded once by their producer's id, billed in arrears on the
-invoice that closes their period, above the plan's included units, by graduated tiers."""
+invoice that closes their period, above the plan's included units, by graduated tiers.
+
+The included units and the tiers are per **month of service**, whatever the price's interval:
+each month from the billing anchor is counted on its own (an annual period includes twelve
+times the monthly allowance, month by month; unused calls do not carry over). A monthly
+period is one such month; an annual one is invoiced month by month (`usage_invoices.py`)."""
 
 from __future__ import annotations
 
@@ -12,9 +17,9 @@ from models.base import as_utc, conflict_insert, utcnow
 from models.billing import errors
 from models.billing.catalogue import API_CALLS, METERS, PLANS
 from models.billing.invoicing import LineSpec
-from models.billing.pricing import usage_amount
+from models.billing.pricing import period_end_after, usage_amount
 from models.billing.specs import UsageEvent
-from models.billing.tables import ACTIVE, PAST_DUE, Price, Subscription, UsageRecord
+from models.billing.tables import ACTIVE, MONTH, PAST_DUE, Price, Subscription, UsageRecord
 from models.text import check_text
 
 USAGE = "usage"
@@ -57,10 +62,11 @@ async def record_usage(
         raise errors.UsageOutsidePeriod(
             "`occurredAt` is in the future; send usage once it has happened.", field="occurredAt"
         )
-    if occurred_at < subscription.current_period_start:
+    open_since = open_usage_start(subscription)
+    if occurred_at < open_since:
         raise errors.UsageOutsidePeriod(
             "`occurredAt` is before the open billing period, which started "
-            f"{subscription.current_period_start.isoformat()}; that period is invoiced already.",
+            f"{open_since.isoformat()}; that period is invoiced already.",
             field="occurredAt",
         )
     insert = conflict_insert(session)
@@ -162,6 +168,28 @@ async def unbilled_units(
     return int(total or 0)
 
 
+def open_usage_start(subscription: Subscription) -> datetime:
+    """Where the usage not invoiced yet starts: the period's start, or for an annual plan the
+    month boundary its usage is invoiced up to."""
+    billed = subscription.usage_billed_until
+    start = subscription.current_period_start
+    return billed if billed is not None and billed > start else start
+
+
+def service_months(
+    anchor: datetime, period_start: datetime, period_end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """[period_start, period_end) cut at the months of the anchor's cycle: one window for a
+    monthly period (or a part of one), twelve for a whole annual one."""
+    windows = []
+    start = period_start
+    while start < period_end:
+        end = min(period_end_after(anchor, start, MONTH), period_end)
+        windows.append((start, end))
+        start = end
+    return windows
+
+
 async def usage_line(
     session: AsyncSession,
     *,
@@ -170,24 +198,25 @@ async def usage_line(
     period_start: datetime,
     period_end: datetime,
 ) -> LineSpec | None:
-    """The arrears charge for the period's API calls above the plan's included ones, priced
-    by the meter's graduated tiers; None when nothing is above them."""
+    """The arrears charge for the API calls of [period_start, period_end) not invoiced yet:
+    in each month of service, those above the plan's monthly included ones, priced by the
+    meter's graduated tiers; None when nothing is above them."""
     price = await session.get(Price, subscription.price_id)
     assert price is not None
     included = PLANS[price.plan_code].entitlements.included_api_calls
-    units = await unbilled_units(
-        session,
-        account_id=subscription.account_id,
-        period_start=period_start,
-        period_end=period_end,
-    )
-    billable = max(0, units - included)
-    amount = usage_amount(billable, METERS[API_CALLS][currency])
+    billable = amount = 0
+    for start, end in service_months(subscription.billing_anchor, period_start, period_end):
+        units = await unbilled_units(
+            session, account_id=subscription.account_id, period_start=start, period_end=end
+        )
+        above = max(0, units - included)
+        billable += above
+        amount += usage_amount(above, METERS[API_CALLS][currency])
     if amount == 0:
         return None
     return LineSpec(
         USAGE,
-        f"API calls: {billable:,} above the {included:,} included",
+        f"API calls: {billable:,} above the {included:,} included a month",
         amount,
         period_start,
         period_end,

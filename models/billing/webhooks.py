@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit.actions import Actor, record_entry
 from models.base import conflict_insert
-from models.billing import charges, disputes, payments
+from models.billing import charges, disputes, payments, refund_updates
 from models.billing.charges import text_field
 from models.billing.errors import InvalidWebhookPayload
 from models.billing.gateway import IntentResult
@@ -27,6 +27,9 @@ log = logging.getLogger("chirp.billing")
 INTENT_SUCCEEDED = "payment_intent.succeeded"
 INTENT_FAILED = "payment_intent.payment_failed"
 CHARGE_REFUNDED = "charge.refunded"
+# A refund settling after it was made: Stripe sends charge.refund.updated; API versions from
+# 2024 also send refund.updated and refund.failed (the same refund object).
+REFUND_EVENTS = ("charge.refund.updated", "refund.updated", "refund.failed")
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
 
 
@@ -170,6 +173,13 @@ async def _refunded(
     return SUCCEEDED if settled else None
 
 
+async def _refund_update(
+    session: AsyncSession, setup: BillingSetup, event: Event, now: datetime
+) -> str | None:
+    update = await refund_updates.apply_refund_update(session, setup, refund=event.object, now=now)
+    return SUCCEEDED if update.payment_settled else None
+
+
 async def _dispute(
     session: AsyncSession, setup: BillingSetup, event: Event, now: datetime
 ) -> str | None:
@@ -183,5 +193,6 @@ _HANDLERS: dict[str, Handler] = {
     INTENT_SUCCEEDED: _intent,
     INTENT_FAILED: _intent,
     CHARGE_REFUNDED: _refunded,
+    **dict.fromkeys(REFUND_EVENTS, _refund_update),
     **dict.fromkeys(DISPUTE_EVENTS, _dispute),
 }

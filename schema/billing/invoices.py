@@ -90,6 +90,12 @@ class CreditNoteStatus(Enum):
         description="The payment processor refused the refund: nothing was refunded and it "
         "has no number. Billing staff only.",
     )
+    REVERSED = strawberry.enum_value(
+        ledger.REVERSED,
+        description="Issued, then the payment processor reported that its refund failed: "
+        "nothing was refunded, its amount no longer counts as refunded, and it keeps its "
+        "number. The customer sees it too.",
+    )
 
 
 @strawberry.type(
@@ -99,10 +105,12 @@ class CreditNoteStatus(Enum):
 class CreditNote:
     id: strawberry.ID = strawberry.field(description="The credit note's global id.")
     number: int | None = strawberry.field(
-        description="Its number in the credit-note series; null unless `status` is ISSUED."
+        description="Its number in the credit-note series; null unless `status` is ISSUED or "
+        "REVERSED."
     )
     status: CreditNoteStatus = strawberry.field(
-        description="ISSUED for a refund made; billing staff also see PENDING and FAILED."
+        description="ISSUED for a refund made, REVERSED for one that failed after it was "
+        "issued; billing staff also see PENDING and FAILED."
     )
     amount: Money = strawberry.field(description="How much was (or is being) refunded.")
     reason: str | None = strawberry.field(

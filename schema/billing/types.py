@@ -97,7 +97,8 @@ class Entitlements:
         "Plus 86400); null when posts stay editable (Pro)."
     )
     included_api_calls: int = strawberry.field(
-        description="API calls included each billing period before metered pricing applies."
+        description="API calls included each month of service before metered pricing "
+        "applies (an annual plan includes them every month: twelve times a year)."
     )
     metered_billing: bool = strawberry.field(
         description="Whether API calls above the included ones are billed (in arrears)."

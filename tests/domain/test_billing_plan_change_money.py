@@ -9,52 +9,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.billing import coupons, renewals, subscriptions
+from models.billing import renewals, subscriptions
 from models.billing.ledger import SUBSCRIPTION_CYCLE, SUBSCRIPTION_UPDATE, Invoice, InvoiceLine
 from models.billing.setup import BillingSetup
-from models.billing.specs import CouponSpec, PromotionCodeSpec
 from models.billing.tables import BillingCustomer
 from models.transactions import Transactions
-from tests.support.domain_billing import customer, latest_invoice, subscribe
+from tests.support.domain_billing import customer, forever_code, latest_invoice, subscribe
 
 Sessions = async_sessionmaker[AsyncSession]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 HALF_JANUARY = START + timedelta(days=15, hours=12)  # half of January's 31 days
-
-
-async def _code(
-    sessions: Sessions,
-    code: str,
-    *,
-    percent_off: int | None = None,
-    amounts_off: tuple[tuple[str, int], ...] = (),
-    plan_codes: tuple[str, ...] = (),
-) -> None:
-    async with sessions() as session, session.begin():
-        coupon = await coupons.create_coupon(
-            session,
-            CouponSpec(
-                name=code,
-                percent_off=percent_off,
-                amounts_off=amounts_off,
-                duration="forever",
-                duration_months=None,
-                plan_codes=plan_codes,
-                max_redemptions=None,
-                redeem_by=None,
-                first_time_only=False,
-            ),
-        )
-        await coupons.create_promotion_code(
-            session,
-            PromotionCodeSpec(
-                coupon_id=coupon.id,
-                code=code,
-                max_redemptions=None,
-                expires_at=None,
-                first_time_only=False,
-            ),
-        )
 
 
 async def _balance(session: AsyncSession, account_id: int) -> int:
@@ -99,7 +63,7 @@ async def _upgrade(
 async def test_a_percent_coupon_discounts_the_upgrade_charge_but_not_the_credit(
     db_sessionmaker: Sessions, billing_setup: BillingSetup
 ) -> None:
-    await _code(db_sessionmaker, "HALF-FOREVER", percent_off=50)
+    await forever_code(db_sessionmaker, "HALF-FOREVER", percent_off=50)
     ada = await customer(db_sessionmaker, billing_setup, "ada")
     await subscribe(db_sessionmaker, billing_setup, ada, promotion_code="HALF-FOREVER", now=START)
 
@@ -119,7 +83,7 @@ async def test_a_percent_coupon_discounts_the_upgrade_charge_but_not_the_credit(
 async def test_an_amount_off_coupon_takes_off_only_the_part_of_the_period_charged(
     db_sessionmaker: Sessions, billing_setup: BillingSetup
 ) -> None:
-    await _code(db_sessionmaker, "TWO-OFF", amounts_off=(("USD", 200),))
+    await forever_code(db_sessionmaker, "TWO-OFF", amounts_off=(("USD", 200),))
     ada = await customer(db_sessionmaker, billing_setup, "ada")
     await subscribe(db_sessionmaker, billing_setup, ada, promotion_code="TWO-OFF", now=START)
 
@@ -136,7 +100,7 @@ async def test_an_amount_off_coupon_takes_off_only_the_part_of_the_period_charge
 async def test_a_coupon_for_one_plan_stops_applying_after_an_upgrade(
     db_sessionmaker: Sessions, billing_setup: BillingSetup
 ) -> None:
-    await _code(db_sessionmaker, "PLUS-HALF", percent_off=50, plan_codes=("plus",))
+    await forever_code(db_sessionmaker, "PLUS-HALF", percent_off=50, plan_codes=("plus",))
     ada = await customer(db_sessionmaker, billing_setup, "ada")
     await subscribe(db_sessionmaker, billing_setup, ada, promotion_code="PLUS-HALF", now=START)
 
@@ -201,7 +165,7 @@ async def test_the_credit_for_unused_time_gives_back_its_vat_to_the_balance(
 async def test_a_second_upgrade_credits_what_the_first_charged_net_of_its_discount(
     db_sessionmaker: Sessions, billing_setup: BillingSetup
 ) -> None:
-    await _code(db_sessionmaker, "HALF-YEARS", percent_off=50)
+    await forever_code(db_sessionmaker, "HALF-YEARS", percent_off=50)
     ada = await customer(db_sessionmaker, billing_setup, "ada")
     await subscribe(
         db_sessionmaker, billing_setup, ada, interval="year", promotion_code="HALF-YEARS", now=START

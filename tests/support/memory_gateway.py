@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.billing import errors
-from models.billing.processor import CardDetails, IntentResult
+from models.billing.processor import CardDetails, IntentResult, RefundResult
 
 # The cards this fake knows, as Stripe's test cards: one that pays, one that attaches and is
 # then declined on every charge (as 4000000000000341 is). Any other payment method id is
@@ -47,6 +47,9 @@ class InMemoryPaymentGateway:
         self.attached: dict[str, str] = {}  # payment method id -> customer id
         self.intents: dict[str, Intent] = {}
         self.by_key: dict[str, object] = {}  # idempotency key -> first answer
+        # The status new refunds start in: Stripe answers `pending` for some payment methods
+        # and settles the refund later (charge.refund.updated).
+        self.refund_status = "succeeded"
         self._ids = itertools.count(1)
 
     def _new_id(self, prefix: str) -> str:
@@ -147,12 +150,19 @@ class InMemoryPaymentGateway:
         reason: str,
         key: str,
         metadata: dict[str, str] | None = None,
-    ) -> str:
+    ) -> RefundResult:
         """Refund a paid intent up to what is left of it; otherwise REFUND_REFUSED."""
         if key in self.by_key:
-            return str(self.by_key[key])
+            answer = self.by_key[key]
+            assert isinstance(answer, RefundResult)
+            return answer
         intent = self.intents.get(intent_id)
-        refunded = sum(r["amount"] for r in intent.refunds) if intent else 0
+        given = (
+            [r for r in intent.refunds if r["status"] not in ("failed", "canceled")]
+            if intent
+            else []
+        )
+        refunded = sum(r["amount"] for r in given)
         if intent is None or intent.status != "succeeded" or amount > intent.amount - refunded:
             raise errors.RefundRefused(
                 "The payment processor refused the refund; nothing was refunded.", field="amount"
@@ -164,19 +174,22 @@ class InMemoryPaymentGateway:
                 "amount": amount,
                 "charge": intent.charge_id,
                 "payment_intent": intent.id,
-                "status": "succeeded",
+                "status": self.refund_status,
                 "metadata": {**(metadata or {}), "reason": reason[:500]},
             }
         )
-        self.by_key[key] = refund_id
-        return refund_id
+        answer = RefundResult(refund_id, self.refund_status)
+        self.by_key[key] = answer
+        return answer
 
-    async def find_refund(self, *, intent_id: str, metadata_key: str, value: str) -> str | None:
+    async def find_refund(
+        self, *, intent_id: str, metadata_key: str, value: str
+    ) -> RefundResult | None:
         """An earlier refund of the intent tagged `metadata_key` = `value`, if any."""
         intent = self.intents.get(intent_id)
         for refund in intent.refunds if intent else []:
             if refund["metadata"].get(metadata_key) == value:
-                return str(refund["id"])
+                return RefundResult(str(refund["id"]), str(refund["status"]))
         return None
 
     async def list_refunds(self, *, charge_id: str) -> list[dict[str, Any]]:

@@ -530,3 +530,46 @@ async def test_replaying_every_event_three_times_shuffled_and_concurrently_chang
         ["billing.dispute_open", "billing.dispute_lost", "billing.refund_external"]
     )
     assert expected["event_rows"] == len(in_order["events"])
+
+
+async def test_a_refund_counts_only_once_it_succeeded_and_a_later_failure_reverses_it_once(
+    http: httpx.AsyncClient, gql: GraphQLClient, services: Services, localstripe: LocalStripe
+) -> None:
+    # localstripe's refunds succeed at once: Stripe's later answers are built and signed here.
+    await sign_up(gql, "bea")
+    await grant(services, "bea", "BILLING_ADMIN")
+    subscriber = await paid_subscriber(services, gql, localstripe, "rita")
+    assert subscriber.intent_id is not None
+    charge = await refund_in_stripe(services, localstripe, subscriber.intent_id, 250)
+    [made] = charge["refunds"]["data"]
+    pending = {**made, "status": "pending"}
+    charge["refunds"]["data"] = [pending]
+
+    async def state() -> tuple[list[tuple[int, str, int | None]], int, list[str]]:
+        async with services.runtime.sessionmaker() as session:
+            notes = await session.scalars(select(CreditNote).order_by(CreditNote.id))
+            invoice = await session.get(Invoice, subscriber.invoice_id)
+            mails = await session.scalars(
+                select(OutboundEmail.key).where(OutboundEmail.key.startswith("refund:"))
+            )
+            assert invoice is not None
+            return (
+                [(n.amount, n.status, n.number) for n in notes],
+                invoice.amount_refunded,
+                [m.replace(made["id"], "RE") for m in mails],
+            )
+
+    assert (await post_event(http, stripe_event("charge.refunded", charge))).status_code == 200
+    assert await state() == ([], 0, [])
+    succeeded = stripe_event("charge.refund.updated", {**made, "status": "succeeded"})
+    assert (await post_event(http, succeeded)).status_code == 200
+    assert await state() == ([(250, "issued", 1)], 250, [])
+
+    failed = stripe_event("charge.refund.updated", {**made, "status": "failed"})
+    answers = [
+        await post_event(http, event) for event in (failed, failed, {**failed, "id": "evt_x"})
+    ]
+
+    assert [a.json()["duplicate"] for a in answers] == [False, True, False]
+    bea = await account_id_of(services, "bea")
+    assert await state() == ([(250, "reversed", 1)], 0, [f"refund:RE:failed:{bea}"])
