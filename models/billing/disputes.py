@@ -15,18 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.access.roles import Role
-from models.access.tables import AccountRole
-from models.accounts.tables import Account
 from models.audit.actions import Actor, record_entry
 from models.base import conflict_insert, utcnow
-from models.billing import charges, customers, endings, invoicing, money
+from models.billing import charges, customers, endings, invoicing, money, notices
 from models.billing.charges import amount_field, text_field
 from models.billing.errors import InvalidWebhookPayload
 from models.billing.ledger import Dispute, Invoice, Payment
 from models.billing.setup import BillingSetup
 from models.billing.tables import CANCELED
-from models.mail import actions as mail
 
 WON = "won"
 LOST = "lost"
@@ -304,17 +300,9 @@ async def _others_open(session: AsyncSession, row: Dispute, subscription_id: int
 async def _tell_staff(
     session: AsyncSession, row: Dispute, *, event: str, subject: str, text: str
 ) -> None:
-    staff = await session.execute(
-        select(Account.id, Account.email)
-        .join(AccountRole, AccountRole.account_id == Account.id)
-        .where(AccountRole.role == Role.BILLING_ADMIN.value)
-        .order_by(Account.id)
+    await notices.tell_billing_staff(
+        session,
+        key=f"dispute:{row.stripe_dispute_id}:{event}",
+        subject=subject,
+        text=f"{text}\n— Chirp billing\n",
     )
-    for staff_id, email in staff:
-        await mail.queue_email(
-            session,
-            key=f"dispute:{row.stripe_dispute_id}:{event}:{staff_id}",
-            to=email,
-            subject=subject,
-            text=f"{text}\n— Chirp billing\n",
-        )

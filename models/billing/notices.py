@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.access.roles import Role
+from models.access.tables import AccountRole
 from models.accounts.tables import Account
 from models.billing.catalogue import PLANS
 from models.billing.ledger import OPEN, Invoice
@@ -167,3 +169,18 @@ async def _queue(
         subject=notice.subject,
         text=notice.text,
     )
+
+
+async def tell_billing_staff(session: AsyncSession, *, key: str, subject: str, text: str) -> None:
+    """Email every BILLING_ADMIN once per `key` (each gets `key:<their id>`), sent after
+    commit with the effect that caused it."""
+    staff = await session.execute(
+        select(Account.id, Account.email)
+        .join(AccountRole, AccountRole.account_id == Account.id)
+        .where(AccountRole.role == Role.BILLING_ADMIN.value)
+        .order_by(Account.id)
+    )
+    for staff_id, email in staff:
+        await mail.queue_email(
+            session, key=f"{key}:{staff_id}", to=email, subject=subject, text=text
+        )

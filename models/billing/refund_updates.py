@@ -14,18 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.access.roles import Role
-from models.access.tables import AccountRole
-from models.accounts.tables import Account
 from models.audit.actions import Actor, record_entry
-from models.billing import charges, credit_notes, money
+from models.billing import charges, credit_notes, money, notices
 from models.billing.charges import amount_field, text_field
 from models.billing.ledger import FAILED, SUCCEEDED, CreditNote, Invoice
 from models.billing.setup import BillingSetup
-from models.mail import actions as mail
 
 log = logging.getLogger("chirp.billing")
 
@@ -114,17 +109,9 @@ async def _tell_staff(
         "and it can be refunded again (refundInvoice) or settled with the customer another "
         "way.\n"
     )
-    staff = await session.execute(
-        select(Account.id, Account.email)
-        .join(AccountRole, AccountRole.account_id == Account.id)
-        .where(AccountRole.role == Role.BILLING_ADMIN.value)
-        .order_by(Account.id)
+    await notices.tell_billing_staff(
+        session,
+        key=f"refund:{refund_id}:failed",
+        subject=f"Chirp billing: a refund of {amount} failed",
+        text=f"{text}— Chirp billing\n",
     )
-    for staff_id, email in staff:
-        await mail.queue_email(
-            session,
-            key=f"refund:{refund_id}:failed:{staff_id}",
-            to=email,
-            subject=f"Chirp billing: a refund of {amount} failed",
-            text=f"{text}— Chirp billing\n",
-        )
