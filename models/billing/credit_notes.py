@@ -60,11 +60,13 @@ async def count_refund(
     note.number = await invoicing.take_number(session, series=CREDIT_NOTE_SERIES)
     note.status, note.issued_at, note.claimed_until = ISSUED, now, None
     note.stripe_refund_id = refund_id
-    invoice.amount_refunded += note.amount
+    # Capped at what was paid, as charges.record_refunds caps it: a lost dispute may have
+    # counted the money as given back already.
+    invoice.amount_refunded = min(invoice.amount_paid, invoice.amount_refunded + note.amount)
     if note.payment_id is not None:
         payment = await session.get(Payment, note.payment_id, with_for_update=True)
         if payment is not None:
-            payment.amount_refunded += note.amount
+            payment.amount_refunded = min(payment.amount, payment.amount_refunded + note.amount)
     await session.flush()
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
-from models.billing import errors
-from models.billing.ledger import Invoice, Payment
+from models.billing import endings, errors
+from models.billing.ledger import OPEN, Invoice, Payment
 from models.billing.tables import CANCELED, BillingCustomer, PaymentMethod, Subscription
 
 
@@ -46,6 +46,16 @@ async def detach_account_billing(
             "Cancel the account's subscription before detaching its billing documents.",
             field="accountId",
         )
+    # Nothing will collect an invoice without its account: the open ones are written off
+    # first (the credit they used goes back to the balance, erased with the customer).
+    customer = await session.get(BillingCustomer, account_id, with_for_update=True)
+    left_open = await session.scalars(
+        select(Invoice)
+        .where(Invoice.account_id == account_id, Invoice.status == OPEN)
+        .order_by(Invoice.id)
+        .with_for_update()
+    )
+    await endings.write_off(session, invoices=list(left_open), why="the account was closed")
     invoices = await session.execute(
         update(Invoice).where(Invoice.account_id == account_id).values(account_id=None)
     )
@@ -63,7 +73,6 @@ async def detach_account_billing(
             detached_at=func.coalesce(PaymentMethod.detached_at, now),
         )
     )
-    customer = await session.get(BillingCustomer, account_id, with_for_update=True)
     stripe_customer_id = None
     if customer is not None:
         stripe_customer_id = customer.stripe_customer_id

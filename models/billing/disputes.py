@@ -108,6 +108,10 @@ async def sync_dispute(
         session, charge_id=found.charge_id, intent_id=found.intent_id
     )
     settled = False
+    if payment is not None and payment.account_id is not None:
+        # The customer's lock first, as payments.collect takes it: ending the disputed
+        # subscription writes off its invoices and gives back the credit they used.
+        await customers.lock_customer(session, account_id=payment.account_id)
     if payment is not None:
         settled = await charges.settle_paid(
             session, setup, payment=payment, charge_id=found.charge_id, now=now

@@ -62,7 +62,8 @@ async def end_subscription(
 
 async def write_off(session: AsyncSession, *, invoices: list[Invoice], why: str) -> int:
     """Mark the (locked) open invoices uncollectible, except one whose payment is in flight:
-    its outcome decides (paid, or written off by the sweep after it failed). Audited."""
+    its outcome decides (paid, or written off by the sweep after it failed); the credit
+    balance each used is given back. Audited. Callers hold the customer's lock."""
     ids = [invoice.id for invoice in invoices if invoice.status == OPEN]
     if not ids:
         return 0
@@ -77,6 +78,13 @@ async def write_off(session: AsyncSession, *, invoices: list[Invoice], why: str)
             continue
         invoice.status = UNCOLLECTIBLE
         closed += 1
+        # The customer's credit it used goes back to the balance: nothing more is collected
+        # for a subscription that has ended, so the credit must not be spent on it.
+        returned = 0
+        if invoice.credit_applied and invoice.account_id is not None:
+            customer = await customers.lock_customer(session, account_id=invoice.account_id)
+            customer.credit_balance += invoice.credit_applied
+            returned = invoice.credit_applied
         await record_entry(
             session,
             actor=BILLING,
@@ -85,7 +93,7 @@ async def write_off(session: AsyncSession, *, invoices: list[Invoice], why: str)
             target_id=invoice.id,
             reason=why,
             before={"status": OPEN, "number": invoice.number},
-            after={"status": UNCOLLECTIBLE, "number": invoice.number},
+            after={"status": UNCOLLECTIBLE, "number": invoice.number, "credit_returned": returned},
         )
     return closed
 
@@ -128,7 +136,13 @@ def _left_open(now: datetime) -> Select[int, int]:
     return (
         select(Invoice.id, Invoice.account_id)
         .join(Subscription, Subscription.id == Invoice.subscription_id)
-        .where(Invoice.status == OPEN, Subscription.status == CANCELED, ~collecting, ~collected)
+        .where(
+            Invoice.status == OPEN,
+            Invoice.account_id.is_not(None),
+            Subscription.status == CANCELED,
+            ~collecting,
+            ~collected,
+        )
     )
 
 
