@@ -10,7 +10,7 @@ from app.runtime import Services
 from models.accounts import actions as accounts
 from models.accounts.tables import Account
 from models.billing import coupons
-from models.billing.specs import CouponSpec, PromotionCodeSpec
+from models.billing.specs import CouponSpec
 from models.billing.tables import REPEATING
 from models.posts import actions as posts
 from models.social import actions as social
@@ -56,27 +56,15 @@ async def _seed(session: AsyncSession, services: Services) -> None:
 
 
 async def _seed_promotion_code(session: AsyncSession) -> None:
-    coupon = await coupons.create_coupon(
-        session,
-        CouponSpec(
-            name="Launch offer (demo): 50% off for 3 months",
-            percent_off=50,
-            amounts_off=(),
-            duration=REPEATING,
-            duration_months=3,
-            plan_codes=(),
-            max_redemptions=None,
-            redeem_by=None,
-            first_time_only=False,
-        ),
+    launch = CouponSpec(
+        name="Launch offer (demo): 50% off for 3 months",
+        percent_off=50,
+        amounts_off=(),
+        duration=REPEATING,
+        duration_months=3,
+        plan_codes=(),
+        max_redemptions=None,
+        redeem_by=None,
+        first_time_only=False,
     )
-    await coupons.create_promotion_code(
-        session,
-        PromotionCodeSpec(
-            coupon_id=coupon.id,
-            code=DEMO_PROMOTION_CODE,
-            max_redemptions=None,
-            expires_at=None,
-            first_time_only=False,
-        ),
-    )
+    await coupons.create_offer(session, launch, code=DEMO_PROMOTION_CODE)

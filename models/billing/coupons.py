@@ -136,6 +136,22 @@ async def create_promotion_code(session: AsyncSession, spec: PromotionCodeSpec) 
     return promotion
 
 
+async def create_offer(session: AsyncSession, spec: CouponSpec, *, code: str) -> PromotionCode:
+    """A coupon and one promotion code for it with no limits of its own (the coupon's apply):
+    the demo offer `chirp seed` makes, and the tests' offers."""
+    coupon = await create_coupon(session, spec)
+    return await create_promotion_code(
+        session,
+        PromotionCodeSpec(
+            coupon_id=coupon.id,
+            code=code,
+            max_redemptions=None,
+            expires_at=None,
+            first_time_only=False,
+        ),
+    )
+
+
 async def check_code(
     session: AsyncSession,
     *,

@@ -22,7 +22,7 @@ from models.billing.ledger import (
     InvoiceLine,
     Payment,
 )
-from models.billing.specs import CouponSpec, PromotionCodeSpec
+from models.billing.specs import CouponSpec
 from models.billing.tables import ACTIVE, INCOMPLETE, PAST_DUE, BillingCustomer, PaymentMethod
 from tests.support.billing import (
     GOOD_CARD,
@@ -161,31 +161,19 @@ async def test_an_upgrade_without_a_payment_method_changes_nothing(
 
 
 async def _offer(services: Services, code: str, percent_off: int) -> None:
+    spec = CouponSpec(
+        name=code,
+        percent_off=percent_off,
+        amounts_off=(),
+        duration="once",
+        duration_months=None,
+        plan_codes=(),
+        max_redemptions=None,
+        redeem_by=None,
+        first_time_only=False,
+    )
     async with services.runtime.sessionmaker() as session, session.begin():
-        coupon = await coupons.create_coupon(
-            session,
-            CouponSpec(
-                name=code,
-                percent_off=percent_off,
-                amounts_off=(),
-                duration="once",
-                duration_months=None,
-                plan_codes=(),
-                max_redemptions=None,
-                redeem_by=None,
-                first_time_only=False,
-            ),
-        )
-        await coupons.create_promotion_code(
-            session,
-            PromotionCodeSpec(
-                coupon_id=coupon.id,
-                code=code,
-                max_redemptions=None,
-                expires_at=None,
-                first_time_only=False,
-            ),
-        )
+        await coupons.create_offer(session, spec, code=code)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models.billing import coupons, customers, subscriptions
 from models.billing.ledger import Invoice
 from models.billing.setup import BillingSetup
-from models.billing.specs import CouponSpec, PromotionCodeSpec, SubscriptionSpec
+from models.billing.specs import CouponSpec, SubscriptionSpec
 from models.billing.tables import Subscription
 from models.transactions import Transactions
 from tests.support.domain_accounts import new_account
@@ -90,28 +90,16 @@ async def forever_code(
     plan_codes: tuple[str, ...] = (),
 ) -> None:
     """A forever coupon (`percent_off` or `amounts_off`) and its promotion `code`."""
+    spec = CouponSpec(
+        name=code,
+        percent_off=percent_off,
+        amounts_off=amounts_off,
+        duration="forever",
+        duration_months=None,
+        plan_codes=plan_codes,
+        max_redemptions=None,
+        redeem_by=None,
+        first_time_only=False,
+    )
     async with sessions() as session, session.begin():
-        coupon = await coupons.create_coupon(
-            session,
-            CouponSpec(
-                name=code,
-                percent_off=percent_off,
-                amounts_off=amounts_off,
-                duration="forever",
-                duration_months=None,
-                plan_codes=plan_codes,
-                max_redemptions=None,
-                redeem_by=None,
-                first_time_only=False,
-            ),
-        )
-        await coupons.create_promotion_code(
-            session,
-            PromotionCodeSpec(
-                coupon_id=coupon.id,
-                code=code,
-                max_redemptions=None,
-                expires_at=None,
-                first_time_only=False,
-            ),
-        )
+        await coupons.create_offer(session, spec, code=code)
