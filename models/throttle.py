@@ -9,6 +9,11 @@ an IP group, a pair of them). Callers decide what a hit is: an attempt, a failur
 cost of an operation (`cost=`). A key that lives in one process only (a WebSocket
 connection) is counted in that process's memory (`local=True`), never in Redis.
 
+Hits of several rules that a caller pays together (a request's address and its query budget)
+are counted by `admit_together`: every window of every hit, or none of them, in one Redis
+round trip (one Lua script over the same keys and counts as `limits`' own, so `hit`, `peek`
+and `clear` see what it counted).
+
 If Redis fails, counting falls back to this process's memory (limits still hold per
 process) for STORAGE_RETRY_SECONDS before Redis is tried again, and
 `chirp_rate_limit_storage_errors_total` counts the failed calls: an outage of the counters
@@ -21,14 +26,18 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
+import redis.asyncio
 from limits import RateLimitItem, WindowStats, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
 from telemetry import metrics
 
@@ -37,6 +46,73 @@ log = logging.getLogger("chirp.throttle")
 # again.
 STORAGE_RETRY_SECONDS = 5.0
 T = TypeVar("T")
+
+# `Throttle.admit_together` in one round trip: `limits`' acquire_sliding_window.lua (the same
+# keys, window shift and test) over several windows, testing every one before counting in
+# any. KEYS: per window, its previous and its current key. ARGV[1]: per window, its limit,
+# its length in seconds and the amount charged, as one string of numbers. Returns one string
+# of numbers: 1 if counted (else 0), then per window 1 if it had no room (else 0) and, after
+# counting, (previous count, previous TTL, current count, current TTL) as limits'
+# sliding_window.lua reads them (TTLs in milliseconds). One argument and one string each way:
+# packing and parsing a dozen of each costs the client more CPU than the script costs Redis.
+_ADMIT_TOGETHER = """
+local argv = {}
+for number in string.gmatch(ARGV[1], '%S+') do
+    argv[#argv + 1] = number
+end
+local windows = #argv / 3
+local counted = 1
+local full = {}
+local charged = {}
+for i = 1, windows do
+    local limit = tonumber(argv[3 * i - 2])
+    local expiry = tonumber(argv[3 * i - 1]) * 1000
+    local amount = tonumber(argv[3 * i])
+    local previous_key, current_key = KEYS[2 * i - 1], KEYS[2 * i]
+    local current_ttl = tonumber(redis.call('pttl', current_key))
+    if current_ttl > 0 and current_ttl < expiry then
+        -- Current window expired, shift it to the previous window
+        redis.call('rename', current_key, previous_key)
+        redis.call('set', current_key, 0, 'PX', current_ttl + expiry)
+    end
+    local previous_count = tonumber(redis.call('get', previous_key)) or 0
+    local previous_ttl = tonumber(redis.call('pttl', previous_key)) or 0
+    local current_count = tonumber(redis.call('get', current_key)) or 0
+    if previous_ttl <= 0 then
+        previous_ttl = 0
+    end
+    -- What this call charges the window so far (a rule and key given twice count twice).
+    local total = (charged[current_key] or 0) + amount
+    charged[current_key] = total
+    local weighted_count = math.floor(previous_count * previous_ttl / expiry) + current_count
+    if amount > limit or (weighted_count + total) > limit then
+        full[i] = 1
+        counted = 0
+    else
+        full[i] = 0
+    end
+end
+if counted == 1 then
+    for i = 1, windows do
+        local current_key = KEYS[2 * i]
+        if redis.call('exists', current_key) == 1 then
+            redis.call('incrby', current_key, argv[3 * i])
+        else
+            redis.call('set', current_key, argv[3 * i], 'PX', tonumber(argv[3 * i - 1]) * 2000)
+        end
+    end
+end
+local reply = {counted}
+for i = 1, windows do
+    local previous_key, current_key = KEYS[2 * i - 1], KEYS[2 * i]
+    reply[#reply + 1] = full[i]
+    reply[#reply + 1] = tonumber(redis.call('get', previous_key)) or 0
+    reply[#reply + 1] = redis.call('pttl', previous_key)
+    reply[#reply + 1] = tonumber(redis.call('get', current_key)) or 0
+    reply[#reply + 1] = redis.call('pttl', current_key)
+end
+return table.concat(reply, ' ')
+"""
 
 
 class RateLimited(Exception):
@@ -57,6 +133,16 @@ class RateLimited(Exception):
     @property
     def extensions(self) -> dict[str, object]:
         return {"code": self.code, "retryAfter": self.retry_after, "limit": self.rule}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One hit of `Throttle.admit_together`: `cost` against rule `rule` for `key` (the
+    identifiers `hit(rule, *key)` takes)."""
+
+    rule: str  # a rule name in Throttle.windows
+    key: tuple[str, ...]
+    cost: int = 1
 
 
 @dataclass(frozen=True)
@@ -96,8 +182,10 @@ class Throttle:
         self._shared_back_at = 0.0  # time.monotonic() when Redis may be tried again
         self._in_flight: dict[str, int] = {}  # see `enter`
         self._storage: Storage | None = None
+        self._redis: RedisStorage | None = None  # the same storage, for admit_together
+        self._together: AsyncScript | None = None
         if redis_url:
-            self._storage = RedisStorage(
+            self._storage = self._redis = RedisStorage(
                 _limits_uri(redis_url),
                 implementation="redispy",
                 key_prefix=f"{prefix}:limits",
@@ -106,6 +194,11 @@ class Throttle:
                 socket_connect_timeout=0.5,
             )
             self._shared = SlidingWindowCounterRateLimiter(self._storage)
+            # On the storage's own client (its connection pool): no second pool to Redis.
+            bridge = self._redis.bridge
+            if isinstance(bridge, RedispyBridge):
+                client = cast(redis.asyncio.Redis, bridge.get_connection())
+                self._together = client.register_script(_ADMIT_TOGETHER)
 
     def rule(self, name: str) -> RateLimitItem:
         return self.rules[name]
@@ -152,6 +245,49 @@ class Throttle:
             raise self.refusal(name, verdict)
         return verdict
 
+    async def admit_together(self, hits: Sequence[Hit]) -> list[Verdict]:
+        """Count every hit, in every window of its rule, or none of them: one Redis round trip
+        (one Lua script: limits' sliding-window counter, the same keys and counts as `hit`,
+        `peek` and `clear`), or the process's memory as `hit` falls back to it.
+
+        Verdicts in the order of `hits`, each as `hit` would report it (allowed, limit,
+        remaining and reset_at of the rule's tightest window), after counting. When a window
+        of any hit has no room, nothing is counted for any hit: `allowed` is False for the
+        hits whose windows had no room, True for the others (which were not counted either,
+        though they would have passed alone). So `all(v.allowed for v in verdicts)` says
+        whether the hits were counted, and the first refused verdict names the rule to blame
+        (`check_together` raises its refusal)."""
+        plan = [(hit, self.windows[hit.rule], (hit.rule, *hit.key)) for hit in hits]
+        if not plan:
+            return []
+        together, storage = self._together, self._redis
+        if together is not None and storage is not None and self._shared_ready():
+            keys: list[str] = []
+            args: list[int] = []
+            for hit, windows, ids in plan:
+                for item in windows:
+                    key = item.key_for(*ids)
+                    keys.append(storage.bridge.prefixed_key(storage._previous_window_key(key)))
+                    keys.append(storage.bridge.prefixed_key(storage._current_window_key(key)))
+                    args += (item.amount, item.get_expiry(), hit.cost)
+            try:
+                reply = await together(keys, [" ".join(map(str, args))])
+            except RedisError as exc:  # as the storage's own calls report it
+                self._storage_failed(StorageError(exc))
+            except Exception as exc:
+                self._storage_failed(exc)
+            else:
+                return self._together_verdicts(plan, [int(n) for n in reply.split()])
+        return await self._together_in_memory(plan)
+
+    async def check_together(self, hits: Sequence[Hit]) -> list[Verdict]:
+        """`admit_together`, raising the refusal of the first refused hit's rule."""
+        verdicts = await self.admit_together(hits)
+        for hit, verdict in zip(hits, verdicts, strict=True):
+            if not verdict.allowed:
+                raise self.refusal(hit.rule, verdict)
+        return verdicts
+
     def refusal(self, name: str, verdict: Verdict) -> RateLimited:
         """The error for a refused hit, counted in `chirp_rate_limited_total{limit}`."""
         metrics.RATE_LIMITED.labels(name).inc()
@@ -196,13 +332,51 @@ class Throttle:
     async def _verdict(self, name: str, ids: tuple[str, ...], *, allowed: bool | None) -> Verdict:
         """The state of every window of a rule: the fewest remaining, and when the fullest
         one has room again. `allowed=None`: whether one more hit would pass."""
-        stats = [(item, await self._stats(item, ids)) for item in self.windows[name]]
-        item, tightest = min(stats, key=lambda pair: pair[1].remaining)
-        full = [s.reset_time for _, s in stats if s.remaining <= 0]
-        reset_at = max(full) if full else tightest.reset_time
-        if allowed is None:
-            allowed = not full
-        return Verdict(allowed, item.amount, tightest.remaining, reset_at)
+        return _tightest(
+            [(item, await self._stats(item, ids)) for item in self.windows[name]], allowed
+        )
+
+    def _together_verdicts(self, plan: _Plan, reply: list[int]) -> list[Verdict]:
+        """The verdicts of `admit_together` from its script's reply."""
+        now, at, verdicts = time.time(), 1, []
+        for hit, windows, _ in plan:
+            stats, refused = [], False
+            for item in windows:
+                full, previous, previous_ttl, current, current_ttl = reply[at : at + 5]
+                at += 5
+                refused = refused or full == 1
+                # The TTLs in seconds, none below 0, as RedispyBridge.get_sliding_window reads them.
+                previous_in, current_in = max(0, previous_ttl) / 1000, max(0, current_ttl) / 1000
+                stats.append(
+                    (item, _window_stats(item, now, previous, previous_in, current, current_in))
+                )
+            verdicts.append(_hit_verdict(hit, stats, allowed=not refused, now=now))
+        return verdicts
+
+    async def _together_in_memory(self, plan: _Plan) -> list[Verdict]:
+        """`admit_together` on the memory limiter: test every window (with what this call
+        charges it so far), then count in each. The memory limiter's sliding-window calls
+        never wait (they take only uncontended locks), so no other task can take the room
+        between the tests and the counts."""
+        memory, charged, refused = self._memory, dict[str, int](), []
+        for hit, windows, ids in plan:
+            full = False
+            for item in windows:
+                key = item.key_for(*ids)
+                charged[key] = total = charged.get(key, 0) + hit.cost
+                if total > item.amount or not await memory.test(item, *ids, cost=total):
+                    full = True
+            refused.append(full)
+        if not any(refused):
+            for i, (hit, windows, ids) in enumerate(plan):
+                for item in windows:
+                    if not await memory.hit(item, *ids, cost=hit.cost):
+                        refused[i] = True  # cannot happen (see above); errs towards refusing
+        verdicts = []
+        for (hit, windows, ids), full in zip(plan, refused, strict=True):
+            stats = [(item, await memory.get_window_stats(item, *ids)) for item in windows]
+            verdicts.append(_hit_verdict(hit, stats, allowed=not full, now=time.time()))
+        return verdicts
 
     async def _stats(self, item: RateLimitItem, ids: tuple[str, ...]) -> WindowStats:
         return await self._run(lambda lim: lim.get_window_stats(item, *ids))
@@ -217,22 +391,28 @@ class Throttle:
         await self._run(lambda lim: lim.clear(item, *ids))
 
     async def _run(self, call: Callable[[SlidingWindowCounterRateLimiter], Awaitable[T]]) -> T:
-        if self._shared is not None and time.monotonic() >= self._shared_back_at:
+        if self._shared is not None and self._shared_ready():
             try:
                 return await call(self._shared)
             except Exception as exc:  # any storage failure: count in memory meanwhile
-                metrics.RATE_LIMIT_STORAGE_ERRORS.inc()
-                # Not asked again for a while: during an outage each request would otherwise
-                # wait for its own failed calls (and write their tracebacks).
-                self._shared_back_at = time.monotonic() + STORAGE_RETRY_SECONDS
-                log.warning(
-                    "rate-limit storage failed (%s); counting in process memory for %ss",
-                    exc,
-                    STORAGE_RETRY_SECONDS,
-                    # An outage is one line; anything else (a bug) keeps its traceback.
-                    exc_info=not isinstance(exc, StorageError),
-                )
+                self._storage_failed(exc)
         return await call(self._memory)
+
+    def _shared_ready(self) -> bool:
+        return time.monotonic() >= self._shared_back_at
+
+    def _storage_failed(self, exc: Exception) -> None:
+        metrics.RATE_LIMIT_STORAGE_ERRORS.inc()
+        # Not asked again for a while: during an outage each request would otherwise wait for
+        # its own failed calls (and write their tracebacks).
+        self._shared_back_at = time.monotonic() + STORAGE_RETRY_SECONDS
+        log.warning(
+            "rate-limit storage failed (%s); counting in process memory for %ss",
+            exc,
+            STORAGE_RETRY_SECONDS,
+            # An outage is one line; anything else (a bug) keeps its traceback.
+            exc_info=not isinstance(exc, StorageError),
+        )
 
     async def aclose(self) -> None:
         if self._storage is not None:
@@ -242,6 +422,53 @@ class Throttle:
             close = getattr(getattr(storage, "bridge", None), "storage", None)
             if close is not None and hasattr(close, "aclose"):
                 await close.aclose()
+
+
+# admit_together's hits with their rule's windows and the identifiers `key_for` takes.
+_Plan = list[tuple[Hit, tuple[RateLimitItem, ...], tuple[str, ...]]]
+
+
+def _tightest(stats: list[tuple[RateLimitItem, WindowStats]], allowed: bool | None) -> Verdict:
+    """A rule's verdict from its windows' stats: the fewest remaining, and when the fullest
+    one has room again. `allowed=None`: whether one more hit would pass."""
+    item, tightest = min(stats, key=lambda pair: pair[1].remaining)
+    full = [s.reset_time for _, s in stats if s.remaining <= 0]
+    reset_at = max(full) if full else tightest.reset_time
+    if allowed is None:
+        allowed = not full
+    return Verdict(allowed, item.amount, tightest.remaining, reset_at)
+
+
+def _hit_verdict(
+    hit: Hit, stats: list[tuple[RateLimitItem, WindowStats]], *, allowed: bool, now: float
+) -> Verdict:
+    """The verdict `hit` gives, from the windows' stats after counting."""
+    item, window = stats[0]
+    if len(stats) == 1 and hit.cost > item.amount:  # as `hit` reports a cost over the limit
+        return Verdict(False, item.amount, window.remaining, now + item.get_expiry())
+    return _tightest(stats, allowed)
+
+
+def _window_stats(
+    item: RateLimitItem,
+    now: float,
+    previous_count: int,
+    previous_expires_in: float,
+    current_count: int,
+    current_expires_in: float,
+) -> WindowStats:
+    """limits' SlidingWindowCounterRateLimiter.get_window_stats, from a window's figures."""
+    expiry = item.get_expiry()
+    weighted = previous_count * previous_expires_in / expiry + current_count
+    remaining = max(0, item.amount - math.floor(weighted))
+    if not (previous_count or current_count):
+        return WindowStats(now, remaining)
+    previous_reset_in = current_reset_in = math.inf
+    if previous_count:
+        previous_reset_in = previous_expires_in % (expiry / previous_count)
+    if current_count:
+        current_reset_in = current_expires_in % expiry
+    return WindowStats(now + min(previous_reset_in, current_reset_in), remaining)
 
 
 class LocalCounter:
