@@ -11,15 +11,39 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from app import health, invoice_files, stripe_webhooks
+from app.compiled import CompiledOperations, Reader
 from app.middleware import BearerAuth, ClientAddress, HttpOnly, RequestId
 from app.observe import Observe
 from app.probes import describe_build
 from app.request_limits import RequestLimits
 from app.runtime import build_services, running
-from app.schema import build_schema
+from app.schema import ChirpSchema, build_schema
 from app.settings import Settings
 from app.view import ChirpGraphQL
+from resolvers.context import Runtime
 from telemetry import metrics
+
+
+def compiled_operations(
+    settings: Settings, runtime: Runtime, schema: ChirpSchema, reader: Reader
+) -> list[Middleware]:
+    """The fast path for known reads (app/compiled.py), unless COMPILED_OPERATIONS=false."""
+    if not settings.compiled_operations:
+        return []
+    rules = schema.admission
+    return [
+        Middleware(
+            CompiledOperations,
+            runtime=runtime,
+            reader=reader,
+            schema=schema._schema,
+            rules=rules.rules,
+            cost_model=rules.cost_model,
+            max_cost=rules.max_cost,
+            max_tokens=rules.max_tokens,
+            slow_operation_ms=settings.slow_operation_ms,
+        )
+    ]
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -34,14 +58,18 @@ def create_app(settings: Settings) -> Starlette:
         slow_operation_ms=settings.slow_operation_ms,
     )
     graphql = ChirpGraphQL(schema, services.runtime)
+    reader = Reader.for_runtime(services.runtime)
     metrics.BUILD.info(describe_build())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running(services):
             app.state.ready = True
-            yield
-            app.state.ready = False
+            try:
+                yield
+            finally:
+                app.state.ready = False
+                await reader.aclose()
 
     app = Starlette(
         routes=[
@@ -71,7 +99,12 @@ def create_app(settings: Settings) -> Starlette:
                 max_age=600,
             ),
             # Inside CORS, so that browsers may read its 413, 414 and 429 answers.
-            Middleware(RequestLimits, runtime=services.runtime),
+            Middleware(
+                RequestLimits,
+                runtime=services.runtime,
+                counts_requests=not settings.compiled_operations,
+            ),
+            *compiled_operations(settings, services.runtime, schema, reader),
             Middleware(BearerAuth, runtime=services.runtime),
         ],
         lifespan=lifespan,

@@ -32,9 +32,12 @@ class BodyTooLarge(Exception):
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime, *, counts_requests: bool = True) -> None:
         self.app = app
         self.runtime = runtime
+        # False when compiled operations (app/compiled.py) count /graphql requests, with
+        # the query budget in the same round trip.
+        self.counts_requests = counts_requests
         settings = runtime.settings
         self.max_body = settings.max_body_bytes
         self.max_bodies = {stripe_webhooks.PATH: settings.max_webhook_body_bytes}
@@ -56,12 +59,8 @@ class RequestLimits:
         if declared.isdigit() and int(declared) > limit:
             await _refuse(send, path, 413, "PAYLOAD_TOO_LARGE", "body", limit)
             return
-        if path == "/graphql":
-            throttle = self.runtime.throttle
-            address = scope.get("state", {}).get("client_ip", "")
-            verdict = await throttle.admit(REQUESTS_IP, ip_group(address))
-            if verdict is not None:
-                await too_many(throttle.refusal(REQUESTS_IP, verdict))(scope, receive, send)
+        if path == "/graphql" and self.counts_requests:
+            if await refused_request(self.runtime, scope, receive, send):
                 return
         await self._bounded(scope, receive, send, limit)
 
@@ -89,6 +88,18 @@ class RequestLimits:
             if started:  # too late for a status: the connection just ends
                 raise
             await _refuse(send, scope["path"], 413, "PAYLOAD_TOO_LARGE", "body", limit)
+
+
+async def refused_request(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> bool:
+    """Count one /graphql request against its address (`requests.ip`); True when it was
+    refused and answered 429."""
+    throttle = runtime.throttle
+    address = scope.get("state", {}).get("client_ip", "")
+    verdict = await throttle.admit(REQUESTS_IP, ip_group(address))
+    if verdict is None:
+        return False
+    await too_many(throttle.refusal(REQUESTS_IP, verdict))(scope, receive, send)
+    return True
 
 
 async def _refuse(send: Send, path: str, status: int, code: str, what: str, limit: int) -> None:

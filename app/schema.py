@@ -8,6 +8,7 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,20 @@ Mutation = merged(
 (Subscription,) = (s for d in SURFACES for s in d.subscriptions)
 
 
+@dataclass(frozen=True)
+class AdmissionRules:
+    """The validation rules and limits every operation meets, for paths that admit
+    operations without the general executor."""
+
+    cost_model: CostModel
+    max_cost: int
+    rules: tuple[type[ASTValidationRule], ...]
+    max_tokens: int
+
+
 class ChirpSchema(strawberry.Schema):
+    admission: AdmissionRules
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -159,7 +173,7 @@ def build_schema(
     max_cost: int = 10_000,
     max_subscription_cost: int = 250,
     slow_operation_ms: int = 500,
-) -> strawberry.Schema:
+) -> ChirpSchema:
     """Assemble the schema with production defaults: caches, limits, masked errors.
 
     Built once per set of limits in a process (about 150 ms of CPU): the schema holds no
@@ -205,4 +219,8 @@ def build_schema(
         max_subscription_cost=max_subscription_cost,
     )
     schema.extensions = (*schema.extensions, admission)
+    # What compiled operations (app/compiled.py) need to admit an operation as this does.
+    schema.admission = AdmissionRules(
+        cost_model=model, max_cost=max_cost, rules=tuple(rules), max_tokens=max_tokens
+    )
     return schema

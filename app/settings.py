@@ -120,6 +120,9 @@ class Settings:
     billing_retry_days: tuple[int, ...] = (1, 3, 5)
     billing_grace_days: int = 7
     billing_freeze_on_dispute: bool = True
+    # Compiled operations (app/compiled.py): known reads answered without the general
+    # executor. Off: the general path answers everything.
+    compiled_operations: bool = True
     billing_sweep_interval: float = 60.0
     # Mail: without SMTP_HOST, mail is written to the log instead of sent (development only).
     smtp_host: str | None = None
@@ -313,6 +316,7 @@ class Settings:
             billing_retry_days=_days(env, "BILLING_RETRY_DAYS", (1, 3, 5)),
             billing_grace_days=_int(env, "BILLING_GRACE_DAYS", 7),
             billing_freeze_on_dispute=_flag(env, "BILLING_FREEZE_ON_DISPUTE", default=True),
+            compiled_operations=_flag(env, "COMPILED_OPERATIONS", default=True),
             billing_sweep_interval=_float(env, "BILLING_SWEEP_INTERVAL", 60.0),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 25),

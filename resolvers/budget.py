@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.billing import entitlements
-from models.throttle import Throttle
+from models.throttle import Throttle, Verdict
 
 ANONYMOUS = "budget.anonymous"
 SIGNED_IN = "budget.user"  # the Free plan's, and any account's whose plan names no rule
@@ -64,6 +64,36 @@ class PlanBudgets:
         return found.query_budget
 
 
+async def rule_for(
+    *,
+    throttle: Throttle,
+    plans: PlanBudgets,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: int | None,
+    ip_group: str,
+) -> tuple[str | None, str]:
+    """The budget rule that applies to the client and the key it counts under; the rule is
+    None when the settings have none for it (nothing is charged)."""
+    if account_id is None:
+        rule, key = ANONYMOUS, f"ip:{ip_group}"
+    else:
+        rule, key = await plans.rule(sessionmaker, account_id), f"account:{account_id}"
+        if rule not in throttle.rules:
+            rule = SIGNED_IN
+    return (rule if rule in throttle.rules else None), key
+
+
+def charged(cost: int, max_cost: int, verdict: Verdict) -> Charge:
+    """The charge of an operation whose budget allowed it (`verdict`)."""
+    return Charge(
+        cost,
+        max_cost,
+        limit=verdict.limit,
+        remaining=verdict.remaining,
+        reset_at=datetime.fromtimestamp(verdict.reset_at, UTC),
+    )
+
+
 async def charge(
     *,
     throttle: Throttle,
@@ -75,19 +105,13 @@ async def charge(
     max_cost: int,
 ) -> Charge:
     """Charge `cost` to the client's budget; RateLimited (nothing counted) if over it."""
-    if account_id is None:
-        rule, key = ANONYMOUS, f"ip:{ip_group}"
-    else:
-        rule, key = await plans.rule(sessionmaker, account_id), f"account:{account_id}"
-        if rule not in throttle.rules:
-            rule = SIGNED_IN
-    if rule not in throttle.rules:
-        return Charge(cost, max_cost)
-    verdict = await throttle.check(rule, key, cost=cost)
-    return Charge(
-        cost,
-        max_cost,
-        limit=verdict.limit,
-        remaining=verdict.remaining,
-        reset_at=datetime.fromtimestamp(verdict.reset_at, UTC),
+    rule, key = await rule_for(
+        throttle=throttle,
+        plans=plans,
+        sessionmaker=sessionmaker,
+        account_id=account_id,
+        ip_group=ip_group,
     )
+    if rule is None:
+        return Charge(cost, max_cost)
+    return charged(cost, max_cost, await throttle.check(rule, key, cost=cost))

@@ -70,7 +70,7 @@ def suspension_in_force(account: Account, *, now: datetime) -> bool:
     )
 
 
-def not_suspended(now: datetime) -> ColumnElement[bool]:
+def not_suspended(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """`suspension_in_force` negated, as SQL on `accounts`."""
     return or_(
         Account.suspended_at.is_(None),

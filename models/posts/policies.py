@@ -43,17 +43,22 @@ def _seen(post: Any, viewer_id: int | None) -> ColumnElement[bool]:
     )
 
 
-def visible_to(viewer_id: int | None) -> ColumnElement[bool]:
+def visible_to(viewer_id: Any, post: Any = Post) -> ColumnElement[bool]:
     """Live posts the viewer may see: their own, whatever moderators did to them; otherwise
     not hidden by moderators, and public ones of accounts that are not limited, or any of
     accounts they follow; never across a block in either direction. A repost goes when its
-    original is deleted or hidden, or is one the viewer may not see (across a block)."""
+    original is deleted or hidden, or is one the viewer may not see (across a block).
+
+    `viewer_id` is an id, None (anonymous) or a SQL expression (a bound parameter, for
+    statements compiled once: `models/timeline/lean.py`); `post` is `Post` or an alias of
+    it (a reply counted, an original shown beside its repost)."""
+    original = Original if post is Post else aliased(Post)
     original_seen = exists().where(
-        Original.id == Post.repost_of_id,
-        Original.hidden_at.is_(None),
-        _seen(Original, viewer_id),
+        original.id == post.repost_of_id,
+        original.hidden_at.is_(None),
+        _seen(original, viewer_id),
     )
-    return and_(_seen(Post, viewer_id), or_(Post.repost_of_id.is_(None), original_seen))
+    return and_(_seen(post, viewer_id), or_(post.repost_of_id.is_(None), original_seen))
 
 
 def in_public_feed(viewer_id: int | None) -> ColumnElement[bool]:

@@ -3,6 +3,8 @@ shifts when new posts arrive: no duplicates, no gaps."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, Select, and_, exists, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +25,7 @@ async def _newest_first(
     return Page(items=[(p.id, p) for p in rows[:first]], has_next=len(rows) > first)
 
 
-def home_statement(viewer_id: int) -> Select[Post]:
+def home_statement(viewer_id: Any) -> Select[Post]:
     """The home feed: the viewer's materialised entries, live, visible and not muted."""
     return (
         select(Post)
@@ -52,12 +54,16 @@ async def account_page(
 ) -> Page[Post]:
     """One account's posts, replies and reposts that the viewer may see, newest first; no
     repost of an author the viewer muted."""
-    stmt = select(Post).where(
+    stmt = account_statement(viewer_id, author_id)
+    return await _newest_first(session, stmt, first=first, before=before)
+
+
+def account_statement(viewer_id: Any, author_id: Any) -> Select[Post]:
+    return select(Post).where(
         Post.author_id == author_id,
         policies.visible_to(viewer_id),
         policies.repost_not_muted_by(viewer_id),
     )
-    return await _newest_first(session, stmt, first=first, before=before)
 
 
 async def public_page(
@@ -65,7 +71,12 @@ async def public_page(
 ) -> Page[Post]:
     """Every public top-level post, newest first, less the viewer's blocks and mutes and
     limited accounts."""
-    stmt = select(Post).where(
+    stmt = public_statement(viewer_id)
+    return await _newest_first(session, stmt, first=first, before=before)
+
+
+def public_statement(viewer_id: Any) -> Select[Post]:
+    return select(Post).where(
         # Inline, not a parameter: a generic plan must still match the partial index.
         Post.visibility == literal(PUBLIC, literal_execute=True),
         Post.deleted_at.is_(None),
@@ -74,20 +85,23 @@ async def public_page(
         policies.in_public_feed(viewer_id),
         policies.not_muted_by(viewer_id),
     )
-    return await _newest_first(session, stmt, first=first, before=before)
 
 
 async def thread_page(
     session: AsyncSession, *, viewer_id: int | None, root_id: int, first: int, after: int | None
 ) -> Page[Post]:
     """A thread's root and replies that the viewer may see, oldest first."""
-    stmt = select(Post).where(
-        or_(Post.id == root_id, Post.thread_root_id == root_id), policies.visible_to(viewer_id)
-    )
+    stmt = thread_statement(viewer_id, root_id)
     if after is not None:
         stmt = stmt.where(Post.id > after)
     rows = list(await session.scalars(stmt.order_by(Post.id.asc()).limit(first + 1)))
     return Page(items=[(p.id, p) for p in rows[:first]], has_next=len(rows) > first)
+
+
+def thread_statement(viewer_id: Any, root_id: Any) -> Select[Post]:
+    return select(Post).where(
+        or_(Post.id == root_id, Post.thread_root_id == root_id), policies.visible_to(viewer_id)
+    )
 
 
 def _not_blocked_with(viewer_id: int | None) -> ColumnElement[bool]:

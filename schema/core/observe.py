@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
@@ -47,6 +48,40 @@ class OperationWatch:
         elapsed = time.perf_counter() - self.started
         _reset(self.tally_token, self.trace_token)
         _record(execution, elapsed, self.tally, self.span, slow_seconds)
+
+
+class CompiledWatch:
+    """`OperationWatch` for an operation answered by its plan (`app/compiled.py`): the same
+    metrics, costs, span, slow-operation log and access-line summary."""
+
+    __slots__ = ("watch",)
+
+    def __init__(self) -> None:
+        self.watch: OperationWatch | None = OperationWatch()
+
+    def cancel(self) -> None:
+        """The plan stepped aside: the general path records the operation itself."""
+        if self.watch is not None:
+            _reset(self.watch.tally_token, self.watch.trace_token)
+            if self.watch.span is not None:
+                self.watch.span.end()
+            self.watch = None
+
+    def finish(
+        self, plan: Any, state: dict[str, Any], errors: list[GraphQLError], slow_seconds: float
+    ) -> None:
+        if self.watch is None:
+            return
+        watch, self.watch = self.watch, None
+        execution = SimpleNamespace(
+            result=SimpleNamespace(errors=errors),
+            pre_execution_errors=None,
+            graphql_document=plan.document,
+            operation_name=plan.operation_name,
+            operation_type=SimpleNamespace(value="query"),
+            context=SimpleNamespace(request=SimpleNamespace(scope={"state": state})),
+        )
+        watch.finish(execution, slow_seconds)
 
 
 def _record(

@@ -1,0 +1,595 @@
+"""Compiled operations over HTTP: the fast path for the reads users make all day.
+
+`CompiledOperations` sits where the general path's bearer authentication starts. For a
+`POST /graphql` whose document compiles (`schema/compiled.py`: timelines, a post and its
+thread, an account and its posts, `node`), it answers the request itself:
+
+1. the document's plan comes from a bounded cache keyed by its text (compiled once: parsed
+   and validated with the general path's rules and limits first);
+2. its variables and arguments are checked; anything the general path would refuse makes the
+   plan step aside, and the general path answers with its own error;
+3. the bearer token: a session cache (digest → account and session) saves the lookup, and the
+   operation's first statement re-checks that session (`models.timeline.lean.SESSION_ALIVE`),
+   so a revoked, expired or suspended session is refused (401) as the general path refuses
+   it, never served from the cache;
+4. the same admission as the general path: the static cost (`schema/core/cost.py`), the
+   per-address request limit and the client's query budget, charged together;
+5. one lean statement per list (`models/timeline/lean.py`), with no ORM instances and no
+   transaction statements: asyncpg on PostgreSQL, a plain connection on SQLite;
+6. the response shaped directly and encoded with orjson, with `extensions.cost`, the same
+   operation metrics, access-line summary, slow-operation log and span as the general path.
+
+Anything else (another document, a GET, a malformed body, a token it cannot place) goes on
+to the general path unchanged, which then also counts the per-address request limit. Turned
+off with COMPILED_OPERATIONS=false (the general path then does everything)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from graphql import GraphQLError, GraphQLSchema, parse, validate
+from graphql.language import Source
+from sqlalchemy import String, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.middleware import bearer_token
+from app.request_limits import REQUESTS_IP, refused_request
+from app.sockets import too_many
+from models.accounts import validation
+from models.accounts.passwords import token_digest
+from models.accounts.tables import Account, LoginSession
+from models.moderation.policies import not_suspended
+from models.throttle import Hit, RateLimited, ip_group
+from models.timeline import lean
+from resolvers import budget
+from resolvers.context import Runtime
+from schema import compiled
+from schema.compiled import Plan, StepAside
+from schema.core.admission import over_budget
+from schema.core.cost import CostModel
+from schema.core.extensions import internal_error
+from schema.core.observe import CompiledWatch
+from telemetry import costs
+
+log = logging.getLogger("chirp.compiled")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+PLANS = 1024  # documents whose plan (or whose lack of one) is kept
+SESSIONS = 10_000  # sessions kept in the cache
+SESSION_TTL = 60.0  # seconds a cached session is kept before it is looked up again
+_NONE = object()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The viewer as the access line reads it (`state["viewer"].id`)."""
+
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSession:
+    account_id: int
+    session_id: int
+    until: float  # time.monotonic() when it must be looked up again
+
+
+class Sessions:
+    """Bearer-token digests to their session, for at most SESSION_TTL seconds. Never trusted
+    alone: every operation that uses an entry re-checks the session in its first statement."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, CachedSession] = OrderedDict()
+
+    def get(self, digest: str) -> CachedSession | None:
+        entry = self._entries.get(digest)
+        if entry is None or entry.until < time.monotonic():
+            return None
+        return entry
+
+    def put(self, digest: str, account_id: int, session_id: int) -> None:
+        self._entries[digest] = CachedSession(
+            account_id, session_id, time.monotonic() + SESSION_TTL
+        )
+        self._entries.move_to_end(digest)
+        while len(self._entries) > SESSIONS:
+            self._entries.popitem(last=False)
+
+    def drop(self, digest: str) -> None:
+        self._entries.pop(digest, None)
+
+
+class Reader:
+    """Runs lean statements: asyncpg on PostgreSQL (its own small pool, prepared statements,
+    no transaction, no reset round trip on release), SQLAlchemy's connection on SQLite."""
+
+    def __init__(self, engine: AsyncEngine, dsn: str | None, pool_size: int) -> None:
+        self.engine = engine
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self.dialect = engine.dialect
+        self.closed = False
+        self._pool: asyncpg.Pool | None = None
+        self._opening: asyncio.Lock | None = None
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> Reader:
+        settings = runtime.settings
+        engine = runtime.read_sessionmaker.kw["bind"]
+        return cls(engine, asyncpg_dsn(settings.database_url), settings.db_pool_size)
+
+    async def _acquire_pool(self) -> asyncpg.Pool:
+        if self.closed:
+            raise RuntimeError("the reader is closed")
+        if self._pool is None:
+            if self._opening is None:
+                self._opening = asyncio.Lock()
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn,
+                        min_size=0,
+                        max_size=self.pool_size,
+                        reset=_keep_state,
+                        server_settings={"jit": "off", "application_name": "chirp-compiled"},
+                    )
+        return self._pool
+
+    async def fetch(self, read: lean.LeanRead, values: dict[str, Any]) -> list[Sequence[Any]]:
+        started = time.perf_counter()
+        try:
+            if self.dsn is None:
+                async with self.engine.connect() as conn:
+                    return list((await conn.execute(read.statement, values)).all())
+            sql, names, defaults = self._compiled(read)
+            args = [values[n] if n in values else defaults[n] for n in names]
+            pool = await self._acquire_pool()
+            async with pool.acquire() as conn:
+                return list(await conn.fetch(sql, *args))
+        finally:
+            costs.add_statement(time.perf_counter() - started)
+
+    def _compiled(self, read: lean.LeanRead) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        found = read.compiled.get("postgresql")
+        if found is None:
+            done = read.statement.compile(
+                dialect=self.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            found = read.compiled["postgresql"] = (
+                done.string,
+                tuple(done.positiontup or ()),
+                dict(done.params),
+            )
+        return found  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        self.closed = True
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+async def _keep_state(conn: asyncpg.Connection) -> None:
+    """Lean reads change no session state: nothing to reset on release."""
+
+
+def asyncpg_dsn(database_url: str) -> str | None:
+    """The asyncpg DSN of a PostgreSQL URL; None on SQLite."""
+    if database_url.startswith("sqlite"):
+        return None
+    _, _, rest = database_url.partition("://")
+    return f"postgresql://{rest}"
+
+
+_AUTH_STATEMENT: Any = (
+    select(LoginSession.account_id, LoginSession.id)
+    .join(Account, Account.id == LoginSession.account_id)
+    .where(
+        LoginSession.token_hash == bindparam("digest", type_=String, required=False),
+        LoginSession.revoked_at.is_(None),
+        LoginSession.expires_at > lean.NOW,
+        not_suspended(lean.NOW),
+    )
+)
+# The session behind a token, as `models.accounts.actions.authenticate` finds it.
+_AUTH = lean.LeanRead(_AUTH_STATEMENT, None)
+
+
+class CompiledOperations:
+    def __init__(
+        self,
+        app: ASGIApp,
+        runtime: Runtime,
+        reader: Reader,
+        schema: GraphQLSchema,
+        rules: Sequence[Any],
+        cost_model: CostModel,
+        max_cost: int,
+        max_tokens: int,
+        slow_operation_ms: int,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.schema = schema
+        self.rules = list(rules)
+        self.cost_model = cost_model
+        self.max_cost = max_cost
+        self.max_tokens = max_tokens
+        self.slow_seconds = slow_operation_ms / 1000
+        self.max_query_length = runtime.settings.max_query_length
+        self.plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self.sessions = Sessions()
+        self.reader = reader
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != "http" or scope["path"] != "/graphql":
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _general(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The general path, after the per-address request limit."""
+        if not await refused_request(self.runtime, scope, receive, send):
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            await self._general(scope, receive, send)
+            return
+        body, replay = await _read_body(receive)
+        if replay is None:  # the client went away
+            return
+        try:
+            answered = await self._compiled(scope, body, send)
+        except StepAside:
+            answered = False
+        if not answered:
+            await self._general(scope, replay, send)
+
+    def _plan(self, query: str, name: str | None) -> Plan | None:
+        key = (query, name)
+        found = self.plans.get(key, _NONE)
+        if found is _NONE:
+            found = self._compile(query, name)
+            self.plans[key] = found  # type: ignore[assignment]
+            while len(self.plans) > PLANS:
+                self.plans.popitem(last=False)
+        return found  # type: ignore[return-value]
+
+    def _compile(self, query: str, name: str | None) -> Plan | None:
+        if len(query) > self.max_query_length:
+            return None
+        try:
+            document = parse(Source(query), max_tokens=self.max_tokens)
+        except GraphQLError:
+            return None
+        if validate(self.schema, document, [*_standard_rules(), *self.rules]):
+            return None
+        return compiled.compile_operation(self.schema, document, name)
+
+    async def _compiled(self, scope: Scope, body: bytes, send: Send) -> bool:
+        """Answer the request if its document has a plan; False to hand it on."""
+        headers = Headers(scope=scope)
+        if "json" not in headers.get("content-type", ""):
+            return False
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(request, dict):
+            return False
+        query, name = request.get("query"), request.get("operationName")
+        variables = request.get("variables")
+        if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+            return False
+        if not (variables is None or isinstance(variables, dict)):
+            return False
+        plan = self._plan(query, name)
+        if plan is None:
+            return False
+        coerced = plan.variables(self.schema, variables)
+        analysis = self.cost_model.analyse(plan.document, name, variables)
+        if analysis is None or analysis.errors or analysis.cost > self.max_cost:
+            return False  # the general path gives the error
+        state = scope.setdefault("state", {})
+        authorization = headers.get("authorization")
+        token = bearer_token(authorization)
+        viewer: CachedSession | None = None
+        fresh = False
+        digest = ""
+        if token is not None:
+            if not token:
+                return False
+            digest = token_digest(token)
+            viewer = self.sessions.get(digest)
+            if viewer is None:
+                viewer = await self._authenticate(digest)
+                if viewer is None:
+                    return False  # the general path answers 401
+                fresh = True
+        elif plan.needs_viewer:
+            return False  # UNAUTHENTICATED, from the general path
+        return await self._answer(
+            scope, send, plan, coerced, analysis.cost, viewer, fresh, digest, state, headers
+        )
+
+    async def _admit(
+        self, state: dict[str, Any], account_id: int | None, cost: int
+    ) -> budget.Charge | RateLimited:
+        """The per-address request limit and the client's query budget, in one round trip
+        (`Throttle.admit_together`): the charge, or the refusal (nothing counted)."""
+        throttle = self.runtime.throttle
+        group = ip_group(state.get("client_ip", ""))
+        rule, key = await budget.rule_for(
+            throttle=throttle,
+            plans=self.runtime.budgets,
+            sessionmaker=self.runtime.read_sessionmaker,
+            account_id=account_id,
+            ip_group=group,
+        )
+        hits = [Hit(REQUESTS_IP, (group,))]
+        if rule is not None:
+            hits.append(Hit(rule, (key,), cost))
+        verdicts = await throttle.admit_together(hits)
+        for hit, verdict in zip(hits, verdicts, strict=True):
+            if not verdict.allowed:
+                return throttle.refusal(hit.rule, verdict)
+        if rule is None:
+            return budget.Charge(cost, self.max_cost)
+        return budget.charged(cost, self.max_cost, verdicts[1])
+
+    async def _authenticate(self, digest: str) -> CachedSession | None:
+        rows = await self.reader.fetch(_AUTH, {"digest": digest, "now": datetime.now(UTC)})
+        if not rows:
+            return None
+        account_id, session_id = rows[0][0], rows[0][1]
+        self.sessions.put(digest, account_id, session_id)
+        return self.sessions.get(digest)
+
+    async def _answer(
+        self,
+        scope: Scope,
+        send: Send,
+        plan: Plan,
+        variables: dict[str, Any],
+        cost: int,
+        viewer: CachedSession | None,
+        fresh: bool,
+        digest: str,
+        state: dict[str, Any],
+        headers: Headers,
+    ) -> bool:
+        request_id = state.get("request_id", "-")
+        watch = CompiledWatch()
+        account_id = None if viewer is None else viewer.account_id
+        if account_id is not None:
+            state["viewer"] = SignedIn(account_id)
+        media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in headers.get("accept", "") else JSON
+        reads = _Reads(self.reader, viewer, check_session=not fresh)
+        try:
+            # Checked before anything is charged: a bad argument is the general path's.
+            prepared = _prepare(plan, variables)
+            refused = await self._admit(state, account_id, cost)
+            if isinstance(refused, RateLimited):
+                if refused.rule == REQUESTS_IP:
+                    watch.cancel()
+                    await too_many(refused)(scope, _no_body, send)
+                    return True
+                error = over_budget(refused)
+                watch.finish(plan, state, [error], self.slow_seconds)
+                await _respond(
+                    send, media, {"errors": [error.formatted]}, 429,
+                    retry_after=refused.retry_after,
+                )  # fmt: skip
+                return True
+            charge = refused
+            data = await _run(plan, prepared, reads)
+        except StepAside:
+            watch.cancel()
+            raise
+        except _SessionEnded:
+            self.sessions.drop(digest)
+            watch.cancel()
+            state.pop("viewer", None)
+            return False  # the general path answers 401 as it always has
+        except Exception:
+            log.exception("compiled operation failed (request %s)", request_id)
+            error = internal_error(request_id)
+            watch.finish(plan, state, [error], self.slow_seconds)
+            await _respond(send, media, {"data": None, "errors": [error.formatted]}, 200)
+            return True
+        watch.finish(plan, state, [], self.slow_seconds)
+        await _respond(
+            send,
+            media,
+            {"data": {plan.root_key: data}, "extensions": {"cost": charge.extensions()}},
+            200,
+        )
+        return True
+
+
+class _SessionEnded(Exception):
+    """The cached session was revoked, expired or suspended since it was cached."""
+
+
+@dataclass
+class _Prepared:
+    """A request's arguments, checked."""
+
+    first: int | None = None
+    after: int | None = None
+    type_name: str | None = None
+    key: int | None = None
+    handle_key: str | None = None
+    list_first: int | None = None
+    list_after: int | None = None
+    list_given_after: bool = False
+
+
+def _prepare(plan: Plan, variables: dict[str, Any]) -> _Prepared:
+    prepared = _Prepared()
+    if plan.page is not None:
+        prepared.first, prepared.after = compiled.first_and_after(plan.page, variables)
+        return prepared
+    if plan.root == "account":
+        assert plan.argument is not None
+        handle = plan.argument.value(variables)
+        if not isinstance(handle, str):
+            raise StepAside("handle")
+        prepared.type_name = "Account"
+        if validation.HANDLE_RE.match(handle):
+            prepared.handle_key = validation.handle_key(handle)
+    else:
+        prepared.type_name, prepared.key = compiled.node_key(plan, variables)
+    single = plan.singles.get(prepared.type_name or "")
+    if single is not None and single.page is not None:
+        prepared.list_first, prepared.list_after = compiled.first_and_after(single.page, variables)
+    return prepared
+
+
+class _Reads:
+    """The statements of one operation: the first one re-checks a cached session."""
+
+    def __init__(
+        self, reader: Reader, viewer: CachedSession | None, *, check_session: bool
+    ) -> None:
+        self.reader = reader
+        self.viewer = viewer
+        self.check = viewer is not None and check_session
+        self.values: dict[str, Any] = {"now": datetime.now(UTC)}
+        if viewer is not None:
+            self.values["viewer"] = viewer.account_id
+            self.values["session"] = viewer.session_id
+
+    @property
+    def signed_in(self) -> bool:
+        return self.viewer is not None
+
+    async def fetch(self, read: lean.LeanRead, **values: Any) -> list[Sequence[Any]]:
+        rows = await self.reader.fetch(read, {**self.values, **values})
+        if read.alive is not None:
+            if not rows:
+                await self.confirm()
+            elif not rows[0][read.alive]:
+                raise _SessionEnded
+            self.check = False
+        return rows
+
+    @property
+    def wants_check(self) -> bool:
+        return self.check
+
+    async def confirm(self) -> None:
+        """The session, checked on its own (a first statement that found no row)."""
+        if not self.check:
+            return
+        read = lean.session_read()
+        rows = await self.reader.fetch(read, self.values)
+        self.check = False
+        if not rows or not rows[0][0]:
+            raise _SessionEnded
+
+
+async def _page(
+    page: compiled.Page, reads: _Reads, *, first: int, after: int | None, key: int | None
+) -> Any:
+    read = page.read(
+        signed_in=reads.signed_in, after=after is not None, check_session=reads.wants_check
+    )
+    values: dict[str, Any] = {"limit": first + 1}
+    if after is not None:
+        values["before"] = after
+    if key is not None:
+        values["key"] = key
+    rows = await reads.fetch(read, **values)
+    return page.shape(rows[:first], read.slots, len(rows) > first)
+
+
+async def _run(plan: Plan, prepared: _Prepared, reads: _Reads) -> Any:
+    if plan.page is not None:
+        assert prepared.first is not None
+        return await _page(plan.page, reads, first=prepared.first, after=prepared.after, key=None)
+    single = plan.singles.get(prepared.type_name or "")
+    if single is None or (prepared.key is None and prepared.handle_key is None):
+        await reads.confirm()
+        return None
+    by_handle = prepared.handle_key is not None
+    read = single.read(
+        signed_in=reads.signed_in, by_handle=by_handle, check_session=reads.wants_check
+    )
+    values: dict[str, Any] = (
+        {"handle_key": prepared.handle_key} if by_handle else {"key": prepared.key}
+    )
+    rows = await reads.fetch(read, **values)
+    if not rows:
+        return None
+    row = rows[0]
+    listed = None
+    if single.page is not None:
+        assert prepared.list_first is not None
+        if single.type_name == "Post":
+            root = row[read.slots.columns["thread_root_id"]] or row[read.slots.id]
+        else:
+            root = row[read.slots.id]
+        listed = await _page(
+            single.page, reads, first=prepared.list_first, after=prepared.list_after, key=root
+        )
+    return single.shape(row, read.slots, listed)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive | None]:
+    """The whole body, and a `receive` that gives it again to the next app."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"", None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _respond(
+    send: Send, media: str, payload: dict[str, Any], status: int, *, retry_after: int | None = None
+) -> None:
+    body = orjson.dumps(payload)
+    headers = [
+        (b"content-type", media.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _standard_rules() -> Sequence[Any]:
+    from graphql.validation import specified_rules
+
+    return specified_rules
