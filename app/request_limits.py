@@ -59,9 +59,9 @@ class RequestLimits:
         if declared.isdigit() and int(declared) > limit:
             await _refuse(send, path, 413, "PAYLOAD_TOO_LARGE", "body", limit)
             return
-        if path == "/graphql" and self.counts_requests:
-            if await refused_request(self.runtime, scope, receive, send):
-                return
+        counted = path == "/graphql" and self.counts_requests
+        if counted and await refused_request(self.runtime, scope, receive, send):
+            return
         await self._bounded(scope, receive, send, limit)
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
