@@ -128,7 +128,8 @@ class Reader:
     def for_runtime(cls, runtime: Runtime) -> Reader:
         settings = runtime.settings
         engine = runtime.read_sessionmaker.kw["bind"]
-        return cls(engine, asyncpg_dsn(settings.database_url), settings.db_pool_size)
+        # Half the general pool: a lean read holds its connection for one statement.
+        return cls(engine, asyncpg_dsn(settings.database_url), max(2, settings.db_pool_size // 2))
 
     async def _acquire_pool(self) -> asyncpg.Pool:
         if self.closed:
