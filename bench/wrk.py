@@ -1,0 +1,142 @@
+"""`wrk` for bench/compare.py: a Lua script that rotates the viewers' requests and counts
+answers that are not a 200 without GraphQL errors, one run on a chosen core, its figures, and
+a server's CPU time from /proc. Not run on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from operations import Request
+
+LUA = """
+bad = 0
+local requests = {}
+local i = 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  for k, e in ipairs(entries) do
+    requests[k] = wrk.format(e[1], e[2], e[3], e[4])
+  end
+end
+
+function request()
+  i = i % #requests + 1
+  return requests[i]
+end
+
+function response(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"', 1, true) then
+    bad = bad + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local n = 0
+  for _, t in ipairs(threads) do
+    n = n + t:get("bad")
+  end
+  io.write(string.format("bad responses: %d\\n", n))
+end
+"""
+
+
+def _lua_string(value: str) -> str:
+    assert "]==]" not in value
+    return f"[==[{value}]==]"
+
+
+def write_script(requests: list[Request], path: Path) -> Path:
+    entries = []
+    for r in requests:
+        headers = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in r.headers.items())
+        body = _lua_string(r.body) if r.body else "nil"
+        entries.append(
+            f"  {{{_lua_string(r.method)}, {_lua_string(r.path)}, {{{headers}}}, {body}}}"
+        )
+    path.write_text("entries = {\n" + ",\n".join(entries) + "\n}\n" + LUA)
+    return path
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    bad: int
+    socket_errors: str
+    cpu_seconds: float | None = None
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if self.cpu_seconds is None or not self.requests:
+            return None
+        return self.cpu_seconds / self.requests * 1000
+
+    def describe(self) -> str:
+        cpu = self.cpu_ms_per_request
+        return (
+            f"{self.rate:8.1f} req/s  p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:6.1f} ms  "
+            f"CPU {'-' if cpu is None else f'{cpu:.2f}'} ms/page  {self.requests} requests"
+            + (f"  {self.bad} bad" if self.bad else "")
+            + (f"  socket errors: {self.socket_errors}" if self.socket_errors else "")
+        )
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * UNITS[unit]
+
+
+def run_wrk(base_url: str, script: Path, seconds: float, connections: int, core: str) -> WrkResult:
+    command = ["taskset", "-c", core, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s"]
+    command += ["--latency", "--timeout", "10s", "-s", str(script), base_url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    done = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if done is None:
+        raise SystemExit(f"wrk said:\n{out}")
+    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)$", out, re.MULTILINE))
+    errors = re.search(r"Socket errors: (.*)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    bad = int(re.search(r"bad responses: (\d+)", out)[1])  # type: ignore[index]
+    return WrkResult(
+        requests=int(done[1]),
+        seconds=_ms(done[2] + done[3]) / 1000,
+        rate=float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
+        p50_ms=_ms(percentiles["50"]),
+        p99_ms=_ms(percentiles["99"]),
+        bad=max(bad, int(non_2xx[1]) if non_2xx else 0),
+        socket_errors=errors[1] if errors else "",
+    )
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process, its reaped children and its live ones."""
+    if pid is None:
+        return None
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            todo.extend(int(c) for c in children.read_text().split())
+    return total
