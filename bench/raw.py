@@ -7,8 +7,8 @@ JSON document as Chirp's `homeTimeline` for bench/load.py's HOME_QUERY
 cursors and isoformat datetimes), or 401 with Chirp's error for a token that is unknown,
 expired, revoked or whose account is suspended. One asyncpg pool (Chirp's DB_POOL_SIZE,
 JIT off as app/db.py sets it), one statement per request, prepared once per connection
-(asyncpg's statement cache), autocommit (no BEGIN/COMMIT), orjson. The statement checks the
-token (as models/accounts/actions.py::authenticate), pages the feed (as
+(asyncpg's statement cache), autocommit (no BEGIN/COMMIT), no reset query, orjson. The
+statement checks the token (as models/accounts/actions.py::authenticate), pages the feed (as
 models/timeline/queries.py::home_page with models/posts/policies.py), and fetches the
 authors, the viewer's likes and the visible reply counts (as the three dataloaders).
 
@@ -150,6 +150,11 @@ def bad_request(message: str) -> Response:
     return Response(body, status_code=400, media_type="application/json")
 
 
+async def _keep(connection: asyncpg.Connection) -> None:
+    """No reset query when a connection goes back to the pool (asyncpg's default sends one
+    per checkout): a lone autocommit SELECT leaves no session state behind."""
+
+
 def create_app(database_url: str, *, pool_size: int) -> Starlette:
     pool: asyncpg.Pool | None = None
 
@@ -193,6 +198,7 @@ def create_app(database_url: str, *, pool_size: int) -> Starlette:
             min_size=pool_size,
             max_size=pool_size,
             server_settings={"jit": "off", "application_name": "chirp-bench-raw"},
+            reset=_keep,
         )
         yield
         await pool.close()

@@ -16,7 +16,7 @@ import asyncpg
 
 # log_line_prefix '%m [%p] %q%u@%d ': "2026-12-07 05:00:17.917 UTC [2244] postgres@db LOG:  ..."
 STATEMENT = re.compile(
-    r"^\S+ \S+ \S+ \[(\d+)\] \S*@\S* LOG:  (?:statement|execute [^:]*): (\S*)", re.MULTILINE
+    r"^\S+ \S+ \S+ \[(\d+)\] \S*@\S* LOG:  (?:statement|execute [^:]*):\s*(\w*)", re.MULTILINE
 )
 TRANSACTION = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK"}
 

@@ -58,7 +58,9 @@ def _lua_string(value: str) -> str:
 def write_script(requests: list[Request], path: Path) -> Path:
     entries = []
     for r in requests:
-        headers = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in r.headers.items())
+        headers = ", ".join(
+            f"[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in r.headers.items()
+        )
         body = _lua_string(r.body) if r.body else "nil"
         entries.append(
             f"  {{{_lua_string(r.method)}, {_lua_string(r.path)}, {{{headers}}}, {body}}}"
@@ -107,9 +109,9 @@ def run_wrk(base_url: str, script: Path, seconds: float, connections: int, core:
     command += ["--latency", "--timeout", "10s", "-s", str(script), base_url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     done = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
-    if done is None:
+    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.MULTILINE))
+    if done is None or len(percentiles) != 2:
         raise SystemExit(f"wrk said:\n{out}")
-    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)$", out, re.MULTILINE))
     errors = re.search(r"Socket errors: (.*)", out)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     bad = int(re.search(r"bad responses: (\d+)", out)[1])  # type: ignore[index]
