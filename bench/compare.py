@@ -350,7 +350,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per server/round")
     parser.add_argument("--only", default=",".join(SERVERS), help="e.g. raw,chirp")
-    parser.add_argument("--query", choices=sorted(OPERATIONS), default="home")
+    parser.add_argument("--query", choices=sorted(OPERATIONS), default="homeTimeline")
     parser.add_argument("--chirp-url", help="use this running Chirp (its /graphql) instead")
     parser.add_argument("--chirp-pid", type=int, help="with --chirp-url: for its CPU per page")
     parser.add_argument("--viewers", type=int, default=50)

@@ -105,9 +105,11 @@ POSTGRAPHILE_NODE = """
         viewerHasLiked(viewer: $viewer)
         author { handle displayName }"""
 
-POSTGRAPHILE_HOME = f"""
-query HomeTimeline($viewer: BigInt!, $first: Int!) {{
-  homeTimeline(viewer: $viewer, first: $first) {{
+
+def postgraphile_document(operation: str, field: str) -> str:
+    return f"""
+query {operation}($viewer: BigInt!, $first: Int!) {{
+  {field}(viewer: $viewer, first: $first) {{
     edges {{
       cursor
       node {{{POSTGRAPHILE_NODE}
@@ -118,13 +120,27 @@ query HomeTimeline($viewer: BigInt!, $first: Int!) {{
 }}
 """
 
+
+# Chirp's public feed with the home page's selection (bench/load.py's HOME_QUERY).
+PUBLIC_QUERY = HOME_QUERY.replace("HomeTimeline", "PublicFeed").replace(
+    "homeTimeline(", "publicFeed("
+)
+
 OPERATIONS: dict[str, Operation] = {
-    "home": Operation(
-        name="home",
+    "homeTimeline": Operation(
+        name="homeTimeline",
         chirp_field="homeTimeline",
         chirp_document=HOME_QUERY,
         raw_path=f"/home?first={PAGE}",
         postgraphile_field="homeTimeline",
-        postgraphile_document=POSTGRAPHILE_HOME,
+        postgraphile_document=postgraphile_document("HomeTimeline", "homeTimeline"),
+    ),
+    "publicFeed": Operation(
+        name="publicFeed",
+        chirp_field="publicFeed",
+        chirp_document=PUBLIC_QUERY,
+        raw_path=f"/public?first={PAGE}",
+        postgraphile_field="publicFeed",
+        postgraphile_document=postgraphile_document("PublicFeed", "publicFeed"),
     ),
 }

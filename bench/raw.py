@@ -1,16 +1,17 @@
-"""The raw reference of bench/compare.py: Chirp's home timeline page without GraphQL, without
-an ORM, in one SQL statement per request.
+"""The raw reference of bench/compare.py: Chirp's home timeline and public feed pages without
+GraphQL, without an ORM, in one SQL statement per request.
 
 `GET /home?first=20[&after=<cursor>]` with `Authorization: Bearer <token>` answers the same
 JSON document as Chirp's `homeTimeline` for bench/load.py's HOME_QUERY
 (`{"data": {"homeTimeline": {"edges": [...], "pageInfo": {...}}}}`, same global ids,
-cursors and isoformat datetimes), or 401 with Chirp's error for a token that is unknown,
-expired, revoked or whose account is suspended. One asyncpg pool (Chirp's DB_POOL_SIZE,
-JIT off as app/db.py sets it), one statement per request, prepared once per connection
-(asyncpg's statement cache), autocommit (no BEGIN/COMMIT), no reset query, orjson. The
-statement checks the token (as models/accounts/actions.py::authenticate), pages the feed (as
-models/timeline/queries.py::home_page with models/posts/policies.py), and fetches the
-authors, the viewer's likes and the visible reply counts (as the three dataloaders).
+cursors and isoformat datetimes); `GET /public?...` the same as `publicFeed` with that
+selection. A token that is unknown, expired, revoked or whose account is suspended gets 401
+with Chirp's error. One asyncpg pool (Chirp's DB_POOL_SIZE, JIT off as app/db.py sets it),
+one statement per request, prepared once per connection (asyncpg's statement cache),
+autocommit (no BEGIN/COMMIT), no reset query, orjson. The statement checks the token (as
+models/accounts/actions.py::authenticate), reads the page (models/timeline/queries.py with
+models/posts/policies.py), and the authors, the viewer's likes and the visible reply counts
+(as the three dataloaders).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/chirp_bench \
         .venv/bin/python bench/raw.py --port 8002
@@ -81,12 +82,48 @@ def not_muted_by(post: str, viewer: str) -> str:
                           WHERE mo.id = {post}.repost_of_id AND mm.muter_id = {viewer}))"""
 
 
-# $1 token digest, $2 the `after` key or NULL, $3 first + 1. No row: not authenticated; one
-# row with a NULL id: an empty timeline. Replies are found through their thread
-# (ix_posts_thread_root_id_id: a reply's thread root is its parent's, or the parent itself
-# when that is a root) because posts.reply_to_id has no index of its own; the count is
-# Chirp's (visible_reply_counts), looked up only when the stored count is not 0.
-HOME_SQL = f"""
+def in_public_feed(post: str, viewer: str) -> str:
+    """policies.in_public_feed: no limited author's post, but for the viewer's own."""
+    return f"""({post}.author_id = {viewer}
+           OR NOT EXISTS (SELECT FROM accounts pl
+                          WHERE pl.id = {post}.author_id AND pl.limited_at IS NOT NULL))"""
+
+
+# The page of each route, newest first: its posts' columns, $2 the `after` key or NULL, $3
+# first + 1, `v.id` the viewer.
+PAGES = {
+    # models/timeline/queries.py::home_page
+    "/home": f"""
+  SELECT p.id, p.author_id, p.body, p.created_at, p.like_count, p.reply_count,
+         p.repost_count, p.thread_root_id
+  FROM feed_entries f JOIN posts p ON p.id = f.post_id
+  WHERE f.owner_id = v.id AND f.post_id < coalesce($2, 9223372036854775807)
+    AND {visible_to("p", "v.id")}
+    AND {not_muted_by("p", "v.id")}
+  ORDER BY f.post_id DESC
+  LIMIT $3""",
+    # models/timeline/queries.py::public_page (ix_posts_public_feed)
+    "/public": f"""
+  SELECT p.id, p.author_id, p.body, p.created_at, p.like_count, p.reply_count,
+         p.repost_count, p.thread_root_id
+  FROM posts p
+  WHERE p.visibility = 'PUBLIC' AND p.deleted_at IS NULL AND p.reply_to_id IS NULL
+    AND p.id < coalesce($2, 9223372036854775807)
+    AND {visible_to("p", "v.id")}
+    AND {in_public_feed("p", "v.id")}
+    AND {not_muted_by("p", "v.id")}
+  ORDER BY p.id DESC
+  LIMIT $3""",
+}
+
+
+def page_statement(page: str) -> str:
+    """The whole request as one statement. $1 is the token's digest. No row: not
+    authenticated; one row with a NULL id: an empty page. Replies are found through their
+    thread (ix_posts_thread_root_id_id: a reply's thread root is its parent's, or the parent
+    itself when that is a root) because posts.reply_to_id has no index of its own; the count
+    is Chirp's (visible_reply_counts), looked up only when the stored count is not 0."""
+    return f"""
 WITH viewer AS (
   SELECT a.id FROM login_sessions s JOIN accounts a ON a.id = s.account_id
   WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
@@ -102,15 +139,7 @@ SELECT page.id, page.body, page.created_at, page.like_count, page.repost_count,
          WHERE r.thread_root_id = coalesce(page.thread_root_id, page.id)
            AND r.reply_to_id = page.id AND {visible_to("r", "v.id")}) END AS replies
 FROM viewer v
-LEFT JOIN LATERAL (
-  SELECT p.id, p.author_id, p.body, p.created_at, p.like_count, p.reply_count,
-         p.repost_count, p.thread_root_id
-  FROM feed_entries f JOIN posts p ON p.id = f.post_id
-  WHERE f.owner_id = v.id AND f.post_id < coalesce($2, 9223372036854775807)
-    AND {visible_to("p", "v.id")}
-    AND {not_muted_by("p", "v.id")}
-  ORDER BY f.post_id DESC
-  LIMIT $3
+LEFT JOIN LATERAL ({page}
 ) page ON true
 LEFT JOIN accounts au ON au.id = page.author_id
 ORDER BY page.id DESC
@@ -157,8 +186,10 @@ async def _keep(connection: asyncpg.Connection) -> None:
 
 def create_app(database_url: str, *, pool_size: int) -> Starlette:
     pool: asyncpg.Pool | None = None
+    statements = {path: page_statement(page) for path, page in PAGES.items()}
+    fields = {"/home": "homeTimeline", "/public": "publicFeed"}
 
-    async def home(request: Request) -> Response:
+    async def page(request: Request) -> Response:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -172,14 +203,15 @@ def create_app(database_url: str, *, pool_size: int) -> Starlette:
             return bad_request(f"`first` must be between 1 and {MAX_PAGE}.")
         digest = hashlib.sha256(token.strip().encode()).hexdigest()
         assert pool is not None
-        rows = await pool.fetch(HOME_SQL, digest, before, first + 1)
+        path = request.url.path
+        rows = await pool.fetch(statements[path], digest, before, first + 1)
         if not rows:
             return Response(UNAUTHENTICATED, status_code=401, media_type="application/json")
         posts = [r for r in rows if r[0] is not None]
         edges = [{"cursor": cursor(r[0]), "node": node(r)} for r in posts[:first]]
         document = {
             "data": {
-                "homeTimeline": {
+                fields[path]: {
                     "edges": edges,
                     "pageInfo": {
                         "hasNextPage": len(posts) > first,
@@ -203,7 +235,7 @@ def create_app(database_url: str, *, pool_size: int) -> Starlette:
         yield
         await pool.close()
 
-    return Starlette(routes=[Route("/home", home)], lifespan=lifespan)
+    return Starlette(routes=[Route(path, page) for path in PAGES], lifespan=lifespan)
 
 
 def main() -> None:

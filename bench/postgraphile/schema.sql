@@ -1,6 +1,6 @@
--- PostGraphile 5's view of Chirp's home timeline, for bench/compare.py, in its own schema
--- (bench_pg): two views over Chirp's tables, the timeline as a set-returning function of the
--- viewer's id, and the viewer-dependent fields as computed columns. PostGraphile does no
+-- PostGraphile 5's view of Chirp's home timeline and public feed, for bench/compare.py, in its
+-- own schema (bench_pg): two views over Chirp's tables, each page as a set-returning function
+-- of the viewer's id, and the viewer-dependent fields as computed columns. PostGraphile does no
 -- authentication here: the viewer's id is an argument of the query, trusted as given.
 -- The predicates are bench/raw.py's (models/posts/policies.py in SQL). Idempotent:
 --
@@ -61,6 +61,52 @@ LANGUAGE sql STABLE AS $$
                OR NOT EXISTS (SELECT FROM public.posts mo JOIN public.mutes mm ON mm.muted_id = mo.author_id
                               WHERE mo.id = p.repost_of_id AND mm.muter_id = viewer))
   ORDER BY f.post_id DESC
+$$;
+
+-- models/timeline/queries.py::public_page, for a signed-in viewer.
+CREATE FUNCTION bench_pg.public_feed(viewer bigint) RETURNS SETOF bench_pg.post
+LANGUAGE sql STABLE AS $$
+  SELECT p.id, p.author_id, p.body, p.created_at, p.like_count, p.reply_count,
+         p.repost_count, p.thread_root_id
+  FROM public.posts p
+  WHERE p.visibility = 'PUBLIC' AND p.deleted_at IS NULL AND p.reply_to_id IS NULL
+    AND p.deleted_at IS NULL
+          AND NOT EXISTS (SELECT FROM public.blocks b
+                          WHERE (b.blocker_id = viewer AND b.blocked_id = p.author_id)
+                             OR (b.blocker_id = p.author_id AND b.blocked_id = viewer))
+          AND (p.author_id = viewer
+               OR (p.hidden_at IS NULL
+                   AND ((p.visibility = 'PUBLIC'
+                         AND NOT EXISTS (SELECT FROM public.accounts la
+                                         WHERE la.id = p.author_id
+                                           AND la.limited_at IS NOT NULL))
+                        OR EXISTS (SELECT FROM public.follows fo
+                                   WHERE fo.follower_id = viewer
+                                     AND fo.followee_id = p.author_id))))
+          AND (p.repost_of_id IS NULL
+               OR EXISTS (SELECT FROM public.posts o WHERE o.id = p.repost_of_id
+                          AND o.hidden_at IS NULL AND o.deleted_at IS NULL
+          AND NOT EXISTS (SELECT FROM public.blocks b
+                          WHERE (b.blocker_id = viewer AND b.blocked_id = o.author_id)
+                             OR (b.blocker_id = o.author_id AND b.blocked_id = viewer))
+          AND (o.author_id = viewer
+               OR (o.hidden_at IS NULL
+                   AND ((o.visibility = 'PUBLIC'
+                         AND NOT EXISTS (SELECT FROM public.accounts la
+                                         WHERE la.id = o.author_id
+                                           AND la.limited_at IS NOT NULL))
+                        OR EXISTS (SELECT FROM public.follows fo
+                                   WHERE fo.follower_id = viewer
+                                     AND fo.followee_id = o.author_id))))))
+    AND (p.author_id = viewer
+               OR NOT EXISTS (SELECT FROM public.accounts pl
+                              WHERE pl.id = p.author_id AND pl.limited_at IS NOT NULL))
+    AND NOT EXISTS (SELECT FROM public.mutes m
+                        WHERE m.muter_id = viewer AND m.muted_id = p.author_id)
+          AND (p.repost_of_id IS NULL
+               OR NOT EXISTS (SELECT FROM public.posts mo JOIN public.mutes mm ON mm.muted_id = mo.author_id
+                              WHERE mo.id = p.repost_of_id AND mm.muter_id = viewer))
+  ORDER BY p.id DESC
 $$;
 
 CREATE FUNCTION bench_pg.post_viewer_has_liked(post bench_pg.post, viewer bigint)
