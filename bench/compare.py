@@ -250,12 +250,29 @@ def load_rounds(
                     args.connections,
                     CLIENT_CORE,
                 )
-                after = process_cpu(pid)
+                after = settled_cpu(pid)
                 if before is not None and after is not None:
                     result.cpu_seconds = after - before
+                    # wrk stops with a request outstanding on every connection; the server
+                    # still serves them, and their CPU is in `after`.
+                    result.served = result.requests + args.connections
                 results[n].append(result)
                 print(f"  round {round_no} {n:12} {result.describe()}")
     return results
+
+
+def settled_cpu(pid: int | None, idle_share: float = 0.1, limit: float = 30.0) -> float | None:
+    """The server's CPU seconds once it has finished what it was serving (it uses less than
+    `idle_share` of a core over a quarter of a second), or after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    last = process_cpu(pid)
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = process_cpu(pid)
+        if now is None or now - last < 0.25 * idle_share:
+            return now
+        last = now
+    return last
 
 
 def ratio(results: dict[str, list[WrkResult]], a: str, b: str) -> str:

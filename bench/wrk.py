@@ -79,12 +79,13 @@ class WrkResult:
     bad: int
     socket_errors: str
     cpu_seconds: float | None = None
+    served: int = 0  # requests the CPU time paid for: `requests` and those left in flight
 
     @property
     def cpu_ms_per_request(self) -> float | None:
-        if self.cpu_seconds is None or not self.requests:
+        if self.cpu_seconds is None or not self.served:
             return None
-        return self.cpu_seconds / self.requests * 1000
+        return self.cpu_seconds / self.served * 1000
 
     def describe(self) -> str:
         cpu = self.cpu_ms_per_request
