@@ -7,7 +7,7 @@ bench/postgraphile/schema.sql (schema bench_pg), installs PostGraphile with npm 
 starts the three servers itself, each on core 0 (`taskset -c 0`), and then:
 
 1. checks that every server returns the same rows for every viewer (raw and Chirp the same
-   document, PostGraphile the same posts, counts, liked flags and authors);
+   `data`, PostGraphile the same posts, counts, liked flags and authors);
 2. counts SQL statements per page: with `log_statement = 'all'` set on the database for new
    sessions (servers started after it, the setting reset before the load), one more page per
    viewer, and the PostgreSQL log lines of the servers' own backends (found through their
@@ -29,114 +29,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-import redis
-from load import (
-    ROOT,
-    Viewer,
-    chirp_command,
-    forget_viewers,
-    local_only,
-    mint_viewers,
-    pg_dsn,
-    wait_for_port,
-)
+from load import Viewer, forget_viewers, mint_viewers, pg_dsn
 from operations import OPERATIONS, SERVERS, Operation
+from servers import LOGS, SERVER_CORE, base_url, forget_redis_keys, prepare, servers
 from statements import StatementCount, count_statements, log_path, server_backends
-from wrk import WrkResult, process_cpu, run_wrk, write_script
+from wrk import WrkResult, process_cpu, run_wrk, settled_cpu, write_script
 
-PGL = ROOT / "bench/postgraphile"
-SERVER_CORE, CLIENT_CORE = "0", "1"
-RAISED = "1000000000/minute"
-LOGS = Path(tempfile.gettempdir())
-
-
-def server_commands(
-    args: argparse.Namespace, ports: dict[str, int], prefix: str
-) -> dict[str, tuple[list[str], dict[str, str]]]:
-    base = {**os.environ, "DATABASE_URL": args.database_url}
-    chirp_env = {
-        **base,
-        "CHIRP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(36),
-        "PORT": str(ports["chirp"]),
-        "REDIS_URL": args.redis_url,
-        "REDIS_PREFIX": prefix,
-        "DRAIN_SECONDS": "0",
-        # Production refuses placeholders; a home page sends neither payments nor mail.
-        "STRIPE_API_KEY": "sk_test_chirp_bench",
-        "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
-        "SMTP_HOST": "127.0.0.1",
-        # Limits stay on (each request still costs its Redis round trips) but never bite.
-        "RATE_LIMIT_REQUESTS_IP": RAISED,
-        **{f"RATE_LIMIT_BUDGET_{plan}": "1000000000000/hour" for plan in BUDGETS},
-    }
-    return {
-        "raw": (
-            [sys.executable, str(ROOT / "bench/raw.py"), "--port", str(ports["raw"])],
-            base,
-        ),
-        "postgraphile": (
-            [str(PGL / "node_modules/.bin/node"), str(PGL / "server.mjs")],
-            {**base, "PORT": str(ports["postgraphile"]), "NODE_ENV": "production"},
-        ),
-        "chirp": ([*chirp_command(), "serve", "--port", str(ports["chirp"])], chirp_env),
-    }
-
-
-BUDGETS = ("ANONYMOUS", "USER", "PLUS", "PRO")
-
-
-@contextmanager
-def servers(
-    args: argparse.Namespace, names: list[str], ports: dict[str, int], prefix: str
-) -> Iterator[dict[str, int]]:
-    """The named servers, started on core 0; their pids (None for an external Chirp)."""
-    commands = server_commands(args, ports, prefix)
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    try:
-        for name in names:
-            if name == "chirp" and args.chirp_url:
-                continue
-            command, env = commands[name]
-            with (LOGS / f"chirp-compare-{name}.log").open("ab") as out:
-                processes[name] = subprocess.Popen(
-                    ["taskset", "-c", SERVER_CORE, *command],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=out,
-                    stderr=out,
-                )
-        for name in processes:
-            wait_for_port(ports[name], timeout=60)
-        yield {name: p.pid for name, p in processes.items()}
-    finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def base_url(name: str, args: argparse.Namespace, ports: dict[str, int]) -> str:
-    if name == "chirp" and args.chirp_url:
-        return local_only(args.chirp_url.removesuffix("/graphql").rstrip("/"))
-    return f"http://127.0.0.1:{ports[name]}"
+CLIENT_CORE = "1"
+WARM_UP = 5  # seconds per server before the rounds (after 2 s, Chirp's first round cost more)
 
 
 async def fetch_pages(
@@ -238,7 +144,7 @@ def load_rounds(
     results: dict[str, list[WrkResult]] = {n: [] for n in names}
     with servers(args, names, ports, prefix) as pids:
         for n in names:  # warm pools, caches and prepared statements
-            run_wrk(base_url(n, args, ports), scripts[n], 2, args.connections, CLIENT_CORE)
+            run_wrk(base_url(n, args, ports), scripts[n], WARM_UP, args.connections, CLIENT_CORE)
         for round_no in range(1, args.rounds + 1):
             for n in names:
                 pid = pids.get(n) or args.chirp_pid
@@ -259,20 +165,6 @@ def load_rounds(
                 results[n].append(result)
                 print(f"  round {round_no} {n:12} {result.describe()}")
     return results
-
-
-def settled_cpu(pid: int | None, idle_share: float = 0.1, limit: float = 30.0) -> float | None:
-    """The server's CPU seconds once it has finished what it was serving (it uses less than
-    `idle_share` of a core over a quarter of a second), or after `limit` seconds."""
-    deadline = time.monotonic() + limit
-    last = process_cpu(pid)
-    while last is not None and time.monotonic() < deadline:
-        time.sleep(0.25)
-        now = process_cpu(pid)
-        if now is None or now - last < 0.25 * idle_share:
-            return now
-        last = now
-    return last
 
 
 def ratio(results: dict[str, list[WrkResult]], a: str, b: str) -> str:
@@ -334,28 +226,6 @@ def report(
     for name, count in counts.items():
         if count:
             print(f"- {name} statements per page: {count.describe()}")
-
-
-def prepare(args: argparse.Namespace, names: list[str]) -> None:
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is missing: apt-get install -y wrk")
-    if "postgraphile" in names and not (PGL / "node_modules/.bin/node").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PGL, check=True)
-    if "postgraphile" in names:
-        schema = str(PGL / "schema.sql")
-        subprocess.run(
-            ["psql", pg_dsn(args.database_url), "-qv", "ON_ERROR_STOP=1", "-f", schema],
-            check=True,
-            env={**os.environ, "PGOPTIONS": "--client-min-messages=warning"},
-        )
-
-
-def forget_redis_keys(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def main() -> None:

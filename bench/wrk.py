@@ -1,6 +1,7 @@
 """`wrk` for bench/compare.py: a Lua script that rotates the viewers' requests and counts
 answers that are not a 200 without GraphQL errors, one run on a chosen core, its figures, and
-a server's CPU time from /proc. Not run on its own.
+a server's CPU time from /proc (also once it has served what was in flight). Not run on its
+own.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,3 +145,17 @@ def process_cpu(pid: int | None) -> float | None:
         for children in Path(f"/proc/{current}/task").glob("*/children"):
             todo.extend(int(c) for c in children.read_text().split())
     return total
+
+
+def settled_cpu(pid: int | None, idle_share: float = 0.1, limit: float = 30.0) -> float | None:
+    """The server's CPU seconds once it has finished what it was serving (it uses less than
+    `idle_share` of a core over a quarter of a second), or after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    last = process_cpu(pid)
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = process_cpu(pid)
+        if now is None or now - last < 0.25 * idle_share:
+            return now
+        last = now
+    return last
