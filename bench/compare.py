@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 import asyncpg
-from load import Viewer, forget_viewers, mint_viewers, pg_dsn
+from load import Viewer, forget_viewers, loadavg, mint_viewers, pg_dsn
 from operations import OPERATIONS, SERVERS, Operation
 from servers import LOGS, SERVER_CORE, base_url, forget_redis_keys, prepare, servers
 from statements import StatementCount, count_statements, log_path, server_backends
@@ -146,6 +146,7 @@ def load_rounds(
         for n in names:  # warm pools, caches and prepared statements
             run_wrk(base_url(n, args, ports), scripts[n], WARM_UP, args.connections, CLIENT_CORE)
         for round_no in range(1, args.rounds + 1):
+            print(f"  round {round_no}: load average {loadavg()} (other work on the machine too)")
             for n in names:
                 pid = pids.get(n) or args.chirp_pid
                 before = process_cpu(pid)
@@ -163,7 +164,7 @@ def load_rounds(
                     # still serves them, and their CPU is in `after`.
                     result.served = result.requests + args.connections
                 results[n].append(result)
-                print(f"  round {round_no} {n:12} {result.describe()}")
+                print(f"    {n:12} {result.describe()}")
     return results
 
 
