@@ -146,7 +146,7 @@ def load_rounds(
         for n in names:  # warm pools, caches and prepared statements
             run_wrk(base_url(n, args, ports), scripts[n], WARM_UP, args.connections, CLIENT_CORE)
         for round_no in range(1, args.rounds + 1):
-            print(f"  round {round_no}: load average {loadavg()} (other work on the machine too)")
+            print(f"  round {round_no} (load average before: {loadavg()})")
             for n in names:
                 pid = pids.get(n) or args.chirp_pid
                 before = process_cpu(pid)
