@@ -116,14 +116,25 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database to `revision` (Alembic, on the engine's own connection)."""
+    await _alembic(engine, command.upgrade, revision)
 
-    def upgrade(sync: Connection) -> None:
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Downgrade the database to `revision` (tests of migrations; operators' rollbacks)."""
+    await _alembic(engine, command.downgrade, revision)
+
+
+async def _alembic(engine: AsyncEngine, step: Any, revision: str) -> None:
+    def run(sync: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = sync
-        command.upgrade(config, revision)
+        step(config, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade)
+    # Alembic begins and commits each migration itself (`transaction_per_migration`), so a
+    # migration may step outside it (CREATE INDEX CONCURRENTLY in 0011).
+    async with engine.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()
 
 
 async def check_migrated(engine: AsyncEngine) -> None:

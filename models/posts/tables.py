@@ -28,6 +28,13 @@ class Post(Base):
             postgresql_where=text(_LIVE_PUBLIC),
             sqlite_where=text(_LIVE_PUBLIC),
         ),
+        # Replies to a post: `replyCount`'s visible count and the reply notifications.
+        Index(
+            "ix_posts_replies",
+            "reply_to_id",
+            postgresql_where=text("reply_to_id IS NOT NULL"),
+            sqlite_where=text("reply_to_id IS NOT NULL"),
+        ),
         Index(
             "uq_posts_one_repost",
             "author_id",

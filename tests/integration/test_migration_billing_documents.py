@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import db
@@ -23,13 +22,7 @@ WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def _downgrade(engine: AsyncEngine, revision: str) -> None:
-    def run(sync: Connection) -> None:
-        config = db.alembic_config()
-        config.attributes["connection"] = sync
-        command.downgrade(config, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    await db.downgrade(engine, revision)
 
 
 async def _counts(engine: AsyncEngine) -> tuple[int, int, int]:
