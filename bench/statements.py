@@ -19,6 +19,7 @@ STATEMENT = re.compile(
     r"^\S+ \S+ \S+ \[(\d+)\] \S*@\S* LOG:  (?:statement|execute [^:]*):\s*(\w*)", re.MULTILINE
 )
 TRANSACTION = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK"}
+COMPILED = "chirp-compiled"  # app/compiled.py's connections
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class StatementCount:
     pages: int
     busy: Counter[str]  # first keyword -> lines while the pages were served
     idle: Counter[str]  # ... during as long again with nothing to serve
+    # Lines of the connections named `chirp-compiled` (Chirp's compiled reads), while busy:
+    # the rest of Chirp's lines are its background work (sweeps, the dispatcher) and budget
+    # lookups, which an idle window of the same length does not always catch.
+    compiled: Counter[str] | None = None
 
     @property
     def per_page(self) -> float:
@@ -40,7 +45,11 @@ class StatementCount:
     def describe(self) -> str:
         kinds = ", ".join(f"{k} {n / self.pages:.2f}" for k, n in self.busy.most_common())
         idle = sum(self.idle.values())
-        return f"{kinds or 'none'}; {idle} statements while idle (subtracted)"
+        text = f"{kinds or 'none'}; {idle} statements while idle (subtracted)"
+        if self.compiled is not None:
+            mine = ", ".join(f"{k} {n / self.pages:.2f}" for k, n in self.compiled.most_common())
+            text += f"; on its compiled-read connections: {mine or 'none'}"
+        return text
 
 
 def log_path(given: str | None) -> Path:
@@ -78,23 +87,24 @@ def _local_ports(pids: set[int], server_port: int) -> list[int]:
     return ports
 
 
-async def server_backends(dsn: str, pid: int) -> set[int]:
-    """The backend pids of the connections that a server process (or its children) holds."""
+async def server_backends(dsn: str, pid: int) -> dict[int, str]:
+    """The backend pids of the connections that a server process (or its children) holds,
+    with their application names."""
     conn = await asyncpg.connect(dsn)
     try:
         port = int(await conn.fetchval("SHOW port"))
         rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND client_port = ANY($1::int[])",
+            "SELECT pid, application_name FROM pg_stat_activity "
+            "WHERE datname = current_database() AND client_port = ANY($1::int[])",
             _local_ports(_descendants(pid), port),
         )
     finally:
         await conn.close()
-    return {r["pid"] for r in rows}
+    return {r["pid"]: r["application_name"] for r in rows}
 
 
 def count_statements(
-    log: Path, start: int, busy_end: int, backends: set[int], pages: int
+    log: Path, start: int, busy_end: int, backends: dict[int, str], pages: int
 ) -> StatementCount:
     with log.open("rb") as f:
         f.seek(start)
@@ -102,8 +112,13 @@ def count_statements(
     split = busy_end - start
     busy: Counter[str] = Counter()
     idle: Counter[str] = Counter()
+    compiled: Counter[str] = Counter()
     for match in STATEMENT.finditer(text):
-        if int(match[1]) in backends:
+        backend = int(match[1])
+        if backend in backends:
             kind = match[2].rstrip(";").upper() or "?"
             (busy if match.start() < split else idle)[kind] += 1
-    return StatementCount(pages, busy, idle)
+            if match.start() < split and backends[backend] == COMPILED:
+                compiled[kind] += 1
+    named = COMPILED in backends.values()
+    return StatementCount(pages, busy, idle, compiled if named else None)
