@@ -26,13 +26,16 @@ off with COMPILED_OPERATIONS=false (the general path then does everything)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import orjson
@@ -40,7 +43,7 @@ from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.language import Source
 from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.middleware import bearer_token
@@ -70,6 +73,48 @@ PLANS = 1024  # documents whose plan (or whose lack of one) is kept
 SESSIONS = 10_000  # sessions kept in the cache
 SESSION_TTL = 60.0  # seconds a cached session is kept before it is looked up again
 _NONE = object()
+NO_STORE = b"no-store"
+VARY = b"Accept, Authorization"
+PERSISTED = 10_000  # persisted documents kept per process
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    code: str
+    message: str
+    status: int
+
+
+# Apollo's automatic persisted queries: the codes and messages its clients look for.
+PERSISTED_QUERY_NOT_FOUND = _Refusal("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound", 200)
+PERSISTED_QUERY_HASH_MISMATCH = _Refusal(
+    "PERSISTED_QUERY_HASH_MISMATCH", "The document's SHA-256 is not the hash sent with it.", 400
+)
+
+
+class PersistedQueries:
+    """Documents by SHA-256, as clients sent them (automatic persisted queries), newest kept:
+    at most PERSISTED per process, each at most MAX_QUERY_LENGTH characters (longer ones are
+    refused before they are stored, as any document is)."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+        self._documents: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, digest: str) -> str | None:
+        found = self._documents.get(digest)
+        if found is not None:
+            self._documents.move_to_end(digest)
+        return found
+
+    def put(self, digest: str, document: str) -> None:
+        if len(document) > self.max_length:
+            return
+        self._documents[digest] = document
+        self._documents.move_to_end(digest)
+        while len(self._documents) > PERSISTED:
+            self._documents.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +277,8 @@ class CompiledOperations:
         self.max_query_length = runtime.settings.max_query_length
         self.plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
         self.sessions = Sessions()
+        self.persisted = PersistedQueries(self.max_query_length)
+        self.cache_seconds = runtime.settings.anonymous_cache_seconds
         self.reader = reader
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
@@ -245,18 +292,63 @@ class CompiledOperations:
             await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
+        method = scope["method"]
+        if method == "GET":
+            request, replay = _from_query_string(scope), receive
+        elif method == "POST":
+            body, given = await _read_body(receive)
+            if given is None:  # the client went away
+                return
+            request, replay = _from_body(scope, body), given
+        else:
             await self._general(scope, receive, send)
             return
-        body, replay = await _read_body(receive)
-        if replay is None:  # the client went away
-            return
+        if request is not None and _persisted_hash(request) is not None:
+            found = await self._persisted(scope, request, replay, send)
+            if found is None:
+                return  # answered: not found, or a hash that does not match
+            scope, replay = found
         try:
-            answered = await self._compiled(scope, body, send)
+            answered = request is not None and await self._compiled(scope, request, send)
         except StepAside:
             answered = False
         if not answered:
             await self._general(scope, replay, send)
+
+    async def _persisted(
+        self, scope: Scope, request: dict[str, Any], replay: Receive, send: Send
+    ) -> tuple[Scope, Receive] | None:
+        """Automatic persisted queries (Apollo's protocol): a request that names its document
+        by SHA-256 alone gets the document this process stored for it, or
+        PERSISTED_QUERY_NOT_FOUND (the client then sends both, which stores it). The request
+        is rewritten with its document, so the general path sees a plain request. None when
+        the request was answered here."""
+        digest = _persisted_hash(request)
+        assert digest is not None
+        query = request.get("query")
+        if isinstance(query, str):
+            if hashlib.sha256(query.encode()).hexdigest() != digest.lower():
+                await self._refuse(scope, replay, send, PERSISTED_QUERY_HASH_MISMATCH)
+                return None
+            self.persisted.put(digest.lower(), query)
+            return scope, replay
+        stored = self.persisted.get(digest.lower())
+        if stored is None:
+            await self._refuse(scope, replay, send, PERSISTED_QUERY_NOT_FOUND)
+            return None
+        request["query"] = stored
+        if scope["method"] == "GET":
+            params = dict(QueryParams(scope["query_string"]))
+            params["query"] = stored
+            return {**scope, "query_string": urlencode(params).encode()}, replay
+        return scope, _replaying(orjson.dumps(request), replay)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, refusal: _Refusal) -> None:
+        """A persisted-query answer, after the per-address request limit like any other."""
+        if await refused_request(self.runtime, scope, receive, send):
+            return
+        payload = {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
+        await _respond(send, JSON, payload, refusal.status, cache=NO_STORE)
 
     def _plan(self, query: str, name: str | None) -> Plan | None:
         key = (query, name)
@@ -279,17 +371,9 @@ class CompiledOperations:
             return None
         return compiled.compile_operation(self.schema, document, name)
 
-    async def _compiled(self, scope: Scope, body: bytes, send: Send) -> bool:
+    async def _compiled(self, scope: Scope, request: dict[str, Any], send: Send) -> bool:
         """Answer the request if its document has a plan; False to hand it on."""
         headers = Headers(scope=scope)
-        if "json" not in headers.get("content-type", ""):
-            return False
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(request, dict):
-            return False
         query, name = request.get("query"), request.get("operationName")
         variables = request.get("variables")
         if not isinstance(query, str) or not (name is None or isinstance(name, str)):
@@ -411,6 +495,17 @@ class CompiledOperations:
             await _respond(send, media, {"data": None, "errors": [error.formatted]}, 200)
             return True
         watch.finish(plan, state, [], self.slow_seconds)
+        if scope["method"] == "GET" and viewer is None and self.cache_seconds > 0:
+            # Shared caches may keep it: no viewer, so nothing personal, and no budget
+            # figures (they are the address's own).
+            payload = {
+                "data": {plan.root_key: data},
+                "extensions": {"cost": budget.Charge(charge.cost, charge.max_cost).extensions()},
+            }
+            await _respond_cacheable(
+                send, media, payload, self.cache_seconds, headers.get("if-none-match")
+            )
+            return True
         await _respond(
             send,
             media,
@@ -577,17 +672,104 @@ async def _no_body() -> Message:
 
 
 async def _respond(
-    send: Send, media: str, payload: dict[str, Any], status: int, *, retry_after: int | None = None
+    send: Send,
+    media: str,
+    payload: dict[str, Any],
+    status: int,
+    *,
+    retry_after: int | None = None,
+    cache: bytes = NO_STORE,
 ) -> None:
+    """An answer no shared cache may keep (personal, or a refusal)."""
     body = orjson.dumps(payload)
     headers = [
         (b"content-type", media.encode()),
         (b"content-length", str(len(body)).encode()),
+        (b"cache-control", cache),
+        (b"vary", VARY),
     ]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _respond_cacheable(
+    send: Send, media: str, payload: dict[str, Any], seconds: int, if_none_match: str | None
+) -> None:
+    """An anonymous read over GET: `public, max-age`, a strong ETag of the body, and 304 when
+    the client (or the cache in front) already holds it."""
+    body = orjson.dumps(payload)
+    tag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
+    headers = [
+        (b"content-type", media.encode()),
+        (b"cache-control", f"public, max-age={seconds}".encode()),
+        (b"vary", VARY),
+        (b"etag", tag),
+    ]
+    if if_none_match is not None and tag.decode() in (t.strip() for t in if_none_match.split(",")):
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _from_body(scope: Scope, body: bytes) -> dict[str, Any] | None:
+    """A JSON request body as a dict; None for anything else (the general path answers it)."""
+    if "json" not in Headers(scope=scope).get("content-type", ""):
+        return None
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return request if isinstance(request, dict) else None
+
+
+def _from_query_string(scope: Scope) -> dict[str, Any] | None:
+    """A GET's `query`, `operationName`, `variables` and `extensions` (the last two JSON)."""
+    params = QueryParams(scope["query_string"])
+    request: dict[str, Any] = {
+        "query": params.get("query"),
+        "operationName": params.get("operationName"),
+    }
+    try:
+        for name in ("variables", "extensions"):
+            if name in params:
+                request[name] = orjson.loads(params[name])
+    except orjson.JSONDecodeError:
+        return None
+    return request
+
+
+def _persisted_hash(request: dict[str, Any]) -> str | None:
+    """The SHA-256 an automatic persisted query names its document by, if any."""
+    extensions = request.get("extensions")
+    if not isinstance(extensions, dict):
+        return None
+    persisted = extensions.get("persistedQuery")
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        return None
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        return None
+    return digest
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives `body` (a rewritten request) instead of the client's."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            await receive()  # the original body, already read: consumed from its replay
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _standard_rules() -> Sequence[Any]:

@@ -6,6 +6,8 @@ moment it is revoked or its account suspended."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -295,3 +297,62 @@ async def test_compiled_operations_count_against_the_same_budget_and_request_lim
             assert refused.status_code == 429
             assert _codes(refused) == ["RATE_LIMITED"]
             assert refused.json()["errors"][0]["extensions"]["limit"] == "requests.ip"
+
+
+def _persisted(document: str) -> dict[str, Any]:
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+async def test_automatic_persisted_queries_store_a_document_by_its_hash(
+    gql: GraphQLClient, http: httpx.AsyncClient, general: GraphQLClient
+) -> None:
+    await post(gql, await sign_up(gql, "ada"), "hello")
+    viewer_doc = "{ viewer { id } }"  # not compiled: the general path runs it, rewritten
+    for document in (PUBLIC, viewer_doc):
+        extensions = _persisted(document)
+        unknown = await http.post("/graphql", json={"extensions": extensions})
+        assert unknown.status_code == 200 and _codes(unknown) == ["PERSISTED_QUERY_NOT_FOUND"]
+        assert unknown.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+
+        stored = await http.post("/graphql", json={"query": document, "extensions": extensions})
+        by_hash = await http.post("/graphql", json={"extensions": extensions})
+        over_get = await http.get(
+            "/graphql", params={"extensions": json.dumps(extensions)}, headers={"accept": "*/*"}
+        )
+
+        expected = (await general.post(document)).json()["data"]
+        assert stored.json()["data"] == by_hash.json()["data"] == expected
+        assert over_get.status_code == 200 and over_get.json()["data"] == expected
+
+    wrong = await http.post("/graphql", json={"query": PUBLIC, "extensions": _persisted("{x}")})
+    assert wrong.status_code == 400 and _codes(wrong) == ["PERSISTED_QUERY_HASH_MISMATCH"]
+
+
+async def test_only_anonymous_reads_over_get_are_marked_cacheable(
+    gql: GraphQLClient, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(gql, "ada")
+    await post(gql, ada, "hello")
+    params = {"query": PUBLIC}
+
+    anonymous = await http.get("/graphql", params=params)
+    again = await http.get(
+        "/graphql", params=params, headers={"if-none-match": anonymous.headers["etag"]}
+    )
+    signed_in = await http.get(
+        "/graphql", params=params, headers={"authorization": f"Bearer {ada.token}"}
+    )
+    over_post = await gql.post(PUBLIC)
+    general_get = await http.get("/graphql", params={"query": "{ viewer { id } }"})
+
+    assert anonymous.status_code == 200
+    assert anonymous.headers["cache-control"] == "public, max-age=5"
+    assert "Authorization" in anonymous.headers["vary"]
+    # A shared answer carries no budget figures: they are the client address's own.
+    assert set(anonymous.json()["extensions"]["cost"]) == {"requestedQueryCost", "maxCost"}
+    assert again.status_code == 304 and again.content == b""
+    assert signed_in.status_code == 200 and signed_in.headers["cache-control"] == "no-store"
+    assert signed_in.json()["data"] == anonymous.json()["data"]
+    assert over_post.headers["cache-control"] == "no-store"
+    assert "public" not in general_get.headers.get("cache-control", "")
