@@ -1,6 +1,17 @@
 """One command that compares Chirp's GraphQL page with a raw endpoint (bench/raw.py) and
 PostGraphile 5 (bench/postgraphile/) on the same database and prints a Markdown table for
-docs/benchmarks.md (issue 13).
+docs/benchmarks.md (issue 13), for one operation (--query, bench/operations.py):
+
+- homeTimeline (the default): the viewer's home page, 20 posts;
+- publicFeed: the public feed's first page;
+- accountPosts: `account(handle:) { posts(first: 20) }`, each viewer one of the 50 accounts
+  with the most posts;
+- thread: `post(id:) { id thread(first: 20) }`, each viewer one of the 50 live public posts
+  with the most replies;
+- node: `node(id:) { ... on Post }`, each viewer a post among its newest feed entries.
+
+Every post is shown with bench/load.py's HOME_QUERY selection. The account or post each
+viewer asks for is read from the database once, after the viewers are chosen.
 
 It mints a session token for each of --viewers accounts (bench/load.py), applies
 bench/postgraphile/schema.sql (schema bench_pg), installs PostGraphile with npm if missing,
@@ -23,6 +34,7 @@ viewer id it is given: it does no authentication; raw and Chirp check the bearer
 
     .venv/bin/python bench/compare.py --rounds 5 --duration 10
     .venv/bin/python bench/compare.py --rounds 2 --duration 5 --only raw,chirp
+    .venv/bin/python bench/compare.py --rounds 1 --duration 5 --query thread
 """
 
 from __future__ import annotations
@@ -82,7 +94,11 @@ def check_same_rows(
         ):
             raise SystemExit(f"raw and chirp documents differ for viewer {viewer.id}")
     total = sum(len(operation.rows(names[0], p)[0]) for p in pages[names[0]])
-    print(f"same rows from {', '.join(names)} for {len(viewers)} viewers ({total} posts)")
+    empty = sum(not operation.rows(names[0], p)[0] for p in pages[names[0]])
+    print(
+        f"same rows from {', '.join(names)} for {len(viewers)} viewers ({total} posts, "
+        f"{empty} viewers with none)"
+    )
 
 
 async def set_statement_logging(dsn: str, on: bool) -> None:
@@ -238,7 +254,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per server/round")
     parser.add_argument("--only", default=",".join(SERVERS), help="e.g. raw,chirp")
-    parser.add_argument("--query", choices=sorted(OPERATIONS), default="homeTimeline")
+    parser.add_argument(
+        "--query",
+        choices=list(OPERATIONS),
+        default="homeTimeline",
+        help="the operation to compare (bench/operations.py)",
+    )
     parser.add_argument("--chirp-url", help="use this running Chirp (its /graphql) instead")
     parser.add_argument("--chirp-pid", type=int, help="with --chirp-url: for its CPU per page")
     parser.add_argument("--viewers", type=int, default=50)
@@ -257,6 +278,7 @@ def main() -> None:
     prefix = f"chirp-bench-{secrets.token_hex(4)}"
     viewers = asyncio.run(mint_viewers(dsn, args.viewers, args.seed))
     try:
+        operation = asyncio.run(operation.bind(dsn, viewers))
         counts = asyncio.run(check_and_count(args, operation, names, ports, viewers, prefix))
         results = load_rounds(args, operation, names, ports, viewers, prefix)
         report(args, operation, results, counts)

@@ -1,6 +1,8 @@
--- PostGraphile 5's view of Chirp's home timeline and public feed, for bench/compare.py, in its
--- own schema (bench_pg): two views over Chirp's tables, each page as a set-returning function
--- of the viewer's id, and the viewer-dependent fields as computed columns. PostGraphile does no
+-- PostGraphile 5's view of Chirp's home timeline, public feed, account timelines, threads and
+-- posts by id, for bench/compare.py, in its own schema (bench_pg): two views over Chirp's
+-- tables, each page as a set-returning function of the viewer's id (an account's posts and a
+-- thread as computed columns of the account and post a function finds for the viewer), and
+-- the viewer-dependent fields as computed columns. PostGraphile does no
 -- authentication here: the viewer's id is an argument of the query, trusted as given.
 -- The predicates are bench/raw.py's (models/posts/policies.py in SQL). Idempotent:
 --
@@ -107,6 +109,137 @@ LANGUAGE sql STABLE AS $$
                OR NOT EXISTS (SELECT FROM public.posts mo JOIN public.mutes mm ON mm.muted_id = mo.author_id
                               WHERE mo.id = p.repost_of_id AND mm.muter_id = viewer))
   ORDER BY p.id DESC
+$$;
+
+-- resolvers/accounts.py::account_by_handle: null when no account has the handle (any letter
+-- case) or a block stands between it and the viewer. Its `posts` below.
+CREATE FUNCTION bench_pg.visible_account(viewer bigint, handle text) RETURNS bench_pg.account
+LANGUAGE sql STABLE AS $$
+  SELECT a.id, a.handle, a.display_name FROM public.accounts a
+  WHERE a.handle_key = lower(visible_account.handle)
+    AND NOT EXISTS (SELECT FROM public.blocks b
+                    WHERE (b.blocker_id = viewer AND b.blocked_id = a.id)
+                       OR (b.blocker_id = a.id AND b.blocked_id = viewer))
+$$;
+
+-- models/timeline/queries.py::account_page: the account's posts, replies and reposts the
+-- viewer may see, no repost of a muted author's post, newest first.
+CREATE FUNCTION bench_pg.account_posts(account bench_pg.account, viewer bigint)
+RETURNS SETOF bench_pg.post LANGUAGE sql STABLE AS $$
+  SELECT p.id, p.author_id, p.body, p.created_at, p.like_count, p.reply_count,
+         p.repost_count, p.thread_root_id
+  FROM public.posts p
+  WHERE p.author_id = account.id
+    AND p.deleted_at IS NULL
+          AND NOT EXISTS (SELECT FROM public.blocks b
+                          WHERE (b.blocker_id = viewer AND b.blocked_id = p.author_id)
+                             OR (b.blocker_id = p.author_id AND b.blocked_id = viewer))
+          AND (p.author_id = viewer
+               OR (p.hidden_at IS NULL
+                   AND ((p.visibility = 'PUBLIC'
+                         AND NOT EXISTS (SELECT FROM public.accounts la
+                                         WHERE la.id = p.author_id
+                                           AND la.limited_at IS NOT NULL))
+                        OR EXISTS (SELECT FROM public.follows fo
+                                   WHERE fo.follower_id = viewer
+                                     AND fo.followee_id = p.author_id))))
+          AND (p.repost_of_id IS NULL
+               OR EXISTS (SELECT FROM public.posts o WHERE o.id = p.repost_of_id
+                          AND o.hidden_at IS NULL AND o.deleted_at IS NULL
+          AND NOT EXISTS (SELECT FROM public.blocks b
+                          WHERE (b.blocker_id = viewer AND b.blocked_id = o.author_id)
+                             OR (b.blocker_id = o.author_id AND b.blocked_id = viewer))
+          AND (o.author_id = viewer
+               OR (o.hidden_at IS NULL
+                   AND ((o.visibility = 'PUBLIC'
+                         AND NOT EXISTS (SELECT FROM public.accounts la
+                                         WHERE la.id = o.author_id
+                                           AND la.limited_at IS NOT NULL))
+                        OR EXISTS (SELECT FROM public.follows fo
+                                   WHERE fo.follower_id = viewer
+                                     AND fo.followee_id = o.author_id))))))
+    AND (p.repost_of_id IS NULL
+         OR NOT EXISTS (SELECT FROM public.posts mo JOIN public.mutes mm ON mm.muted_id = mo.author_id
+                        WHERE mo.id = p.repost_of_id AND mm.muter_id = viewer))
+  ORDER BY p.id DESC
+$$;
+
+-- The `visible_posts_by_id` loader: the post if the viewer may see it, else null (node(id:),
+-- post(id:)). Its `thread` below.
+CREATE FUNCTION bench_pg.visible_post(viewer bigint, post_id bigint) RETURNS bench_pg.post
+LANGUAGE sql STABLE AS $$
+  SELECT p.id, p.author_id, p.body, p.created_at, p.like_count, p.reply_count,
+         p.repost_count, p.thread_root_id
+  FROM public.posts p
+  WHERE p.id = visible_post.post_id
+    AND p.deleted_at IS NULL
+          AND NOT EXISTS (SELECT FROM public.blocks b
+                          WHERE (b.blocker_id = viewer AND b.blocked_id = p.author_id)
+                             OR (b.blocker_id = p.author_id AND b.blocked_id = viewer))
+          AND (p.author_id = viewer
+               OR (p.hidden_at IS NULL
+                   AND ((p.visibility = 'PUBLIC'
+                         AND NOT EXISTS (SELECT FROM public.accounts la
+                                         WHERE la.id = p.author_id
+                                           AND la.limited_at IS NOT NULL))
+                        OR EXISTS (SELECT FROM public.follows fo
+                                   WHERE fo.follower_id = viewer
+                                     AND fo.followee_id = p.author_id))))
+          AND (p.repost_of_id IS NULL
+               OR EXISTS (SELECT FROM public.posts o WHERE o.id = p.repost_of_id
+                          AND o.hidden_at IS NULL AND o.deleted_at IS NULL
+          AND NOT EXISTS (SELECT FROM public.blocks b
+                          WHERE (b.blocker_id = viewer AND b.blocked_id = o.author_id)
+                             OR (b.blocker_id = o.author_id AND b.blocked_id = viewer))
+          AND (o.author_id = viewer
+               OR (o.hidden_at IS NULL
+                   AND ((o.visibility = 'PUBLIC'
+                         AND NOT EXISTS (SELECT FROM public.accounts la
+                                         WHERE la.id = o.author_id
+                                           AND la.limited_at IS NOT NULL))
+                        OR EXISTS (SELECT FROM public.follows fo
+                                   WHERE fo.follower_id = viewer
+                                     AND fo.followee_id = o.author_id))))))
+$$;
+
+-- models/timeline/queries.py::thread_page: the post's thread root and its replies the viewer
+-- may see, oldest first.
+CREATE FUNCTION bench_pg.post_thread(post bench_pg.post, viewer bigint)
+RETURNS SETOF bench_pg.post LANGUAGE sql STABLE AS $$
+  SELECT p.id, p.author_id, p.body, p.created_at, p.like_count, p.reply_count,
+         p.repost_count, p.thread_root_id
+  FROM public.posts p
+  WHERE (p.id = coalesce(post.thread_root_id, post.id)
+         OR p.thread_root_id = coalesce(post.thread_root_id, post.id))
+    AND p.deleted_at IS NULL
+          AND NOT EXISTS (SELECT FROM public.blocks b
+                          WHERE (b.blocker_id = viewer AND b.blocked_id = p.author_id)
+                             OR (b.blocker_id = p.author_id AND b.blocked_id = viewer))
+          AND (p.author_id = viewer
+               OR (p.hidden_at IS NULL
+                   AND ((p.visibility = 'PUBLIC'
+                         AND NOT EXISTS (SELECT FROM public.accounts la
+                                         WHERE la.id = p.author_id
+                                           AND la.limited_at IS NOT NULL))
+                        OR EXISTS (SELECT FROM public.follows fo
+                                   WHERE fo.follower_id = viewer
+                                     AND fo.followee_id = p.author_id))))
+          AND (p.repost_of_id IS NULL
+               OR EXISTS (SELECT FROM public.posts o WHERE o.id = p.repost_of_id
+                          AND o.hidden_at IS NULL AND o.deleted_at IS NULL
+          AND NOT EXISTS (SELECT FROM public.blocks b
+                          WHERE (b.blocker_id = viewer AND b.blocked_id = o.author_id)
+                             OR (b.blocker_id = o.author_id AND b.blocked_id = viewer))
+          AND (o.author_id = viewer
+               OR (o.hidden_at IS NULL
+                   AND ((o.visibility = 'PUBLIC'
+                         AND NOT EXISTS (SELECT FROM public.accounts la
+                                         WHERE la.id = o.author_id
+                                           AND la.limited_at IS NOT NULL))
+                        OR EXISTS (SELECT FROM public.follows fo
+                                   WHERE fo.follower_id = viewer
+                                     AND fo.followee_id = o.author_id))))))
+  ORDER BY p.id ASC
 $$;
 
 CREATE FUNCTION bench_pg.post_viewer_has_liked(post bench_pg.post, viewer bigint)
