@@ -1,0 +1,150 @@
+"""Review of compiled operations (app/compiled.py): each test states what the general path
+does and expects the fast path to do the same. Failing tests are findings."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from app.main import create_app
+from app.request_limits import REQUESTS_IP
+from app.runtime import Services
+from app.settings import Settings
+from tests.api.test_compiled import (  # noqa: F401  (fixtures)
+    HOME,
+    LOG_OUT,
+    PUBLIC,
+    PUBLIC_ALL,
+    REPOST,
+    LIKE,
+    _graph,
+    fetches,
+    general,
+)
+from tests.support.accounts import follow, post, sign_up
+from tests.support.graphql import GraphQLClient
+
+CLIENT = "203.0.113.7"  # the `http` fixture's address
+
+
+def _key(global_id: str) -> int:
+    return int(base64.b64decode(global_id).decode().split(":", 1)[1])
+
+
+@asynccontextmanager
+async def _app(settings: Settings, **overrides: Any) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
+    values = {**settings.__dict__, "redis_prefix": f"chirp-test-{uuid.uuid4().hex[:8]}"}
+    values.update(overrides)
+    application = create_app(Settings(**values))
+    async with application.router.lifespan_context(application):
+        application.state.ready = True
+        transport = httpx.ASGITransport(app=application, client=(CLIENT, 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://chirp.test") as http:
+            yield application, GraphQLClient(http)
+
+
+def _throttle(app: Starlette) -> Any:
+    services: Services = app.state.services
+    return services.runtime.throttle
+
+
+# --- Limits -----------------------------------------------------------------------------
+
+
+async def test_an_address_over_its_request_limit_costs_no_database_lookup(
+    settings: Settings, fetches: list[int]
+) -> None:
+    """The general path refuses an address over `requests.ip` before it reads anything
+    (RequestLimits, before BearerAuth). The fast path looks the bearer token up in SQL
+    first, so a client over its limit still gets one session lookup per request (a token
+    guesser is not slowed down by the limit at all)."""
+    limits = {**settings.rate_limits, "requests.ip": "2/minute"}
+    async with _app(settings, rate_limits=limits) as (_, gql):
+        for _ in range(2):
+            assert (await gql.post(PUBLIC)).status_code == 200
+        fetches.clear()
+        refused = [await gql.post(PUBLIC, token=f"guess-{n}") for n in range(5)]
+        assert [r.status_code for r in refused] == [429] * 5
+        assert fetches == [], f"{len(fetches)} SQL statements for 5 refused requests"
+
+
+async def test_a_request_refused_with_a_revoked_cached_session_is_counted_once_and_not_charged(
+    app: Starlette, gql: GraphQLClient, general: GraphQLClient
+) -> None:
+    """The general path counts a request with a revoked token once against its address and
+    charges no budget (401 before admission). The fast path admits it first (counting the
+    request and charging the account's budget), finds the session ended in its first
+    statement, then hands it to the general path, which counts the request again."""
+    ada = await sign_up(gql, "ada")
+    assert (await gql.post(HOME, {"first": 3}, token=ada.token)).status_code == 200  # cached
+    await gql.execute(LOG_OUT, token=ada.token)
+    throttle = _throttle(app)
+    budget_key = f"account:{_key(ada.id)}"
+    requests_before = (await throttle.peek(REQUESTS_IP, CLIENT)).remaining
+    budget_before = (await throttle.peek("budget.user", budget_key)).remaining
+
+    refused = await gql.post(HOME, {"first": 3}, token=ada.token)
+
+    assert refused.status_code == 401
+    requests_after = (await throttle.peek(REQUESTS_IP, CLIENT)).remaining
+    budget_after = (await throttle.peek("budget.user", budget_key)).remaining
+    assert (requests_before - requests_after, budget_before - budget_after) == (1, 0)
+
+
+async def test_an_over_budget_refusal_counts_against_the_address_as_on_the_general_path(
+    settings: Settings,
+) -> None:
+    """On the general path every /graphql request counts against `requests.ip` (RequestLimits
+    counts it before the budget is charged), so a client refused by its budget still uses up
+    its request limit. The fast path counts both together, all or nothing: a budget refusal
+    is not counted, so such a client is never held by the per-address limit."""
+    limits = {**settings.rate_limits, "requests.ip": "5/minute", "budget.anonymous": "1/hour"}
+    remaining = {}
+    for compiled in (True, False):
+        async with _app(settings, rate_limits=limits, compiled_operations=compiled) as (app, gql):
+            answers = [await gql.post(PUBLIC) for _ in range(3)]
+            assert [a.status_code for a in answers] == [429] * 3
+            assert {a.json()["errors"][0]["extensions"]["limit"] for a in answers} == {
+                "budget.anonymous"
+            }
+            remaining[compiled] = (await _throttle(app).peek(REQUESTS_IP, CLIENT)).remaining
+    assert remaining[True] == remaining[False] == 2
+
+
+async def test_an_over_budget_refusal_is_the_general_paths_answer(settings: Settings) -> None:
+    """The same 429 body (`extensions.cost` included) on both paths."""
+    limits = {**settings.rate_limits, "budget.anonymous": "1/hour"}
+    bodies = {}
+    for compiled in (True, False):
+        async with _app(settings, rate_limits=limits, compiled_operations=compiled) as (_, gql):
+            answer = await gql.post(PUBLIC)
+            assert answer.status_code == 429
+            body = answer.json()
+            for error in body.get("errors", []):
+                error.get("extensions", {}).pop("retryAfter", None)
+            bodies[compiled] = body
+    assert bodies[True] == bodies[False]
+
+
+# --- Robustness ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["text/json", "text/plain; charset=json"])
+async def test_a_body_the_general_path_refuses_for_its_content_type_is_refused(
+    gql: GraphQLClient, general: GraphQLClient, content_type: str
+) -> None:
+    """strawberry reads a POST body as JSON only when its media type is application/json
+    (400 "Unsupported content type" otherwise); the fast path answers any type containing
+    "json"."""
+    body = b'{"query": "{ publicFeed(first: 1) { edges { cursor } } }"}'
+    headers = {"content-type": content_type}
+    fast = await gql.http.post("/graphql", content=body, headers=headers)
+    slow = await general.http.post("/graphql", content=body, headers=headers)
+    assert (fast.status_code, fast.text) == (slow.status_code, slow.text)
