@@ -170,3 +170,19 @@ async def test_a_database_url_option_the_general_path_takes_works_for_compiled_r
             response = await gql.post(PUBLIC)
             answers[compiled] = (response.status_code, response.json().get("errors"))
     assert answers[True] == answers[False] == (200, None)
+
+
+# --- Caching -----------------------------------------------------------------------------
+
+
+async def test_a_refused_anonymous_get_is_marked_no_store(settings: Settings) -> None:
+    """docs/api.md, "Caching anonymous reads": "every refusal is `Cache-Control: no-store`".
+    The per-address limit's 429, answered by the fast path for a compiled GET, carries no
+    Cache-Control at all."""
+    limits = {**settings.rate_limits, "requests.ip": "1/minute"}
+    async with _app(settings, rate_limits=limits) as (_, gql):
+        first = await gql.http.get("/graphql", params={"query": PUBLIC})
+        assert first.headers["cache-control"] == "public, max-age=5"
+        refused = await gql.http.get("/graphql", params={"query": PUBLIC})
+        assert refused.status_code == 429
+        assert refused.headers.get("cache-control") == "no-store"
