@@ -13,6 +13,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from sqlalchemy import text
+
+from app import db
 from app.main import create_app
 from app.request_limits import REQUESTS_IP
 from app.runtime import Services
@@ -131,6 +134,30 @@ async def test_an_over_budget_refusal_is_the_general_paths_answer(settings: Sett
                 error.get("extensions", {}).pop("retryAfter", None)
             bodies[compiled] = body
     assert bodies[True] == bodies[False]
+
+
+async def test_a_revoked_cached_session_over_its_budget_is_told_to_log_in_again(
+    settings: Settings,
+) -> None:
+    """The general path refuses a revoked token with 401 before admission, whatever the
+    account's budget. The fast path charges the budget of a cached session before its first
+    statement re-checks the session: over budget, a revoked (or suspended) session gets 429
+    "over your query budget" instead of 401, and never learns that it must log in again."""
+    limits = {**settings.rate_limits, "budget.user": "1/hour"}
+    async with _app(settings, rate_limits=limits) as (_, gql):
+        ada = await sign_up(gql, "ada")
+        assert (await gql.post(HOME, {"first": 3}, token=ada.token)).status_code == 429  # cached
+        engine = db.create_engine(settings)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE login_sessions SET revoked_at = created_at"))
+        finally:
+            await engine.dispose()
+
+        refused = await gql.post(HOME, {"first": 3}, token=ada.token)
+
+        assert refused.status_code == 401, refused.json()
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 # --- Robustness ---------------------------------------------------------------------------
