@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from sqlalchemy import text
 
 from app import db
+from app.compiled import CompiledOperations
 from app.main import create_app
 from app.request_limits import REQUESTS_IP
 from app.runtime import Services
@@ -76,6 +77,34 @@ async def test_an_address_over_its_request_limit_costs_no_database_lookup(
         refused = [await gql.post(PUBLIC, token=f"guess-{n}") for n in range(5)]
         assert [r.status_code for r in refused] == [429] * 5
         assert fetches == [], f"{len(fetches)} SQL statements for 5 refused requests"
+
+
+async def test_an_address_over_its_request_limit_gets_no_document_parsed_or_validated(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Likewise for CPU: the general path refuses an address over its limit before it reads
+    the body; the fast path parses and validates every new document first (validation of a
+    document built of repeated fragment spreads is exponential in its length, so a client
+    the limit should stop still costs the server that work, twice over when the plan
+    steps aside and the general path validates it again)."""
+    compiled: list[str] = []
+    original = CompiledOperations._compile
+
+    def counted(self: CompiledOperations, query: str, name: str | None) -> Any:
+        compiled.append(query)
+        return original(self, query, name)
+
+    monkeypatch.setattr(CompiledOperations, "_compile", counted)
+    limits = {**settings.rate_limits, "requests.ip": "1/minute"}
+    async with _app(settings, rate_limits=limits) as (_, gql):
+        assert (await gql.post(PUBLIC)).status_code == 200
+        compiled.clear()
+        refused = [
+            await gql.post(f"query Q{n} {{ publicFeed(first: 1) {{ edges {{ cursor }} }} }}")
+            for n in range(5)
+        ]
+        assert [r.status_code for r in refused] == [429] * 5
+        assert compiled == []
 
 
 async def test_a_request_refused_with_a_revoked_cached_session_is_counted_once_and_not_charged(
