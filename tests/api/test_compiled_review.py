@@ -209,17 +209,18 @@ async def test_a_body_the_general_path_refuses_for_its_content_type_is_refused(
 # --- The reader's connection ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("option", ["ssl=prefer", "prepared_statement_cache_size=100"])
 async def test_a_database_url_option_the_general_path_takes_works_for_compiled_reads(
-    settings: Settings,
+    settings: Settings, option: str
 ) -> None:
     """SQLAlchemy's asyncpg dialect takes its own options in DATABASE_URL's query string
-    (`prepared_statement_cache_size`, documented by SQLAlchemy); the general path runs with
-    it. The compiled reader turns the URL into a plain asyncpg DSN, where asyncpg passes
+    (`ssl=require` for TLS, `prepared_statement_cache_size`: SQLAlchemy's documented way);
+    the general path runs with them. The compiled reader turns the URL into a plain asyncpg DSN, where asyncpg passes
     any option it does not know to PostgreSQL as a server setting: every compiled read then
     fails (INTERNAL_SERVER_ERROR) while the general path answers."""
     if settings.is_sqlite:
         pytest.skip("the compiled reader's own pool exists on PostgreSQL only")
-    url = settings.database_url + "?prepared_statement_cache_size=100"
+    url = f"{settings.database_url}?{option}"
     answers = {}
     for compiled in (True, False):
         async with _app(settings, database_url=url, compiled_operations=compiled) as (_, gql):
