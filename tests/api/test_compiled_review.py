@@ -243,3 +243,37 @@ async def test_a_refused_anonymous_get_is_marked_no_store(settings: Settings) ->
         refused = await gql.http.get("/graphql", params={"query": PUBLIC})
         assert refused.status_code == 429
         assert refused.headers.get("cache-control") == "no-store"
+
+
+# --- Turning it off ------------------------------------------------------------------------
+
+
+async def test_persisted_queries_keep_working_with_compiled_operations_off(
+    settings: Settings,
+) -> None:
+    """docs/operations.md: "`COMPILED_OPERATIONS=false` ... Nothing else changes for
+    clients", and docs/api.md promises automatic persisted queries for any document. But
+    the persisted-query protocol lives in the compiled-operations middleware: with it off, a
+    hash-only request is a 400 ("no query") instead of PERSISTED_QUERY_NOT_FOUND, and the
+    hash is never stored, so a client that relies on it gets no answer at all."""
+    import hashlib
+
+    document = PUBLIC
+    extensions = {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(document.encode()).hexdigest()}
+    }
+    answers = {}
+    for compiled in (True, False):
+        async with _app(settings, compiled_operations=compiled) as (_, gql):
+            unknown = await gql.http.post("/graphql", json={"extensions": extensions})
+            await gql.http.post("/graphql", json={"query": document, "extensions": extensions})
+            by_hash = await gql.http.post("/graphql", json={"extensions": extensions})
+            answers[compiled] = (
+                unknown.status_code,
+                unknown.text[:120],
+                by_hash.status_code,
+                by_hash.text[:9],
+            )
+    assert answers[True][0] == 200 and "PERSISTED_QUERY_NOT_FOUND" in answers[True][1]
+    assert answers[True][2:] == (200, '{"data":{')
+    assert answers[False] == answers[True]
