@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures `fetches` and `general` are imported from test_compiled.py)
 """Review of compiled operations (app/compiled.py): each test states what the general path
 does and expects the fast path to do the same. Failing tests are findings."""
 
@@ -11,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-
 from sqlalchemy import text
+from starlette.applications import Starlette
 
 from app import db
 from app.compiled import CompiledOperations
@@ -25,14 +25,10 @@ from tests.api.test_compiled import (  # noqa: F401  (fixtures)
     HOME,
     LOG_OUT,
     PUBLIC,
-    PUBLIC_ALL,
-    REPOST,
-    LIKE,
-    _graph,
     fetches,
     general,
 )
-from tests.support.accounts import follow, post, sign_up
+from tests.support.accounts import sign_up
 from tests.support.graphql import GraphQLClient
 
 CLIENT = "203.0.113.7"  # the `http` fixture's address
@@ -43,7 +39,9 @@ def _key(global_id: str) -> int:
 
 
 @asynccontextmanager
-async def _app(settings: Settings, **overrides: Any) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
+async def _app(
+    settings: Settings, **overrides: Any
+) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
     values = {**settings.__dict__, "redis_prefix": f"chirp-test-{uuid.uuid4().hex[:8]}"}
     values.update(overrides)
     application = create_app(Settings(**values))
@@ -260,7 +258,10 @@ async def test_persisted_queries_keep_working_with_compiled_operations_off(
 
     document = PUBLIC
     extensions = {
-        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(document.encode()).hexdigest()}
+        "persistedQuery": {
+            "version": 1,
+            "sha256Hash": hashlib.sha256(document.encode()).hexdigest(),
+        }
     }
     answers = {}
     for compiled in (True, False):
