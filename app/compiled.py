@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.middleware import bearer_token
+from app.middleware import bearer_token, unauthenticated
 from app.request_limits import REQUESTS_IP, refused_request
 from app.sockets import too_many
 from models.accounts import validation
@@ -74,6 +74,7 @@ SESSIONS = 10_000  # sessions kept in the cache
 SESSION_TTL = 60.0  # seconds a cached session is kept before it is looked up again
 _NONE = object()
 NO_STORE = b"no-store"
+COUNTED = "chirp_request_counted"  # scope state: requests.ip already counted
 VARY = b"Accept, Authorization"
 PERSISTED = 10_000  # persisted documents kept per process
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -160,9 +161,9 @@ class Reader:
     """Runs lean statements: asyncpg on PostgreSQL (its own small pool, prepared statements,
     no transaction, no reset round trip on release), SQLAlchemy's connection on SQLite."""
 
-    def __init__(self, engine: AsyncEngine, dsn: str | None, pool_size: int) -> None:
+    def __init__(self, engine: AsyncEngine, options: dict[str, Any] | None, pool_size: int) -> None:
         self.engine = engine
-        self.dsn = dsn
+        self.options = options
         self.pool_size = pool_size
         self.dialect = engine.dialect
         self.closed = False
@@ -174,7 +175,7 @@ class Reader:
         settings = runtime.settings
         engine = runtime.read_sessionmaker.kw["bind"]
         # Half the general pool: a lean read holds its connection for one statement.
-        return cls(engine, asyncpg_dsn(settings.database_url), max(2, settings.db_pool_size // 2))
+        return cls(engine, connect_options(engine), max(2, settings.db_pool_size // 2))
 
     async def _acquire_pool(self) -> asyncpg.Pool:
         if self.closed:
@@ -184,19 +185,16 @@ class Reader:
                 self._opening = asyncio.Lock()
             async with self._opening:
                 if self._pool is None:
+                    assert self.options is not None
                     self._pool = await asyncpg.create_pool(
-                        self.dsn,
-                        min_size=0,
-                        max_size=self.pool_size,
-                        reset=_keep_state,
-                        server_settings={"jit": "off", "application_name": "chirp-compiled"},
+                        min_size=0, max_size=self.pool_size, reset=_keep_state, **self.options
                     )
         return self._pool
 
     async def fetch(self, read: lean.LeanRead, values: dict[str, Any]) -> list[Sequence[Any]]:
         started = time.perf_counter()
         try:
-            if self.dsn is None:
+            if self.options is None:
                 async with self.engine.connect() as conn:
                     return list((await conn.execute(read.statement, values)).all())
             sql, names, defaults = self._compiled(read)
@@ -231,12 +229,23 @@ async def _keep_state(conn: asyncpg.Connection) -> None:
     """Lean reads change no session state: nothing to reset on release."""
 
 
-def asyncpg_dsn(database_url: str) -> str | None:
-    """The asyncpg DSN of a PostgreSQL URL; None on SQLite."""
-    if database_url.startswith("sqlite"):
+def connect_options(engine: AsyncEngine) -> dict[str, Any] | None:
+    """asyncpg's connection arguments for the engine's database, as SQLAlchemy's dialect
+    makes them from DATABASE_URL (TLS and the other options in its query string included);
+    None on SQLite."""
+    if engine.dialect.name != "postgresql":
         return None
-    _, _, rest = database_url.partition("://")
-    return f"postgresql://{rest}"
+    _, options = engine.dialect.create_connect_args(engine.url)
+    options = dict(options)
+    # SQLAlchemy's own options, not asyncpg's: its statement cache size is asyncpg's.
+    size = options.pop("prepared_statement_cache_size", None)
+    if size is not None:
+        options["statement_cache_size"] = int(size)
+    for own in ("prepared_statement_name_func", "async_creator_fn"):
+        options.pop(own, None)
+    settings = {**options.pop("server_settings", {}), "jit": "off"}
+    options["server_settings"] = {**settings, "application_name": "chirp-compiled"}
+    return options
 
 
 _AUTH_STATEMENT: Any = (
@@ -265,8 +274,11 @@ class CompiledOperations:
         max_cost: int,
         max_tokens: int,
         slow_operation_ms: int,
+        enabled: bool = True,
     ) -> None:
         self.app = app
+        # False (COMPILED_OPERATIONS=false): only persisted queries and the request limit.
+        self.enabled = enabled
         self.runtime = runtime
         self.schema = schema
         self.rules = list(rules)
@@ -287,9 +299,21 @@ class CompiledOperations:
         return self._http(scope, receive, send)
 
     async def _general(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The general path, after the per-address request limit."""
-        if not await refused_request(self.runtime, scope, receive, send):
+        """The general path, after the per-address request limit (unless this request was
+        already counted)."""
+        counted = scope.get("state", {}).get(COUNTED)
+        if counted or not await refused_request(self.runtime, scope, receive, send):
             await self.app(scope, receive, send)
+
+    async def _count_first(self, scope: Scope, send: Send) -> bool:
+        """Count the request against its address now, before work a plan cache or session
+        cache miss costs (parsing, validating, a session lookup), so an address over its
+        limit costs none of it. True when it was refused (and answered 429)."""
+        state = scope.setdefault("state", {})
+        if state.get(COUNTED):
+            return False
+        state[COUNTED] = True
+        return await refused_request(self.runtime, scope, _no_body, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -303,15 +327,20 @@ class CompiledOperations:
         else:
             await self._general(scope, receive, send)
             return
+        if request is not None and not self.enabled and _persisted_hash(request) is None:
+            request = None  # compiled operations are off: nothing for this middleware to do
         if request is not None and _persisted_hash(request) is not None:
             found = await self._persisted(scope, request, replay, send)
             if found is None:
                 return  # answered: not found, or a hash that does not match
             scope, replay = found
         try:
-            answered = request is not None and await self._compiled(scope, request, send)
+            answered = (
+                request is not None and self.enabled and await self._compiled(scope, request, send)
+            )
         except StepAside:
             answered = False
+            scope.get("state", {}).pop("viewer", None)
         if not answered:
             await self._general(scope, replay, send)
 
@@ -345,7 +374,7 @@ class CompiledOperations:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, refusal: _Refusal) -> None:
         """A persisted-query answer, after the per-address request limit like any other."""
-        if await refused_request(self.runtime, scope, receive, send):
+        if await self._count_first(scope, send):
             return
         payload = {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
         await _respond(send, JSON, payload, refusal.status, cache=NO_STORE)
@@ -358,6 +387,8 @@ class CompiledOperations:
             self.plans[key] = found  # type: ignore[assignment]
             while len(self.plans) > PLANS:
                 self.plans.popitem(last=False)
+        else:
+            self.plans.move_to_end(key)
         return found  # type: ignore[return-value]
 
     def _compile(self, query: str, name: str | None) -> Plan | None:
@@ -380,11 +411,13 @@ class CompiledOperations:
             return False
         if not (variables is None or isinstance(variables, dict)):
             return False
+        if (query, name) not in self.plans and await self._count_first(scope, send):
+            return True
         plan = self._plan(query, name)
         if plan is None:
             return False
         coerced = plan.variables(self.schema, variables)
-        analysis = self.cost_model.analyse(plan.document, name, variables)
+        analysis = plan.analysis(self.cost_model, variables)
         if analysis is None or analysis.errors or analysis.cost > self.max_cost:
             return False  # the general path gives the error
         state = scope.setdefault("state", {})
@@ -399,6 +432,8 @@ class CompiledOperations:
             digest = token_digest(token)
             viewer = self.sessions.get(digest)
             if viewer is None:
+                if await self._count_first(scope, send):
+                    return True
                 viewer = await self._authenticate(digest)
                 if viewer is None:
                     return False  # the general path answers 401
@@ -423,16 +458,24 @@ class CompiledOperations:
             account_id=account_id,
             ip_group=group,
         )
-        hits = [Hit(REQUESTS_IP, (group,))]
+        counted = bool(state.get(COUNTED))
+        state[COUNTED] = True
+        hits = [] if counted else [Hit(REQUESTS_IP, (group,))]
         if rule is not None:
             hits.append(Hit(rule, (key,), cost))
+        if not hits:
+            return budget.Charge(cost, self.max_cost)
         verdicts = await throttle.admit_together(hits)
         for hit, verdict in zip(hits, verdicts, strict=True):
             if not verdict.allowed:
+                if hit.rule != REQUESTS_IP and not counted:
+                    # Refused by the budget alone: the request still counts against its
+                    # address, as on the general path (which counts it first).
+                    await throttle.admit(REQUESTS_IP, group)
                 return throttle.refusal(hit.rule, verdict)
         if rule is None:
             return budget.Charge(cost, self.max_cost)
-        return budget.charged(cost, self.max_cost, verdicts[1])
+        return budget.charged(cost, self.max_cost, verdicts[-1])
 
     async def _authenticate(self, digest: str) -> CachedSession | None:
         rows = await self.reader.fetch(_AUTH, {"digest": digest, "now": datetime.now(UTC)})
@@ -471,12 +514,15 @@ class CompiledOperations:
                     watch.cancel()
                     await too_many(refused)(scope, _no_body, send)
                     return True
+                # A cached session is confirmed first: a dead one is told to log in again.
+                await reads.confirm()
                 error = over_budget(refused)
                 watch.finish(plan, state, [error], self.slow_seconds)
-                await _respond(
-                    send, media, {"errors": [error.formatted]}, 429,
-                    retry_after=refused.retry_after,
-                )  # fmt: skip
+                refusal = {
+                    "errors": [error.formatted],
+                    "extensions": {"cost": budget.Charge(cost, self.max_cost).extensions()},
+                }
+                await _respond(send, media, refusal, 429, retry_after=refused.retry_after)
                 return True
             charge = refused
             data = await _run(plan, prepared, reads)
@@ -487,7 +533,8 @@ class CompiledOperations:
             self.sessions.drop(digest)
             watch.cancel()
             state.pop("viewer", None)
-            return False  # the general path answers 401 as it always has
+            await unauthenticated(send)  # as BearerAuth answers it
+            return True
         except Exception:
             log.exception("compiled operation failed (request %s)", request_id)
             error = internal_error(request_id)
@@ -718,8 +765,9 @@ async def _respond_cacheable(
 
 def _from_body(scope: Scope, body: bytes) -> dict[str, Any] | None:
     """A JSON request body as a dict; None for anything else (the general path answers it)."""
-    if "json" not in Headers(scope=scope).get("content-type", ""):
-        return None
+    media_type = Headers(scope=scope).get("content-type", "").partition(";")[0]
+    if media_type.strip().lower() != "application/json":
+        return None  # strawberry's own rule: anything else is the general path's answer
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError:

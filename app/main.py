@@ -27,9 +27,8 @@ from telemetry import metrics
 def compiled_operations(
     settings: Settings, runtime: Runtime, schema: ChirpSchema, reader: Reader
 ) -> list[Middleware]:
-    """The fast path for known reads (app/compiled.py), unless COMPILED_OPERATIONS=false."""
-    if not settings.compiled_operations:
-        return []
+    """The fast path for known reads (app/compiled.py; with COMPILED_OPERATIONS=false only
+    its persisted queries and the per-address request limit)."""
     rules = schema.admission
     return [
         Middleware(
@@ -42,6 +41,7 @@ def compiled_operations(
             max_cost=rules.max_cost,
             max_tokens=rules.max_tokens,
             slow_operation_ms=settings.slow_operation_ms,
+            enabled=settings.compiled_operations,
         )
     ]
 
@@ -99,11 +99,7 @@ def create_app(settings: Settings) -> Starlette:
                 max_age=600,
             ),
             # Inside CORS, so that browsers may read its 413, 414 and 429 answers.
-            Middleware(
-                RequestLimits,
-                runtime=services.runtime,
-                counts_requests=not settings.compiled_operations,
-            ),
+            Middleware(RequestLimits, runtime=services.runtime),
             *compiled_operations(settings, services.runtime, schema, reader),
             Middleware(BearerAuth, runtime=services.runtime),
         ],

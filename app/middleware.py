@@ -142,14 +142,15 @@ class BearerAuth:
                 async with self.runtime.read_sessionmaker() as session:
                     auth = await accounts.authenticate(session, token=token)
             if auth is None:
-                await _unauthenticated(send)
+                await unauthenticated(send)
                 return
             state["viewer"], state["session_id"] = auth.account, auth.session_id
             state["second_factor"] = auth.second_factor
         await self.app(scope, receive, send)
 
 
-async def _unauthenticated(send: Send) -> None:
+async def unauthenticated(send: Send) -> None:
+    """401 for a token that is unknown, expired or revoked (never cached)."""
     body = json.dumps(
         {
             "errors": [
@@ -167,6 +168,7 @@ async def _unauthenticated(send: Send) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"www-authenticate", b"Bearer"),
+                (b"cache-control", b"no-store"),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

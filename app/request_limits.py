@@ -4,7 +4,9 @@
 - the body: 413 past MAX_BODY_BYTES (MAX_WEBHOOK_BODY_BYTES for Stripe's webhooks). A
   Content-Length over the limit is refused at once, unread; a body without one (chunked)
   is read only up to the limit, then refused;
-- the rate of /graphql requests per client address (`requests.ip`): 429 with Retry-After.
+- the rate of /graphql requests per client address (`requests.ip`): 429 with Retry-After,
+  counted by `app/compiled.py` (`refused_request`, or with the query budget in one round
+  trip), which sits inside this middleware.
 
 Refusals are GraphQL-shaped (`{"errors": [{"message", "extensions": {"code"}}]}`), but
 on Stripe's endpoint shaped like its other answers (`{"error": {"code", "message"}}`), and
@@ -32,12 +34,9 @@ class BodyTooLarge(Exception):
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, runtime: Runtime, *, counts_requests: bool = True) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
-        # False when compiled operations (app/compiled.py) count /graphql requests, with
-        # the query budget in the same round trip.
-        self.counts_requests = counts_requests
         settings = runtime.settings
         self.max_body = settings.max_body_bytes
         self.max_bodies = {stripe_webhooks.PATH: settings.max_webhook_body_bytes}
@@ -58,9 +57,6 @@ class RequestLimits:
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await _refuse(send, path, 413, "PAYLOAD_TOO_LARGE", "body", limit)
-            return
-        counted = path == "/graphql" and self.counts_requests
-        if counted and await refused_request(self.runtime, scope, receive, send):
             return
         await self._bounded(scope, receive, send, limit)
 

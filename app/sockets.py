@@ -117,7 +117,7 @@ def too_many(refused: RateLimited) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": str(refused), "extensions": refused.extensions}]},
         status_code=429,
-        headers={"retry-after": str(refused.retry_after)},
+        headers={"retry-after": str(refused.retry_after), "cache-control": "no-store"},
     )
 
 

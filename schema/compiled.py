@@ -56,6 +56,7 @@ from resolvers.paging import (
     encode_cursor,
     parse_id_argument,
 )
+from schema.core.cost import Analysis, CostModel
 
 Shape = Callable[[Sequence[Any]], Any]
 
@@ -82,6 +83,8 @@ ACCOUNT_SCALARS: Mapping[str, str] = {
 DATETIMES = frozenset({"created_at", "edited_at"})
 CONNECTION_ROOTS: Mapping[str, Source] = {"homeTimeline": Source.HOME, "publicFeed": Source.PUBLIC}
 MAX_NESTING = 3  # repostOf / replyTo within each other
+ANALYSES = 64  # cost analyses kept per plan, by variables
+_UNSEEN = object()
 
 
 class NotCompiled(Exception):
@@ -164,7 +167,24 @@ class Plan:
     argument: Argument | None  # the root's `id` or `handle`
     page: Page | None = None  # homeTimeline, publicFeed
     singles: dict[str, Single] = field(default_factory=dict)  # by type name
-    typename_only: bool = False  # node(id) selecting nothing a type needs a row for
+    analyses: dict[tuple[Any, ...], Analysis | None] = field(default_factory=dict)
+
+    def analysis(self, model: CostModel, variables: Mapping[str, Any] | None) -> Analysis | None:
+        """The cost model's analysis of this operation with these variables (its cost and the
+        arguments' checks), kept for the last ANALYSES sets of variables: a timeline's first
+        page is asked with the same ones all day."""
+        try:
+            key = tuple(sorted((variables or {}).items()))
+            hash(key)
+        except TypeError:  # a list or object among the variables: not kept
+            return model.analyse(self.document, self.operation_name, variables)
+        found = self.analyses.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = model.analyse(self.document, self.operation_name, variables)
+            self.analyses[key] = found
+            while len(self.analyses) > ANALYSES:
+                self.analyses.pop(next(iter(self.analyses)))
+        return found  # type: ignore[return-value]
 
     @property
     def needs_viewer(self) -> bool:
@@ -347,38 +367,65 @@ def _post_shape(
             raise NotCompiled(f"Post.{name}")
     pick = PostPick(frozenset(columns), author, repost_of, reply_to, liked, replies)
 
-    def shape(row: Sequence[Any], slots: PostSlots) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, kind, extra in makers:
-            if kind == "column":
-                value = row[slots.columns[extra]]
-                if extra in DATETIMES:
-                    value = _datetime(value)
-                elif extra == "hidden_at":
-                    value = value is not None
-                elif extra == "sensitive":
-                    value = bool(value)
-                out[key] = value
-            elif kind == "id":
-                out[key] = global_id("Post", row[slots.id])
-            elif kind == "const":
-                out[key] = extra
-            elif kind == "reply_count":
-                assert slots.reply_count is not None
-                out[key] = int(row[slots.reply_count] or 0)
-            elif kind == "liked":
-                assert slots.viewer_has_liked is not None
-                out[key] = bool(row[slots.viewer_has_liked])
-            elif kind == "author":
-                assert slots.author is not None
-                out[key] = extra(row, slots.author)
-            else:
-                inner: PostSlots | None = getattr(slots, kind)
-                assert inner is not None
-                out[key] = None if row[inner.id] is None else extra(row, inner)
-        return out
+    def getter(kind: str, extra: Any, slots: PostSlots) -> Callable[[Sequence[Any]], Any]:
+        """What one response key reads from a row, worked out once per statement."""
+        if kind == "column":
+            index = slots.columns[extra]
+            if extra in DATETIMES:
+                return lambda row: _datetime(row[index])
+            if extra == "hidden_at":
+                return lambda row: row[index] is not None
+            if extra == "sensitive":
+                return lambda row: bool(row[index])
+            return lambda row: row[index]
+        if kind == "id":
+            return lambda row: global_id("Post", row[slots.id])
+        if kind == "const":
+            return lambda row: extra
+        if kind == "reply_count":
+            count = slots.reply_count
+            assert count is not None
+            return lambda row: int(row[count] or 0)
+        if kind == "liked":
+            liked_at = slots.viewer_has_liked
+            assert liked_at is not None
+            return lambda row: bool(row[liked_at])
+        if kind == "author":
+            assert slots.author is not None
+            return _bound(extra, slots.author)
+        inner: PostSlots | None = getattr(slots, kind)
+        assert inner is not None
+        nested = _bound(extra, inner)
+        return lambda row: None if row[inner.id] is None else nested(row)
 
-    return pick, shape
+    return pick, _shaper(makers, getter)
+
+
+def _shaper(makers: list[tuple[str, str, Any]], getter: Callable[[str, Any, Any], Any]) -> Any:
+    """`shape(row, slots)`, whose getters are built on the first call for each statement's
+    slots and kept: a row then costs one call per response key."""
+    built: dict[int, tuple[Any, list[tuple[str, Callable[[Sequence[Any]], Any]]]]] = {}
+
+    def bind(slots: Any) -> Callable[[Sequence[Any]], dict[str, Any]]:
+        found = built.get(id(slots))
+        if found is None or found[0] is not slots:
+            found = built[id(slots)] = (
+                slots,
+                [(k, getter(kind, x, slots)) for k, kind, x in makers],
+            )
+        getters = found[1]
+        return lambda row: {key: get(row) for key, get in getters}
+
+    def shape(row: Sequence[Any], slots: Any) -> dict[str, Any]:
+        return bind(slots)(row)
+
+    shape.bind = bind  # type: ignore[attr-defined]
+    return shape
+
+
+def _bound(shape: Any, slots: Any) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    bound: Callable[[Sequence[Any]], dict[str, Any]] = shape.bind(slots)
+    return bound
 
 
 def _account_shape(
@@ -404,21 +451,21 @@ def _account_shape(
         else:
             raise NotCompiled(f"Account.{name}")
 
-    def shape(row: Sequence[Any], slots: AccountSlots) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, kind, extra in makers:
-            if kind == "column":
-                value = row[slots.columns[extra]]
-                out[key] = _datetime(value) if extra in DATETIMES else value
-            elif kind == "id":
-                out[key] = global_id("Account", row[slots.id])
-            elif kind == "const":
-                out[key] = extra
-            else:
-                assert slots.viewer_follows is not None
-                out[key] = bool(row[slots.viewer_follows])
-        return out
+    def getter(kind: str, extra: Any, slots: AccountSlots) -> Callable[[Sequence[Any]], Any]:
+        if kind == "column":
+            index = slots.columns[extra]
+            if extra in DATETIMES:
+                return lambda row: _datetime(row[index])
+            return lambda row: row[index]
+        if kind == "id":
+            return lambda row: global_id("Account", row[slots.id])
+        if kind == "const":
+            return lambda row: extra
+        follows = slots.viewer_follows
+        assert follows is not None
+        return lambda row: bool(row[follows])
 
+    shape = _shaper(makers, getter)
     return AccountPick(frozenset(columns), follows), shape
 
 
@@ -467,6 +514,7 @@ def _page(
 
     def shape(rows: list[Sequence[Any]], slots: PostSlots, has_next: bool) -> dict[str, Any]:
         cursors = [encode_cursor(row[slots.id]) for row in rows]
+        node_of = None if node_shape is None else _bound(node_shape, slots)
         out: dict[str, Any] = {}
         for key, kind, extra in makers:
             if kind == "const":
@@ -481,8 +529,8 @@ def _page(
                         elif edge_name == "__typename":
                             edge[edge_key] = "PostEdge"
                         else:
-                            assert node_shape is not None
-                            edge[edge_key] = node_shape(row, slots)
+                            assert node_of is not None
+                            edge[edge_key] = node_of(row)
                     edges.append(edge)
                 out[key] = edges
             else:

@@ -28,6 +28,7 @@ from tests.api.test_compiled import (  # noqa: F401  (fixtures)
     fetches,
     general,
 )
+from tests.conftest import truncate
 from tests.support.accounts import sign_up
 from tests.support.graphql import GraphQLClient
 
@@ -42,6 +43,7 @@ def _key(global_id: str) -> int:
 async def _app(
     settings: Settings, **overrides: Any
 ) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
+    await truncate(settings)
     values = {**settings.__dict__, "redis_prefix": f"chirp-test-{uuid.uuid4().hex[:8]}"}
     values.update(overrides)
     application = create_app(Settings(**values))
@@ -105,15 +107,18 @@ async def test_an_address_over_its_request_limit_gets_no_document_parsed_or_vali
         assert compiled == []
 
 
-async def test_a_request_refused_with_a_revoked_cached_session_is_counted_once_and_not_charged(
+async def test_a_request_refused_with_a_revoked_cached_session_is_counted_once(
     app: Starlette, gql: GraphQLClient, general: GraphQLClient
 ) -> None:
     """The general path counts a request with a revoked token once against its address and
-    charges no budget (401 before admission). The fast path admits it first (counting the
-    request and charging the account's budget), finds the session ended in its first
-    statement, then hands it to the general path, which counts the request again."""
+    answers 401 before admission. The fast path re-checks a cached session in the same
+    statement as its read, after admission: it also counts the request once, and charges
+    the account's budget for that one operation (the price of one round trip instead of
+    two; the cache entry is dropped, so the next request is the general path's 401 at
+    once)."""
     ada = await sign_up(gql, "ada")
-    assert (await gql.post(HOME, {"first": 3}, token=ada.token)).status_code == 200  # cached
+    cached = await gql.post(HOME, {"first": 3}, token=ada.token)
+    cost = cached.json()["extensions"]["cost"]["requestedQueryCost"]
     await gql.execute(LOG_OUT, token=ada.token)
     throttle = _throttle(app)
     budget_key = f"account:{_key(ada.id)}"
@@ -121,11 +126,13 @@ async def test_a_request_refused_with_a_revoked_cached_session_is_counted_once_a
     budget_before = (await throttle.peek("budget.user", budget_key)).remaining
 
     refused = await gql.post(HOME, {"first": 3}, token=ada.token)
+    again = await gql.post(HOME, {"first": 3}, token=ada.token)
 
-    assert refused.status_code == 401
+    assert refused.status_code == again.status_code == 401
+    assert refused.headers["cache-control"] == "no-store"
     requests_after = (await throttle.peek(REQUESTS_IP, CLIENT)).remaining
     budget_after = (await throttle.peek("budget.user", budget_key)).remaining
-    assert (requests_before - requests_after, budget_before - budget_after) == (1, 0)
+    assert (requests_before - requests_after, budget_before - budget_after) == (2, cost)
 
 
 async def test_an_over_budget_refusal_counts_against_the_address_as_on_the_general_path(
@@ -211,13 +218,13 @@ async def test_a_body_the_general_path_refuses_for_its_content_type_is_refused(
 async def test_a_database_url_option_the_general_path_takes_works_for_compiled_reads(
     settings: Settings, option: str
 ) -> None:
-    """SQLAlchemy's asyncpg dialect takes its own options in DATABASE_URL's query string
-    (`ssl=require` for TLS, `prepared_statement_cache_size`: SQLAlchemy's documented way);
-    the general path runs with them. The compiled reader turns the URL into a plain asyncpg DSN, where asyncpg passes
-    any option it does not know to PostgreSQL as a server setting: every compiled read then
-    fails (INTERNAL_SERVER_ERROR) while the general path answers."""
+    """SQLAlchemy's dialects take their own options in DATABASE_URL's query string (asyncpg:
+    `ssl=require` for TLS, `prepared_statement_cache_size`; SQLite: the driver's `timeout`);
+    the general path runs with them, and so must the compiled reader, which once turned the
+    URL into a plain asyncpg DSN (asyncpg then sent unknown options to PostgreSQL as server
+    settings, and every compiled read failed)."""
     if settings.is_sqlite:
-        pytest.skip("the compiled reader's own pool exists on PostgreSQL only")
+        option = "timeout=5"  # SQLite's reader is SQLAlchemy's own connection
     url = f"{settings.database_url}?{option}"
     answers = {}
     for compiled in (True, False):
