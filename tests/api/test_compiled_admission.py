@@ -1,6 +1,9 @@
 # ruff: noqa: F811  (the fixtures `fetches` and `general` are imported from test_compiled.py)
-"""Review of compiled operations (app/compiled.py): each test states what the general path
-does and expects the fast path to do the same. Failing tests are findings."""
+"""Compiled operations (app/compiled.py) admit requests as the general path does: the
+per-address request limit counted once and before any cold-cache work, the query budget and
+its 429, a revoked cached session told to log in again, the media types the general path
+reads, the database URL's options, no-store on refusals, persisted queries with the fast
+path off. Each test states what the general path does and expects the same."""
 
 from __future__ import annotations
 
