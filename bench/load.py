@@ -326,6 +326,10 @@ def spawned_servers(
         "PORT": str(graphql_port),
         # Every request comes from this one address.
         "RATE_LIMIT_REQUESTS_IP": "100000000/minute",
+        # Production refuses placeholders; a home page sends neither payments nor mail.
+        "STRIPE_API_KEY": "sk_test_chirp_bench",
+        "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
+        "SMTP_HOST": "127.0.0.1",
     }
     if db_pool_size is not None:
         env["DB_POOL_SIZE"] = str(db_pool_size)  # Chirp's setting; plain.py reads it too
