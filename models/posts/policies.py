@@ -20,9 +20,14 @@ def author_not_limited() -> ColumnElement[bool]:
     return ~exists().where(Author.id == Post.author_id, Author.limited_at.is_not(None))
 
 
+# The author of `Post` and of `Original` in `_seen`, made once: an alias made per call
+# costs a proxy of every column and a new cache key on every request.
+_AUTHORS: dict[int, Any] = {id(Post): aliased(Account), id(Original): aliased(Account)}
+
+
 def _seen(post: Any, viewer_id: int | None) -> ColumnElement[bool]:
     """`visible_to` for one post (`Post` or an alias of it), reposts aside."""
-    author = aliased(Account)
+    author = _AUTHORS.get(id(post)) or aliased(Account)
     public = and_(
         post.visibility == PUBLIC,
         ~exists().where(author.id == post.author_id, author.limited_at.is_not(None)),
