@@ -1,27 +1,33 @@
 """Compiled operations over HTTP: the fast path for the reads users make all day.
 
 `CompiledOperations` sits where the general path's bearer authentication starts. For a
-`POST /graphql` whose document compiles (`schema/compiled.py`: timelines, a post and its
-thread, an account and its posts, `node`), it answers the request itself:
+`POST` (JSON body) or `GET` (query string) to /graphql whose document compiles
+(`schema/compiled.py`: timelines, a post and its thread, an account and its posts, `node`),
+it answers the request itself:
 
 1. the document's plan comes from a bounded cache keyed by its text (compiled once: parsed
    and validated with the general path's rules and limits first);
 2. its variables and arguments are checked; anything the general path would refuse makes the
    plan step aside, and the general path answers with its own error;
 3. the bearer token: a session cache (digest → account and session) saves the lookup, and the
-   operation's first statement re-checks that session (`models.timeline.lean.SESSION_ALIVE`),
+   operation's first statement re-checks that session (`models.timeline.lean.session_alive`),
    so a revoked, expired or suspended session is refused (401) as the general path refuses
    it, never served from the cache;
 4. the same admission as the general path: the static cost (`schema/core/cost.py`), the
-   per-address request limit and the client's query budget, charged together;
+   per-address request limit and the client's query budget, charged together in one Redis
+   round trip (the request limit alone first, when a cold cache would cost work: a new
+   document, a session not cached);
 5. one lean statement per list (`models/timeline/lean.py`), with no ORM instances and no
    transaction statements: asyncpg on PostgreSQL, a plain connection on SQLite;
 6. the response shaped directly and encoded with orjson, with `extensions.cost`, the same
-   operation metrics, access-line summary, slow-operation log and span as the general path.
+   operation metrics, access-line summary, slow-operation log and span as the general path;
+   an anonymous GET's answer is cacheable (`Cache-Control: public`, ETag, 304).
 
-Anything else (another document, a GET, a malformed body, a token it cannot place) goes on
-to the general path unchanged, which then also counts the per-address request limit. Turned
-off with COMPILED_OPERATIONS=false (the general path then does everything)."""
+It also speaks automatic persisted queries (a document named by its SHA-256 alone) for every
+request, and counts every /graphql request against its address (`requests.ip`). Anything
+else (another document, a malformed body, a token it cannot place) goes on to the general
+path unchanged. COMPILED_OPERATIONS=false turns the plans off (persisted queries and the
+request limit stay)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ path's own: the same `models.posts.policies` predicates and the same timeline st
 compares them).
 
 When the viewer's session was taken from a cache (`app/compiled.py`), the first statement of
-the operation also says whether that session is still alive (`SESSION_ALIVE`): a revoked,
+the operation also says whether that session is still alive (`session_alive`): a revoked,
 expired or suspended session is refused in the same round trip, never served from the
 cache."""
 
@@ -134,7 +134,7 @@ class PostSlots:
 @dataclass
 class LeanRead:
     """A statement and where its values sit. `key` is the index of the page's keyset key
-    (cursors); `alive` the index of SESSION_ALIVE when the read checks the session."""
+    (cursors); `alive` the index of `session_alive()` when the read checks the session."""
 
     statement: Select[Any]
     slots: Any
