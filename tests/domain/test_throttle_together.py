@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import pytest
 
 from models.throttle import Hit, RateLimited, Throttle
 from telemetry import metrics
-from tests.support.backends import REDIS_URL, answers
 from tests.support.budgets import within_one_window
+from tests.support.limits import STORES, throttle_in
 from tests.support.servers import free_port
 
 RULES = {
@@ -22,7 +21,6 @@ RULES = {
     "backoff": "2/2 seconds;3/minute",
     "short": "3/2 seconds",
 }
-STORES = ["memory", "redis"] if answers("127.0.0.1", 6379) else ["memory"]
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +32,7 @@ async def one_window() -> None:
 
 
 def throttle(store: str) -> Throttle:
-    prefix = f"chirp-test-{uuid.uuid4().hex[:8]}"
-    return Throttle(RULES, redis_url=REDIS_URL if store == "redis" else None, prefix=prefix)
+    return throttle_in(store, RULES)
 
 
 @pytest.mark.parametrize("store", STORES)

@@ -12,12 +12,12 @@ from app.middleware import ClientAddress
 from app.settings import DEFAULT_RATE_LIMITS, Settings, SettingsError
 from models.throttle import RateLimited, Throttle, ip_group
 from telemetry import metrics
-from tests.support.backends import REDIS_URL, answers
+from tests.support.backends import REDIS_URL
 from tests.support.budgets import within_one_window
+from tests.support.limits import STORES, throttle_in
 from tests.support.servers import free_port
 
 RULES = {"login": "3/15 minutes", "budget": "100/minute", "backoff": "2/2 seconds;3/minute"}
-STORES = ["memory", "redis"] if answers("127.0.0.1", 6379) else ["memory"]
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +29,7 @@ async def one_window() -> None:
 
 
 def throttle(store: str) -> Throttle:
-    prefix = f"chirp-test-{uuid.uuid4().hex[:8]}"
-    return Throttle(RULES, redis_url=REDIS_URL if store == "redis" else None, prefix=prefix)
+    return throttle_in(store, RULES)
 
 
 @pytest.mark.parametrize("store", STORES)
