@@ -47,6 +47,7 @@ import asyncpg
 import orjson
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.language import Source
+from graphql.validation import specified_rules
 from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers, QueryParams
@@ -404,7 +405,7 @@ class CompiledOperations:
             document = parse(Source(query), max_tokens=self.max_tokens)
         except GraphQLError:
             return None
-        if validate(self.schema, document, [*_standard_rules(), *self.rules]):
+        if validate(self.schema, document, [*specified_rules, *self.rules]):
             return None
         return compiled.compile_operation(self.schema, document, name)
 
@@ -824,9 +825,3 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-def _standard_rules() -> Sequence[Any]:
-    from graphql.validation import specified_rules
-
-    return specified_rules

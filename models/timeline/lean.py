@@ -17,7 +17,7 @@ cache."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -302,12 +302,9 @@ def account_read(
     return LeanRead(select(*columns.items).where(*where), slots, alive=alive)
 
 
+@functools.cache
 def session_read() -> LeanRead:
     """Only whether the session is alive (an operation whose reads found nothing)."""
     columns = _Columns()
     alive = columns.add(session_alive())
     return LeanRead(select(*columns.items), None, alive=alive)
-
-
-def values(row: Sequence[Any], slots: dict[str, int]) -> dict[str, Any]:
-    return {name: row[index] for name, index in slots.items()}
