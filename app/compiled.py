@@ -616,7 +616,8 @@ class _Reads:
     ) -> None:
         self.reader = reader
         self.viewer = viewer
-        self.check = viewer is not None and check_session
+        # True until a statement of this operation has re-checked the cached session.
+        self.wants_check = viewer is not None and check_session
         self.values: dict[str, Any] = {"now": datetime.now(UTC)}
         if viewer is not None:
             self.values["viewer"] = viewer.account_id
@@ -633,20 +634,16 @@ class _Reads:
                 await self.confirm()
             elif not rows[0][read.alive]:
                 raise _SessionEnded
-            self.check = False
+            self.wants_check = False
         return rows
-
-    @property
-    def wants_check(self) -> bool:
-        return self.check
 
     async def confirm(self) -> None:
         """The session, checked on its own (a first statement that found no row)."""
-        if not self.check:
+        if not self.wants_check:
             return
         read = lean.session_read()
         rows = await self.reader.fetch(read, self.values)
-        self.check = False
+        self.wants_check = False
         if not rows or not rows[0][0]:
             raise _SessionEnded
 
