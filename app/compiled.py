@@ -48,7 +48,6 @@ import orjson
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.language import Source
 from graphql.validation import specified_rules
-from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,8 +57,6 @@ from app.request_limits import REQUESTS_IP, refused_request
 from app.sockets import too_many
 from models.accounts import validation
 from models.accounts.passwords import token_digest
-from models.accounts.tables import Account, LoginSession
-from models.moderation.policies import not_suspended
 from models.throttle import Hit, RateLimited, ip_group
 from models.timeline import lean
 from resolvers import budget
@@ -152,13 +149,14 @@ class Sessions:
             return None
         return entry
 
-    def put(self, digest: str, account_id: int, session_id: int) -> None:
-        self._entries[digest] = CachedSession(
+    def put(self, digest: str, account_id: int, session_id: int) -> CachedSession:
+        entry = self._entries[digest] = CachedSession(
             account_id, session_id, time.monotonic() + SESSION_TTL
         )
         self._entries.move_to_end(digest)
         while len(self._entries) > SESSIONS:
             self._entries.popitem(last=False)
+        return entry
 
     def drop(self, digest: str) -> None:
         self._entries.pop(digest, None)
@@ -253,20 +251,6 @@ def connect_options(engine: AsyncEngine) -> dict[str, Any] | None:
     settings = {**options.pop("server_settings", {}), "jit": "off"}
     options["server_settings"] = {**settings, "application_name": "chirp-compiled"}
     return options
-
-
-_AUTH_STATEMENT: Any = (
-    select(LoginSession.account_id, LoginSession.id)
-    .join(Account, Account.id == LoginSession.account_id)
-    .where(
-        LoginSession.token_hash == bindparam("digest", type_=String, required=False),
-        LoginSession.revoked_at.is_(None),
-        LoginSession.expires_at > lean.NOW,
-        not_suspended(lean.NOW),
-    )
-)
-# The session behind a token, as `models.accounts.actions.authenticate` finds it.
-_AUTH = lean.LeanRead(_AUTH_STATEMENT, None)
 
 
 class CompiledOperations:
@@ -485,12 +469,10 @@ class CompiledOperations:
         return budget.charged(cost, self.max_cost, verdicts[-1])
 
     async def _authenticate(self, digest: str) -> CachedSession | None:
-        rows = await self.reader.fetch(_AUTH, {"digest": digest, "now": datetime.now(UTC)})
-        if not rows:
-            return None
-        account_id, session_id = rows[0][0], rows[0][1]
-        self.sessions.put(digest, account_id, session_id)
-        return self.sessions.get(digest)
+        rows = await self.reader.fetch(
+            lean.token_read(), {"digest": digest, "now": datetime.now(UTC)}
+        )
+        return None if not rows else self.sessions.put(digest, rows[0][0], rows[0][1])
 
     async def _answer(
         self,
@@ -584,7 +566,6 @@ class _Prepared:
     handle_key: str | None = None
     list_first: int | None = None
     list_after: int | None = None
-    list_given_after: bool = False
 
 
 def _prepare(plan: Plan, variables: dict[str, Any]) -> _Prepared:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,6 +189,17 @@ async def record_failed_login(
     await session.flush()
 
 
+def session_in_force(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """A login session (joined to its account) that counts at `now`: not revoked, not
+    expired, its account not suspended. Every way of finding a session uses it: a bearer
+    token here, a session id (`live_session`), compiled reads (`models/timeline/lean.py`)."""
+    return and_(
+        LoginSession.revoked_at.is_(None),
+        LoginSession.expires_at > now,
+        moderation.not_suspended(now),
+    )
+
+
 async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | None:
     """The account and session behind a bearer token, or None if unknown, expired or revoked,
     or if the account is suspended (a session that raced the suspension still fails)."""
@@ -199,9 +210,7 @@ async def authenticate(session: AsyncSession, *, token: str) -> Authenticated | 
             .join(LoginSession, LoginSession.account_id == Account.id)
             .where(
                 LoginSession.token_hash == token_digest(token),
-                LoginSession.revoked_at.is_(None),
-                LoginSession.expires_at > now,
-                moderation.not_suspended(now),
+                session_in_force(now),
             )
         )
     ).first()
@@ -221,9 +230,7 @@ async def live_session(session: AsyncSession, *, session_id: int) -> Authenticat
             .join(LoginSession, LoginSession.account_id == Account.id)
             .where(
                 LoginSession.id == session_id,
-                LoginSession.revoked_at.is_(None),
-                LoginSession.expires_at > now,
-                moderation.not_suspended(now),
+                session_in_force(now),
             )
         )
     ).first()

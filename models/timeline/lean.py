@@ -40,9 +40,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from models.accounts.actions import session_in_force
 from models.accounts.tables import Account, LoginSession
 from models.base import UTCDateTime
-from models.moderation.policies import not_suspended
 from models.posts import policies
 from models.posts.tables import Like, Post
 from models.social.tables import Block, Follow
@@ -56,6 +56,7 @@ KEY = bindparam("key", type_=BigInteger, required=False)  # the author, the thre
 BEFORE = bindparam("before", type_=BigInteger, required=False)
 LIMIT = bindparam("limit", type_=Integer, required=False)
 HANDLE_KEY = bindparam("handle_key", type_=String, required=False)
+DIGEST = bindparam("digest", type_=String, required=False)  # a bearer token's SHA-256
 
 ACCOUNT_COLUMNS = frozenset(
     {
@@ -165,10 +166,8 @@ def session_alive() -> ColumnElement[bool]:
         exists()
         .where(
             LoginSession.id == SESSION,
-            LoginSession.revoked_at.is_(None),
-            LoginSession.expires_at > NOW,
             Account.id == LoginSession.account_id,
-            not_suspended(NOW),
+            session_in_force(NOW),
         )
         .correlate(None)
     )
@@ -300,6 +299,18 @@ def account_read(
             )
         )
     return LeanRead(select(*columns.items).where(*where), slots, alive=alive)
+
+
+@functools.cache
+def token_read() -> LeanRead:
+    """The account and session behind a token digest (DIGEST), as
+    `models.accounts.actions.authenticate` finds them."""
+    stmt: Any = (
+        select(LoginSession.account_id, LoginSession.id)
+        .join(Account, Account.id == LoginSession.account_id)
+        .where(LoginSession.token_hash == DIGEST, session_in_force(NOW))
+    )
+    return LeanRead(stmt, None)
 
 
 @functools.cache
