@@ -31,7 +31,6 @@ request limit stay)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
@@ -43,12 +42,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import asyncpg
 import orjson
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.language import Source
 from graphql.validation import specified_rules
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,6 +56,7 @@ from models.accounts import validation
 from models.accounts.passwords import token_digest
 from models.throttle import Hit, RateLimited, ip_group
 from models.timeline import lean
+from models.timeline.reader import Reader
 from resolvers import budget
 from resolvers.context import Runtime
 from schema import compiled
@@ -67,7 +65,6 @@ from schema.core.admission import over_budget
 from schema.core.cost import CostModel
 from schema.core.extensions import internal_error
 from schema.core.observe import CompiledWatch
-from telemetry import costs
 
 log = logging.getLogger("chirp.compiled")
 
@@ -160,97 +157,6 @@ class Sessions:
 
     def drop(self, digest: str) -> None:
         self._entries.pop(digest, None)
-
-
-class Reader:
-    """Runs lean statements: asyncpg on PostgreSQL (its own small pool, prepared statements,
-    no transaction, no reset round trip on release), SQLAlchemy's connection on SQLite."""
-
-    def __init__(self, engine: AsyncEngine, options: dict[str, Any] | None, pool_size: int) -> None:
-        self.engine = engine
-        self.options = options
-        self.pool_size = pool_size
-        self.dialect = engine.dialect
-        self.closed = False
-        self._pool: asyncpg.Pool | None = None
-        self._opening: asyncio.Lock | None = None
-
-    @classmethod
-    def for_runtime(cls, runtime: Runtime) -> Reader:
-        settings = runtime.settings
-        engine = runtime.read_sessionmaker.kw["bind"]
-        # Half the general pool: a lean read holds its connection for one statement.
-        return cls(engine, connect_options(engine), max(2, settings.db_pool_size // 2))
-
-    async def _acquire_pool(self) -> asyncpg.Pool:
-        if self.closed:
-            raise RuntimeError("the reader is closed")
-        if self._pool is None:
-            if self._opening is None:
-                self._opening = asyncio.Lock()
-            async with self._opening:
-                if self._pool is None:
-                    assert self.options is not None
-                    self._pool = await asyncpg.create_pool(
-                        min_size=0, max_size=self.pool_size, reset=_keep_state, **self.options
-                    )
-        return self._pool
-
-    async def fetch(self, read: lean.LeanRead, values: dict[str, Any]) -> list[Sequence[Any]]:
-        started = time.perf_counter()
-        try:
-            if self.options is None:
-                async with self.engine.connect() as conn:
-                    return list((await conn.execute(read.statement, values)).all())
-            sql, names, defaults = self._compiled(read)
-            args = [values[n] if n in values else defaults[n] for n in names]
-            pool = await self._acquire_pool()
-            async with pool.acquire() as conn:
-                return list(await conn.fetch(sql, *args))
-        finally:
-            costs.add_statement(time.perf_counter() - started)
-
-    def _compiled(self, read: lean.LeanRead) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-        found = read.compiled.get("postgresql")
-        if found is None:
-            done = read.statement.compile(
-                dialect=self.dialect, compile_kwargs={"render_postcompile": True}
-            )
-            found = read.compiled["postgresql"] = (
-                done.string,
-                tuple(done.positiontup or ()),
-                dict(done.params),
-            )
-        return found  # type: ignore[no-any-return]
-
-    async def aclose(self) -> None:
-        self.closed = True
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
-
-
-async def _keep_state(conn: asyncpg.Connection) -> None:
-    """Lean reads change no session state: nothing to reset on release."""
-
-
-def connect_options(engine: AsyncEngine) -> dict[str, Any] | None:
-    """asyncpg's connection arguments for the engine's database, as SQLAlchemy's dialect
-    makes them from DATABASE_URL (TLS and the other options in its query string included);
-    None on SQLite."""
-    if engine.dialect.name != "postgresql":
-        return None
-    _, options = engine.dialect.create_connect_args(engine.url)
-    options = dict(options)
-    # SQLAlchemy's own options, not asyncpg's: its statement cache size is asyncpg's.
-    size = options.pop("prepared_statement_cache_size", None)
-    if size is not None:
-        options["statement_cache_size"] = int(size)
-    for own in ("prepared_statement_name_func", "async_creator_fn"):
-        options.pop(own, None)
-    settings = {**options.pop("server_settings", {}), "jit": "off"}
-    options["server_settings"] = {**settings, "application_name": "chirp-compiled"}
-    return options
 
 
 class CompiledOperations:

@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from app import health, invoice_files, stripe_webhooks
-from app.compiled import CompiledOperations, Reader
+from app.compiled import CompiledOperations
 from app.middleware import BearerAuth, ClientAddress, HttpOnly, RequestId
 from app.observe import Observe
 from app.probes import describe_build
@@ -20,6 +20,7 @@ from app.runtime import build_services, running
 from app.schema import ChirpSchema, build_schema
 from app.settings import Settings
 from app.view import ChirpGraphQL
+from models.timeline.reader import Reader
 from resolvers.context import Runtime
 from telemetry import metrics
 
@@ -58,7 +59,8 @@ def create_app(settings: Settings) -> Starlette:
         slow_operation_ms=settings.slow_operation_ms,
     )
     graphql = ChirpGraphQL(schema, services.runtime)
-    reader = Reader.for_runtime(services.runtime)
+    reader = services.runtime.reader
+    assert reader is not None
     metrics.BUILD.info(describe_build())
 
     @asynccontextmanager
@@ -69,7 +71,6 @@ def create_app(settings: Settings) -> Starlette:
                 yield
             finally:
                 app.state.ready = False
-                await reader.aclose()
 
     app = Starlette(
         routes=[

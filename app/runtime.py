@@ -30,6 +30,8 @@ from models.domains import DOMAINS
 from models.events.tables import Event
 from models.registry import Runner, Sweep
 from models.throttle import Throttle
+from models.timeline.reader import Reader, connect_options
+from models.timeline.shared import LiveReads
 from models.transactions import Transactions
 from resolvers.context import Runtime
 from subscriptions.backend import ResilientRedisBackend
@@ -89,6 +91,8 @@ def build_services(settings: Settings) -> Services:
     probes = Probes(settings, engine, read_sessionmaker, broker, redis_backend, hub)
     billing = billing_setup(settings)
     broker.state.billing = billing
+    # Half the general pool: a lean read holds its connection for one statement.
+    reader = Reader(engine, connect_options(engine), max(2, settings.db_pool_size // 2))
     runtime = Runtime(
         settings=settings,
         transactions=transactions,
@@ -101,6 +105,8 @@ def build_services(settings: Settings) -> Services:
         event_log=event_log,
         probes=probes,
         billing=billing,
+        reader=reader,
+        live=LiveReads(reader) if settings.live_shared_delivery else None,
         throttle=Throttle(
             {**DEFAULT_RATE_LIMITS, **settings.rate_limits},
             redis_url=settings.redis_url,
@@ -183,6 +189,8 @@ async def running(services: Services) -> AsyncIterator[Services]:
             await worker.stop()
         await services.broker.shutdown()
         await services.webhooks.sender.aclose()
+        if runtime.reader is not None:
+            await runtime.reader.aclose()
         if runtime.billing is not None:
             await runtime.billing.gateway.aclose()
         await services.probes.close()

@@ -126,6 +126,9 @@ class Settings:
     # Seconds a shared cache (a CDN, nginx) may keep an anonymous compiled read sent with
     # GET (`Cache-Control: public, max-age`); 0: nothing is marked cacheable.
     anonymous_cache_seconds: int = 5
+    # Shared live delivery (schema/live/shared.py): each live event's post read and shaped
+    # once per document for all its subscribers in a process. Off: per subscriber.
+    live_shared_delivery: bool = True
     billing_sweep_interval: float = 60.0
     # Mail: without SMTP_HOST, mail is written to the log instead of sent (development only).
     smtp_host: str | None = None
@@ -321,6 +324,7 @@ class Settings:
             billing_freeze_on_dispute=_flag(env, "BILLING_FREEZE_ON_DISPUTE", default=True),
             compiled_operations=_flag(env, "COMPILED_OPERATIONS", default=True),
             anonymous_cache_seconds=_int(env, "ANONYMOUS_CACHE_SECONDS", 5),
+            live_shared_delivery=_flag(env, "LIVE_SHARED_DELIVERY", default=True),
             billing_sweep_interval=_float(env, "BILLING_SWEEP_INTERVAL", 60.0),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 25),

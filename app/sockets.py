@@ -9,7 +9,7 @@ rule."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from json import JSONDecodeError
 from typing import Any
 
@@ -20,6 +20,7 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -29,6 +30,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from models.throttle import RateLimited, ip_group
 from resolvers.context import Context, Runtime
+from schema.live.shared import LIVE_OPERATION, LiveOperation
 from telemetry import metrics
 
 CONNECT_IP = "ws_connect.ip"
@@ -177,7 +179,22 @@ class LimitedWebSocket(ASGIWebSocketAdapter):
 
 class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with our refusals at `connection_init` and the document
-    length limit on `subscribe`."""
+    length limit on `subscribe`; each operation can send its own `next` messages (shared
+    live delivery, `schema/live/shared.py`)."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # The operation's own task: the context variable is seen by its resolver only.
+        LIVE_OPERATION.set(LiveOperation(operation.id, self._sender(operation)))
+        await super().run_operation(operation)
+
+    def _sender(self, operation: Operation[Context, None]) -> Callable[[str], Awaitable[None]]:
+        socket: WebSocket = self.websocket.ws  # type: ignore[attr-defined]
+
+        async def send(text: str) -> None:
+            if not operation.completed:
+                await socket.send_text(text)
+
+        return send
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:

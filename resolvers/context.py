@@ -23,6 +23,8 @@ from models.accounts.tables import Account
 from models.audit.actions import Actor
 from models.billing.setup import BillingSetup
 from models.throttle import Throttle, ip_group
+from models.timeline.reader import Reader
+from models.timeline.shared import LiveReads
 from models.transactions import Transactions
 from resolvers.budget import Charge, PlanBudgets
 from resolvers.loaders import Loaders
@@ -50,6 +52,10 @@ class Runtime:
     # Which query budget each account's plan gives it (resolvers/budget.py).
     budgets: PlanBudgets = field(default_factory=PlanBudgets)
     billing: BillingSetup | None = None
+    # Lean reads (compiled operations, shared live delivery) and the live batches over them;
+    # `live` is None when LIVE_SHARED_DELIVERY is off.
+    reader: Reader | None = None
+    live: LiveReads | None = None
     # When each (account, field) refusal was last audited: see resolvers.staff.audit_refusal.
     refusals_audited: dict[tuple[int, str], float] = field(default_factory=dict)
 

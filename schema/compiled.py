@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -611,3 +612,75 @@ def node_key(plan: Plan, variables: Mapping[str, Any]) -> tuple[str, int]:
         return parse_id_argument(value, "Post" if plan.root == "post" else None, "id")
     except BadUserInput as err:
         raise StepAside(str(err)) from err
+
+
+LIVE_ROOTS: Mapping[str, Source] = {"homeTimeline": Source.HOME, "publicFeed": Source.PUBLIC}
+
+
+@dataclass(eq=False)
+class LivePlan:
+    """A `homeTimeline` or `publicFeed` subscription whose events are shaped once for every
+    subscriber of the same document (`models/timeline/shared.py`): `text` is the `next`
+    message's payload for one view of an event's post."""
+
+    root_key: str
+    source: Source
+    read: lean.LiveRead
+    fields: list[tuple[str, str]]  # TimelineEvent's response keys: cursor, post, __typename
+    post: Callable[[Sequence[Any]], dict[str, Any]]
+
+    def text(self, row: Sequence[Any], cursor: str) -> str:
+        event: dict[str, Any] = {}
+        for key, name in self.fields:
+            if name == "cursor":
+                event[key] = cursor
+            elif name == "post":
+                event[key] = self.post(row)
+            else:
+                event[key] = "TimelineEvent"
+        return orjson.dumps({"data": {self.root_key: event}}).decode()
+
+
+def compile_subscription(document: DocumentNode, operation_name: str | None) -> LivePlan | None:
+    """The live plan of a validated subscription, or None if its events are not ones a plan
+    shapes (another root field, a field a plan has no column for, a directive): those run
+    through the general executor for each subscriber."""
+    try:
+        return _compile_live(document, operation_name)
+    except NotCompiled:
+        return None
+
+
+def _compile_live(document: DocumentNode, name: str | None) -> LivePlan:
+    operation = get_operation_ast(document, name)
+    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+        raise NotCompiled("not one subscription")
+    if operation.directives:
+        raise NotCompiled("directives")
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    collect = _Collector(fragments)
+    roots = collect.fields(operation.selection_set, "Subscription")
+    if len(roots) != 1:
+        raise NotCompiled("one root field")
+    ((root_key, node),) = roots
+    source = LIVE_ROOTS.get(node.name.value)
+    if source is None or set(_arguments(node)) - {"after"}:
+        raise NotCompiled(node.name.value)
+    fields: list[tuple[str, str]] = []
+    pick: PostPick | None = None
+    shape: Any = None
+    for key, child in collect.fields(node.selection_set, "TimelineEvent"):
+        name = child.name.value
+        if name == "post":
+            _no_arguments(child)
+            pick, shape = _post_shape(collect, child.selection_set, 0)
+        elif name == "cursor":
+            _no_arguments(child)
+        elif name != "__typename":
+            raise NotCompiled(f"TimelineEvent.{name}")
+        fields.append((key, name))
+    read = lean.live_read(pick or PostPick(), source)
+    post = _bound(shape, read.slots) if shape is not None else (lambda row: {})
+    return LivePlan(root_key, source, read, fields, post)

@@ -136,6 +136,21 @@ EVENTS_PUBLISHED = Counter(
 EVENTS_DELIVERED = Counter(
     "chirp_events_delivered", "Events handed to subscribers (one per event and subscriber)."
 )
+LIVE_READS = Counter(
+    "chirp_live_reads",
+    "Shared reads of a live event's post (models/timeline/shared.py): one per event and "
+    "document group in a process, whatever the number of its subscribers.",
+)
+LIVE_READ_VIEWERS = Histogram(
+    "chirp_live_read_viewers",
+    "Subscribers answered by one shared read of a live event.",
+    buckets=(1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000),
+)
+LIVE_READ_SECONDS = Histogram(
+    "chirp_live_read_seconds",
+    "Time to read and shape one live event for all the subscribers of a group.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 OUTBOX_PUBLISH_LAG = Histogram(
     "chirp_outbox_publish_lag_seconds",
     "Time from an event's commit to its publication.",

@@ -18,11 +18,13 @@ cache."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     ColumnElement,
     Integer,
@@ -35,6 +37,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -319,3 +322,172 @@ def session_read() -> LeanRead:
     columns = _Columns()
     alive = columns.add(session_alive())
     return LeanRead(select(*columns.items), None, alive=alive)
+
+
+# Live delivery (`models/timeline/shared.py`): a new post is read once per event, and what
+# differs between the viewers it reaches is read for all of them in one statement.
+VIEWERS = bindparam("viewers", type_=ARRAY(BigInteger), required=False)
+
+
+@dataclass
+class LiveRead:
+    """How one live event's post is read for many viewers at once.
+
+    `base` reads, once, everything that is the same for every viewer (the post's and its
+    authors' columns, the nested posts' columns), with no visibility rule. The facts read
+    what differs between viewers: whether the viewer may see the post (`visible`, the first
+    fact), whether they like it or follow its author, how many replies they may see, and the
+    id of each nested post when they may see it (null otherwise). `many` reads them for the
+    signed-in viewers in VIEWERS (PostgreSQL: `unnest`, the viewer first in each row), `one`
+    for the viewer VIEWER (SQLite, one statement per viewer), `anonymous` for a signed-out
+    subscriber. A viewer's answer is `slots` over `merge(base row, facts)`."""
+
+    base: LeanRead
+    many: LeanRead
+    one: LeanRead
+    anonymous: LeanRead
+    slots: PostSlots
+    size: int
+    base_positions: tuple[int, ...]
+    fact_positions: tuple[int, ...]
+
+    def merge(self, base: Sequence[Any], facts: Sequence[Any]) -> list[Any]:
+        """One row in the slots' numbering from the base row and a viewer's facts (the
+        visibility fact first, not part of the row)."""
+        row: list[Any] = [None] * self.size
+        for position, value in zip(self.base_positions, base, strict=True):
+            row[position] = value
+        for position, value in zip(self.fact_positions, facts[1:], strict=True):
+            row[position] = value
+        return row
+
+
+class _LiveColumns:
+    """Columns in one numbering, each either in the base statement or among the facts."""
+
+    def __init__(self) -> None:
+        self.base: list[ColumnElement[Any]] = []
+        self.facts: list[ColumnElement[Any]] = []
+        self.base_positions: list[int] = []
+        self.fact_positions: list[int] = []
+        self.size = 0
+
+    def add(self, expr: Any, *, fact: bool = False) -> int:
+        position, self.size = self.size, self.size + 1
+        items, positions = (
+            (self.facts, self.fact_positions) if fact else (self.base, self.base_positions)
+        )
+        items.append(expr.label(f"c{position}"))
+        positions.append(position)
+        return position
+
+
+def _live_post(
+    columns: _LiveColumns,
+    joins: list[tuple[Any, ColumnElement[bool]]],
+    post: Any,
+    pick: PostPick,
+    viewer: Any,
+    ident: int,
+) -> PostSlots:
+    """`_post` for live delivery: the viewer-dependent values become facts."""
+    slots = {name: columns.add(getattr(post, name)) for name in sorted(pick.columns)}
+    author = None
+    if pick.author is not None:
+        person = aliased(Account)
+        joins.append((person, person.id == post.author_id))
+        author = AccountSlots(
+            columns.add(person.id),
+            {name: columns.add(getattr(person, name)) for name in sorted(pick.author.columns)},
+            columns.add(
+                false()
+                if viewer is None
+                else exists().where(Follow.follower_id == viewer, Follow.followee_id == person.id),
+                fact=True,
+            )
+            if pick.author.viewer_follows
+            else None,
+        )
+    liked = None
+    if pick.viewer_has_liked:
+        liked = columns.add(
+            false()
+            if viewer is None
+            else exists().where(Like.account_id == viewer, Like.post_id == post.id),
+            fact=True,
+        )
+    replies = None
+    if pick.reply_count:
+        reply = aliased(Post)
+        counted = (
+            select(func.count())
+            .select_from(reply)
+            .where(reply.reply_to_id == post.id, policies.visible_to(viewer, reply))
+            .scalar_subquery()
+        )
+        replies = columns.add(case((post.reply_count == 0, literal(0)), else_=counted), fact=True)
+    nested: dict[str, PostSlots | None] = {"repost_of": None, "reply_to": None}
+    for name in nested:
+        inner_pick: PostPick | None = getattr(pick, name)
+        if inner_pick is None:
+            continue
+        inner = aliased(Post)
+        joins.append((inner, inner.id == getattr(post, f"{name}_id")))
+        seen = columns.add(case((policies.visible_to(viewer, inner), inner.id)), fact=True)
+        nested[name] = _live_post(columns, joins, inner, inner_pick, viewer, seen)
+    return PostSlots(ident, slots, author, nested["repost_of"], nested["reply_to"], liked, replies)
+
+
+def _live_walk(
+    pick: PostPick, source: Source, viewer: Any
+) -> tuple[_LiveColumns, list[tuple[Any, ColumnElement[bool]]], PostSlots]:
+    columns = _LiveColumns()
+    if source is Source.PUBLIC:
+        rule = and_(
+            policies.visible_to(viewer),
+            policies.in_public_feed(viewer),
+            policies.not_muted_by(viewer),
+        )
+    else:
+        rule = and_(policies.visible_to(viewer), policies.not_muted_by(viewer))
+    columns.facts.append(rule.label("visible"))  # the first fact, outside the numbering
+    joins: list[tuple[Any, ColumnElement[bool]]] = []
+    slots = _live_post(columns, joins, Post, pick, viewer, columns.add(Post.id))
+    return columns, joins, slots
+
+
+def _joined(stmt: Select[Any], joins: list[tuple[Any, ColumnElement[bool]]]) -> Select[Any]:
+    for target, on in joins:
+        stmt = stmt.outerjoin(target, on)
+    return stmt
+
+
+@functools.cache
+def live_read(pick: PostPick, source: Source) -> LiveRead:
+    """The statements that read the post KEY of a live `source` event (HOME or PUBLIC) for
+    many viewers: the rules are the timelines' own (`visible_to`, `not_muted_by`, and for
+    the public feed `in_public_feed`)."""
+    anonymous, joins, slots = _live_walk(pick, source, None)
+    base = _joined(select(*anonymous.base).select_from(Post), joins).where(Post.id == KEY)
+    facts = _joined(select(*anonymous.facts).select_from(Post), joins).where(Post.id == KEY)
+    one_columns, one_joins, _ = _live_walk(pick, source, VIEWER)
+    one = _joined(select(*one_columns.facts).select_from(Post), one_joins).where(Post.id == KEY)
+    viewers = func.unnest(VIEWERS).table_valued("viewer").render_derived(name="viewers")
+    # A column by its text: nested subqueries refer to it without each adding `viewers` to
+    # their own FROM (SQLAlchemy correlates only to the enclosing SELECT).
+    viewer = literal_column("viewers.viewer", BigInteger)
+    many_columns, many_joins, _ = _live_walk(pick, source, viewer)
+    many = _joined(
+        select(viewer, *many_columns.facts).select_from(viewers).join(Post, Post.id == KEY),
+        many_joins,
+    )
+    return LiveRead(
+        base=LeanRead(base, slots),
+        many=LeanRead(many, slots),
+        one=LeanRead(one, slots),
+        anonymous=LeanRead(facts, slots),
+        slots=slots,
+        size=anonymous.size,
+        base_positions=tuple(anonymous.base_positions),
+        fact_positions=tuple(anonymous.fact_positions),
+    )

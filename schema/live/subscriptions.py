@@ -24,6 +24,7 @@ from resolvers.paging import (
 )
 from schema.core.checks import checked, cursor, global_id
 from schema.graph.types import Post
+from schema.live import shared
 from subscriptions import live
 from subscriptions.events import LiveEvent
 
@@ -86,17 +87,22 @@ async def _events(
             argument="after",
         ) from exc
     except live.StreamClosed as closed:
-        if not isinstance(ctx.request, WebSocket):
-            return
-        websocket = ctx.request
-        # Another operation of this connection may have closed it already.
-        if websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(WebSocketDisconnect):
-                await websocket.close(code=closed.code, reason=closed.reason)
-        # Returning would make the operation send `complete` on the closed socket, which
-        # fails and logs an error; the connection's handler cancels this operation as soon
-        # as the socket is gone.
-        await asyncio.Event().wait()
+        await _close(ctx, closed)
+
+
+async def _close(ctx: Context, closed: live.StreamClosed) -> None:
+    """Close the subscriber's socket with the stream's code, and wait to be cancelled."""
+    if not isinstance(ctx.request, WebSocket):
+        return
+    websocket = ctx.request
+    # Another operation of this connection may have closed it already.
+    if websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close(code=closed.code, reason=closed.reason)
+    # Returning would make the operation send `complete` on the closed socket, which fails
+    # and logs an error; the connection's handler cancels this operation as soon as the
+    # socket is gone.
+    await asyncio.Event().wait()
 
 
 async def _posts(
@@ -108,6 +114,16 @@ async def _posts(
     public_feed: bool = False,
 ) -> AsyncGenerator[TimelineEvent, None]:
     ctx = info.context
+    operation, reads = shared.LIVE_OPERATION.get(), ctx.runtime.live
+    plan = shared.plan_for(info) if operation is not None and reads is not None else None
+    if plan is not None and operation is not None and reads is not None:
+        # Each event read and shaped once for every subscriber of this document, and sent
+        # from here: nothing is yielded to the general executor.
+        try:
+            await shared.deliver(ctx, plan, operation, reads, _events(ctx, accepts, after, graph))
+        except live.StreamClosed as closed:
+            await _close(ctx, closed)
+        return
     async for event in _events(ctx, accepts, after, graph):
         row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
         if row is not None and row.repost_of_id is not None:

@@ -1,0 +1,117 @@
+"""Shared live delivery: a `homeTimeline` or `publicFeed` subscription whose document has a
+live plan (`schema.compiled.compile_subscription`) does not run the general executor for each
+event. Its stream still decides, per subscriber, which events it wants (the viewer's follows,
+mutes and blocks, kept in memory) and when it ends (a revoked session, a slow consumer); each
+wanted event's post is read and shaped once for every subscriber in the process that shares
+the document (`models/timeline/shared.py`), and the subscriber's `next` message is that text
+with its operation id, written straight to its socket.
+
+The operation starts on the general path as any other (token limit, validation, cost,
+budget, session check, the resolver's own checks), so what a subscriber may start and what
+it is charged are unchanged. A plan holds public fields only: a document that asks for
+anything else (a staff field, an account's email) runs per subscriber on the general path,
+whose reads are checked and audited for each event, so one subscriber's authority never
+shapes what another receives."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import DocumentNode, print_ast
+
+from models.timeline.shared import LiveReadFailed, LiveReads
+from resolvers.context import Context, Info
+from resolvers.paging import EVENT_CURSOR, encode_cursor
+from schema.compiled import LivePlan, compile_subscription
+from subscriptions import live
+from subscriptions.events import LiveEvent
+
+PLANS = 256  # subscription documents whose live plan (or its lack) is kept
+# The socket closes with 1011 when an event cannot be read (the database is away): the client
+# resubscribes with its last cursor and receives what it missed.
+CLOSE_LIVE_READ_FAILED = 1011
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOperation:
+    """The operation a subscription's resolver runs in (set by the WebSocket handler):
+    `send` writes one text message to its socket."""
+
+    id: str
+    send: Callable[[str], Awaitable[None]]
+
+    def next_message(self, payload: str) -> str:
+        head = '{"id":' + orjson.dumps(self.id).decode()
+        return head + ',"type":"next","payload":' + payload + "}"
+
+
+LIVE_OPERATION: contextvars.ContextVar[LiveOperation | None] = contextvars.ContextVar(
+    "chirp_live_operation", default=None
+)
+_plans: OrderedDict[tuple[str, str | None], LivePlan | None] = OrderedDict()
+
+
+def plan_for(info: Info) -> LivePlan | None:
+    """The live plan of this subscription's document, or None (the general path)."""
+    operation = info.operation
+    loc = operation.loc
+    text = loc.source.body if loc is not None else print_ast(operation)
+    name = operation.name.value if operation.name else None
+    key = (text, name)
+    if key in _plans:
+        _plans.move_to_end(key)
+        return _plans[key]
+    # The parsed document is not on `info`: its operation and fragments are.
+    fragments = info._raw_info.fragments  # strawberry's Info does not pass them on
+    document = DocumentNode(definitions=(operation, *fragments.values()))
+    plan = compile_subscription(document, name)
+    _plans[key] = plan
+    while len(_plans) > PLANS:
+        _plans.popitem(last=False)
+    return plan
+
+
+def _shape(plan: LivePlan, cursor: str, row: list[Any]) -> str:
+    return plan.text(row, cursor)
+
+
+async def deliver(
+    ctx: Context,
+    plan: LivePlan,
+    operation: LiveOperation,
+    reads: LiveReads,
+    events: AsyncIterator[LiveEvent],
+) -> None:
+    """Send each event's shared answer until the stream ends."""
+    first = ctx.cost  # `extensions.cost` goes with the first event, as on the general path
+    async for event in events:
+        cursor = encode_cursor(event.seq, kind=EVENT_CURSOR)
+        try:
+            text = await reads.answer(
+                plan,
+                plan.read,
+                functools.partial(_shape, plan, cursor),
+                seq=event.seq,
+                post_id=int(event.payload["post_id"]),
+                viewer_id=ctx.viewer_id,
+            )
+        except LiveReadFailed:
+            raise live.StreamClosed(
+                CLOSE_LIVE_READ_FAILED, "Could not read an event; resubscribe with `after`"
+            ) from None
+        if text is None:
+            continue
+        if first is not None:
+            payload = orjson.loads(text)
+            payload["extensions"] = {"cost": first.extensions()}
+            text, first = orjson.dumps(payload).decode(), None
+        try:
+            await operation.send(operation.next_message(text))
+        except Exception:  # the socket is gone; its handler cancels this operation
+            return
