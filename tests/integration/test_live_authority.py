@@ -5,6 +5,7 @@ audited per event, as over HTTP per request."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -234,3 +235,52 @@ async def test_an_idle_sockets_next_operation_obeys_a_second_factor_turned_off(
     assert refused["data"] is None
     [error] = refused["errors"]
     assert error["extensions"] == {"code": "FORBIDDEN", "reason": "SECOND_FACTOR_REQUIRED"}
+
+
+PUBLIC_POSTS = """
+subscription ($after: String) {
+  publicFeed(after: $after) { cursor post { body likeCount author { handle viewerFollows } } }
+}
+"""
+
+
+async def test_staff_and_members_share_public_reads_and_staff_fields_reach_staff_only(
+    server: ChirpServer,
+) -> None:
+    """Subscribers with and without a staff role, together on one server: a document of
+    public fields is answered alike for both (one shared read); a document with staff fields
+    runs per subscriber, and only the staff member's events hold them (and are audited)."""
+    async with server.graphql() as gql:
+        support, _ = await staff_member(server, gql, "SUPPORT")
+        member = await sign_up(gql, handle("member"))
+        author = await sign_up(gql, handle("author"))
+        async with (
+            GraphQLWebSocket.connect(server.ws_url, token=support.token) as staff_ws,
+            GraphQLWebSocket.connect(server.ws_url, token=member.token) as member_ws,
+        ):
+            await staff_ws.subscribe("first", PUBLIC_POSTS)
+            start = await go_live(staff_ws, "first", "publicFeed", poster(gql, author))
+            for ws in (staff_ws, member_ws):
+                await ws.subscribe("public", PUBLIC_POSTS, {"after": start})
+                await ws.subscribe("staff", STAFF_FEED, {"after": start})
+            reads_before = await email_reads(server, author.id)
+            await post(gql, author, "seen by both")
+            got: dict[tuple[str, str], dict[str, Any]] = {}
+            for name, ws in (("staff", staff_ws), ("member", member_ws)):
+                while len([k for k in got if k[0] == name]) < 2:
+                    message = await ws.next_message(within=EVENT_WAIT)
+                    if message["id"] != "first":
+                        got[(name, message["id"])] = message["payload"]
+            reads_after = await email_reads(server, author.id)
+
+    assert got[("staff", "public")]["data"] == got[("member", "public")]["data"]
+    assert got[("member", "public")]["data"]["publicFeed"]["post"]["body"] == "seen by both"
+    staff_feed = got[("staff", "staff")]
+    assert "errors" not in staff_feed, staff_feed
+    assert staff_feed["data"]["publicFeed"]["post"]["author"]["email"] == (
+        f"{author.handle}@example.com"
+    )
+    refused = got[("member", "staff")]
+    assert {e["extensions"]["code"] for e in refused["errors"]} == {"FORBIDDEN"}
+    assert "@example.com" not in json.dumps(refused)
+    assert reads_after == reads_before + 1  # the staff member's event only

@@ -5,11 +5,13 @@ boundary: what reaches the fast path, and what never does."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from graphql import parse, validate
 
 from app.schema import build_schema
-from schema.compiled import Plan, compile_operation
+from schema.compiled import LivePlan, Plan, compile_operation, compile_subscription
 
 PAGE = "edges { cursor node { id body author { handle } } } pageInfo { hasNextPage }"
 
@@ -75,3 +77,58 @@ def test_a_plan_keeps_the_selection_order_and_aliases_of_its_document() -> None:
     shaped = single.shape(values, slots, {"pageInfo": {"endCursor": None}})
     assert list(shaped) == ["z", "id", "a"]
     assert shaped["id"] == "UG9zdDo3" and shaped["z"] == "hello"
+
+
+LIVE = "cursor post { id body viewerHasLiked author { handle viewerFollows } }"
+LIVE_COMPILED = [
+    f"subscription {{ homeTimeline {{ {LIVE} }} }}",
+    f"subscription ($a: String) {{ feed: publicFeed(after: $a) {{ __typename {LIVE} }} }}",
+    "subscription { publicFeed { ...E } } fragment E on TimelineEvent { cursor post { id } }",
+    "subscription { publicFeed { post { repostOf { body replyCount } replyTo { id } } } }",
+]
+LIVE_NOT_COMPILED = {
+    "a private field": "subscription { publicFeed { post { author { email } } } }",
+    "a staff field": "subscription { publicFeed { post { author { sessions(first: 1) "
+    "{ edges { cursor } } } } } }",
+    "another subscription": 'subscription { postUpdated(id: "UG9zdDox") { cursor } }',
+    "a directive": "subscription { publicFeed { cursor @include(if: true) } }",
+    "a list below": "subscription { publicFeed { post { thread(first: 2) { edges { cursor } } } } }",
+    "a query": "{ publicFeed(first: 2) { edges { cursor } } }",
+}
+
+
+def _compile_live(document: str) -> LivePlan | None:
+    schema = build_schema()._schema
+    parsed = parse(document)
+    assert not validate(schema, parsed), document
+    return compile_subscription(parsed, None)
+
+
+@pytest.mark.parametrize("document", LIVE_COMPILED)
+def test_live_timelines_of_public_fields_share_their_reads(document: str) -> None:
+    assert _compile_live(document) is not None
+
+
+@pytest.mark.parametrize("document", list(LIVE_NOT_COMPILED.values()), ids=list(LIVE_NOT_COMPILED))
+def test_live_documents_with_anything_else_run_per_subscriber(document: str) -> None:
+    assert _compile_live(document) is None
+
+
+def test_a_live_plan_shapes_the_next_payload_in_document_order() -> None:
+    plan = _compile_live(
+        "subscription { feed: publicFeed { post { id words: body } __typename at: cursor } }"
+    )
+    assert plan is not None
+    slots = plan.read.slots
+    row: list[object] = [None] * plan.read.size
+    row[slots.id], row[slots.columns["body"]] = 7, "hello"
+    assert json.loads(plan.text(row, "ZTE6Nw==")) == {
+        "data": {
+            "feed": {
+                "post": {"id": "UG9zdDo3", "words": "hello"},
+                "__typename": "TimelineEvent",
+                "at": "ZTE6Nw==",
+            }
+        }
+    }
+    assert list(json.loads(plan.text(row, "c"))["data"]["feed"]) == ["post", "__typename", "at"]
