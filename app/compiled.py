@@ -63,7 +63,7 @@ from schema import compiled
 from schema.compiled import Plan, StepAside
 from schema.core.admission import over_budget
 from schema.core.cost import CostModel
-from schema.core.extensions import internal_error
+from schema.core.extensions import OVERLOADED_RETRY_SECONDS, failure, overloaded
 from schema.core.observe import CompiledWatch
 
 log = logging.getLogger("chirp.compiled")
@@ -430,11 +430,14 @@ class CompiledOperations:
             state.pop("viewer", None)
             await unauthenticated(send)  # as BearerAuth answers it
             return True
-        except Exception:
-            log.exception("compiled operation failed (request %s)", request_id)
-            error = internal_error(request_id)
+        except Exception as exc:
+            error = failure(request_id, exc, "compiled operation")
             watch.finish(plan, state, [error], self.slow_seconds)
-            await _respond(send, media, {"data": None, "errors": [error.formatted]}, 200)
+            failed = {"data": None, "errors": [error.formatted]}
+            if overloaded(exc):  # shed: 503 and when to come back
+                await _respond(send, media, failed, 503, retry_after=OVERLOADED_RETRY_SECONDS)
+            else:
+                await _respond(send, media, failed, 200)
             return True
         watch.finish(plan, state, [], self.slow_seconds)
         if scope["method"] == "GET" and viewer is None and self.cache_seconds > 0:

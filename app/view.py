@@ -35,6 +35,7 @@ from app.sockets import (
 )
 from models.accounts import actions as accounts
 from resolvers.context import Context, Runtime
+from schema.core.extensions import OVERLOADED
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -169,10 +170,15 @@ class ChirpGraphQL(GraphQL[Context, None]):
         media_type = sub_response.media_type or JSON
         response.headers["content-type"] = media_type
         retry_after = _refused_for(response_data)
+        shed = _shed_for(response_data)
         if retry_after is not None:
             # The whole operation was refused by the client's query budget: HTTP 429.
             response.status_code = 429
             response.headers["retry-after"] = str(retry_after)
+        elif shed is not None:
+            # The process ran out of database connections: 503, retry shortly.
+            response.status_code = 503
+            response.headers["retry-after"] = str(shed)
         elif (
             media_type == GRAPHQL_RESPONSE
             and isinstance(response_data, dict)
@@ -181,6 +187,23 @@ class ChirpGraphQL(GraphQL[Context, None]):
         ):
             response.status_code = 400
         return response
+
+
+def _shed_for(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
+    """Seconds to wait when an operation answered nothing because the service is overloaded
+    (`OVERLOADED`: no data at all, or only nulls), else None."""
+    if not isinstance(response_data, dict):
+        return None
+    data = response_data.get("data")
+    if isinstance(data, dict) and any(value is not None for value in data.values()):
+        return None
+    errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
+    for error in errors:
+        extensions = error.get("extensions") or {}
+        if extensions.get("code") == OVERLOADED:
+            retry = extensions.get("retryAfter")
+            return retry if isinstance(retry, int) else 1
+    return None
 
 
 def _refused_for(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:

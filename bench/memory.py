@@ -67,6 +67,10 @@ def chirp_server(
             "DATABASE_URL": url,
             "CHIRP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
+            # Production refuses to start without them; nothing here pays or mails.
+            "STRIPE_API_KEY": "sk_test_chirp_bench",
+            "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
+            "SMTP_HOST": "127.0.0.1",
             # Every socket comes from this one address.
             "RATE_LIMIT_WS_CONNECT_IP": "1000000/minute",
             "WS_MAX_OPEN_PER_ADDRESS": "1000000",

@@ -28,7 +28,7 @@ from resolvers import budget
 from resolvers.budget import Charge
 from resolvers.context import Context, NotAuthenticated
 from schema.core.cost import Analysis, CostModel
-from schema.core.extensions import internal_error
+from schema.core.extensions import failure
 from schema.core.permissions import role_refusal
 from telemetry import metrics
 
@@ -132,10 +132,9 @@ class Admission(SchemaExtension):
             )
         except RateLimited as refusal:
             return [over_budget(refusal)]
-        except Exception:
+        except Exception as exc:
             # Raised before MaskUnexpectedErrors is running: mask it here.
-            log.exception("admission failed (request %s)", context.request_id)
-            return [internal_error(context.request_id)]
+            return [failure(context.request_id, exc, "admission")]
         return []
 
     async def _forbidden(self, context: Context, analysis: Analysis) -> GraphQLError | None:

@@ -6,7 +6,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 from graphql import ASTValidationRule, GraphQLError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.extensions import MaskErrors, SchemaExtension
 
@@ -68,8 +70,36 @@ async def _session_dropped(context: Context) -> bool:
         return await drop_dead_session(context)
     except Exception as exc:
         # Raised before MaskUnexpectedErrors is running: mask it here.
-        log.exception("session re-check failed (request %s)", context.request_id)
-        raise internal_error(context.request_id) from exc
+        raise failure(context.request_id, exc, "session re-check") from exc
+
+
+OVERLOADED = "OVERLOADED"
+OVERLOADED_RETRY_SECONDS = 5
+
+
+def overloaded(exc: BaseException | None) -> bool:
+    """Whether a failure is this process running out of database connections (the pool's
+    wait ran out), not a fault: the operation may be retried shortly."""
+    return isinstance(exc, PoolTimeout | asyncpg.TooManyConnectionsError)
+
+
+def overloaded_error(error: GraphQLError | None = None) -> GraphQLError:
+    return GraphQLError(
+        f"The service is overloaded; retry in {OVERLOADED_RETRY_SECONDS} seconds.",
+        nodes=None if error is None else error.nodes,
+        path=None if error is None else error.path,
+        extensions={"code": OVERLOADED, "retryAfter": OVERLOADED_RETRY_SECONDS},
+    )
+
+
+def failure(request_id: str, exc: BaseException, what: str) -> GraphQLError:
+    """What the client sees of an unexpected exception outside the executor: OVERLOADED when
+    the database pool ran dry, otherwise the masked internal error (logged in full)."""
+    if overloaded(exc):
+        log.warning("%s: database pool exhausted (request %s)", what, request_id)
+        return overloaded_error()
+    log.error("%s failed (request %s)", what, request_id, exc_info=exc)
+    return internal_error(request_id)
 
 
 def internal_error(request_id: str, error: GraphQLError | None = None) -> GraphQLError:
@@ -100,6 +130,9 @@ class MaskUnexpectedErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "unknown")
+        if overloaded(error.original_error):
+            log.warning("database pool exhausted (request %s)", request_id)
+            return overloaded_error(error)
         log.error(
             "unexpected error in %s (request %s)",
             ".".join(str(p) for p in error.path or []),

@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 
-from app.compiled import Reader
 from app.main import create_app
 from app.runtime import Services
 from app.settings import Settings
+from models.timeline import queries
+from models.timeline.reader import Reader
 from tests.support.accounts import User, follow, post, sign_up
 from tests.support.graphql import GraphQLClient
 from tests.support.moderation import HIDE_POST, LIMIT_ACCOUNT, SUSPEND_ACCOUNT, act
@@ -356,3 +358,24 @@ async def test_only_anonymous_reads_over_get_are_marked_cacheable(
     assert signed_in.json()["data"] == anonymous.json()["data"]
     assert over_post.headers["cache-control"] == "no-store"
     assert "public" not in general_get.headers.get("cache-control", "")
+
+
+async def test_a_process_out_of_database_connections_sheds_with_503_on_both_paths(
+    gql: GraphQLClient, general: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What SQLAlchemy's pool raises when its wait for a connection runs out, and asyncpg's
+    # pool when the server has none left: the only way to exhaust a pool on demand.
+    async def no_connection(*args: object, **kwargs: object) -> None:
+        raise PoolTimeout("QueuePool limit of size 20 overflow 5 reached")
+
+    monkeypatch.setattr(Reader, "fetch", no_connection)
+    monkeypatch.setattr(queries, "public_page", no_connection)
+
+    answers = [await gql.post(PUBLIC), await general.post(PUBLIC)]
+
+    for response in answers:
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "5"
+        [error] = response.json()["errors"]
+        assert error["extensions"] == {"code": "OVERLOADED", "retryAfter": 5}
+        assert "QueuePool" not in response.text
