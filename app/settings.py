@@ -149,6 +149,8 @@ class Settings:
     # WebSockets open at once per client address (IPv6 by /64) in one process: the rate of
     # new connections alone would let one address pile up idle sockets.
     ws_max_open_per_address: int = 200
+    # WebSockets one process holds (about 50 KiB each when idle); past it, 503 at handshake.
+    ws_max_connections: int = 20_000
     # Password checks running at once per client address and per account, in one process:
     # the rules counting failures after the check would otherwise let a burst pass together.
     login_in_flight_per_address: int = 4
@@ -237,6 +239,8 @@ class Settings:
                 raise SettingsError(
                     f"TRUSTED_PROXIES must list addresses or networks, not {proxy!r}"
                 ) from exc
+        if self.ws_max_connections < 1:
+            raise SettingsError("WS_MAX_CONNECTIONS must be at least 1")
         if self.ws_max_open_per_address < 1:
             raise SettingsError("WS_MAX_OPEN_PER_ADDRESS must be at least 1")
         if self.login_in_flight_per_address < 1 or self.login_in_flight_per_account < 1:
@@ -342,6 +346,7 @@ class Settings:
             max_query_length=_int(env, "GRAPHQL_MAX_QUERY_LENGTH", 32 * 1024),
             ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", 64 * 1024),
             ws_max_open_per_address=_int(env, "WS_MAX_OPEN_PER_ADDRESS", 200),
+            ws_max_connections=_int(env, "WS_MAX_CONNECTIONS", 20_000),
             login_in_flight_per_address=_int(env, "LOGIN_IN_FLIGHT_PER_ADDRESS", 4),
             login_in_flight_per_account=_int(env, "LOGIN_IN_FLIGHT_PER_ACCOUNT", 2),
         ).check()
