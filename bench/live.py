@@ -156,6 +156,22 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_command(names: tuple[str, ...] = ("postgres", "redis-server")) -> dict[str, float]:
+    """CPU seconds used so far by all processes of these names (PostgreSQL's backends,
+    Redis): what else the machine did while the server and clients ran."""
+    totals = dict.fromkeys(names, 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name in totals:
+            fields = text.rsplit(")", 1)[1].split()
+            totals[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
 def core_ticks() -> Ticks:
     """(busy, total) jiffies of each core, from /proc/stat."""
     ticks = {}
@@ -735,6 +751,8 @@ class Report:
     core_busy: dict[str, float]
     client_bound: bool
     client_core_busy: bool
+    machine_noisy: bool
+    other_cpu_seconds_window: dict[str, float]
     closed_by_server: dict[str, int]
     error_messages: int
     complete_messages: int
@@ -825,8 +843,10 @@ async def drive(
 
     # The posting window.
     client_cpu_0 = [cpu_seconds(p) or 0.0 for p in clients.pids]
+    own_cpu_0 = time.process_time()
     server_cpu_0 = cpu_seconds(pid)
     cores_0 = core_ticks()
+    others_0 = cpu_by_command()
     window_start = time.time()
     posts = await post_at_rate(
         args.graphql_url, poster_tokens, rate=args.rate, duration=args.duration
@@ -835,7 +855,9 @@ async def drive(
     window = window_end - window_start
     server_cpu_1 = cpu_seconds(pid)
     client_cpu_1 = [cpu_seconds(p) or 0.0 for p in clients.pids]
+    own_cpu = time.process_time() - own_cpu_0
     cores_1 = core_ticks()
+    others_1 = cpu_by_command()
     made = [p for p in posts if p.post_id]
     expected = len(made) * reach
 
@@ -873,6 +895,18 @@ async def drive(
         round((b - a) / window, 3) for a, b in zip(client_cpu_0, client_cpu_1, strict=True)
     ]
     cores = busy_share(cores_0, cores_1)
+    # CPU the machine spent in the window on anything not accounted for above (another
+    # job on the machine shows here; so does kernel work on no process's behalf).
+    busy = sum(cores_1[c][0] - cores_0[c][0] for c in cores_1) / os.sysconf("SC_CLK_TCK")
+    others = {k: round(others_1[k] - others_0[k], 2) for k in others_1}
+    known = (
+        (server_cpu_1 - server_cpu_0 if server_cpu_0 and server_cpu_1 else 0.0)
+        + sum(b - a for a, b in zip(client_cpu_0, client_cpu_1, strict=True))
+        + own_cpu
+        + sum(others.values())
+    )
+    others["this process"] = round(own_cpu, 2)
+    others["unaccounted"] = round(busy - known, 2)
     # The client processes share one core (--client-core): their sum is what counts.
     client_bound = sum(client_share) > CLIENT_BOUND or max(client_share, default=0) > CLIENT_BOUND
     client_core_busy = args.client_core is not None and (
@@ -920,6 +954,8 @@ async def drive(
         core_busy=cores,
         client_bound=client_bound,
         client_core_busy=client_core_busy,
+        machine_noisy=others["unaccounted"] > 0.1 * window,
+        other_cpu_seconds_window=others,
         closed_by_server=dict(stats.closed_by_server),
         error_messages=stats.error_messages,
         complete_messages=stats.complete_messages,
@@ -970,7 +1006,17 @@ def show(r: Report) -> None:
         ("server CPU s window (+drain)", f"{f(cpu_window)} ({f(r.server_cpu_seconds_total)})"),
         ("server CPU ms per delivery", f(r.server_cpu_ms_per_delivery)),
         ("client CPU share per process", " ".join(f"{c:.2f}" for c in r.client_cpu_share)),
+        (
+            "other CPU s in window",
+            " ".join(f"{k} {v}" for k, v in r.other_cpu_seconds_window.items()),
+        ),
         ("cores busy in window", " ".join(f"{k} {v:.2f}" for k, v in r.core_busy.items())),
+        (
+            "machine quiet",
+            "NO: other processes used over 10% of a core (see unaccounted)"
+            if r.machine_noisy
+            else "yes",
+        ),
         ("client-bound", "YES: latencies include client delay" if r.client_bound else "no"),
         (
             "client core busy (> 85%)",
