@@ -173,12 +173,12 @@ async def _posts(
 
 @strawberry.type(description="Live updates. Connect with `graphql-transport-ws`.")
 class Subscription:
+    # homeTimeline and publicFeed are not generators themselves: each returns `_posts`'
+    # generator, so an idle subscriber holds one frame fewer.
     @strawberry.subscription(
         description="New posts for the viewer's home timeline (own posts and followees'). "
         "Requires a signed-in connection."
     )
-    # Not generators themselves: each returns `_posts`' generator, so an idle subscriber
-    # holds one frame fewer.
     def home_timeline(
         self, info: Info, after: Resume = None
     ) -> AsyncGenerator[TimelineEvent, None]:
