@@ -9,7 +9,7 @@ rule."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Coroutine
 from json import JSONDecodeError
 from typing import Any
 
@@ -182,19 +182,15 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     length limit on `subscribe`; each operation can send its own `next` messages (shared
     live delivery, `schema/live/shared.py`)."""
 
-    async def run_operation(self, operation: Operation[Context, None]) -> None:
-        # The operation's own task: the context variable is seen by its resolver only.
-        LIVE_OPERATION.set(LiveOperation(operation.id, self._sender(operation)))
-        await super().run_operation(operation)
-
-    def _sender(self, operation: Operation[Context, None]) -> Callable[[str], Awaitable[None]]:
-        socket: WebSocket = self.websocket.ws  # type: ignore[attr-defined]
-
-        async def send(text: str) -> None:
-            if not operation.completed:
-                await socket.send_text(text)
-
-        return send
+    def run_operation(  # type: ignore[override]
+        self, operation: Operation[Context, None]
+    ) -> Coroutine[Any, Any, None]:
+        # Called as the operation's task is made: the task copies the context as it is now,
+        # so its resolver sees its own LIVE_OPERATION. Not a coroutine wrapping strawberry's:
+        # that frame would be held for as long as the subscription lives. `handle_subscribe`
+        # clears the variable in the connection's own context once the task exists.
+        LIVE_OPERATION.set(LiveOperation(operation, self.websocket.ws))  # type: ignore[attr-defined]
+        return super().run_operation(operation)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
@@ -218,7 +214,10 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             ).formatted
             await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
             return
-        await super().handle_subscribe(message)
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            LIVE_OPERATION.set(None)
 
 
 def query_too_long(length: int, limit: int) -> GraphQLError:

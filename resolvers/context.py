@@ -86,7 +86,8 @@ class Context:
     _loaders: Loaders | None = field(default=None, repr=False)
     _roles: frozenset[Role] | None = field(default=None, repr=False)
     _stored_roles: frozenset[Role] | None = field(default=None, repr=False)
-    audited_reads: set[tuple[str, str, str]] = field(default_factory=set, repr=False)
+    # Staff reads already audited in this operation (or event): see `audited_reads`.
+    _audited_reads: set[tuple[str, str, str]] | None = field(default=None, repr=False)
     # Rate-limit rules already charged for this operation's fields (schema/core/limits.py);
     # made on first use: an idle subscription's context should not carry an empty set.
     rate_limits_charged: set[str] | None = field(default=None, repr=False)
@@ -114,7 +115,7 @@ class Context:
             _loaders=None,
             _roles=None,
             _stored_roles=None,
-            audited_reads=set(),
+            _audited_reads=None,
             rate_limits_charged=None,
             cost=None,
         )
@@ -125,7 +126,15 @@ class Context:
         counts) and the staff reads already audited (each event's are audited, as each HTTP
         request's are)."""
         self._loaders, self._roles, self._stored_roles = None, None, None
-        self.audited_reads = set()
+        self._audited_reads = None
+
+    @property
+    def audited_reads(self) -> set[tuple[str, str, str]]:
+        """The staff reads already audited in this operation (resolvers/staff.py), made on
+        first use: an idle subscription's context should not carry an empty set."""
+        if self._audited_reads is None:
+            self._audited_reads = set()
+        return self._audited_reads
 
     def require_viewer(self) -> Account:
         if self.viewer is None:

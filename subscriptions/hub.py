@@ -27,22 +27,40 @@ GAP_FILL_BATCH = 500
 class Listener:
     """A subscriber's bounded queue. A consumer that falls behind is cut off, not buffered:
     on overflow the queue gets a final `None`, which tells the reader to close. A deque and
-    one future, not an asyncio.Queue: every idle subscription holds one, so bytes count."""
+    one future, not an asyncio.Queue: every idle subscription holds one, so bytes count; for
+    the same reason the deque is made on the first event and dropped once drained.
 
-    __slots__ = ("_items", "_waiter", "accepts", "maxsize", "overflowed")
+    An event is queued if `revoked` or `accepts` wants it; `observe`, when given, sees every
+    event first (a subscriber's `ViewerGraph` keeps itself current from them). Three
+    callables, not one closure over them: one object fewer per subscriber."""
 
-    def __init__(self, accepts: Callable[[LiveEvent], bool], maxsize: int) -> None:
+    __slots__ = ("_items", "_waiter", "accepts", "maxsize", "observe", "overflowed", "revoked")
+
+    def __init__(
+        self,
+        accepts: Callable[[LiveEvent], bool],
+        maxsize: int,
+        *,
+        revoked: Callable[[LiveEvent], bool] | None = None,
+        observe: Callable[[LiveEvent], None] | None = None,
+    ) -> None:
         self.accepts = accepts
+        self.revoked = revoked
+        self.observe = observe
         self.maxsize = maxsize
         self.overflowed = False
-        self._items: deque[LiveEvent | None] = deque()
+        self._items: deque[LiveEvent | None] | None = None
         self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: LiveEvent) -> bool:
         """Queue the event if this subscriber wants it; True if it was queued."""
-        if self.overflowed or not self.accepts(event):
+        if self.overflowed:
             return False
-        if len(self._items) >= self.maxsize:
+        if self.observe is not None:
+            self.observe(event)
+        if not ((self.revoked is not None and self.revoked(event)) or self.accepts(event)):
+            return False
+        if (0 if self._items is None else len(self._items)) >= self.maxsize:
             self.overflowed = True
             self._push(None)
             return False
@@ -50,18 +68,35 @@ class Listener:
         return True
 
     def _push(self, item: LiveEvent | None) -> None:
+        if self._items is None:
+            self._items = deque()
         self._items.append(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
-    async def get(self) -> LiveEvent | None:
-        while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.popleft()
+    def ready(self) -> bool:
+        """Whether `pop` has an item."""
+        return self._items is not None
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future done once an item is queued (await it while not `ready`). A future, not
+        a coroutine: the idle subscriber's task holds no frame of the listener's."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    def pop(self) -> LiveEvent | None:
+        """The next item; only when `ready`."""
+        items = self._items
+        assert items is not None
+        item = items.popleft()
+        if not items:
+            self._items = None
+        return item
 
 
 class Hub:
@@ -110,8 +145,15 @@ class Hub:
         """Called when the pub/sub connection comes back: fetch what was missed."""
         self._resync_now.set()
 
-    def listen(self, accepts: Callable[[LiveEvent], bool]) -> Listener:
-        listener = Listener(accepts, self.queue_size)
+    def listen(
+        self,
+        accepts: Callable[[LiveEvent], bool],
+        *,
+        revoked: Callable[[LiveEvent], bool] | None = None,
+        observe: Callable[[LiveEvent], None] | None = None,
+    ) -> Listener:
+        """A listener for the events `revoked` or `accepts` wants, `observe` seeing all."""
+        listener = Listener(accepts, self.queue_size, revoked=revoked, observe=observe)
         self._listeners.add(listener)
         return listener
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,7 +14,7 @@ from models.events import actions as events
 from models.posts.tables import PUBLIC
 from models.social.tables import Block, Follow, Mute
 from subscriptions.events import EventLog, LiveEvent
-from subscriptions.hub import Hub, Listener
+from subscriptions.hub import Hub
 
 CATCH_UP_BATCH = 500
 # 4403 (graphql-transport-ws's Forbidden): clients reconnect, and a revoked session is then
@@ -43,15 +44,34 @@ class CursorAhead(Exception):
     one this log issued, and resuming from it would silently skip every event."""
 
 
-@dataclass
+# Who a viewer follows, mutes or blocks: most subscribers (every signed-out one) have
+# nobody in some of these, and an empty set() is 216 bytes; they share this until one is added.
+_NOBODY: frozenset[int] = frozenset()
+
+
+def _with(ids: AbstractSet[int], account: int) -> AbstractSet[int]:
+    if isinstance(ids, set):
+        ids.add(account)
+        return ids
+    return {*ids, account}
+
+
+def _without(ids: AbstractSet[int], account: int) -> AbstractSet[int]:
+    if account not in ids:
+        return ids
+    left = {i for i in ids if i != account}
+    return left or _NOBODY
+
+
+@dataclass(slots=True)
 class ViewerGraph:
     """Who the viewer follows, mutes and blocks (either way), kept current from the viewer's
     own social events as they stream past."""
 
     viewer_id: int | None
-    following: set[int] = field(default_factory=set)
-    muted: set[int] = field(default_factory=set)
-    blocked: set[int] = field(default_factory=set)
+    following: AbstractSet[int] = _NOBODY
+    muted: AbstractSet[int] = _NOBODY
+    blocked: AbstractSet[int] = _NOBODY
 
     def hides(self, author: object) -> bool:
         return author in self.muted or author in self.blocked
@@ -64,19 +84,22 @@ class ViewerGraph:
         if viewer_id is None:
             return graph
         async with sessionmaker() as session:
-            graph.following = set(
+            following = set(
                 await session.scalars(
                     select(Follow.followee_id).where(Follow.follower_id == viewer_id)
                 )
             )
-            graph.muted = set(
+            muted = set(
                 await session.scalars(select(Mute.muted_id).where(Mute.muter_id == viewer_id))
             )
-            graph.blocked = set(
+            blocked = set(
                 await session.scalars(select(Block.blocked_id).where(Block.blocker_id == viewer_id))
             ) | set(
                 await session.scalars(select(Block.blocker_id).where(Block.blocked_id == viewer_id))
             )
+        graph.following = following or _NOBODY
+        graph.muted = muted or _NOBODY
+        graph.blocked = blocked or _NOBODY
         return graph
 
     def observe(self, event: LiveEvent) -> None:
@@ -84,27 +107,28 @@ class ViewerGraph:
         if me is None:
             return
         if event.type == events.ACCOUNT_FOLLOWED and p.get("follower_id") == me:
-            self.following.add(int(p["followee_id"]))
+            self.following = _with(self.following, int(p["followee_id"]))
         elif event.type == events.ACCOUNT_UNFOLLOWED and p.get("follower_id") == me:
-            self.following.discard(int(p["followee_id"]))
+            self.following = _without(self.following, int(p["followee_id"]))
         elif event.type == events.ACCOUNT_MUTED and p.get("muter_id") == me:
-            self.muted.add(int(p["muted_id"]))
+            self.muted = _with(self.muted, int(p["muted_id"]))
         elif event.type == events.ACCOUNT_UNMUTED and p.get("muter_id") == me:
-            self.muted.discard(int(p["muted_id"]))
+            self.muted = _without(self.muted, int(p["muted_id"]))
         elif event.type == events.ACCOUNT_BLOCKED and me in (
             p.get("blocker_id"),
             p.get("blocked_id"),
         ):
             other = int(p["blocked_id"] if p["blocker_id"] == me else p["blocker_id"])
-            self.blocked.add(other)
-            self.following.discard(other)
+            self.blocked = _with(self.blocked, other)
+            self.following = _without(self.following, other)
         elif event.type == events.ACCOUNT_UNBLOCKED and me in (
             p.get("blocker_id"),
             p.get("blocked_id"),
         ):
             # Another block may still stand the other way; the visibility check on each
             # delivered post has the last word.
-            self.blocked.discard(int(p["blocked_id"] if p["blocker_id"] == me else p["blocker_id"]))
+            other = int(p["blocked_id"] if p["blocker_id"] == me else p["blocker_id"])
+            self.blocked = _without(self.blocked, other)
 
     def home(self, event: LiveEvent) -> bool:
         author = event.payload.get("author_id")
@@ -137,20 +161,34 @@ def post_changes(post_id: int) -> Callable[[LiveEvent], bool]:
 def revokes(account_id: int | None, session_id: int | None) -> Callable[[LiveEvent], bool]:
     """Whether an event ends the authority a subscriber's stream runs with: its session
     ended, or anything else about its account's credentials changed (a role, the second
-    factor, a suspension, and any kind added later)."""
+    factor, a suspension, and any kind added later). Without a session, never."""
+    if session_id is None:
+        return _never
+    return _Revokes(account_id, session_id)
 
-    def check(event: LiveEvent) -> bool:
+
+def _never(event: LiveEvent) -> bool:
+    return False
+
+
+class _Revokes:
+    """`revokes` for one session: a small object, not a closure (one per subscriber)."""
+
+    __slots__ = ("account_id", "session_id")
+
+    def __init__(self, account_id: int | None, session_id: int) -> None:
+        self.account_id = account_id
+        self.session_id = session_id
+
+    def __call__(self, event: LiveEvent) -> bool:
         return (
-            session_id is not None
-            and event.type in (events.CREDENTIALS_CHANGED, events.SESSIONS_REVOKED)
-            and event.payload.get("account_id") == account_id
+            event.type in (events.CREDENTIALS_CHANGED, events.SESSIONS_REVOKED)
+            and event.payload.get("account_id") == self.account_id
             and (
                 _kind(event) != events.CredentialChange.SESSION
-                or session_id in event.payload.get("session_ids", [])
+                or self.session_id in event.payload.get("session_ids", [])
             )
         )
-
-    return check
 
 
 def _kind(event: LiveEvent) -> str:
@@ -196,12 +234,9 @@ async def stream(
 ) -> AsyncIterator[LiveEvent]:
     """Yield the events `accepts` wants: first those after `after` from the log, then live."""
 
-    def wanted(event: LiveEvent) -> bool:
-        if observe is not None:
-            observe(event)
-        return revoked(event) or accepts(event)
-
-    listener = hub.listen(wanted)
+    # The graph sees every event first; the listener queues those `revoked` or `accepts`
+    # wants.
+    listener = hub.listen(accepts, revoked=revoked, observe=observe)
     last = hub.last_seq if after is None else after
     try:
         if after is not None:
@@ -212,7 +247,7 @@ async def stream(
                 batch = await log_reader.after(last, limit=CATCH_UP_BATCH)
                 for event in batch:
                     last = event.seq
-                    # Not `wanted`: the graph was loaded now, so replaying old social
+                    # Not `observe`: the graph was loaded now, so replaying old social
                     # events into it would undo newer ones the hub has applied meanwhile.
                     await _check(revoked, unchanged, event)
                     if accepts(event):
@@ -223,19 +258,18 @@ async def stream(
                 if scanned >= catch_up_limit:
                     raise CursorTooOld()
         while True:
-            event = await _next(listener)
-            if event.seq <= last:
+            # The listener's future is awaited here, not through a coroutine of its own: an
+            # idle subscriber's task holds one frame fewer.
+            while not listener.ready():
+                await listener.wait()
+            queued = listener.pop()
+            if queued is None:
+                raise StreamClosed(CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
+            if queued.seq <= last:
                 continue
-            last = event.seq
-            await _check(revoked, unchanged, event)
-            if not revoked(event):
-                yield event
+            last = queued.seq
+            await _check(revoked, unchanged, queued)
+            if not revoked(queued):
+                yield queued
     finally:
         hub.forget(listener)
-
-
-async def _next(listener: Listener) -> LiveEvent:
-    event = await listener.get()
-    if event is None:
-        raise StreamClosed(CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
-    return event

@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from graphql import DocumentNode, print_ast
+from starlette.websockets import WebSocket
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
 from models.timeline.shared import LiveReadFailed, LiveReads
 from resolvers.context import Context, Info
@@ -38,13 +39,24 @@ PLANS = 256  # subscription documents whose live plan (or its lack) is kept
 CLOSE_LIVE_READ_FAILED = 1011
 
 
-@dataclass(frozen=True, slots=True)
 class LiveOperation:
-    """The operation a subscription's resolver runs in (set by the WebSocket handler):
-    `send` writes one text message to its socket."""
+    """The operation a subscription's resolver runs in (set by the WebSocket handler): its
+    `id`, and `send` writes one text message to its socket while the operation is not
+    completed. A small object over the handler's own operation, not a closure."""
 
-    id: str
-    send: Callable[[str], Awaitable[None]]
+    __slots__ = ("operation", "socket")
+
+    def __init__(self, operation: Operation[Any, Any], socket: WebSocket) -> None:
+        self.operation = operation
+        self.socket = socket
+
+    @property
+    def id(self) -> str:
+        return self.operation.id
+
+    async def send(self, text: str) -> None:
+        if not self.operation.completed:
+            await self.socket.send_text(text)
 
     def next_message(self, payload: str) -> str:
         head = '{"id":' + orjson.dumps(self.id).decode()
@@ -91,6 +103,7 @@ async def deliver(
     """Send each event's shared answer until the stream ends."""
     first = ctx.cost  # `extensions.cost` goes with the first event, as on the general path
     async for event in events:
+        ctx.reset_for_event()
         cursor = encode_cursor(event.seq, kind=EVENT_CURSOR)
         try:
             text = await reads.answer(

@@ -52,40 +52,62 @@ class PostUpdate:
     )
 
 
-async def _events(
+class _Unchanged:
+    """Whether the viewer's session's authority, read again, is still what it was when the
+    stream started (`live.stream`'s `unchanged`): a small object, not a closure, as one is
+    held by every subscriber."""
+
+    __slots__ = ("ctx", "started")
+
+    def __init__(self, ctx: Context, started: account_resolvers.Authority | None) -> None:
+        self.ctx = ctx
+        self.started = started
+
+    async def __call__(self) -> bool:
+        return await account_resolvers.session_authority(self.ctx) == self.started
+
+
+async def _stream(
     ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
 ) -> AsyncIterator[LiveEvent]:
+    """The subscriber's `live.stream` (not yet started)."""
     runtime = ctx.runtime
     # What the stream may do as it starts: a credentials change for the viewer closes it
     # unless the authority read again is still this (the change was in force already).
     started = await account_resolvers.session_authority(ctx)
+    return live.stream(
+        hub=runtime.hub,
+        log_reader=runtime.event_log,
+        accepts=accepts,
+        revoked=live.revokes(ctx.viewer_id, ctx.session_id),
+        unchanged=_Unchanged(ctx, started),
+        observe=graph.observe,
+        after=decode_cursor(after, kind=EVENT_CURSOR),
+        catch_up_limit=runtime.settings.catch_up_limit,
+    )
 
-    async def unchanged() -> bool:
-        return await account_resolvers.session_authority(ctx) == started
 
-    try:
-        async for event in live.stream(
-            hub=runtime.hub,
-            log_reader=runtime.event_log,
-            accepts=accepts,
-            revoked=live.revokes(ctx.viewer_id, ctx.session_id),
-            unchanged=unchanged,
-            observe=graph.observe,
-            after=decode_cursor(after, kind=EVENT_CURSOR),
-            catch_up_limit=runtime.settings.catch_up_limit,
-        ):
-            ctx.reset_for_event()
-            yield event
-    except live.CursorAhead as exc:
-        raise BadUserInput(
+def _bad_cursor(exc: live.CursorAhead | live.CursorTooOld) -> BadUserInput:
+    if isinstance(exc, live.CursorAhead):
+        return BadUserInput(
             "That cursor is ahead of the event log; subscribe again without `after`.",
             argument="after",
-        ) from exc
-    except live.CursorTooOld as exc:
-        raise BadUserInput(
-            "That cursor is too old to resume from; refetch the timeline and resubscribe.",
-            argument="after",
-        ) from exc
+        )
+    return BadUserInput(
+        "That cursor is too old to resume from; refetch the timeline and resubscribe.",
+        argument="after",
+    )
+
+
+async def _events(
+    ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+) -> AsyncIterator[LiveEvent]:
+    try:
+        async for event in await _stream(ctx, accepts, after, graph):
+            ctx.reset_for_event()
+            yield event
+    except (live.CursorAhead, live.CursorTooOld) as exc:
+        raise _bad_cursor(exc) from exc
     except live.StreamClosed as closed:
         await _close(ctx, closed)
 
@@ -106,21 +128,28 @@ async def _close(ctx: Context, closed: live.StreamClosed) -> None:
 
 
 async def _posts(
-    info: Info,
-    accepts: Callable[[LiveEvent], bool],
-    after: str | None,
-    graph: live.ViewerGraph,
-    *,
-    public_feed: bool = False,
+    info: Info, after: str | None, *, public_feed: bool
 ) -> AsyncGenerator[TimelineEvent, None]:
     ctx = info.context
+    sessionmaker = ctx.runtime.read_sessionmaker
+    if public_feed:
+        graph = await live.ViewerGraph.load(sessionmaker, ctx.viewer_id)
+        accepts = graph.public
+    else:
+        graph = await live.ViewerGraph.load(sessionmaker, ctx.require_viewer().id)
+        accepts = graph.home
     operation, reads = shared.LIVE_OPERATION.get(), ctx.runtime.live
     plan = shared.plan_for(info) if operation is not None and reads is not None else None
     if plan is not None and operation is not None and reads is not None:
         # Each event read and shaped once for every subscriber of this document, and sent
-        # from here: nothing is yielded to the general executor.
+        # from here: nothing is yielded to the general executor. `deliver` reads the stream
+        # itself (no generator of `_events` in between: every idle subscriber holds these).
         try:
-            await shared.deliver(ctx, plan, operation, reads, _events(ctx, accepts, after, graph))
+            await shared.deliver(
+                ctx, plan, operation, reads, await _stream(ctx, accepts, after, graph)
+            )
+        except (live.CursorAhead, live.CursorTooOld) as exc:
+            raise _bad_cursor(exc) from exc
         except live.StreamClosed as closed:
             await _close(ctx, closed)
         return
@@ -144,27 +173,20 @@ async def _posts(
 
 @strawberry.type(description="Live updates. Connect with `graphql-transport-ws`.")
 class Subscription:
+    # homeTimeline and publicFeed are not generators themselves: each returns `_posts`'
+    # generator, so an idle subscriber holds one frame fewer.
     @strawberry.subscription(
         description="New posts for the viewer's home timeline (own posts and followees'). "
         "Requires a signed-in connection."
     )
-    async def home_timeline(
+    def home_timeline(
         self, info: Info, after: Resume = None
     ) -> AsyncGenerator[TimelineEvent, None]:
-        ctx = info.context
-        viewer = ctx.require_viewer()
-        graph = await live.ViewerGraph.load(ctx.runtime.read_sessionmaker, viewer.id)
-        async for item in _posts(info, graph.home, after, graph):
-            yield item
+        return _posts(info, after, public_feed=False)
 
     @strawberry.subscription(description="New public top-level posts, as in `publicFeed`.")
-    async def public_feed(
-        self, info: Info, after: Resume = None
-    ) -> AsyncGenerator[TimelineEvent, None]:
-        ctx = info.context
-        graph = await live.ViewerGraph.load(ctx.runtime.read_sessionmaker, ctx.viewer_id)
-        async for item in _posts(info, graph.public, after, graph, public_feed=True):
-            yield item
+    def public_feed(self, info: Info, after: Resume = None) -> AsyncGenerator[TimelineEvent, None]:
+        return _posts(info, after, public_feed=True)
 
     @strawberry.subscription(
         description="Changes to one post: likes, edits, replies. Ends after its deletion, or "
