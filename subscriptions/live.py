@@ -24,6 +24,10 @@ CLOSE_CREDENTIALS_CHANGED = CLOSE_SESSION_REVOKED
 SESSION_REVOKED = "Session revoked"
 CREDENTIALS_CHANGED = "Credentials changed; reconnect"
 CLOSE_SLOW_CONSUMER = 4008
+# 1013 (Try Again Later): the process ran out of database connections delivering an event;
+# the client resumes with its last cursor after a pause.
+CLOSE_OVERLOADED = 1013
+OVERLOADED = "Server overloaded; resubscribe with `after` in a few seconds"
 
 
 class StreamClosed(Exception):

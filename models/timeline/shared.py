@@ -86,7 +86,9 @@ class LiveReads:
             for futures in batch.waiting.values():
                 for future in futures:
                     if not future.done():
-                        future.set_exception(LiveReadFailed(str(exc)))
+                        failed = LiveReadFailed(str(exc))
+                        failed.__cause__ = exc
+                        future.set_exception(failed)
             return
         for viewer, futures in batch.waiting.items():
             text = answers.get(viewer)

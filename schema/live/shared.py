@@ -30,6 +30,7 @@ from models.timeline.shared import LiveReadFailed, LiveReads
 from resolvers.context import Context, Info
 from resolvers.paging import EVENT_CURSOR, encode_cursor
 from schema.compiled import LivePlan, compile_subscription
+from schema.core.extensions import overloaded
 from subscriptions import live
 from subscriptions.events import LiveEvent
 
@@ -114,7 +115,9 @@ async def deliver(
                 post_id=int(event.payload["post_id"]),
                 viewer_id=ctx.viewer_id,
             )
-        except LiveReadFailed:
+        except LiveReadFailed as failed:
+            if overloaded(failed.__cause__):
+                raise live.StreamClosed(live.CLOSE_OVERLOADED, live.OVERLOADED) from None
             raise live.StreamClosed(
                 CLOSE_LIVE_READ_FAILED, "Could not read an event; resubscribe with `after`"
             ) from None

@@ -23,6 +23,7 @@ from resolvers.paging import (
     parse_id_argument,
 )
 from schema.core.checks import checked, cursor, global_id
+from schema.core.extensions import overloaded
 from schema.graph.types import Post
 from schema.live import shared
 from subscriptions import live
@@ -127,6 +128,14 @@ async def _close(ctx: Context, closed: live.StreamClosed) -> None:
     await asyncio.Event().wait()
 
 
+async def _shed_if_overloaded(ctx: Context, exc: Exception) -> None:
+    """A subscription whose event found no database connection closes with 1013: its
+    client resumes with its last cursor once the process has breath again (an internal
+    error would end it for good)."""
+    if overloaded(exc):
+        await _close(ctx, live.StreamClosed(live.CLOSE_OVERLOADED, live.OVERLOADED))
+
+
 async def _posts(
     info: Info, after: str | None, *, public_feed: bool
 ) -> AsyncGenerator[TimelineEvent, None]:
@@ -154,18 +163,23 @@ async def _posts(
             await _close(ctx, closed)
         return
     async for event in _events(ctx, accepts, after, graph):
-        row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
-        if row is not None and row.repost_of_id is not None:
-            # A repost of a muted (or blocked) author's post stays out, as in the timelines.
-            original = await ctx.loaders.visible_posts_by_id.load(row.repost_of_id)
-            if original is None or graph.hides(original.author_id):
-                continue
-        if row is not None and public_feed:
-            author = await ctx.loaders.accounts_by_id.load(row.author_id)
-            if author is None or not post_policies.shown_in_public_feed(
-                author, viewer_id=ctx.viewer_id
-            ):
-                continue
+        try:
+            row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
+            if row is not None and row.repost_of_id is not None:
+                # A repost of a muted (or blocked) author's post stays out, as in the
+                # timelines.
+                original = await ctx.loaders.visible_posts_by_id.load(row.repost_of_id)
+                if original is None or graph.hides(original.author_id):
+                    continue
+            if row is not None and public_feed:
+                author = await ctx.loaders.accounts_by_id.load(row.author_id)
+                if author is None or not post_policies.shown_in_public_feed(
+                    author, viewer_id=ctx.viewer_id
+                ):
+                    continue
+        except Exception as exc:
+            await _shed_if_overloaded(ctx, exc)
+            raise
         if row is not None:
             cursor = encode_cursor(event.seq, kind=EVENT_CURSOR)
             yield TimelineEvent(cursor=cursor, post=Post.from_row(row))
@@ -210,7 +224,11 @@ class Subscription:
         graph = live.ViewerGraph(ctx.viewer_id)
         async for event in _events(ctx, live.post_changes(post_id), after, graph):
             deleted = event.type == POST_DELETED
-            row = await ctx.loaders.visible_posts_by_id.load(post_id)
+            try:
+                row = await ctx.loaders.visible_posts_by_id.load(post_id)
+            except Exception as exc:
+                await _shed_if_overloaded(ctx, exc)
+                raise
             if row is None and not deleted:
                 return  # the viewer may no longer see the post: say nothing more about it
             yield PostUpdate(
