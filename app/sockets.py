@@ -30,6 +30,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from models.throttle import RateLimited, ip_group
 from resolvers.context import Context, Runtime
+from schema.core.extensions import OVERLOADED, OVERLOADED_RETRY_SECONDS
 from schema.live.shared import LIVE_OPERATION, LiveOperation
 from telemetry import metrics
 
@@ -52,6 +53,7 @@ class SocketRefused(Exception):
 
 
 OPEN_PER_ADDRESS = "ws_open.ip"
+PROCESS_FULL = "ws_open.process"  # the metric label of a handshake refused with 503
 # A socket refused because its address holds too many open ones: retry once some close.
 OPEN_RETRY_SECONDS = 30
 
@@ -60,18 +62,26 @@ class OpenSockets:
     """WebSockets open at once per client address (IPv6 by /64) in this process: the rate of
     new connections alone would let one address hold thousands of idle sockets."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, total: int = 20_000) -> None:
         self.limit = limit
+        self.total = total  # WS_MAX_CONNECTIONS: every address together
         self.open: dict[str, int] = {}
+        self.held = 0
+
+    @property
+    def full(self) -> bool:
+        return self.held >= self.total
 
     def take(self, group: str) -> bool:
         held = self.open.get(group, 0)
         if held >= self.limit:
             return False
         self.open[group] = held + 1
+        self.held += 1
         return True
 
     def give_back(self, group: str) -> None:
+        self.held -= 1
         left = self.open.get(group, 0) - 1
         if left > 0:
             self.open[group] = left
@@ -92,7 +102,13 @@ async def refuse_connection(
     """Count a new connection against its client address, and take its place among the
     address's open sockets; over either limit, answer the handshake with 429 and
     Retry-After (403 on a server without the WebSocket denial response extension) and
-    return True. A False answer holds a place: give it back when the socket ends."""
+    return True. A process that holds WS_MAX_CONNECTIONS sockets answers 503 (overloaded:
+    the load balancer's next try may land on another). A False answer holds a place: give
+    it back when the socket ends."""
+    if open_sockets.full:
+        metrics.RATE_LIMITED.labels(PROCESS_FULL).inc()
+        await _deny(websocket, overloaded_response(open_sockets.total))
+        return True
     group = client_group(websocket)
     verdict = await runtime.throttle.admit(CONNECT_IP, group)
     if verdict is not None:
@@ -107,11 +123,32 @@ async def refuse_connection(
         )
     else:
         return False
+    await _deny(websocket, too_many(refused))
+    return True
+
+
+async def _deny(websocket: WebSocket, response: JSONResponse) -> None:
     try:
-        await websocket.send_denial_response(too_many(refused))
+        await websocket.send_denial_response(response)
     except RuntimeError:
         await websocket.close(code=1008)
-    return True
+
+
+def overloaded_response(total: int) -> JSONResponse:
+    """HTTP 503 for a handshake the process cannot take, shaped like a GraphQL error."""
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"This server holds its most WebSockets ({total}); retry in "
+                    f"{OVERLOADED_RETRY_SECONDS} seconds.",
+                    "extensions": {"code": OVERLOADED, "retryAfter": OVERLOADED_RETRY_SECONDS},
+                }
+            ]
+        },
+        status_code=503,
+        headers={"retry-after": str(OVERLOADED_RETRY_SECONDS), "cache-control": "no-store"},
+    )
 
 
 def too_many(refused: RateLimited) -> JSONResponse:

@@ -57,7 +57,9 @@ class ChirpGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.runtime = runtime
-        self.open_sockets = OpenSockets(settings.ws_max_open_per_address)
+        self.open_sockets = OpenSockets(
+            settings.ws_max_open_per_address, settings.ws_max_connections
+        )
 
     async def run(  # type: ignore[override]
         self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET

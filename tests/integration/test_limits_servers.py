@@ -31,6 +31,7 @@ LIMITED = {
     "RATE_LIMIT_WS_CONNECT_ACCOUNT": "2/minute",
     "RATE_LIMIT_WS_MESSAGES_CONNECTION": "10/minute",
     "WS_MAX_OPEN_PER_ADDRESS": "2",
+    "WS_MAX_CONNECTIONS": "4",
 }
 SIGN_UP = """
 mutation SignUp($input: SignUpInput!) {
@@ -207,6 +208,36 @@ async def test_websockets_open_at_once_per_address_are_capped_with_429(
     assert response.status_code == 429
     assert int(response.headers["retry-after"]) == 30
     assert b'"limit":"ws_open.ip"' in response.body
+
+
+async def test_a_process_holding_its_most_websockets_answers_handshakes_with_503(
+    server: ChirpServer,
+) -> None:
+    """WS_MAX_CONNECTIONS (4 here) caps the sockets of one process, whatever their address:
+    past it a handshake is shed with 503 and Retry-After; a closed socket frees its place."""
+    async with contextlib.AsyncExitStack() as stack:
+        held = [
+            await stack.enter_async_context(
+                GraphQLWebSocket.connect(
+                    server.ws_url, headers={"x-forwarded-for": f"192.0.2.{31 + n}"}
+                )
+            )
+            for n in range(4)
+        ]
+        with pytest.raises(InvalidStatus) as refused:
+            await stack.enter_async_context(
+                GraphQLWebSocket.connect(server.ws_url, headers={"x-forwarded-for": "192.0.2.35"})
+            )
+    async with GraphQLWebSocket.connect(
+        server.ws_url, headers={"x-forwarded-for": "192.0.2.35"}
+    ) as later:
+        assert later.ack_payload == {"viewer": None}
+
+    assert [ws.ack_payload for ws in held] == [{"viewer": None}] * 4
+    response = refused.value.response
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert b'"code":"OVERLOADED"' in response.body
 
 
 async def test_websocket_connections_per_account_are_limited_with_4029(

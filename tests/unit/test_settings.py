@@ -158,6 +158,7 @@ def test_socket_subscription_and_log_in_concurrency_limits_are_read_and_checked(
     chosen = Settings.from_env(
         {
             "WS_MAX_OPEN_PER_ADDRESS": "50",
+            "WS_MAX_CONNECTIONS": "5000",
             "GRAPHQL_MAX_SUBSCRIPTION_COST": "100",
             "LOGIN_IN_FLIGHT_PER_ADDRESS": "8",
             "LOGIN_IN_FLIGHT_PER_ACCOUNT": "3",
@@ -167,9 +168,11 @@ def test_socket_subscription_and_log_in_concurrency_limits_are_read_and_checked(
     assert (defaults.ws_max_open_per_address, defaults.max_subscription_cost) == (200, 250)
     assert (defaults.login_in_flight_per_address, defaults.login_in_flight_per_account) == (4, 2)
     assert (chosen.ws_max_open_per_address, chosen.max_subscription_cost) == (50, 100)
+    assert (defaults.ws_max_connections, chosen.ws_max_connections) == (20_000, 5000)
     assert (chosen.login_in_flight_per_address, chosen.login_in_flight_per_account) == (8, 3)
     for name in (
         "WS_MAX_OPEN_PER_ADDRESS",
+        "WS_MAX_CONNECTIONS",
         "GRAPHQL_MAX_SUBSCRIPTION_COST",
         "LOGIN_IN_FLIGHT_PER_ACCOUNT",
     ):
