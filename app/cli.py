@@ -114,6 +114,7 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> int:
 
     from app.main import create_app
     from app.serving import DrainingServer
+    from telemetry import gcpause
     from telemetry.tracing import shutdown_tracing
 
     try:
@@ -144,6 +145,7 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> int:
         probes.draining = True
 
     server = DrainingServer(config, drain_seconds=settings.drain_seconds, on_drain=drain)
+    gcpause.install(settings.gc_compact_seconds)
     try:
         server.run()
     finally:

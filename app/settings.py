@@ -129,6 +129,9 @@ class Settings:
     # Shared live delivery (schema/live/shared.py): each live event's post read and shaped
     # once per document for all its subscribers in a process. Off: per subscriber.
     live_shared_delivery: bool = True
+    # `chirp serve` freezes long-lived objects out of the garbage collector's sight and
+    # collects everything once per this many seconds (telemetry/gcpause.py); 0: Python's own.
+    gc_compact_seconds: float = 600.0
     billing_sweep_interval: float = 60.0
     # Mail: without SMTP_HOST, mail is written to the log instead of sent (development only).
     smtp_host: str | None = None
@@ -329,6 +332,7 @@ class Settings:
             compiled_operations=_flag(env, "COMPILED_OPERATIONS", default=True),
             anonymous_cache_seconds=_int(env, "ANONYMOUS_CACHE_SECONDS", 5),
             live_shared_delivery=_flag(env, "LIVE_SHARED_DELIVERY", default=True),
+            gc_compact_seconds=_float(env, "GC_COMPACT_SECONDS", 600.0),
             billing_sweep_interval=_float(env, "BILLING_SWEEP_INTERVAL", 60.0),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 25),

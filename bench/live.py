@@ -64,6 +64,8 @@ import json
 import math
 import multiprocessing
 import os
+import random
+import re
 import resource
 import secrets
 import subprocess
@@ -119,6 +121,10 @@ CLIENT_BOUND = 0.85
 
 
 # ----------------------------------------------------------------------------- utilities
+
+
+METRICS_TOKEN = secrets.token_urlsafe(24)  # the spawned server's /metrics, read at the end
+CONNECT_ATTEMPTS = 6  # a handshake refused or timed out is retried, with backoff
 
 
 def raise_nofile() -> int:
@@ -361,6 +367,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         "STRIPE_API_KEY": "sk_test_chirp_bench",
         "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
         "SMTP_HOST": "127.0.0.1",
+        "METRICS_TOKEN": METRICS_TOKEN,
         **SERVER_LIMITS,
     }
     return env
@@ -447,6 +454,17 @@ class ClientProcess:
         self.counted = 0  # deliveries of posts other than warm-up ones
 
     async def subscriber(self, index: int, done: asyncio.Future[None]) -> None:
+        """Connect and subscribe; a refused or timed-out handshake is retried with backoff
+        and jitter (up to CONNECT_ATTEMPTS), as a client reconnecting after a restart."""
+        for attempt in range(CONNECT_ATTEMPTS):
+            last = attempt == CONNECT_ATTEMPTS - 1
+            if await self._subscribe_once(index, done, last=last):
+                return
+            self.stats.connect_failures["retried"] += 1
+            await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + random.random()))
+
+    async def _subscribe_once(self, index: int, done: asyncio.Future[None], *, last: bool) -> bool:
+        """One attempt; True once done (subscribed and then closed, or failed for good)."""
         try:
             ws = await connect(
                 self.url,
@@ -476,24 +494,25 @@ class ClientProcess:
                     }
                 )
             )
-        except ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd else 1006
-            self.stats.connect_failures[f"closed {code} {exc.rcvd.reason if exc.rcvd else ''}"] += 1
-            done.set_result(None)
-            return
-        except InvalidStatus as exc:
-            self.stats.connect_failures[f"HTTP {exc.response.status_code}"] += 1
-            done.set_result(None)
-            return
         except Exception as exc:
-            self.stats.connect_failures[type(exc).__name__] += 1
-            self.stats.example("connect", repr(exc))
+            if isinstance(exc, ConnectionClosed):
+                code = exc.rcvd.code if exc.rcvd else 1006
+                kind = f"closed {code} {exc.rcvd.reason if exc.rcvd else ''}"
+            elif isinstance(exc, InvalidStatus):
+                kind = f"HTTP {exc.response.status_code}"
+            else:
+                kind = type(exc).__name__
+                self.stats.example("connect", repr(exc))
+            if not last:
+                return False
+            self.stats.connect_failures[kind] += 1
             done.set_result(None)
-            return
+            return True
         self.sockets.append(ws)
         self.stats.opened += 1
         done.set_result(None)
         await self.receive(index, ws)
+        return True
 
     async def receive(self, index: int, ws: ClientConnection) -> None:
         try:
@@ -760,6 +779,42 @@ class Report:
     payload_error_codes: dict[str, int]
     examples: dict[str, list[str]]
     server_env: dict[str, str]
+    server_metrics: dict[str, float]
+
+
+SERIES = {
+    "live reads": r"^chirp_live_reads_total (\S+)$",
+    "live read subscribers": r"^chirp_live_read_viewers_sum (\S+)$",
+    "full GCs": r'^chirp_gc_pause_seconds_count\{generation="2"\} (\S+)$',
+    "full GC s": r'^chirp_gc_pause_seconds_sum\{generation="2"\} (\S+)$',
+    "GCs >= 0.1 s": None,
+}
+
+
+async def scrape(graphql_url: str) -> dict[str, float]:
+    """Counters of the server's own, from /metrics (the spawned server's token; a server
+    started elsewhere may refuse): shared reads, and garbage-collection pauses since start."""
+    url = graphql_url.rsplit("/graphql", 1)[0] + "/metrics"
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.get(url, headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+    except httpx.HTTPError:
+        return {}
+    if response.status_code != 200:
+        return {}
+    found: dict[str, float] = {}
+    for name, pattern in SERIES.items():
+        if pattern is None:
+            continue
+        match = re.search(pattern, response.text, re.M)
+        if match:
+            found[name] = float(match.group(1))
+    under = re.search(
+        r'^chirp_gc_pause_seconds_bucket\{generation="2",le="0.1"\} (\S+)$', response.text, re.M
+    )
+    if under and "full GCs" in found:
+        found["GCs >= 0.1 s"] = found["full GCs"] - float(under.group(1))
+    return found
 
 
 def ms(values: list[float]) -> dict[str, float | None]:
@@ -847,6 +902,7 @@ async def drive(
     server_cpu_0 = cpu_seconds(pid)
     cores_0 = core_ticks()
     others_0 = cpu_by_command()
+    before_window = await scrape(args.graphql_url)
     window_start = time.time()
     posts = await post_at_rate(
         args.graphql_url, poster_tokens, rate=args.rate, duration=args.duration
@@ -871,6 +927,13 @@ async def drive(
     drained = time.monotonic() - drain_start
     server_cpu_2 = cpu_seconds(pid)
     rss_end = rss_kib(pid)
+    server_metrics = await scrape(args.graphql_url)
+    # The posting window and drain alone, beside the whole run's figures.
+    for name in list(server_metrics):
+        if name in before_window:
+            server_metrics[f"{name} (posting)"] = round(
+                server_metrics[name] - before_window[name], 3
+            )
 
     post_times = {p.post_id: p.answered for p in made if p.post_id}
     results = [a[1] for a in await clients.ask(("finish", post_times, (window_start, window_end)))]
@@ -963,6 +1026,7 @@ async def drive(
         payload_error_codes=dict(stats.payload_error_codes),
         examples=stats.examples,
         server_env={k: os.environ[k] for k in sorted(os.environ) if k.startswith("LIVE_")},
+        server_metrics=server_metrics,
     )
 
 
@@ -1025,6 +1089,7 @@ def show(r: Report) -> None:
             else "no",
         ),
         ("closed by server (code reason)", r.closed_by_server or "none"),
+        ("server metrics (whole run)", r.server_metrics or "not readable"),
         ("connect failures", r.connect_failures or "none"),
         ("subscriptions ended: complete / error", f"{r.complete_messages} / {errors}"),
         ("`next` with errors (by code)", f"{bad} {r.payload_error_codes or ''}"),

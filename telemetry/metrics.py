@@ -136,6 +136,12 @@ EVENTS_PUBLISHED = Counter(
 EVENTS_DELIVERED = Counter(
     "chirp_events_delivered", "Events handed to subscribers (one per event and subscriber)."
 )
+GC_PAUSE = Histogram(
+    "chirp_gc_pause_seconds",
+    "Garbage-collection pauses by generation (2: a full collection, which walks every object).",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 LIVE_READS = Counter(
     "chirp_live_reads",
     "Shared reads of a live event's post (models/timeline/shared.py): one per event and "
