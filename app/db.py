@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 
 from app.settings import Settings
 
@@ -46,6 +47,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # only ever adds milliseconds (a generic public-feed plan: 110 ms instead of 0.1).
         connect_args={"server_settings": {"jit": "off"}},
     )
+
+
+def pool_saturated(engine: AsyncEngine) -> bool:
+    """Whether every connection the engine's pool may hold is checked out, so a new
+    checkout would wait (and, past the pool's timeout, fail)."""
+    pool = engine.sync_engine.pool
+    if not isinstance(pool, QueuePool):
+        return False
+    # QueuePool has no public accessor for its overflow limit.
+    return pool.checkedout() >= pool.size() + max(0, pool._max_overflow)
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:

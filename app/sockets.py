@@ -28,6 +28,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+from app import db
 from models.throttle import RateLimited, ip_group
 from resolvers.context import Context, Runtime
 from schema.core.extensions import OVERLOADED, OVERLOADED_RETRY_SECONDS
@@ -53,7 +54,10 @@ class SocketRefused(Exception):
 
 
 OPEN_PER_ADDRESS = "ws_open.ip"
-PROCESS_FULL = "ws_open.process"  # the metric label of a handshake refused with 503
+# The metric labels of a handshake refused with 503: the process holds WS_MAX_CONNECTIONS
+# sockets; its database pool is all in use.
+PROCESS_FULL = "ws_open.process"
+POOL_BUSY = "ws_open.pool"
 # A socket refused because its address holds too many open ones: retry once some close.
 OPEN_RETRY_SECONDS = 30
 
@@ -107,7 +111,16 @@ async def refuse_connection(
     it back when the socket ends."""
     if open_sockets.full:
         metrics.RATE_LIMITED.labels(PROCESS_FULL).inc()
-        await _deny(websocket, overloaded_response(open_sockets.total))
+        await _deny(
+            websocket, overloaded_response(f"holds its most WebSockets ({open_sockets.total})")
+        )
+        return True
+    if db.pool_saturated(runtime.read_sessionmaker.kw["bind"]):
+        # Every database connection is in use: a socket taken now would start its
+        # subscriptions behind all of them (and past the pool's wait, fail). Shed it at the
+        # door; the client's retry lands when the pool has room, or on another instance.
+        metrics.RATE_LIMITED.labels(POOL_BUSY).inc()
+        await _deny(websocket, overloaded_response("has no database connection free"))
         return True
     group = client_group(websocket)
     verdict = await runtime.throttle.admit(CONNECT_IP, group)
@@ -134,14 +147,13 @@ async def _deny(websocket: WebSocket, response: JSONResponse) -> None:
         await websocket.close(code=1008)
 
 
-def overloaded_response(total: int) -> JSONResponse:
+def overloaded_response(why: str) -> JSONResponse:
     """HTTP 503 for a handshake the process cannot take, shaped like a GraphQL error."""
     return JSONResponse(
         {
             "errors": [
                 {
-                    "message": f"This server holds its most WebSockets ({total}); retry in "
-                    f"{OVERLOADED_RETRY_SECONDS} seconds.",
+                    "message": f"This server {why}; retry in {OVERLOADED_RETRY_SECONDS} seconds.",
                     "extensions": {"code": OVERLOADED, "retryAfter": OVERLOADED_RETRY_SECONDS},
                 }
             ]
