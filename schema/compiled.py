@@ -51,6 +51,7 @@ from models.ids import global_id
 from models.timeline import lean
 from models.timeline.lean import AccountPick, AccountSlots, PostPick, PostSlots, Source
 from resolvers.paging import (
+    EVENT_CURSOR,
     BadUserInput,
     check_first,
     decode_cursor,
@@ -628,6 +629,11 @@ class LivePlan:
     read: lean.LiveRead
     fields: list[tuple[str, str]]  # TimelineEvent's response keys: cursor, post, __typename
     post: Callable[[Sequence[Any]], dict[str, Any]]
+
+    def shape(self, row: Sequence[Any], seq: int) -> str:
+        """`text` for the event `seq` (what `models.timeline.shared.LiveReads` calls once
+        per distinct view)."""
+        return self.text(row, encode_cursor(seq, kind=EVENT_CURSOR))
 
     def text(self, row: Sequence[Any], cursor: str) -> str:
         event: dict[str, Any] = {}

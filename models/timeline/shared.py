@@ -27,7 +27,7 @@ log = logging.getLogger("chirp.live")
 
 BASE_ROWS = 256  # base rows kept for subscribers that ask after their batch ran
 
-Shape = Callable[[list[Any]], str]
+Shape = Callable[[list[Any], int], str]  # a merged row and the event's seq → payload text
 
 
 class LiveReadFailed(Exception):
@@ -40,6 +40,7 @@ class _Batch:
     read: LiveRead
     shape: Shape
     post_id: int
+    seq: int
     waiting: dict[int | None, list[asyncio.Future[str | None]]] = field(default_factory=dict)
 
 
@@ -64,13 +65,14 @@ class LiveReads:
         when the viewer may not see it. `group` names the document: subscribers that share
         it share the batch."""
         key = (group, seq)
+        loop = asyncio.get_running_loop()
         batch = self._pending.get(key)
         if batch is None:
-            batch = self._pending[key] = _Batch(read, shape, post_id)
-            task = asyncio.get_running_loop().create_task(self._run(key, batch))
+            batch = self._pending[key] = _Batch(read, shape, post_id, seq)
+            task = loop.create_task(self._run(key, batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[str | None] = loop.create_future()
         batch.waiting.setdefault(viewer_id, []).append(future)
         return await future
 
@@ -141,6 +143,6 @@ class LiveReads:
                 continue
             text = shaped.get(facts)
             if text is None:
-                text = shaped[facts] = batch.shape(batch.read.merge(base, facts))
+                text = shaped[facts] = batch.shape(batch.read.merge(base, facts), batch.seq)
             answers[viewer] = text
         return answers

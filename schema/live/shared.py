@@ -16,7 +16,6 @@ shapes what another receives."""
 from __future__ import annotations
 
 import contextvars
-import functools
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,7 +27,6 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Ope
 
 from models.timeline.shared import LiveReadFailed, LiveReads
 from resolvers.context import Context, Info
-from resolvers.paging import EVENT_CURSOR, encode_cursor
 from schema.compiled import LivePlan, compile_subscription
 from schema.core.extensions import overloaded
 from subscriptions import live
@@ -59,9 +57,12 @@ class LiveOperation:
         if not self.operation.completed:
             await self.socket.send_text(text)
 
+    def head(self) -> str:
+        """The start of each of its `next` messages: the payload and a `}` follow."""
+        return '{"id":' + orjson.dumps(self.id).decode() + ',"type":"next","payload":'
+
     def next_message(self, payload: str) -> str:
-        head = '{"id":' + orjson.dumps(self.id).decode()
-        return head + ',"type":"next","payload":' + payload + "}"
+        return self.head() + payload + "}"
 
 
 LIVE_OPERATION: contextvars.ContextVar[LiveOperation | None] = contextvars.ContextVar(
@@ -90,10 +91,6 @@ def plan_for(info: Info) -> LivePlan | None:
     return plan
 
 
-def _shape(plan: LivePlan, cursor: str, row: list[Any]) -> str:
-    return plan.text(row, cursor)
-
-
 async def deliver(
     ctx: Context,
     plan: LivePlan,
@@ -103,14 +100,14 @@ async def deliver(
 ) -> None:
     """Send each event's shared answer until the stream ends."""
     first = ctx.cost  # `extensions.cost` goes with the first event, as on the general path
+    head = operation.head()
     async for event in events:
         ctx.reset_for_event()
-        cursor = encode_cursor(event.seq, kind=EVENT_CURSOR)
         try:
             text = await reads.answer(
                 plan,
                 plan.read,
-                functools.partial(_shape, plan, cursor),
+                plan.shape,
                 seq=event.seq,
                 post_id=int(event.payload["post_id"]),
                 viewer_id=ctx.viewer_id,
@@ -128,6 +125,6 @@ async def deliver(
             payload["extensions"] = {"cost": first.extensions()}
             text, first = orjson.dumps(payload).decode(), None
         try:
-            await operation.send(operation.next_message(text))
+            await operation.send(head + text + "}")
         except Exception:  # the socket is gone; its handler cancels this operation
             return

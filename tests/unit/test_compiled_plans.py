@@ -132,3 +132,4 @@ def test_a_live_plan_shapes_the_next_payload_in_document_order() -> None:
         }
     }
     assert list(json.loads(plan.text(row, "c"))["data"]["feed"]) == ["post", "__typename", "at"]
+    assert plan.shape(row, 7) == plan.text(row, "ZTE6Nw==")  # the event's seq as its cursor

@@ -54,7 +54,7 @@ async def _ask(
                 reads.answer(
                     plan,
                     plan.read,
-                    lambda row: plan.text(row, "c"),
+                    plan.shape,
                     seq=seq,
                     post_id=post_id,
                     viewer_id=viewer,
@@ -137,7 +137,7 @@ async def test_a_failed_read_fails_every_waiting_subscriber_alike(
             reads.answer(
                 plan,
                 plan.read,
-                lambda row: plan.text(row, "c"),
+                plan.shape,
                 seq=10_002,
                 post_id=_key(post_id, "Post"),
                 viewer_id=viewer,
