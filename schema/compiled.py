@@ -212,20 +212,30 @@ def compile_operation(
         return None
 
 
-def _compile(schema: GraphQLSchema, document: DocumentNode, name: str | None) -> Plan:
+def _one_root(
+    document: DocumentNode, name: str | None, kind: OperationType
+) -> tuple[OperationDefinitionNode, _Collector, str, FieldNode]:
+    """The operation of `kind`, a collector over its fragments, and its one root field (its
+    response key and node); NotCompiled for anything else."""
     operation = get_operation_ast(document, name)
-    if operation is None or operation.operation is not OperationType.QUERY:
-        raise NotCompiled("not one query")
+    if operation is None or operation.operation is not kind:
+        raise NotCompiled(f"not one {kind.value}")
     if operation.directives:
         raise NotCompiled("directives")
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     collect = _Collector(fragments)
-    roots = collect.fields(operation.selection_set, "Query")
+    root_type = "Query" if kind is OperationType.QUERY else "Subscription"
+    roots = collect.fields(operation.selection_set, root_type)
     if len(roots) != 1:
         raise NotCompiled("one root field")
     ((key, node),) = roots
+    return operation, collect, key, node
+
+
+def _compile(schema: GraphQLSchema, document: DocumentNode, name: str | None) -> Plan:
+    operation, collect, key, node = _one_root(document, name, OperationType.QUERY)
     root = node.name.value
     arguments = _arguments(node)
     op_name = operation.name.value if operation.name else None
@@ -658,19 +668,7 @@ def compile_subscription(document: DocumentNode, operation_name: str | None) -> 
 
 
 def _compile_live(document: DocumentNode, name: str | None) -> LivePlan:
-    operation = get_operation_ast(document, name)
-    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
-        raise NotCompiled("not one subscription")
-    if operation.directives:
-        raise NotCompiled("directives")
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    collect = _Collector(fragments)
-    roots = collect.fields(operation.selection_set, "Subscription")
-    if len(roots) != 1:
-        raise NotCompiled("one root field")
-    ((root_key, node),) = roots
+    _, collect, root_key, node = _one_root(document, name, OperationType.SUBSCRIPTION)
     source = LIVE_ROOTS.get(node.name.value)
     if source is None or set(_arguments(node)) - {"after"}:
         raise NotCompiled(node.name.value)

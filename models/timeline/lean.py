@@ -176,16 +176,37 @@ def session_alive() -> ColumnElement[bool]:
     )
 
 
+def _follows(viewer: Any, account: Any) -> ColumnElement[bool]:
+    """Whether the viewer (an expression, or None when signed out) follows the account."""
+    if viewer is None:
+        return false()
+    return exists().where(Follow.follower_id == viewer, Follow.followee_id == account.id)
+
+
+def _liked(viewer: Any, post: Any) -> ColumnElement[bool]:
+    if viewer is None:
+        return false()
+    return exists().where(Like.account_id == viewer, Like.post_id == post.id)
+
+
+def _visible_replies(viewer: Any, post: Any) -> ColumnElement[Any]:
+    """How many replies to the post the viewer may see (no subquery when it has none)."""
+    reply = aliased(Post)
+    counted = (
+        select(func.count())
+        .select_from(reply)
+        .where(reply.reply_to_id == post.id, policies.visible_to(viewer, reply))
+        .scalar_subquery()
+    )
+    return case((post.reply_count == 0, literal(0)), else_=counted)
+
+
 def _account(columns: _Columns, account: Any, pick: AccountPick, signed_in: bool) -> AccountSlots:
     ident = columns.add(account.id)
     slots = {name: columns.add(getattr(account, name)) for name in sorted(pick.columns)}
     follows = None
     if pick.viewer_follows:
-        follows = columns.add(
-            exists().where(Follow.follower_id == VIEWER, Follow.followee_id == account.id)
-            if signed_in
-            else false()
-        )
+        follows = columns.add(_follows(_viewer(signed_in), account))
     return AccountSlots(ident, slots, follows)
 
 
@@ -200,23 +221,8 @@ def _post(
         person = aliased(Account)
         stmt = stmt.outerjoin(person, person.id == post.author_id)
         author = _account(columns, person, pick.author, signed_in)
-    liked = None
-    if pick.viewer_has_liked:
-        liked = columns.add(
-            exists().where(Like.account_id == VIEWER, Like.post_id == post.id)
-            if signed_in
-            else false()
-        )
-    replies = None
-    if pick.reply_count:
-        reply = aliased(Post)
-        counted = (
-            select(func.count())
-            .select_from(reply)
-            .where(reply.reply_to_id == post.id, policies.visible_to(viewer, reply))
-            .scalar_subquery()
-        )
-        replies = columns.add(case((post.reply_count == 0, literal(0)), else_=counted))
+    liked = columns.add(_liked(viewer, post)) if pick.viewer_has_liked else None
+    replies = columns.add(_visible_replies(viewer, post)) if pick.reply_count else None
     nested: dict[str, PostSlots | None] = {"repost_of": None, "reply_to": None}
     for name in nested:
         inner_pick: PostPick | None = getattr(pick, name)
@@ -399,33 +405,12 @@ def _live_post(
         author = AccountSlots(
             columns.add(person.id),
             {name: columns.add(getattr(person, name)) for name in sorted(pick.author.columns)},
-            columns.add(
-                false()
-                if viewer is None
-                else exists().where(Follow.follower_id == viewer, Follow.followee_id == person.id),
-                fact=True,
-            )
+            columns.add(_follows(viewer, person), fact=True)
             if pick.author.viewer_follows
             else None,
         )
-    liked = None
-    if pick.viewer_has_liked:
-        liked = columns.add(
-            false()
-            if viewer is None
-            else exists().where(Like.account_id == viewer, Like.post_id == post.id),
-            fact=True,
-        )
-    replies = None
-    if pick.reply_count:
-        reply = aliased(Post)
-        counted = (
-            select(func.count())
-            .select_from(reply)
-            .where(reply.reply_to_id == post.id, policies.visible_to(viewer, reply))
-            .scalar_subquery()
-        )
-        replies = columns.add(case((post.reply_count == 0, literal(0)), else_=counted), fact=True)
+    liked = columns.add(_liked(viewer, post), fact=True) if pick.viewer_has_liked else None
+    replies = columns.add(_visible_replies(viewer, post), fact=True) if pick.reply_count else None
     nested: dict[str, PostSlots | None] = {"repost_of": None, "reply_to": None}
     for name in nested:
         inner_pick: PostPick | None = getattr(pick, name)
