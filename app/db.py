@@ -40,6 +40,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size // 4,
+        pool_timeout=settings.db_pool_timeout,
         # No pre-ping: it costs three round trips per checkout; a dead connection fails
         # one statement instead, and the pool recycles it.
         pool_recycle=1800,

@@ -89,6 +89,8 @@ class Settings:
     dispatch_interval: float = 1.0
     catch_up_limit: int = 1000
     db_pool_size: int = 20
+    # Seconds a request waits for a pooled connection before it is shed (OVERLOADED).
+    db_pool_timeout: float = 30.0
     embedded_worker: bool = True
     audit_retention_days: int = 730
     # The audit chain's HMAC key; empty means derived from SECRET_KEY (see audit_chain_key).
@@ -298,6 +300,7 @@ class Settings:
             ws_queue_size=_int(env, "WS_QUEUE_SIZE", 256),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),
+            db_pool_timeout=_float(env, "DB_POOL_TIMEOUT", 30.0),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
             audit_key=env.get("AUDIT_KEY", ""),
             moderation_sweep_interval=_float(env, "MODERATION_SWEEP_INTERVAL", 30.0),
