@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from app.middleware import bearer_token
 from app.probes import Probes
 from app.settings import Settings
+from telemetry import gcpause
 
 log = structlog.get_logger("chirp.health")
 
@@ -69,6 +70,7 @@ def metrics_endpoint(settings: Settings, probes: Probes) -> Endpoint:
         except Exception:
             # The counters and histograms are still worth a scrape.
             log.warning("metrics gauges not refreshed", exc_info=True)
+        gcpause.flush()
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return endpoint

@@ -38,7 +38,7 @@ from subscriptions.backend import ResilientRedisBackend
 from subscriptions.dispatcher import Dispatcher
 from subscriptions.events import EventLog
 from subscriptions.hub import Hub
-from telemetry import logs
+from telemetry import gcpause, logs
 from telemetry.database import instrument_engine
 
 
@@ -92,7 +92,12 @@ def build_services(settings: Settings) -> Services:
     billing = billing_setup(settings)
     broker.state.billing = billing
     # Half the general pool: a lean read holds its connection for one statement.
-    reader = Reader(engine, connect_options(engine), max(2, settings.db_pool_size // 2))
+    reader = Reader(
+        engine,
+        connect_options(engine),
+        max(2, settings.db_pool_size // 2),
+        acquire_timeout=settings.db_pool_timeout,
+    )
     runtime = Runtime(
         settings=settings,
         transactions=transactions,
@@ -158,6 +163,11 @@ def billing_setup(settings: Settings) -> BillingSetup:
     )
 
 
+async def _compact() -> int:
+    gcpause.compact()
+    return 0
+
+
 @contextlib.asynccontextmanager
 async def running(services: Services) -> AsyncIterator[Services]:
     """Start everything the server needs, in order, and stop it in reverse."""
@@ -175,9 +185,15 @@ async def running(services: Services) -> AsyncIterator[Services]:
     await runtime.dispatcher.start()
     for loop in services.loops:
         await loop.start()
+    compacting = None
+    if gcpause.freezing():  # `chirp serve` froze long-lived objects: collect all now and then
+        compacting = Periodic("gc-compact", _compact, interval=runtime.settings.gc_compact_seconds)
+        await compacting.start()
     try:
         yield services
     finally:
+        if compacting is not None:
+            await compacting.stop()
         for loop in services.loops:
             await loop.stop()
         await runtime.dispatcher.stop()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -235,7 +235,7 @@ async def stream(
     observe: Callable[[LiveEvent], None] | None = None,
     after: int | None,
     catch_up_limit: int,
-) -> AsyncIterator[LiveEvent]:
+) -> AsyncGenerator[LiveEvent, None]:
     """Yield the events `accepts` wants: first those after `after` from the log, then live."""
 
     # The graph sees every event first; the listener queues those `revoked` or `accepts`

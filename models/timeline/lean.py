@@ -447,7 +447,6 @@ def _joined(stmt: Select[Any], joins: list[tuple[Any, ColumnElement[bool]]]) -> 
     return stmt
 
 
-@functools.cache
 def live_read(pick: PostPick, source: Source) -> LiveRead:
     """The statements that read the post KEY of a live `source` event (HOME or PUBLIC) for
     many viewers: the rules are the timelines' own (`visible_to`, `not_muted_by`, and for

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.timeline import lean
@@ -20,10 +21,18 @@ class Reader:
     """Runs lean statements: asyncpg on PostgreSQL (its own small pool, prepared statements,
     no transaction, no reset round trip on release), SQLAlchemy's connection on SQLite."""
 
-    def __init__(self, engine: AsyncEngine, options: dict[str, Any] | None, pool_size: int) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        options: dict[str, Any] | None,
+        pool_size: int,
+        acquire_timeout: float = 30.0,
+    ) -> None:
         self.engine = engine
         self.options = options
         self.pool_size = pool_size
+        # Past it a read is shed as the general pool sheds (SQLAlchemy's TimeoutError).
+        self.acquire_timeout = acquire_timeout
         self.dialect = engine.dialect
         self.closed = False
         self._pool: asyncpg.Pool | None = None
@@ -57,8 +66,16 @@ class Reader:
             sql, names, defaults = self._compiled(read)
             args = [values[n] if n in values else defaults[n] for n in names]
             pool = await self._acquire_pool()
-            async with pool.acquire() as conn:
+            try:
+                conn = await pool.acquire(timeout=self.acquire_timeout)
+            except TimeoutError as exc:
+                raise PoolTimeout(
+                    f"no lean-read connection free within {self.acquire_timeout} s"
+                ) from exc
+            try:
                 return list(await conn.fetch(sql, *args))
+            finally:
+                await pool.release(conn)
         finally:
             costs.add_statement(time.perf_counter() - started)
 

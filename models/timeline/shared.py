@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,6 @@ from models.timeline.reader import Reader
 from telemetry import metrics
 
 log = logging.getLogger("chirp.live")
-
-BASE_ROWS = 256  # base rows kept for subscribers that ask after their batch ran
 
 Shape = Callable[[list[Any], int], str]  # a merged row and the event's seq → payload text
 
@@ -48,7 +45,6 @@ class LiveReads:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
         self._pending: dict[tuple[Hashable, int], _Batch] = {}
-        self._bases: OrderedDict[tuple[Hashable, int], Sequence[Any] | None] = OrderedDict()
         self._running: set[asyncio.Task[None]] = set()
 
     async def answer(
@@ -78,11 +74,11 @@ class LiveReads:
 
     async def _run(self, key: tuple[Hashable, int], batch: _Batch) -> None:
         # Subscribers woken with this one are ahead of this task on the loop: they have
-        # joined. Later ones start a batch of their own (and find the base row kept).
+        # joined. Later ones start a batch of their own.
         del self._pending[key]
         started = time.perf_counter()
         try:
-            answers = await self._resolve(key, batch)
+            answers = await self._resolve(batch)
         except Exception as exc:
             log.exception("live read of post %s failed", batch.post_id)
             for futures in batch.waiting.values():
@@ -101,14 +97,11 @@ class LiveReads:
         metrics.LIVE_READ_VIEWERS.observe(sum(len(f) for f in batch.waiting.values()))
         metrics.LIVE_READ_SECONDS.observe(time.perf_counter() - started)
 
-    async def _base(self, key: tuple[Hashable, int], batch: _Batch) -> Sequence[Any] | None:
-        if key in self._bases:
-            return self._bases[key]
+    async def _base(self, batch: _Batch) -> Sequence[Any] | None:
+        # Read for each batch, never kept: a subscriber that asks later (a late one, one
+        # catching up with `after`) sees the post as it is now, as the general path would.
         rows = await self.reader.fetch(batch.read.base, {"key": batch.post_id})
-        base = self._bases[key] = rows[0] if rows else None
-        while len(self._bases) > BASE_ROWS:
-            self._bases.popitem(last=False)
-        return base
+        return rows[0] if rows else None
 
     async def _facts(self, batch: _Batch) -> dict[int | None, tuple[Any, ...]]:
         read, values = batch.read, {"key": batch.post_id}
@@ -129,10 +122,8 @@ class LiveReads:
                     facts[viewer] = tuple(rows[0])
         return facts
 
-    async def _resolve(
-        self, key: tuple[Hashable, int], batch: _Batch
-    ) -> dict[int | None, str | None]:
-        base = await self._base(key, batch)
+    async def _resolve(self, batch: _Batch) -> dict[int | None, str | None]:
+        base = await self._base(batch)
         if base is None:
             return {}  # the post is gone: no one sees it
         shaped: dict[tuple[Any, ...], str] = {}

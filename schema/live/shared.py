@@ -15,9 +15,11 @@ shapes what another receives."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -32,7 +34,9 @@ from schema.core.extensions import overloaded
 from subscriptions import live
 from subscriptions.events import LiveEvent
 
-PLANS = 256  # subscription documents whose live plan (or its lack) is kept
+# Subscription documents whose live plan (or its lack) is kept: a plan holds four compiled
+# statements (about 1.5 MB with SQLAlchemy's caches), so few; apps use a handful.
+PLANS = 64
 # The socket closes with 1011 when an event cannot be read (the database is away): the client
 # resubscribes with its last cursor and receives what it missed.
 CLOSE_LIVE_READ_FAILED = 1011
@@ -96,35 +100,40 @@ async def deliver(
     plan: LivePlan,
     operation: LiveOperation,
     reads: LiveReads,
-    events: AsyncIterator[LiveEvent],
+    events: AsyncGenerator[LiveEvent, None],
 ) -> None:
     """Send each event's shared answer until the stream ends."""
     first = ctx.cost  # `extensions.cost` goes with the first event, as on the general path
     head = operation.head()
-    async for event in events:
-        ctx.reset_for_event()
-        try:
-            text = await reads.answer(
-                plan,
-                plan.read,
-                plan.shape,
-                seq=event.seq,
-                post_id=int(event.payload["post_id"]),
-                viewer_id=ctx.viewer_id,
-            )
-        except LiveReadFailed as failed:
-            if overloaded(failed.__cause__):
-                raise live.StreamClosed(live.CLOSE_OVERLOADED, live.OVERLOADED) from None
-            raise live.StreamClosed(
-                CLOSE_LIVE_READ_FAILED, "Could not read an event; resubscribe with `after`"
-            ) from None
-        if text is None:
-            continue
-        if first is not None:
-            payload = orjson.loads(text)
-            payload["extensions"] = {"cost": first.extensions()}
-            text, first = orjson.dumps(payload).decode(), None
-        try:
-            await operation.send(head + text + "}")
-        except Exception:  # the socket is gone; its handler cancels this operation
-            return
+    # Closed on the way out, cancellation included: the stream's `finally` takes its
+    # listener off the hub at once, not whenever a collection finds the cycle.
+    async with contextlib.aclosing(events):
+        async for event in events:
+            ctx.reset_for_event()
+            try:
+                text = await reads.answer(
+                    plan,
+                    plan.read,
+                    plan.shape,
+                    seq=event.seq,
+                    post_id=int(event.payload["post_id"]),
+                    viewer_id=ctx.viewer_id,
+                )
+            except LiveReadFailed as failed:
+                if overloaded(failed.__cause__):
+                    raise live.StreamClosed(live.CLOSE_OVERLOADED, live.OVERLOADED) from None
+                raise live.StreamClosed(
+                    CLOSE_LIVE_READ_FAILED, "Could not read an event; resubscribe with `after`"
+                ) from None
+            if text is None:
+                continue
+            if first is not None:
+                payload = orjson.loads(text)
+                payload["extensions"] = {"cost": first.extensions()}
+                text, first = orjson.dumps(payload).decode(), None
+            try:
+                await operation.send(head + text + "}")
+            except Exception:
+                # The socket is gone (another operation closed it): returning would send
+                # `complete` on it and log a failure; its handler cancels this operation.
+                await asyncio.Event().wait()

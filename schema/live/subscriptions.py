@@ -70,7 +70,7 @@ class _Unchanged:
 
 async def _stream(
     ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
-) -> AsyncIterator[LiveEvent]:
+) -> AsyncGenerator[LiveEvent, None]:
     """The subscriber's `live.stream` (not yet started)."""
     runtime = ctx.runtime
     # What the stream may do as it starts: a credentials change for the viewer closes it
@@ -104,9 +104,11 @@ async def _events(
     ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
 ) -> AsyncIterator[LiveEvent]:
     try:
-        async for event in await _stream(ctx, accepts, after, graph):
-            ctx.reset_for_event()
-            yield event
+        stream = await _stream(ctx, accepts, after, graph)
+        async with contextlib.aclosing(stream):  # its listener leaves the hub on cancel too
+            async for event in stream:
+                ctx.reset_for_event()
+                yield event
     except (live.CursorAhead, live.CursorTooOld) as exc:
         raise _bad_cursor(exc) from exc
     except live.StreamClosed as closed:

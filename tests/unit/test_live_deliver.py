@@ -1,0 +1,80 @@
+"""`schema.live.shared.deliver` closes its stream when its subscriber is cancelled (the
+client completed the operation or went away) while a shared read is pending: the stream's
+listener leaves the hub at once, not when a garbage collection finds the cycle (which, with
+`chirp serve`'s frozen generations, may be minutes later)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from typing import Any
+
+from schema.live import shared
+from subscriptions import live
+from subscriptions.events import LiveEvent
+from subscriptions.hub import Hub
+
+
+class _Context:
+    cost = None
+    viewer_id = 1
+
+    def reset_for_event(self) -> None:
+        pass
+
+
+class _Plan:
+    read = None
+
+    @staticmethod
+    def shape(row: Any, seq: int) -> str:
+        return "{}"
+
+
+class _PendingReads:
+    """A shared read that has not answered yet (the batch is still running)."""
+
+    async def answer(self, *args: Any, **kwargs: Any) -> str | None:
+        await asyncio.Event().wait()
+        return None
+
+
+class _Operation:
+    id = "1"
+
+    def head(self) -> str:
+        return "{"
+
+    async def send(self, text: str) -> None:
+        pass
+
+
+async def test_a_subscriber_cancelled_mid_read_leaves_the_hub_at_once() -> None:
+    hub = Hub(None, "events", None, queue_size=10)  # type: ignore[arg-type]
+    events = live.stream(
+        hub=hub,
+        log_reader=None,  # type: ignore[arg-type]
+        accepts=lambda event: True,
+        revoked=lambda event: False,
+        after=None,
+        catch_up_limit=10,
+    )
+    task = asyncio.create_task(
+        shared.deliver(_Context(), _Plan(), _Operation(), _PendingReads(), events)  # type: ignore[arg-type]
+    )
+    await asyncio.sleep(0.01)
+    registered = hub.listener_count
+    hub._deliver(LiveEvent(seq=1, type="post_created", payload={"post_id": 1}))
+    await asyncio.sleep(0.01)  # waiting for the shared read
+    gc.disable()  # only the stream's own closing may take the listener off
+    try:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        left = hub.listener_count
+    finally:
+        gc.enable()
+
+    assert registered == 1
+    assert left == 0
