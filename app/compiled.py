@@ -54,6 +54,7 @@ from app.request_limits import REQUESTS_IP, refused_request
 from app.sockets import too_many
 from models.accounts import validation
 from models.accounts.passwords import token_digest
+from models.outages import unavailable
 from models.throttle import Hit, RateLimited, ip_group
 from models.timeline import lean
 from models.timeline.reader import Reader
@@ -434,7 +435,7 @@ class CompiledOperations:
             error = failure(request_id, exc, "compiled operation")
             watch.finish(plan, state, [error], self.slow_seconds)
             failed = {"data": None, "errors": [error.formatted]}
-            if overloaded(exc):  # shed: 503 and when to come back
+            if overloaded(exc) or unavailable(exc):  # 503 and when to come back
                 await _respond(send, media, failed, 503, retry_after=OVERLOADED_RETRY_SECONDS)
             else:
                 await _respond(send, media, failed, 200)

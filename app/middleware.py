@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -14,7 +15,11 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.accounts import actions as accounts
+from models.outages import unavailable
 from resolvers.context import Runtime
+from schema.core.extensions import UNAVAILABLE_RETRY_SECONDS, internal_error, unavailable_error
+
+log = logging.getLogger("chirp.http")
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -39,12 +44,51 @@ class RequestId:
         if scope["type"] == "websocket":
             return self.app(scope, receive, send)
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                started = True
             await send(message)
 
-        return self.app(scope, receive, send_with_id)
+        async def guarded() -> None:
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                # Whatever escapes the app (a middleware's lookup while PostgreSQL or
+                # Redis is down) is answered in GraphQL's shape with the request id, never
+                # as a plain-text 500 with the exception in the log only.
+                if started:
+                    raise
+                await _escaped(send_with_id, request_id, exc)
+
+        return guarded()
+
+
+async def _escaped(send: Send, request_id: str, exc: Exception) -> None:
+    if unavailable(exc):
+        log.warning("a dependency is unavailable (request %s): %r", request_id, exc)
+        status, error = 503, unavailable_error(request_id)
+        headers = [(b"retry-after", str(UNAVAILABLE_RETRY_SECONDS).encode())]
+    else:
+        log.error("unhandled error (request %s)", request_id, exc_info=exc)
+        status, error, headers = 500, internal_error(request_id), []
+    body = json.dumps({"errors": [error.formatted]}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class HttpOnly:

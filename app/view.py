@@ -35,7 +35,7 @@ from app.sockets import (
 )
 from models.accounts import actions as accounts
 from resolvers.context import Context, Runtime
-from schema.core.extensions import OVERLOADED
+from schema.core.extensions import OVERLOADED, SERVICE_UNAVAILABLE
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -193,7 +193,8 @@ class ChirpGraphQL(GraphQL[Context, None]):
 
 def _shed_for(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
     """Seconds to wait when an operation answered nothing because the service is overloaded
-    (`OVERLOADED`: no data at all, or only nulls), else None."""
+    or a dependency is down (`OVERLOADED`, `SERVICE_UNAVAILABLE`: no data at all, or only
+    nulls), else None."""
     if not isinstance(response_data, dict):
         return None
     data = response_data.get("data")
@@ -202,7 +203,7 @@ def _shed_for(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) ->
     errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
     for error in errors:
         extensions = error.get("extensions") or {}
-        if extensions.get("code") == OVERLOADED:
+        if extensions.get("code") in (OVERLOADED, SERVICE_UNAVAILABLE):
             retry = extensions.get("retryAfter")
             return retry if isinstance(retry, int) else 1
     return None

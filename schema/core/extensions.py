@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from models.outages import unavailable
 from models.throttle import RateLimited
 from resolvers.accounts import drop_dead_session
 from resolvers.context import Context
@@ -92,12 +93,34 @@ def overloaded_error(error: GraphQLError | None = None) -> GraphQLError:
     )
 
 
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+def unavailable_error(request_id: str, error: GraphQLError | None = None) -> GraphQLError:
+    return GraphQLError(
+        "A service Chirp depends on is not answering; retry in "
+        f"{UNAVAILABLE_RETRY_SECONDS} seconds. Request id {request_id}.",
+        nodes=None if error is None else error.nodes,
+        path=None if error is None else error.path,
+        extensions={
+            "code": SERVICE_UNAVAILABLE,
+            "requestId": request_id,
+            "retryAfter": UNAVAILABLE_RETRY_SECONDS,
+        },
+    )
+
+
 def failure(request_id: str, exc: BaseException, what: str) -> GraphQLError:
     """What the client sees of an unexpected exception outside the executor: OVERLOADED when
-    the database pool ran dry, otherwise the masked internal error (logged in full)."""
+    the database pool ran dry, SERVICE_UNAVAILABLE when PostgreSQL or Redis does not
+    answer, otherwise the masked internal error (logged in full)."""
     if overloaded(exc):
         log.warning("%s: database pool exhausted (request %s)", what, request_id)
         return overloaded_error()
+    if unavailable(exc):
+        log.warning("%s: a dependency is unavailable (request %s): %r", what, request_id, exc)
+        return unavailable_error(request_id)
     log.error("%s failed (request %s)", what, request_id, exc_info=exc)
     return internal_error(request_id)
 
@@ -133,6 +156,11 @@ class MaskUnexpectedErrors(MaskErrors):
         if overloaded(error.original_error):
             log.warning("database pool exhausted (request %s)", request_id)
             return overloaded_error(error)
+        if unavailable(error.original_error):
+            log.warning(
+                "a dependency is unavailable (request %s): %r", request_id, error.original_error
+            )
+            return unavailable_error(request_id, error)
         log.error(
             "unexpected error in %s (request %s)",
             ".".join(str(p) for p in error.path or []),

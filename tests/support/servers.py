@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -30,6 +33,8 @@ from tests.support.limits import RELAXED_RATE_LIMIT_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = "/usr/bin/redis-server"
+PG_BIN_INITDB = [shutil.which("initdb") or "initdb"]
+PG_POSTGRES = shutil.which("postgres") or "postgres"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 HTTP_TIMEOUT = 10.0
@@ -107,13 +112,16 @@ class _Process:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def _spawn(self, argv: list[str], env: Mapping[str, str] | None = None) -> None:
+    def _spawn(
+        self, argv: list[str], env: Mapping[str, str] | None = None, user: str | None = None
+    ) -> None:
         assert self._proc is None, f"{self.name} is already running"
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 argv,
                 cwd=ROOT,
                 env=None if env is None else dict(env),
+                user=user,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -311,6 +319,74 @@ class RedisServer(_Process):
                         await writer.wait_closed()
         except (OSError, TimeoutError):
             return False
+
+
+class PostgresServer(_Process):
+    """A private PostgreSQL cluster (initdb) on a free port, that a test may stop and start
+    again; never the machine's own on 5432. As root, the server runs as `postgres`."""
+
+    def __init__(self, directory: Path, name: str = "postgres") -> None:
+        super().__init__(name, directory / f"{name}.log")
+        # Not under pytest's own temporary directory, which only root may enter.
+        self.home = Path(tempfile.mkdtemp(prefix="chirp-pg-"))
+        self.data = self.home / "data"
+        self.port = free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    async def create(self) -> None:
+        """initdb: a new cluster with trust authentication for `postgres`."""
+        self.data.mkdir(mode=0o700)
+        if self.user is not None:
+            shutil.chown(self.home, self.user, self.user)
+            shutil.chown(self.data, self.user, self.user)
+        argv = [*PG_BIN_INITDB, "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"]
+        done = await asyncio.to_thread(
+            subprocess.run, argv, capture_output=True, user=self.user, check=False
+        )
+        if done.returncode != 0:
+            pytest.fail(f"initdb failed: {done.stderr.decode(errors='replace')}")
+
+    async def start(self, within: float = 20.0) -> None:
+        argv = [
+            PG_POSTGRES, "-D", str(self.data), "-p", str(self.port), "-k", str(self.data),
+            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+            "-c", "full_page_writes=off", "-c", "max_connections=50",
+        ]  # fmt: skip
+        self._spawn(argv, user=self.user)
+        deadline = time.monotonic() + within
+        while not await self._answers():
+            if not self.running or time.monotonic() > deadline:
+                await self.kill()
+                self._fail(f"{self.name} did not accept connections on port {self.port}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        """A fast shutdown (SIGINT): clients are disconnected, nothing committed is lost."""
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGINT)
+        if not await self._wait_exit(STOP_TIMEOUT):
+            self._proc.kill()
+            await self._wait_exit(STOP_TIMEOUT)
+        self._proc.wait(timeout=0)
+        self._proc = None
+
+    async def remove(self) -> None:
+        await self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    async def _answers(self) -> bool:
+        try:
+            conn = await asyncpg.connect(
+                host="127.0.0.1", port=self.port, user="postgres", database="postgres", timeout=1
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+        await conn.close()
+        return True
 
 
 def show_logs(config: pytest.Config, processes: Iterable[_Process], why: str) -> None:
