@@ -75,7 +75,17 @@ async def _escaped(send: Send, request_id: str, exc: Exception) -> None:
     else:
         log.error("unhandled error (request %s)", request_id, exc_info=exc)
         status, error, headers = 500, internal_error(request_id), []
-    body = json.dumps({"errors": [error.formatted]}).encode()
+    await send_json(send, status, {"errors": [error.formatted]}, [*headers, NO_STORE])
+
+
+NO_STORE = (b"cache-control", b"no-store")
+
+
+async def send_json(
+    send: Send, status: int, payload: object, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """A whole JSON answer from ASGI middleware, before any app ran or after one failed."""
+    body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",
@@ -83,7 +93,6 @@ async def _escaped(send: Send, request_id: str, exc: Exception) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
                 *headers,
             ],
         }
@@ -195,26 +204,8 @@ class BearerAuth:
 
 async def unauthenticated(send: Send) -> None:
     """401 for a token that is unknown, expired or revoked (never cached)."""
-    body = json.dumps(
-        {
-            "errors": [
-                {
-                    "message": "The session token is unknown, expired or revoked; log in again.",
-                    "extensions": {"code": "UNAUTHENTICATED"},
-                }
-            ]
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"www-authenticate", b"Bearer"),
-                (b"cache-control", b"no-store"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    error = {
+        "message": "The session token is unknown, expired or revoked; log in again.",
+        "extensions": {"code": "UNAUTHENTICATED"},
+    }
+    await send_json(send, 401, {"errors": [error]}, [(b"www-authenticate", b"Bearer"), NO_STORE])

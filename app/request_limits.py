@@ -14,13 +14,13 @@ counted in `chirp_rate_limited_total{limit}`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import stripe_webhooks
+from app.middleware import send_json
 from app.sockets import too_many
 from models.throttle import ip_group
 from resolvers.context import Runtime
@@ -109,18 +109,7 @@ async def _refuse(send: Send, path: str, status: int, code: str, what: str, limi
         if path == stripe_webhooks.PATH
         else {"errors": [{"message": message, "extensions": {"code": code, "limit": limit}}]}
     )
-    body = json.dumps(shaped).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                # No "connection: close": closing while the client still sends would reset
-                # the connection before it reads this answer. uvicorn discards the rest of
-                # the body (unparsed, unstored) and keeps the connection.
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    # No "connection: close": closing while the client still sends would reset the
+    # connection before it reads this answer. uvicorn discards the rest of the body
+    # (unparsed, unstored) and keeps the connection.
+    await send_json(send, status, shaped)

@@ -91,6 +91,8 @@ from websockets.typing import Subprotocol
 # Import this checkout's packages even where the editable install is missing or stale.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from load import forget_viewers, production_env, stop_process  # bench/load.py
+
 from models.accounts.passwords import make_hasher, new_token, token_digest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -344,33 +346,17 @@ async def prepare_data(dsn: str, shape: Shape) -> tuple[list[str], list[str]]:
         await conn.close()
 
 
-async def forget_sessions(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("DELETE FROM login_sessions WHERE user_agent = $1", BENCH_AGENT)
-    finally:
-        await conn.close()
-
-
 # -------------------------------------------------------------------------------- server
 
 
 def server_env(args: argparse.Namespace) -> dict[str, str]:
-    env = {
-        "DRAIN_SECONDS": "0",
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "CHIRP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
-        # Production refuses placeholders; nothing here pays or mails.
-        "STRIPE_API_KEY": "sk_test_chirp_bench",
-        "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
-        "SMTP_HOST": "127.0.0.1",
-        "METRICS_TOKEN": METRICS_TOKEN,
+    return production_env(
+        args.database_url,
+        DRAIN_SECONDS=os.environ.get("DRAIN_SECONDS", "0"),
+        REDIS_URL=args.redis_url,
+        METRICS_TOKEN=METRICS_TOKEN,
         **SERVER_LIMITS,
-    }
-    return env
+    )
 
 
 @contextlib.contextmanager
@@ -396,12 +382,7 @@ def chirp_server(args: argparse.Namespace, env: dict[str, str]) -> Iterator[int]
         print(f"chirp serve pid {process.pid} on port {port} (log: {log_path})")
         yield process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 40)
 
 
 # ------------------------------------------------------------------------ client process
@@ -839,7 +820,7 @@ async def measure(args: argparse.Namespace, shape: Shape, pid: int | None, dsn: 
         return await drive(args, shape, pid, clients, poster_tokens, reach, rss_start)
     finally:
         clients.stop()
-        await forget_sessions(dsn)
+        await forget_viewers(dsn, BENCH_AGENT)
 
 
 async def drive(

@@ -123,12 +123,39 @@ async def mint_viewers(dsn: str, count: int, seed: int) -> list[Viewer]:
         await conn.close()
 
 
-async def forget_viewers(dsn: str) -> None:
+async def forget_viewers(dsn: str, agent: str = BENCH_AGENT) -> None:
+    """Delete the sessions a benchmark minted (marked by their user agent)."""
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("DELETE FROM login_sessions WHERE user_agent = $1", BENCH_AGENT)
+        await conn.execute("DELETE FROM login_sessions WHERE user_agent = $1", agent)
     finally:
         await conn.close()
+
+
+def production_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment `chirp serve` starts with in production mode for a benchmark: this
+    one's, the database, a random SECRET_KEY, and the payment and mail settings production
+    requires (placeholders: nothing a benchmark does pays or mails); then `extra`."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CHIRP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
+        "STRIPE_API_KEY": "sk_test_chirp_bench",
+        "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
+        "SMTP_HOST": "127.0.0.1",
+        **extra,
+    }
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM (a draining server finishes), then SIGKILL after `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # ------------------------------------------------------------------------------- requests
@@ -318,19 +345,12 @@ def spawned_servers(
     plain_lean: bool = False,
     db_pool_size: int | None = None,
 ) -> Iterator[list[int]]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CHIRP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
-        "PORT": str(graphql_port),
+    env = production_env(
+        database_url,
+        PORT=str(graphql_port),
         # Every request comes from this one address.
-        "RATE_LIMIT_REQUESTS_IP": "100000000/minute",
-        # Production refuses placeholders; a home page sends neither payments nor mail.
-        "STRIPE_API_KEY": "sk_test_chirp_bench",
-        "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
-        "SMTP_HOST": "127.0.0.1",
-    }
+        RATE_LIMIT_REQUESTS_IP="100000000/minute",
+    )
     if db_pool_size is not None:
         env["DB_POOL_SIZE"] = str(db_pool_size)  # Chirp's setting; plain.py reads it too
     logs = Path(tempfile.gettempdir())

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from load import production_env, stop_process  # bench/load.py
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -62,19 +62,12 @@ def chirp_server(
 ) -> Iterator[int]:
     with tempfile.TemporaryDirectory(prefix="chirp-bench-mem-") as tmp:
         url = database_url or f"sqlite:///{tmp}/chirp.db"
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "CHIRP_ENV": "production",
-            "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
-            # Production refuses to start without them; nothing here pays or mails.
-            "STRIPE_API_KEY": "sk_test_chirp_bench",
-            "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
-            "SMTP_HOST": "127.0.0.1",
+        env = production_env(
+            url,
             # Every socket comes from this one address.
-            "RATE_LIMIT_WS_CONNECT_IP": "1000000/minute",
-            "WS_MAX_OPEN_PER_ADDRESS": "1000000",
-        }
+            RATE_LIMIT_WS_CONNECT_IP="1000000/minute",
+            WS_MAX_OPEN_PER_ADDRESS="1000000",
+        )
         chirp = [sys.executable, "-m", "app.cli"]  # this checkout's code (cwd=ROOT)
         if database_url is None:
             subprocess.run([*chirp, "migrate"], env=env, cwd=ROOT, check=True)
@@ -96,11 +89,7 @@ def chirp_server(
                     time.sleep(0.2)
                 yield process.pid
             finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                stop_process(process)
 
 
 COMPRESSION: dict[str, str | None] = {"compression": "deflate"}

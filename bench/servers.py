@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
-from load import ROOT, chirp_command, local_only, pg_dsn, wait_for_port
+from load import ROOT, chirp_command, local_only, pg_dsn, production_env, wait_for_port
 
 PGL = ROOT / "bench/postgraphile"
 SERVER_CORE = "0"
@@ -30,22 +29,16 @@ def server_commands(
     args: argparse.Namespace, ports: dict[str, int], prefix: str
 ) -> dict[str, tuple[list[str], dict[str, str]]]:
     base = {**os.environ, "DATABASE_URL": args.database_url}
-    chirp_env = {
-        **base,
-        "CHIRP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(36),
-        "PORT": str(ports["chirp"]),
-        "REDIS_URL": args.redis_url,
-        "REDIS_PREFIX": prefix,
-        "DRAIN_SECONDS": "0",
-        # Production refuses placeholders; a home page sends neither payments nor mail.
-        "STRIPE_API_KEY": "sk_test_chirp_bench",
-        "STRIPE_WEBHOOK_SECRET": "whsec_chirp_bench_" + secrets.token_hex(8),
-        "SMTP_HOST": "127.0.0.1",
+    chirp_env = production_env(
+        args.database_url,
+        PORT=str(ports["chirp"]),
+        REDIS_URL=args.redis_url,
+        REDIS_PREFIX=prefix,
+        DRAIN_SECONDS="0",
         # Limits stay on (each request still costs its Redis round trips) but never bite.
-        "RATE_LIMIT_REQUESTS_IP": RAISED,
+        RATE_LIMIT_REQUESTS_IP=RAISED,
         **{f"RATE_LIMIT_BUDGET_{plan}": "1000000000000/hour" for plan in BUDGETS},
-    }
+    )
     return {
         "raw": (
             [sys.executable, str(ROOT / "bench/raw.py"), "--port", str(ports["raw"])],

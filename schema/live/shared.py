@@ -65,9 +65,6 @@ class LiveOperation:
         """The start of each of its `next` messages: the payload and a `}` follow."""
         return '{"id":' + orjson.dumps(self.id).decode() + ',"type":"next","payload":'
 
-    def next_message(self, payload: str) -> str:
-        return self.head() + payload + "}"
-
 
 LIVE_OPERATION: contextvars.ContextVar[LiveOperation | None] = contextvars.ContextVar(
     "chirp_live_operation", default=None
