@@ -91,7 +91,7 @@ from websockets.typing import Subprotocol
 # Import this checkout's packages even where the editable install is missing or stale.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from load import forget_viewers, production_env, stop_process  # bench/load.py
+from load import cpu_seconds, forget_viewers, production_env, stop_process  # bench/load.py
 
 from models.accounts.passwords import make_hasher, new_token, token_digest
 
@@ -151,17 +151,6 @@ def rss_kib(pid: int | None) -> int | None:
     except OSError:
         return None
     return None
-
-
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of a process, from /proc."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_by_command(names: tuple[str, ...] = ("postgres", "redis-server")) -> dict[str, float]:
