@@ -1,4 +1,5 @@
-"""The `chirp` command: serve, worker, migrate, seed, admin, audit, schema export, localstripe."""
+"""The `chirp` command: serve, worker, migrate, seed, admin, audit, jobs, schema export,
+localstripe, billing."""
 
 from __future__ import annotations
 
@@ -77,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         "sweep", help="renew, collect, expire and retry what is due (what servers do each tick)"
     )
     sweep.add_argument("--now", help="act as if it were this time (ISO 8601 with an offset)")
+    jobs = commands.add_parser("jobs", help="the job ledger: status, parked jobs, retry")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_commands.add_parser("status", help="jobs pending and parked, the oldest pending")
+    parked = jobs_commands.add_parser("parked", help="list parked jobs (one JSON per line)")
+    parked.add_argument("--limit", type=int, default=100)
+    retry = jobs_commands.add_parser("retry", help="make parked jobs due again")
+    retry.add_argument("ids", nargs="*", type=int, help="ledger ids (see `chirp jobs parked`)")
+    retry.add_argument("--all", action="store_true", help="every parked job")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -180,6 +189,16 @@ async def _run_async(args: argparse.Namespace, settings: Settings) -> int:
         return await _audit(args, settings)
     if args.command == "localstripe":
         return await _localstripe(args, settings)
+    if args.command == "jobs":
+        from app import job_commands
+
+        return await job_commands.command(
+            settings,
+            args.jobs_command,
+            ids=getattr(args, "ids", []),
+            retry_all=getattr(args, "all", False),
+            limit=getattr(args, "limit", 100),
+        )
     if args.command == "billing" and args.billing_command == "sweep":
         from app import billing_sweep
 

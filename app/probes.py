@@ -26,6 +26,7 @@ from taskiq import AsyncBroker
 from app import db
 from app.settings import Settings
 from models.base import utcnow
+from models.events import jobs as ledger
 from models.events.tables import Event
 from resolvers.status import Status
 from subscriptions.backend import ResilientRedisBackend
@@ -217,6 +218,11 @@ class Probes:
             metrics.OUTBOX_BACKLOG.labels("unnumbered").set(outbox.unnumbered)
             metrics.OUTBOX_BACKLOG.labels("unprocessed").set(outbox.unprocessed)
             metrics.OUTBOX_OLDEST_AGE.set(outbox.oldest_pending_age)
+            async with self.read_sessionmaker() as session:
+                jobs = await ledger.counts(session, cap=COUNT_CAP)
+            metrics.JOB_LEDGER.labels("pending").set(jobs.pending)
+            metrics.JOB_LEDGER.labels("parked").set(jobs.parked)
+            metrics.JOB_LEDGER_OLDEST_AGE.set(jobs.oldest_pending_seconds)
         if ready.get("redis", True):
             metrics.JOB_QUEUE_DEPTH.set(await self.queue_depth())
 

@@ -82,7 +82,7 @@ def build_services(settings: Settings) -> Services:
         read_sessionmaker,
         broadcast,
         channel,
-        JobQueue(broker).process,
+        JobQueue(broker),
         interval=settings.dispatch_interval,
     )
     transactions = Transactions(sessionmaker, on_commit=dispatcher.kick)

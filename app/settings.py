@@ -104,6 +104,14 @@ class Settings:
     webhook_disable_after: int = 10
     webhook_failing_period: float = 3600.0
     webhook_sweep_interval: float = 1.0
+    # The job ledger (docs/operations.md, "Background jobs"): a job not done this long after
+    # it was enqueued or started is enqueued again; failures back off; then it is parked.
+    job_reclaim_seconds: float = 30.0
+    job_retry_base: float = 5.0
+    job_retry_max: float = 3600.0
+    job_max_attempts: int = 20
+    job_sweep_interval: float = 5.0
+    job_retention_days: float = 7.0
     log_format: LogFormat = "console"
     log_level: str = "INFO"
     metrics_token: str | None = None
@@ -268,6 +276,14 @@ class Settings:
             raise SettingsError(
                 "WEBHOOK_SWEEP_INTERVAL must be positive; WEBHOOK_FAILING_PERIOD not negative"
             )
+        if not 0 < self.job_retry_base <= self.job_retry_max:
+            raise SettingsError("JOB_RETRY_BASE must be positive and at most JOB_RETRY_MAX")
+        if self.job_reclaim_seconds <= 0 or self.job_sweep_interval <= 0:
+            raise SettingsError("JOB_RECLAIM_SECONDS and JOB_SWEEP_INTERVAL must be positive")
+        if self.job_max_attempts < 1 or self.job_retention_days <= 0:
+            raise SettingsError(
+                "JOB_MAX_ATTEMPTS must be at least 1 and JOB_RETENTION_DAYS positive"
+            )
         return self
 
     @classmethod
@@ -312,6 +328,12 @@ class Settings:
             webhook_disable_after=_int(env, "WEBHOOK_DISABLE_AFTER", 10),
             webhook_failing_period=_float(env, "WEBHOOK_FAILING_PERIOD", 3600.0),
             webhook_sweep_interval=_float(env, "WEBHOOK_SWEEP_INTERVAL", 1.0),
+            job_reclaim_seconds=_float(env, "JOB_RECLAIM_SECONDS", 30.0),
+            job_retry_base=_float(env, "JOB_RETRY_BASE", 5.0),
+            job_retry_max=_float(env, "JOB_RETRY_MAX", 3600.0),
+            job_max_attempts=_int(env, "JOB_MAX_ATTEMPTS", 20),
+            job_sweep_interval=_float(env, "JOB_SWEEP_INTERVAL", 5.0),
+            job_retention_days=_float(env, "JOB_RETENTION_DAYS", 7.0),
             log_format=env.get(  # type: ignore[arg-type]
                 "LOG_FORMAT", "json" if chirp_env == "production" else "console"
             ),

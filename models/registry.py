@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import errors
 from models.billing.setup import BillingSetup
+from models.events.jobs import JobPolicy, Ticket
 from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
 from models.mail.actions import MailSender
@@ -45,9 +46,14 @@ class Services(Protocol):
     def mail(self) -> MailSender: ...
     @property
     def billing(self) -> BillingSetup: ...
+    @property
+    def job_policy(self) -> JobPolicy: ...
 
     async def enqueue(self, name: str, kwargs: dict[str, Any]) -> None:
         """Enqueue the job registered as `name` (labelled with the current request id)."""
+
+    async def enqueue_ticket(self, ticket: Ticket) -> None:
+        """Enqueue a job of the job ledger (labelled with its ledger id)."""
 
 
 class Event(Protocol):

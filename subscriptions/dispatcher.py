@@ -3,8 +3,11 @@
 Three short steps, each safe to repeat and to run in several processes at once:
 1. number: give unnumbered events the next contiguous `seq` (one writer at a time);
 2. publish: send numbered, unpublished events through broadcaster, in `seq` order;
-3. process: enqueue the background jobs an event calls for (jobs are idempotent).
-If Redis is down, steps 2 and 3 fail and are retried; nothing is lost."""
+3. process: write the background jobs an event calls for to the job ledger in the
+   transaction that marks it processed, then enqueue them (`models/events/jobs.py`: a job
+   the queue loses is enqueued again by the job sweep; jobs are idempotent).
+If Redis is down, step 2 fails and is retried, and step 3's enqueue waits for the sweep;
+nothing is lost."""
 
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any, Protocol
 
 from broadcaster import Broadcast
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
+from models.events import jobs as ledger
 from models.events.tables import Event
 from subscriptions.events import LiveEvent
 from subscriptions.waiting import wait_event
@@ -33,6 +38,17 @@ NUMBERING_LOCK = 727_001  # pg_advisory_xact_lock key serialising step 1 across 
 ProcessEvent = Callable[[LiveEvent], Awaitable[None]]
 
 
+class Jobs(Protocol):
+    """The background jobs as the dispatcher hands them over (`app.jobs.JobQueue`)."""
+
+    @property
+    def policy(self) -> ledger.JobPolicy: ...
+
+    def jobs_for(self, event: LiveEvent) -> list[tuple[str, dict[str, Any]]]: ...
+
+    async def enqueue(self, ticket: ledger.Ticket) -> None: ...
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -40,7 +56,7 @@ class Dispatcher:
         read_sessionmaker: async_sessionmaker[AsyncSession],
         broadcast: Broadcast,
         channel: str,
-        process: ProcessEvent,
+        jobs: Jobs,
         *,
         interval: float,
     ) -> None:
@@ -48,7 +64,7 @@ class Dispatcher:
         self._read_sessionmaker = read_sessionmaker
         self._broadcast = broadcast
         self._channel = channel
-        self._process = process
+        self._jobs = jobs
         self._interval = interval
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -134,8 +150,41 @@ class Dispatcher:
 
         return await self._drain("published_at", publish)
 
-    async def _process_pending(self) -> None:
-        await self._drain("processed_at", self._process)
+    async def _process_pending(self) -> int:
+        """Write the jobs of published-or-not numbered events to the ledger and mark the
+        events processed, in one transaction (rows another process holds are skipped on
+        PostgreSQL; SQLite has one writer), then enqueue them; returns how many jobs."""
+        async with self._read_sessionmaker() as session:
+            waiting = select(Event.id).where(Event.seq.is_not(None), Event.processed_at.is_(None))
+            if await session.scalar(waiting.limit(1)) is None:
+                return 0
+        async with self._sessionmaker() as session, session.begin():
+            rows = list(
+                await session.scalars(
+                    select(Event)
+                    .where(Event.seq.is_not(None), Event.processed_at.is_(None))
+                    .order_by(Event.seq)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not rows:
+                return 0
+            calls = [
+                (row.seq, row.request_id, name, kwargs)
+                for row in rows
+                for name, kwargs in self._jobs.jobs_for(LiveEvent.from_row(row))
+            ]
+            tickets = await ledger.record(session, calls, policy=self._jobs.policy)
+            await session.execute(
+                update(Event)
+                .where(Event.id.in_([row.id for row in rows]))
+                .values(processed_at=utcnow())
+            )
+        await ledger.enqueue_all(
+            self._sessionmaker, tickets, self._jobs.enqueue, timeout=HANDLE_TIMEOUT
+        )
+        return len(tickets)
 
     async def _drain(self, column: str, handle: ProcessEvent) -> int:
         """Handle pending events in order, each within HANDLE_TIMEOUT, stopping at the first

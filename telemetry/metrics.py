@@ -179,6 +179,33 @@ JOB_QUEUE_DEPTH = Gauge(
 )
 JOBS_ENQUEUED = Counter("chirp_jobs_enqueued", "Jobs enqueued, by task.", ["task"])
 JOBS = Counter("chirp_jobs", "Job runs finished, by task and outcome.", ["task", "outcome"])
+JOBS_SKIPPED = Counter(
+    "chirp_jobs_skipped",
+    "Ledger job messages not run because the job was already done, parked or running "
+    "(a duplicate from a re-enqueue or a redelivery), by task.",
+    ["task"],
+)
+JOBS_REQUEUED = Counter(
+    "chirp_jobs_requeued",
+    "Ledger jobs the job sweep enqueued again (lost with the queue, a dead worker's, a retry "
+    "whose backoff is over), by task.",
+    ["task"],
+)
+JOBS_PARKED = Counter(
+    "chirp_jobs_parked",
+    "Ledger jobs parked for an operator after their last allowed attempt, by task.",
+    ["task"],
+)
+JOB_LEDGER = Gauge(
+    "chirp_job_ledger",
+    "Ledger jobs by state (pending: not done yet; parked: waiting for an operator, see "
+    "`chirp jobs parked`), counted up to 100,000, at each scrape.",
+    ["state"],
+)
+JOB_LEDGER_OLDEST_AGE = Gauge(
+    "chirp_job_ledger_oldest_pending_age_seconds",
+    "Age of the oldest ledger job not done yet (0 when none), at each scrape.",
+)
 JOB_DURATION = Histogram("chirp_job_duration_seconds", "Job run time.", ["task"], buckets=JOB)
 
 WEBHOOKS = Counter(
@@ -224,6 +251,8 @@ def _create_zero_series() -> None:
         GRAPHQL_ERRORS.labels(code)
     for stage in ("unnumbered", "unprocessed"):
         OUTBOX_BACKLOG.labels(stage)
+    for state in ("pending", "parked"):
+        JOB_LEDGER.labels(state)
     for state in ("checked_out", "idle", "overflow"):
         DB_POOL.labels(state)
     for command in ("publish", "enqueue", "ping", "queue_depth"):

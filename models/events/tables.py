@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String, text
+from sqlalchemy import JSON, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, UTCDateTime, utcnow
@@ -38,3 +38,48 @@ class Event(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # The request that caused the event, carried into its jobs' logs (set by the app layer).
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class QueuedJob(Base):
+    """The durable record of one background job an event called for (the job ledger).
+
+    The dispatcher writes it in the transaction that marks the event processed, then
+    enqueues it; the queue (Redis or in-process) is only the fast path. Whoever runs the job
+    takes it first (`running_until`, a lease), marks it done after it succeeds, or records
+    the failure and when to try again; the job sweep re-enqueues what is due and not done —
+    a job lost with Redis, one whose worker died, one whose retry wait is over. After
+    `max_attempts` starts it is parked for an operator (`chirp jobs`)."""
+
+    __tablename__ = "queued_jobs"
+    __table_args__ = (
+        Index(
+            "ix_queued_jobs_due",
+            "due_at",
+            postgresql_where=text("done_at IS NULL AND parked_at IS NULL"),
+            sqlite_where=text("done_at IS NULL AND parked_at IS NULL"),
+        ),
+        Index(
+            "ix_queued_jobs_parked",
+            "parked_at",
+            postgresql_where=text("parked_at IS NOT NULL"),
+            sqlite_where=text("parked_at IS NOT NULL"),
+        ),
+        Index("ix_queued_jobs_done_at", "done_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kwargs: Mapped[dict[str, object]] = mapped_column(JSON)
+    # The event that called for it (no foreign key: the outbox is pruned on its own clock).
+    event_seq: Mapped[int | None] = mapped_column(BigId, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the sweep should enqueue it (again) if it is not done by then.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # How many times a run started (a worker killed mid-run counts too).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A run holds the job until then; another run may take it only after.
+    running_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -227,6 +227,9 @@ class ChirpServer(_Process):
             ARGON2_TIME_COST="1",
             ARGON2_MEMORY_COST="1024",
             DISPATCH_INTERVAL="0.05",
+            # A job the queue lost (a killed worker, an emptied Redis) is back within seconds.
+            JOB_RECLAIM_SECONDS="5",
+            JOB_SWEEP_INTERVAL="0.5",
             EMBEDDED_WORKER="1",
             CORS_ORIGINS="https://app.example.com",
             PYTHONUNBUFFERED="1",
@@ -266,6 +269,30 @@ class ChirpServer(_Process):
                     last = f"{response.status_code} {response.text}"
                 if time.monotonic() > deadline:
                     self._fail(f"{self.name} not ready within {within:.0f}s (last: {last})")
+                await asyncio.sleep(0.05)
+
+
+class ChirpWorker(ChirpServer):
+    """`chirp worker` (Redis required): consumes the job queue and runs the sweeps. Ready once
+    its own metrics endpoint (WORKER_METRICS_PORT) answers."""
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        env.update(EMBEDDED_WORKER="0", WORKER_METRICS_PORT=str(self.port))
+        return env
+
+    async def start(self) -> None:
+        self._spawn([sys.executable, "-m", "app.cli", "worker"], self.environment())
+        deadline = time.monotonic() + START_TIMEOUT
+        async with httpx.AsyncClient(base_url=self.url, timeout=2.0) as http:
+            while True:
+                if not self.running:
+                    self._fail(f"{self.name} exited before it was ready")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/metrics")).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    self._fail(f"{self.name} did not serve its metrics within {START_TIMEOUT}s")
                 await asyncio.sleep(0.05)
 
 

@@ -124,6 +124,7 @@ def test_sweeps_start_in_their_old_order_with_their_old_intervals() -> None:
         ("mail-sweep", 10.0),
         ("billing-sweep", 60.0),
         ("billing-reconcile", 3600.0),
+        ("job-sweep", 5.0),
     ]
 
 
