@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 
 from app import db
 from app.schema import SDL_PATH
+from app.settings import Settings
+from models.events import jobs as ledger
 from tests.support.backends import Database, available_backends, create_database, drop_database
 from tests.support.cli import chirp as run_database_cli
 from tests.support.cli import run_cli
@@ -82,3 +85,45 @@ def test_schema_export_prints_the_sdl() -> None:
     assert result.returncode == 0
     assert "type Query" in result.stdout
     assert result.stdout == SDL_PATH.read_text()
+
+
+async def test_jobs_lists_parked_jobs_and_retries_them(empty_database: Database) -> None:
+    """`chirp jobs`: a parked job is listed with its error, and `retry` makes it due again
+    (the next job sweep enqueues it); status counts both states."""
+    assert chirp(empty_database, "migrate").returncode == 0
+    engine = db.create_engine(Settings(env="test", database_url=empty_database.url))
+    policy = ledger.JobPolicy(max_attempts=1)
+    try:
+        async with db.create_sessionmaker(engine)() as session, session.begin():
+            parked, pending = await ledger.record(
+                session,
+                [(4, "req-4", "chirp.fan_out_post", {"post_id": 4}),
+                 (5, "req-5", "chirp.fan_out_post", {"post_id": 5})],
+                policy=policy,
+            )  # fmt: skip
+            await ledger.start(session, parked.id, policy=policy)
+            await ledger.fail(session, parked.id, attempt=1, error="KeyError: 4", policy=policy)
+
+        status = chirp(empty_database, "jobs", "status")
+        listed = chirp(empty_database, "jobs", "parked")
+        refused = chirp(empty_database, "jobs", "retry")
+        retried = chirp(empty_database, "jobs", "retry", str(parked.id))
+        after = chirp(empty_database, "jobs", "status")
+
+        async with db.create_sessionmaker(engine)() as session, session.begin():
+            due = await ledger.claim_due(session, policy=policy, limit=10)
+    finally:
+        await engine.dispose()
+
+    assert status.returncode == 0 and "pending 1, parked 1" in status.stdout
+    [line] = listed.stdout.splitlines()
+    job = json.loads(line)
+    assert (job["id"], job["job"], job["kwargs"], job["attempts"]) == (
+        parked.id, "chirp.fan_out_post", {"post_id": 4}, 1
+    )  # fmt: skip
+    assert job["last_error"] == "KeyError: 4" and job["request_id"] == "req-4"
+    assert refused.returncode == 2 and "give job ids or --all" in refused.stderr
+    assert retried.returncode == 0 and "1 parked job(s) due again" in retried.stdout
+    assert "pending 2, parked 0" in after.stdout
+    assert [ticket.id for ticket in due] == [parked.id]  # due now; the other after its lease
+    assert pending.id != parked.id
