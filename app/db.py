@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import await_only
 
 from app.settings import Settings
 
@@ -35,7 +38,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(settings.database_url, hide_parameters=True)
         _serialise_sqlite_writers(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         hide_parameters=True,
         pool_size=settings.db_pool_size,
@@ -48,6 +51,40 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # only ever adds milliseconds (a generic public-feed plan: 110 ms instead of 0.1).
         connect_args={"server_settings": {"jit": "off"}},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection idle this long is pinged before use: it may have died with the server
+# (a restart, a failover) while nobody used it.
+PING_AFTER_IDLE = 5.0
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """Replace a pooled connection the server closed (asyncpg noticed: no round trip), and
+    ping (one round trip, `;`) one that sat in the pool for `PING_AFTER_IDLE` seconds before
+    handing it out (a silent network death); a dead one is replaced (SQLAlchemy retries the checkout
+    on `DisconnectionError` and invalidates the older connections). So the first request
+    or `/readyz` after PostgreSQL comes back does not fail on a connection the restart
+    killed. Busy connections, checked in and out within milliseconds, are not pinged
+    (SQLAlchemy's `pool_pre_ping` would cost three round trips on every checkout)."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if driver.is_closed():  # the server closed it (a restart): free to notice
+            raise DisconnectionError("a pooled connection was closed by the server")
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            await_only(driver.fetchrow(";"))
+        except Exception as exc:
+            raise DisconnectionError(f"an idle pooled connection is dead: {exc!r}") from exc
 
 
 def pool_saturated(engine: AsyncEngine) -> bool:

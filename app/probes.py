@@ -74,6 +74,9 @@ def create_probe_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
         max_overflow=1,
         pool_timeout=CHECK_TIMEOUT,
         pool_recycle=1800,
+        # A probe every few seconds can afford a ping; without it the first check after a
+        # database restart fails on the connection the restart killed.
+        pool_pre_ping=True,
         **options,
     )
 

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.timeline import lean
 from telemetry import costs
 
+_CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+
 
 class Reader:
     """Runs lean statements: asyncpg on PostgreSQL (its own small pool, prepared statements,
@@ -66,16 +68,23 @@ class Reader:
             sql, names, defaults = self._compiled(read)
             args = [values[n] if n in values else defaults[n] for n in names]
             pool = await self._acquire_pool()
-            try:
-                conn = await pool.acquire(timeout=self.acquire_timeout)
-            except TimeoutError as exc:
-                raise PoolTimeout(
-                    f"no lean-read connection free within {self.acquire_timeout} s"
-                ) from exc
-            try:
-                return list(await conn.fetch(sql, *args))
-            finally:
-                await pool.release(conn)
+            for attempt in range(2):
+                try:
+                    conn = await pool.acquire(timeout=self.acquire_timeout)
+                except TimeoutError as exc:
+                    raise PoolTimeout(
+                        f"no lean-read connection free within {self.acquire_timeout} s"
+                    ) from exc
+                try:
+                    return list(await conn.fetch(sql, *args))
+                except _CONNECTION_LOST:
+                    # A connection that died idle in the pool (the server restarted): the
+                    # read is retried once on a new one; a second loss is an outage.
+                    if attempt or not conn.is_closed():
+                        raise
+                finally:
+                    await pool.release(conn)
+            raise AssertionError("unreachable")
         finally:
             costs.add_statement(time.perf_counter() - started)
 

@@ -18,6 +18,9 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+
+from models.outages import unavailable
 from models.timeline.lean import LiveRead
 from models.timeline.reader import Reader
 from telemetry import metrics
@@ -25,6 +28,15 @@ from telemetry import metrics
 log = logging.getLogger("chirp.live")
 
 Shape = Callable[[list[Any], int], str]  # a merged row and the event's seq → payload text
+
+
+# Pauses before reading an event again while the database does not answer: about 15 s.
+OUTAGE_RETRIES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _retryable(exc: BaseException) -> bool:
+    # asyncpg's own state errors come from a connection the server dropped mid-operation.
+    return unavailable(exc) or isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError)
 
 
 class LiveReadFailed(Exception):
@@ -78,7 +90,7 @@ class LiveReads:
         del self._pending[key]
         started = time.perf_counter()
         try:
-            answers = await self._resolve(batch)
+            answers = await self._resolve_waiting(batch)
         except Exception as exc:
             log.exception("live read of post %s failed", batch.post_id)
             for futures in batch.waiting.values():
@@ -96,6 +108,22 @@ class LiveReads:
         metrics.LIVE_READS.inc()
         metrics.LIVE_READ_VIEWERS.observe(sum(len(f) for f in batch.waiting.values()))
         metrics.LIVE_READ_SECONDS.observe(time.perf_counter() - started)
+
+    async def _resolve_waiting(self, batch: _Batch) -> dict[int | None, str | None]:
+        """`_resolve`, retried with a growing pause while the database does not answer (a
+        restart, a failover: the subscribers wait for their event instead of reconnecting
+        all at once); an outage outlasting `OUTAGE_RETRIES`, or any other failure, fails."""
+        for pause in (*OUTAGE_RETRIES, None):
+            try:
+                return await self._resolve(batch)
+            except Exception as exc:
+                if pause is None or not _retryable(exc):
+                    raise
+                log.warning(
+                    "live read of post %s failed (%r); again in %.2f s", batch.post_id, exc, pause
+                )
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
     async def _base(self, batch: _Batch) -> Sequence[Any] | None:
         # Read for each batch, never kept: a subscriber that asks later (a late one, one
