@@ -22,6 +22,7 @@ from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
 from models.mail.actions import MailSender
 from models.registry import Job, JobCall
+from models.retention.rules import RetentionPolicy
 from models.transactions import Transactions
 from subscriptions.events import LiveEvent
 from telemetry import logs, metrics
@@ -85,6 +86,11 @@ class BrokerServices:
     @property
     def billing(self) -> BillingSetup:
         found: BillingSetup = self._broker.state.billing
+        return found
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        found: RetentionPolicy = self._broker.state.retention
         return found
 
     async def enqueue(self, name: str, kwargs: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from models.integrations import registry as integrations
 from models.mail import registry as mail
 from models.moderation import registry as moderation
 from models.posts import registry as posts
+from models.retention import registry as retention
 from models.registry import SHARED, Domain
 from models.social import registry as social
 from models.statistics import registry as statistics
@@ -33,6 +34,7 @@ DOMAINS: tuple[Domain, ...] = (
     mail.DOMAIN,
     billing.DOMAIN,
     events.DOMAIN,
+    retention.DOMAIN,
 )
 
 

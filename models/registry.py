@@ -27,6 +27,7 @@ from models.billing.setup import BillingSetup
 from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
 from models.mail.actions import MailSender
+from models.retention.rules import RetentionPolicy
 from models.transactions import Transactions
 
 
@@ -45,6 +46,8 @@ class Services(Protocol):
     def mail(self) -> MailSender: ...
     @property
     def billing(self) -> BillingSetup: ...
+    @property
+    def retention(self) -> RetentionPolicy: ...
 
     async def enqueue(self, name: str, kwargs: dict[str, Any]) -> None:
         """Enqueue the job registered as `name` (labelled with the current request id)."""

@@ -61,6 +61,7 @@ class WebhookDelivery(Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        Index(None, "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -100,6 +101,7 @@ class WebhookFanout(Base):
     whether or not any endpoint wanted it)."""
 
     __tablename__ = "webhook_fanouts"
+    __table_args__ = (Index(None, "created_at"),)
 
     event_seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
