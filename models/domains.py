@@ -12,8 +12,8 @@ from models.integrations import registry as integrations
 from models.mail import registry as mail
 from models.moderation import registry as moderation
 from models.posts import registry as posts
-from models.retention import registry as retention
 from models.registry import SHARED, Domain
+from models.retention import registry as retention
 from models.social import registry as social
 from models.statistics import registry as statistics
 from models.timeline import registry as timeline
