@@ -280,18 +280,18 @@ class Settings:
         return self
 
     def _check_retention(self) -> None:
-        days = (
-            self.retention_events_days,
-            self.retention_webhook_deliveries_days,
-            self.retention_emails_days,
-            self.retention_failed_logins_days,
-            self.retention_stripe_requests_days,
-        )
-        if min(days) < 0 or self.retention_sweep_interval <= 0:
-            raise SettingsError(
-                "RETENTION_*_DAYS must be whole days, 0 or more (0 keeps the rows for ever); "
-                "RETENTION_SWEEP_INTERVAL must be positive"
-            )
+        days = {
+            "RETENTION_EVENTS_DAYS": self.retention_events_days,
+            "RETENTION_WEBHOOK_DELIVERIES_DAYS": self.retention_webhook_deliveries_days,
+            "RETENTION_EMAILS_DAYS": self.retention_emails_days,
+            "RETENTION_FAILED_LOGINS_DAYS": self.retention_failed_logins_days,
+            "RETENTION_STRIPE_REQUESTS_DAYS": self.retention_stripe_requests_days,
+        }
+        for name, count in days.items():
+            if count < 0:
+                raise SettingsError(f"{name} must be 0 (keep for ever) or more days")
+        if self.retention_sweep_interval <= 0:
+            raise SettingsError("RETENTION_SWEEP_INTERVAL must be positive")
         # Stripe keeps a key 24 hours: a stored one must outlive it, with a margin.
         if 0 < self.retention_stripe_requests_days < 2:
             raise SettingsError("RETENTION_STRIPE_REQUESTS_DAYS must be 0 or at least 2")
