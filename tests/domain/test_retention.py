@@ -34,8 +34,10 @@ from models.retention import rules
 from models.retention.rules import BY_NAME, RetentionPolicy
 from models.retention.sweep import RetentionSweep
 from models.transactions import Transactions
+from subscriptions import live
 from subscriptions.dispatcher import Dispatcher
 from subscriptions.events import EventLog, LiveEvent
+from subscriptions.hub import Hub
 from tests.support import retention_rows as rows
 from tests.support.domain_accounts import new_account
 
@@ -277,3 +279,37 @@ async def test_status_counts_rows_past_retention_and_what_may_go(
     assert (status.rows, status.past_retention, status.prunable) == (3, 2, 1)
     assert status.oldest is not None
     assert timedelta(days=39) < utcnow() - status.oldest < timedelta(days=41)
+
+
+async def _resume(log: EventLog, *, after: int, count: int) -> list[int]:
+    """The seqs of the first `count` events a subscription resumed after `after` replays."""
+    events = live.stream(
+        hub=Hub(None, "retention-test", log, queue_size=10),  # type: ignore[arg-type]
+        log_reader=log,
+        accepts=lambda event: True,
+        revoked=lambda event: False,
+        after=after,
+        catch_up_limit=100,
+    )
+    try:
+        return [(await anext(events)).seq for _ in range(count)]
+    finally:
+        await events.aclose()
+
+
+async def test_a_resume_across_pruned_events_is_refused_as_too_old(
+    db_session: AsyncSession,
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    transactions: Transactions,
+    domain_settings: Settings,
+) -> None:
+    for seq in (1, 2, 3, 4):
+        await rows.event(db_session, age=30 if seq < 3 else 1, seq=seq)
+    await db_session.commit()
+    log = EventLog(db_sessionmaker)
+
+    assert await _prune(transactions, domain_settings, rules.EVENTS) == 2
+
+    assert await _resume(log, after=2, count=2) == [3, 4]
+    with pytest.raises(live.CursorTooOld):
+        await _resume(log, after=1, count=1)
