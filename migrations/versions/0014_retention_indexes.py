@@ -1,6 +1,8 @@
 """retention: an index on created_at of each table the retention sweep prunes, so finding
 rows past their retention (and finding none, every few minutes) reads the old end of an
-index instead of the whole table
+index instead of the whole table; and one on webhook_deliveries.event_id, so asking whether
+a delivery still holds an event (and PostgreSQL's check of that foreign key when an event
+is removed) does not scan the deliveries
 
 Built CONCURRENTLY on PostgreSQL, outside the migration's transaction, so writes go on
 while they build; a failed concurrent build leaves an INVALID index that the upgrade drops
@@ -19,7 +21,7 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
-TABLES = (
+PRUNED = (
     "events",
     "webhook_fanouts",
     "webhook_deliveries",
@@ -27,30 +29,29 @@ TABLES = (
     "failed_logins",
     "billing_stripe_requests",
 )
+INDEXES = tuple((table, "created_at") for table in PRUNED) + (("webhook_deliveries", "event_id"),)
 
 
-def _name(table: str) -> str:
-    return f"ix_{table}_created_at"
+def _name(table: str, column: str) -> str:
+    return f"ix_{table}_{column}"
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
-            for table in TABLES:
-                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_name(table)}")
-                op.create_index(
-                    _name(table), table, ["created_at"], postgresql_concurrently=True
-                )
+            for table, column in INDEXES:
+                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_name(table, column)}")
+                op.create_index(_name(table, column), table, [column], postgresql_concurrently=True)
         return
-    for table in TABLES:
-        op.create_index(_name(table), table, ["created_at"])
+    for table, column in INDEXES:
+        op.create_index(_name(table, column), table, [column])
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
-            for table in TABLES:
-                op.drop_index(_name(table), table_name=table, postgresql_concurrently=True)
+            for table, column in INDEXES:
+                op.drop_index(_name(table, column), table_name=table, postgresql_concurrently=True)
         return
-    for table in TABLES:
-        op.drop_index(_name(table), table_name=table)
+    for table, column in INDEXES:
+        op.drop_index(_name(table, column), table_name=table)

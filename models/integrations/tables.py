@@ -62,6 +62,9 @@ class WebhookDelivery(Base):
             sqlite_where=text("status = 'pending'"),
         ),
         Index(None, "created_at"),
+        # Retention asks whether a delivery still holds an event, and PostgreSQL checks the
+        # foreign key of each event it removes (migration 0014).
+        Index(None, "event_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

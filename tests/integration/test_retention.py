@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import func, insert, select
+import pytest
+from sqlalchemy import Connection, func, insert, inspect, select
 
 from app import db
 from app.settings import Settings
@@ -17,8 +19,9 @@ from models.retention import rules
 from models.retention.rules import RetentionPolicy
 from models.retention.sweep import RetentionSweep
 from models.transactions import Transactions
-from tests.conftest import truncate
+from tests.conftest import BACKENDS, make_settings, truncate
 from tests.support import retention_rows as rows
+from tests.support.backends import create_database, drop_database
 from tests.support.cli import run_cli
 
 
@@ -131,3 +134,40 @@ async def test_two_sweeps_at_once_remove_every_prunable_row_once(settings: Setti
     assert sum(removed) == 1200 + 1
     assert await _count(settings, FailedLogin) == 1
     assert await _count(settings, OutboundEmail) == 2
+
+
+def _index_names(sync: Connection) -> set[str]:
+    found = inspect(sync)
+    return {
+        index["name"] or ""
+        for table in ("events", "webhook_deliveries", "failed_logins")
+        for index in found.get_indexes(table)
+    }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_migration_0014_goes_down_and_up_again(backend: str, tmp_path: Path) -> None:
+    database = await create_database(backend, tmp_path)
+    engine = db.create_engine(make_settings(database))
+    try:
+        await db.migrate(engine)
+        async with engine.connect() as conn:
+            at_head = await conn.run_sync(_index_names)
+        await db.downgrade(engine, "0011")
+        async with engine.connect() as conn:
+            before = await conn.run_sync(_index_names)
+        await db.migrate(engine)
+        async with engine.connect() as conn:
+            again = await conn.run_sync(_index_names)
+    finally:
+        await engine.dispose()
+        await drop_database(database)
+
+    added = {
+        "ix_events_created_at",
+        "ix_webhook_deliveries_event_id",
+        "ix_failed_logins_created_at",
+    }
+    assert added <= at_head
+    assert not added & before
+    assert again == at_head
