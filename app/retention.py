@@ -14,7 +14,6 @@ from models.base import utcnow
 from models.retention import actions as retention
 from models.retention.rules import RULES, Rule
 from models.transactions import Transactions
-from telemetry import metrics
 
 
 def _rules(table: str | None) -> list[Rule]:
@@ -43,7 +42,6 @@ async def run(settings: Settings, *, table: str | None, dry_run: bool) -> int:
             count = await retention.prune_table(
                 transactions, rule=rule, cutoff=cutoff, batch=policy.batch, batches=None
             )
-            metrics.RETENTION_PRUNED.labels(rule.name).inc(count)
             print(f"{rule.name}: removed {count}")
     finally:
         await engine.dispose()

@@ -212,7 +212,7 @@ RECONCILE_RUNS = Counter(
 
 RETENTION_PRUNED = Counter(
     "chirp_retention_pruned_rows",
-    "Rows removed by retention (the sweep and `chirp retention run`), by table.",
+    "Rows removed by this process's retention sweeps, by table.",
     ["table"],
 )
 RETENTION_LAST_SUCCESS = Gauge(

@@ -13,9 +13,10 @@
   key protects nothing, and retries find their outcome on the payment, customer or credit
   note row.
 
-Every table with an autoincrement id also keeps its newest row: SQLite hands out
+Every pruned table with an autoincrement id also keeps its newest row: SQLite hands out
 `max(id) + 1`, so removing the newest row would give its id (a public one, for events and
-deliveries) to the next row."""
+deliveries) to the next row. Webhook attempts go with their delivery whatever their id
+(attempt ids are never shown)."""
 
 from __future__ import annotations
 
