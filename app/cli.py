@@ -1,5 +1,5 @@
-"""The `chirp` command: serve, worker, migrate, seed, admin, audit, jobs, schema export,
-localstripe, billing."""
+"""The `chirp` command: serve, worker, migrate, seed, admin, audit, jobs, retention,
+schema export, localstripe, billing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app import db
 from app.settings import Settings, SettingsError
+from models.retention.rules import RULES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     retry = jobs_commands.add_parser("retry", help="make parked jobs due again")
     retry.add_argument("ids", nargs="*", type=int, help="ledger ids (see `chirp jobs parked`)")
     retry.add_argument("--all", action="store_true", help="every parked job")
+    retention = commands.add_parser(
+        "retention", help="prune the tables that only grow (docs/operations.md#retention)"
+    )
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    prune = retention_commands.add_parser(
+        "run", help="remove every finished row past its table's retention, in batches"
+    )
+    prune.add_argument("--table", choices=[rule.name for rule in RULES], help="only this table")
+    prune.add_argument("--dry-run", action="store_true", help="count, remove nothing")
+    retention_commands.add_parser(
+        "status", help="rows, rows past retention and the oldest row's age, per table"
+    )
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -203,6 +216,12 @@ async def _run_async(args: argparse.Namespace, settings: Settings) -> int:
         from app import billing_sweep
 
         return await billing_sweep.command(settings, now_text=args.now)
+    if args.command == "retention":
+        from app import retention
+
+        if args.retention_command == "status":
+            return await retention.status(settings)
+        return await retention.run(settings, table=args.table, dry_run=args.dry_run)
     if args.command == "billing":
         from app import billing_reconcile
 

@@ -25,6 +25,7 @@ from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
 from models.mail.actions import MailSender
 from models.registry import Job, JobCall
+from models.retention.rules import RetentionPolicy
 from models.transactions import Transactions
 from subscriptions.events import LiveEvent
 from telemetry import logs, metrics
@@ -93,6 +94,11 @@ class BrokerServices:
     @property
     def job_policy(self) -> ledger.JobPolicy:
         found: ledger.JobPolicy = self._broker.state.job_policy
+        return found
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        found: RetentionPolicy = self._broker.state.retention
         return found
 
     async def enqueue(self, name: str, kwargs: dict[str, Any]) -> None:

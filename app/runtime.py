@@ -29,6 +29,8 @@ from models.billing.setup import BillingSetup
 from models.domains import DOMAINS
 from models.events.tables import Event
 from models.registry import Runner, Sweep
+from models.retention import rules
+from models.retention.rules import RetentionPolicy
 from models.throttle import Throttle
 from models.timeline.reader import Reader, connect_options
 from models.timeline.shared import LiveReads
@@ -91,6 +93,7 @@ def build_services(settings: Settings) -> Services:
     probes = Probes(settings, engine, read_sessionmaker, broker, redis_backend, hub)
     billing = billing_setup(settings)
     broker.state.billing = billing
+    broker.state.retention = retention_policy(settings)
     # Half the general pool: a lean read holds its connection for one statement.
     reader = Reader(
         engine,
@@ -150,6 +153,22 @@ def interval(sweep: Sweep, settings: Settings) -> float:
     every = sweep.every
     seconds = float(getattr(settings, every)) if isinstance(every, str) else every
     return seconds * sweep.scale
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """How long each pruned table keeps its rows (a setting of 0 days: for ever)."""
+    days = {
+        rules.EVENTS: settings.retention_events_days,
+        # The fan-out markers are read for hours at most: they go with their events.
+        rules.WEBHOOK_FANOUTS: settings.retention_events_days,
+        rules.WEBHOOK_DELIVERIES: settings.retention_webhook_deliveries_days,
+        rules.OUTBOUND_EMAILS: settings.retention_emails_days,
+        rules.FAILED_LOGINS: settings.retention_failed_logins_days,
+        rules.STRIPE_REQUESTS: settings.retention_stripe_requests_days,
+    }
+    return RetentionPolicy(
+        periods={name: timedelta(days=count) for name, count in days.items() if count > 0}
+    )
 
 
 def billing_setup(settings: Settings) -> BillingSetup:

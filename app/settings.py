@@ -168,6 +168,14 @@ class Settings:
     # the rules counting failures after the check would otherwise let a burst pass together.
     login_in_flight_per_address: int = 4
     login_in_flight_per_account: int = 2
+    # Retention (docs/operations.md#retention): days each table keeps finished rows (0: kept
+    # for ever), and how often the sweep runs. Events must outlive the live resume window.
+    retention_events_days: int = 7
+    retention_webhook_deliveries_days: int = 30
+    retention_emails_days: int = 30
+    retention_failed_logins_days: int = 30
+    retention_stripe_requests_days: int = 7
+    retention_sweep_interval: float = 300.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -284,7 +292,25 @@ class Settings:
             raise SettingsError(
                 "JOB_MAX_ATTEMPTS must be at least 1 and JOB_RETENTION_DAYS positive"
             )
+        self._check_retention()
         return self
+
+    def _check_retention(self) -> None:
+        days = {
+            "RETENTION_EVENTS_DAYS": self.retention_events_days,
+            "RETENTION_WEBHOOK_DELIVERIES_DAYS": self.retention_webhook_deliveries_days,
+            "RETENTION_EMAILS_DAYS": self.retention_emails_days,
+            "RETENTION_FAILED_LOGINS_DAYS": self.retention_failed_logins_days,
+            "RETENTION_STRIPE_REQUESTS_DAYS": self.retention_stripe_requests_days,
+        }
+        for name, count in days.items():
+            if count < 0:
+                raise SettingsError(f"{name} must be 0 (keep for ever) or more days")
+        if self.retention_sweep_interval <= 0:
+            raise SettingsError("RETENTION_SWEEP_INTERVAL must be positive")
+        # Stripe keeps a key 24 hours: a stored one must outlive it, with a margin.
+        if 0 < self.retention_stripe_requests_days < 2:
+            raise SettingsError("RETENTION_STRIPE_REQUESTS_DAYS must be 0 or at least 2")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -378,6 +404,12 @@ class Settings:
             ws_max_connections=_int(env, "WS_MAX_CONNECTIONS", 20_000),
             login_in_flight_per_address=_int(env, "LOGIN_IN_FLIGHT_PER_ADDRESS", 4),
             login_in_flight_per_account=_int(env, "LOGIN_IN_FLIGHT_PER_ACCOUNT", 2),
+            retention_events_days=_int(env, "RETENTION_EVENTS_DAYS", 7),
+            retention_webhook_deliveries_days=_int(env, "RETENTION_WEBHOOK_DELIVERIES_DAYS", 30),
+            retention_emails_days=_int(env, "RETENTION_EMAILS_DAYS", 30),
+            retention_failed_logins_days=_int(env, "RETENTION_FAILED_LOGINS_DAYS", 30),
+            retention_stripe_requests_days=_int(env, "RETENTION_STRIPE_REQUESTS_DAYS", 7),
+            retention_sweep_interval=_float(env, "RETENTION_SWEEP_INTERVAL", 300.0),
         ).check()
 
 

@@ -13,6 +13,7 @@ from models.mail import registry as mail
 from models.moderation import registry as moderation
 from models.posts import registry as posts
 from models.registry import SHARED, Domain
+from models.retention import registry as retention
 from models.social import registry as social
 from models.statistics import registry as statistics
 from models.timeline import registry as timeline
@@ -33,6 +34,7 @@ DOMAINS: tuple[Domain, ...] = (
     mail.DOMAIN,
     billing.DOMAIN,
     events.DOMAIN,
+    retention.DOMAIN,
 )
 
 

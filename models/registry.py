@@ -28,6 +28,7 @@ from models.events.jobs import JobPolicy, Ticket
 from models.integrations.retry import RetryPolicy
 from models.integrations.sender import WebhookSender
 from models.mail.actions import MailSender
+from models.retention.rules import RetentionPolicy
 from models.transactions import Transactions
 
 
@@ -48,6 +49,8 @@ class Services(Protocol):
     def billing(self) -> BillingSetup: ...
     @property
     def job_policy(self) -> JobPolicy: ...
+    @property
+    def retention(self) -> RetentionPolicy: ...
 
     async def enqueue(self, name: str, kwargs: dict[str, Any]) -> None:
         """Enqueue the job registered as `name` (labelled with the current request id)."""

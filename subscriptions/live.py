@@ -40,7 +40,8 @@ class StreamClosed(Exception):
 
 
 class CursorTooOld(Exception):
-    """The client is too far behind to catch up from the log; it should refetch."""
+    """The client is too far behind to catch up from the log (more than the replay limit,
+    or events after its cursor were pruned); it should refetch."""
 
 
 class CursorAhead(Exception):
@@ -250,6 +251,10 @@ async def stream(
             while True:
                 batch = await log_reader.after(last, limit=CATCH_UP_BATCH)
                 for event in batch:
+                    if event.seq != last + 1:
+                        # `seq` has no gaps but those retention leaves: events after the
+                        # cursor were pruned, so resuming would silently skip them.
+                        raise CursorTooOld()
                     last = event.seq
                     # Not `observe`: the graph was loaded now, so replaying old social
                     # events into it would undo newer ones the hub has applied meanwhile.

@@ -237,6 +237,25 @@ RECONCILE_RUNS = Counter(
     ["outcome"],
 )
 
+RETENTION_PRUNED = Counter(
+    "chirp_retention_pruned_rows",
+    "Rows removed by this process's retention sweeps, by table.",
+    ["table"],
+)
+RETENTION_LAST_SUCCESS = Gauge(
+    "chirp_retention_last_success_timestamp_seconds",
+    "When this process's retention sweep last ran with no table failing (Unix time; 0 "
+    "before the first).",
+)
+RETENTION_TABLES = (
+    "events",
+    "webhook_fanouts",
+    "webhook_deliveries",
+    "outbound_emails",
+    "failed_logins",
+    "billing_stripe_requests",
+)
+
 SUCCEEDED, FAILED = "succeeded", "failed"
 
 
@@ -255,6 +274,8 @@ def _create_zero_series() -> None:
         JOB_LEDGER.labels(state)
     for state in ("checked_out", "idle", "overflow"):
         DB_POOL.labels(state)
+    for table in RETENTION_TABLES:
+        RETENTION_PRUNED.labels(table)
     for command in ("publish", "enqueue", "ping", "queue_depth"):
         REDIS_DURATION.labels(command)
         REDIS_ERRORS.labels(command)

@@ -85,7 +85,11 @@ class FailedLogin(Base):
     login named no account. What was typed is not kept: it may be a mistyped password."""
 
     __tablename__ = "failed_logins"
-    __table_args__ = (Index(None, "account_id", "created_at"), Index(None, "ip"))
+    __table_args__ = (
+        Index(None, "account_id", "created_at"),
+        Index(None, "ip"),
+        Index(None, "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[int | None] = mapped_column(

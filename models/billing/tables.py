@@ -233,6 +233,7 @@ class StripeRequest(Base):
     after a timeout or a crash sends the same key and Stripe does the work once."""
 
     __tablename__ = "billing_stripe_requests"
+    __table_args__ = (Index(None, "created_at"),)
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     operation: Mapped[str] = mapped_column(String(64))

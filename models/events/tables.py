@@ -27,6 +27,8 @@ class Event(Base):
             postgresql_where=text("seq IS NOT NULL AND processed_at IS NULL"),
             sqlite_where=text("seq IS NOT NULL AND processed_at IS NULL"),
         ),
+        # Retention finds old rows by it (migration 0014).
+        Index(None, "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -61,6 +61,10 @@ class WebhookDelivery(Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        Index(None, "created_at"),
+        # Retention asks whether a delivery still holds an event, and PostgreSQL checks the
+        # foreign key of each event it removes (migration 0014).
+        Index(None, "event_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -100,6 +104,7 @@ class WebhookFanout(Base):
     whether or not any endpoint wanted it)."""
 
     __tablename__ = "webhook_fanouts"
+    __table_args__ = (Index(None, "created_at"),)
 
     event_seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

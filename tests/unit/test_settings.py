@@ -77,6 +77,10 @@ def test_production_refuses_placeholder_billing_and_mail_settings(name: str) -> 
         ({"GRAPHQL_MAX_COST": "0"}, "GRAPHQL_MAX_COST"),
         ({"GRAPHQL_MAX_COST": "lots"}, "GRAPHQL_MAX_COST"),
         ({"RATE_LIMIT_BUDGET_USER": "a lot"}, "RATE_LIMIT_BUDGET_USER"),
+        ({"RETENTION_EVENTS_DAYS": "-1"}, "RETENTION_EVENTS_DAYS"),
+        ({"RETENTION_EMAILS_DAYS": "a month"}, "RETENTION_EMAILS_DAYS"),
+        ({"RETENTION_STRIPE_REQUESTS_DAYS": "1"}, "RETENTION_STRIPE_REQUESTS_DAYS"),
+        ({"RETENTION_SWEEP_INTERVAL": "0"}, "RETENTION_SWEEP_INTERVAL"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -110,6 +114,27 @@ def test_webhook_settings_are_read_from_the_environment() -> None:
     assert (settings.webhook_retry_max, settings.webhook_max_attempts) == (60.0, 3)
     assert (settings.webhook_disable_after, settings.webhook_failing_period) == (2, 0.0)
     assert settings.webhook_sweep_interval == 0.1
+
+
+def test_retention_has_production_defaults_and_reads_the_environment() -> None:
+    defaults = Settings.from_env({})
+    settings = Settings.from_env(
+        {
+            "RETENTION_EVENTS_DAYS": "3",
+            "RETENTION_WEBHOOK_DELIVERIES_DAYS": "0",
+            "RETENTION_EMAILS_DAYS": "14",
+            "RETENTION_FAILED_LOGINS_DAYS": "90",
+            "RETENTION_STRIPE_REQUESTS_DAYS": "2",
+            "RETENTION_SWEEP_INTERVAL": "60",
+        }
+    )
+
+    assert (defaults.retention_events_days, defaults.retention_webhook_deliveries_days) == (7, 30)
+    assert (defaults.retention_emails_days, defaults.retention_failed_logins_days) == (30, 30)
+    assert (defaults.retention_stripe_requests_days, defaults.retention_sweep_interval) == (7, 300)
+    assert (settings.retention_events_days, settings.retention_webhook_deliveries_days) == (3, 0)
+    assert (settings.retention_emails_days, settings.retention_failed_logins_days) == (14, 90)
+    assert (settings.retention_stripe_requests_days, settings.retention_sweep_interval) == (2, 60)
 
 
 def test_request_limits_are_read_from_the_environment_and_refused_when_tiny() -> None:
