@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -47,6 +49,28 @@ class EventLog:
         async with self._sessionmaker() as session:
             rows = await session.scalars(stmt.order_by(Event.seq).limit(limit))
             return [LiveEvent.from_row(row) for row in rows]
+
+    async def resume_point(self, seq: int) -> tuple[int, datetime | None]:
+        """The log's last `seq`, and when the event numbered `seq` was recorded (None when
+        the log holds no such event)."""
+        async with self._sessionmaker() as session:
+            last = int(await session.scalar(select(func.max(Event.seq))) or 0)
+            recorded = await session.scalar(select(Event.created_at).where(Event.seq == seq))
+            return last, recorded
+
+    async def of_types(self, seq: int, *, types: Iterable[str], limit: int) -> list[LiveEvent]:
+        """Events after `seq` of the given types only, in `seq` order: what a subscriber's
+        catch-up can act on, without reading the rest of the platform's events. The unique
+        index on `seq` serves the range; the columns a subscriber needs, not whole rows."""
+        stmt = (
+            select(Event.seq, Event.type, Event.payload)
+            .where(Event.seq > seq, Event.type.in_(list(types)))
+            .order_by(Event.seq)
+            .limit(limit)
+        )
+        async with self._sessionmaker() as session:
+            rows = await session.execute(stmt)
+            return [LiveEvent(seq=s, type=t, payload=dict(p)) for s, t, p in rows]
 
     async def last_seq(self) -> int:
         async with self._sessionmaker() as session:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import Set as AbstractSet
 from typing import Annotated
 
 import strawberry
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from models.events.actions import POST_DELETED
+from models.outages import overloaded
 from models.posts import policies as post_policies
 from resolvers import accounts as account_resolvers
 from resolvers.context import Context, Info
@@ -23,7 +25,6 @@ from resolvers.paging import (
     parse_id_argument,
 )
 from schema.core.checks import checked, cursor, global_id
-from schema.core.extensions import overloaded
 from schema.graph.types import Post
 from schema.live import shared
 from subscriptions import live
@@ -69,9 +70,14 @@ class _Unchanged:
 
 
 async def _stream(
-    ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+    ctx: Context,
+    accepts: Callable[[LiveEvent], bool],
+    types: AbstractSet[str],
+    after: str | None,
+    graph: live.ViewerGraph,
 ) -> AsyncGenerator[LiveEvent, None]:
-    """The subscriber's `live.stream` (not yet started)."""
+    """The subscriber's `live.stream` (not yet started) of the events of `types` it
+    `accepts`."""
     runtime = ctx.runtime
     # What the stream may do as it starts: a credentials change for the viewer closes it
     # unless the authority read again is still this (the change was in force already).
@@ -80,11 +86,13 @@ async def _stream(
         hub=runtime.hub,
         log_reader=runtime.event_log,
         accepts=accepts,
+        types=types,
         revoked=live.revokes(ctx.viewer_id, ctx.session_id),
         unchanged=_Unchanged(ctx, started),
         observe=graph.observe,
         after=decode_cursor(after, kind=EVENT_CURSOR),
-        catch_up_limit=runtime.settings.catch_up_limit,
+        window=runtime.settings.live_resume_window,
+        max_events=runtime.settings.live_resume_max_events,
     )
 
 
@@ -95,16 +103,21 @@ def _bad_cursor(exc: live.CursorAhead | live.CursorTooOld) -> BadUserInput:
             argument="after",
         )
     return BadUserInput(
-        "That cursor is too old to resume from; refetch the timeline and resubscribe.",
+        "That cursor is too old to resume from (older than the resume window, or too many "
+        "events to replay); refetch and subscribe again without `after`.",
         argument="after",
     )
 
 
 async def _events(
-    ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+    ctx: Context,
+    accepts: Callable[[LiveEvent], bool],
+    types: AbstractSet[str],
+    after: str | None,
+    graph: live.ViewerGraph,
 ) -> AsyncIterator[LiveEvent]:
     try:
-        stream = await _stream(ctx, accepts, after, graph)
+        stream = await _stream(ctx, accepts, types, after, graph)
         async with contextlib.aclosing(stream):  # its listener leaves the hub on cancel too
             async for event in stream:
                 ctx.reset_for_event()
@@ -157,14 +170,18 @@ async def _posts(
         # itself (no generator of `_events` in between: every idle subscriber holds these).
         try:
             await shared.deliver(
-                ctx, plan, operation, reads, await _stream(ctx, accepts, after, graph)
+                ctx,
+                plan,
+                operation,
+                reads,
+                await _stream(ctx, accepts, live.TIMELINE_TYPES, after, graph),
             )
         except (live.CursorAhead, live.CursorTooOld) as exc:
             raise _bad_cursor(exc) from exc
         except live.StreamClosed as closed:
             await _close(ctx, closed)
         return
-    async for event in _events(ctx, accepts, after, graph):
+    async for event in _events(ctx, accepts, live.TIMELINE_TYPES, after, graph):
         try:
             row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
             if row is not None and row.repost_of_id is not None:
@@ -224,7 +241,8 @@ class Subscription:
         if await ctx.loaders.visible_posts_by_id.load(post_id) is None:
             raise BadUserInput("No such post.", argument="id")
         graph = live.ViewerGraph(ctx.viewer_id)
-        async for event in _events(ctx, live.post_changes(post_id), after, graph):
+        changes = live.post_changes(post_id)
+        async for event in _events(ctx, changes, live.POST_CHANGE_TYPES, after, graph):
             deleted = event.type == POST_DELETED
             try:
                 row = await ctx.loaders.visible_posts_by_id.load(post_id)
