@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from models.base import utcnow
 from models.events import actions as events
 from models.events.tables import Event
+from models.posts.tables import PUBLIC
 from subscriptions import live
 from subscriptions.events import EventLog, LiveEvent
 from subscriptions.hub import Hub
@@ -50,7 +51,7 @@ class Log:
         return LiveEvent(seq=self.last, type=type, payload=payload)
 
     def post(self, author: int, post_id: int, *, at: datetime | None = None) -> LiveEvent:
-        payload = {"post_id": post_id, "author_id": author, "visibility": "public"}
+        payload = {"post_id": post_id, "author_id": author, "visibility": PUBLIC}
         return self.add(events.POST_CREATED, payload | {"reply_to_id": None}, at=at)
 
     async def write(self) -> None:
