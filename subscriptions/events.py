@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.events.tables import Event
@@ -58,13 +58,30 @@ class EventLog:
             recorded = await session.scalar(select(Event.created_at).where(Event.seq == seq))
             return last, recorded
 
-    async def of_types(self, seq: int, *, types: Iterable[str], limit: int) -> list[LiveEvent]:
-        """Events after `seq` of the given types only, in `seq` order: what a subscriber's
-        catch-up can act on, without reading the rest of the platform's events. The unique
-        index on `seq` serves the range; the columns a subscriber needs, not whole rows."""
+    async def of_types(
+        self,
+        seq: int,
+        *,
+        types: Iterable[str],
+        limit: int,
+        key: tuple[str, Collection[int]] | None = None,
+        also: Iterable[str] = (),
+    ) -> list[LiveEvent]:
+        """Events after `seq`, in `seq` order: those of `types` (with `key`, only those whose
+        payload has the integer field `key[0]` equal to one of `key[1]`) and those of `also`.
+        What a subscriber's catch-up can act on, without reading the rest of the platform's
+        events; the unique index on `seq` serves the range."""
+        wanted = Event.type.in_(list(types))
+        if key is not None:
+            field, values = key
+            # The CASE first: PostgreSQL does not promise to test the type before the cast,
+            # and another type's field of that name need not be a number.
+            number = cast(Event.payload[field].as_string(), BigInteger)
+            wanted = case((wanted, number)).in_(list(values))
+        also = list(also)
         stmt = (
             select(Event.seq, Event.type, Event.payload)
-            .where(Event.seq > seq, Event.type.in_(list(types)))
+            .where(Event.seq > seq, or_(wanted, Event.type.in_(also)) if also else wanted)
             .order_by(Event.seq)
             .limit(limit)
         )

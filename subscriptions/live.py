@@ -32,6 +32,12 @@ REVOKING_TYPES = frozenset({events.CREDENTIALS_CHANGED, events.SESSIONS_REVOKED}
 # Seconds between attempts to re-read a session's authority while the database does not
 # answer (about 4 s in all); the stream holds its events meanwhile.
 RECHECK_DELAYS = (0.25, 0.5, 1.0, 2.0)
+# Catch-up asks SQL for a home timeline's authors by id up to this many; past it, by type.
+KEYS_IN_SQL = 500
+
+# The payload field and values an event of a stream's types must have for it to be wanted
+# (a superset of what `accepts` takes), or None: all of them.
+Keys = tuple[str, AbstractSet[int]]
 # 4403 (graphql-transport-ws's Forbidden): clients reconnect, and a revoked session is then
 # refused at `connection_init`; the reason says which change it was.
 CLOSE_SESSION_REVOKED = 4403
@@ -163,6 +169,12 @@ class ViewerGraph:
             and not self.hides(author)
         )
 
+    def home_authors(self) -> Keys | None:
+        """Whose posts `home` may take, for catch-up's SQL: the viewer and its followees."""
+        if self.viewer_id is None or len(self.following) >= KEYS_IN_SQL:
+            return None
+        return "author_id", {self.viewer_id, *self.following}
+
     def public(self, event: LiveEvent) -> bool:
         p = event.payload
         return (
@@ -173,14 +185,25 @@ class ViewerGraph:
         )
 
 
-def post_changes(post_id: int) -> Callable[[LiveEvent], bool]:
-    def accepts(event: LiveEvent) -> bool:
-        return (
-            event.type in (events.POST_UPDATED, events.POST_DELETED)
-            and event.payload.get("post_id") == post_id
-        )
+def post_changes(post_id: int) -> PostChanges:
+    """What a `postUpdated` stream of `post_id` takes: its edits, likes, replies, deletion."""
+    return PostChanges(post_id)
 
-    return accepts
+
+class PostChanges:
+    """The changes to one post a `postUpdated` stream takes (a small object, not a closure)."""
+
+    __slots__ = ("post_id",)
+
+    def __init__(self, post_id: int) -> None:
+        self.post_id = post_id
+
+    def __call__(self, event: LiveEvent) -> bool:
+        return event.type in POST_CHANGE_TYPES and event.payload.get("post_id") == self.post_id
+
+    def keys(self) -> Keys:
+        """This post's id, for catch-up's SQL."""
+        return "post_id", frozenset({self.post_id})
 
 
 def revokes(account_id: int | None, session_id: int | None) -> Callable[[LiveEvent], bool]:
@@ -272,6 +295,7 @@ async def stream(
     log_reader: EventLog,
     accepts: Callable[[LiveEvent], bool],
     types: AbstractSet[str],
+    keys: Callable[[], Keys | None] | None = None,
     revoked: Callable[[LiveEvent], bool],
     unchanged: Callable[[], Awaitable[bool]] | None = None,
     observe: Callable[[LiveEvent], None] | None = None,
@@ -279,8 +303,8 @@ async def stream(
     window: timedelta,
     max_events: int,
 ) -> AsyncGenerator[LiveEvent, None]:
-    """Yield the events `accepts` wants (all of them of `types`): first those after `after`
-    from the log, then live.
+    """Yield the events `accepts` wants (all of them of `types`, and with `keys`, of the
+    payload values it names): first those after `after` from the log, then live.
 
     Resuming is bounded by time, not by the platform's traffic: a cursor whose event was
     recorded more than `window` ago is `CursorTooOld` (unless nothing came after it), and
@@ -301,12 +325,17 @@ async def stream(
                 raise CursorTooOld()
             sent = 0
             while True:
-                # Every event not of these types is one `accepts` and `revoked` refuse, so
-                # skipping it here is what the loop below would do with it. Catch-up ends
+                # Every event left out is one `accepts` and `revoked` refuse, so skipping
+                # it here is what the loop below would do with it. `keys` is read for each
+                # batch: the graph follows the live events meanwhile. Catch-up ends
                 # at the log's end as read now; anything later reaches the listener, which
                 # was registered first.
                 batch = await log_reader.of_types(
-                    last, types=(*types, *REVOKING_TYPES), limit=CATCH_UP_BATCH
+                    last,
+                    types=types,
+                    key=None if keys is None else keys(),
+                    also=REVOKING_TYPES,
+                    limit=CATCH_UP_BATCH,
                 )
                 for event in batch:
                     last = event.seq
@@ -320,6 +349,7 @@ async def stream(
                         yield event
                 if len(batch) < CATCH_UP_BATCH:
                     break
+        keys = None  # an idle subscriber's frame keeps no more than it needs
         while True:
             # The listener's future is awaited here, not through a coroutine of its own: an
             # idle subscriber's task holds one frame fewer.

@@ -69,15 +69,22 @@ class _Unchanged:
         return await account_resolvers.session_authority(self.ctx) == self.started
 
 
+# What a stream wants (`live.stream`'s `accepts`, `types` and `keys`): a tuple made in the
+# call, so no frame of an idle subscriber holds it.
+Wanted = tuple[Callable[[LiveEvent], bool], AbstractSet[str], Callable[[], live.Keys | None] | None]
+
+
+def _timeline(graph: live.ViewerGraph, public_feed: bool) -> Wanted:
+    if public_feed:
+        return graph.public, live.TIMELINE_TYPES, None
+    return graph.home, live.TIMELINE_TYPES, graph.home_authors
+
+
 async def _stream(
-    ctx: Context,
-    accepts: Callable[[LiveEvent], bool],
-    types: AbstractSet[str],
-    after: str | None,
-    graph: live.ViewerGraph,
+    ctx: Context, wanted: Wanted, after: str | None, graph: live.ViewerGraph
 ) -> AsyncGenerator[LiveEvent, None]:
-    """The subscriber's `live.stream` (not yet started) of the events of `types` it
-    `accepts`."""
+    """The subscriber's `live.stream` (not yet started) of the events it wants."""
+    accepts, types, keys = wanted
     runtime = ctx.runtime
     # What the stream may do as it starts: a credentials change for the viewer closes it
     # unless the authority read again is still this (the change was in force already).
@@ -87,6 +94,7 @@ async def _stream(
         log_reader=runtime.event_log,
         accepts=accepts,
         types=types,
+        keys=keys,
         revoked=live.revokes(ctx.viewer_id, ctx.session_id),
         unchanged=_Unchanged(ctx, started),
         observe=graph.observe,
@@ -110,14 +118,10 @@ def _bad_cursor(exc: live.CursorAhead | live.CursorTooOld) -> BadUserInput:
 
 
 async def _events(
-    ctx: Context,
-    accepts: Callable[[LiveEvent], bool],
-    types: AbstractSet[str],
-    after: str | None,
-    graph: live.ViewerGraph,
+    ctx: Context, wanted: Wanted, after: str | None, graph: live.ViewerGraph
 ) -> AsyncIterator[LiveEvent]:
     try:
-        stream = await _stream(ctx, accepts, types, after, graph)
+        stream = await _stream(ctx, wanted, after, graph)
         async with contextlib.aclosing(stream):  # its listener leaves the hub on cancel too
             async for event in stream:
                 ctx.reset_for_event()
@@ -156,12 +160,8 @@ async def _posts(
 ) -> AsyncGenerator[TimelineEvent, None]:
     ctx = info.context
     sessionmaker = ctx.runtime.read_sessionmaker
-    if public_feed:
-        graph = await live.ViewerGraph.load(sessionmaker, ctx.viewer_id)
-        accepts = graph.public
-    else:
-        graph = await live.ViewerGraph.load(sessionmaker, ctx.require_viewer().id)
-        accepts = graph.home
+    viewer_id = ctx.viewer_id if public_feed else ctx.require_viewer().id
+    graph = await live.ViewerGraph.load(sessionmaker, viewer_id)
     operation, reads = shared.LIVE_OPERATION.get(), ctx.runtime.live
     plan = shared.plan_for(info) if operation is not None and reads is not None else None
     if plan is not None and operation is not None and reads is not None:
@@ -174,14 +174,14 @@ async def _posts(
                 plan,
                 operation,
                 reads,
-                await _stream(ctx, accepts, live.TIMELINE_TYPES, after, graph),
+                await _stream(ctx, _timeline(graph, public_feed), after, graph),
             )
         except (live.CursorAhead, live.CursorTooOld) as exc:
             raise _bad_cursor(exc) from exc
         except live.StreamClosed as closed:
             await _close(ctx, closed)
         return
-    async for event in _events(ctx, accepts, live.TIMELINE_TYPES, after, graph):
+    async for event in _events(ctx, _timeline(graph, public_feed), after, graph):
         try:
             row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
             if row is not None and row.repost_of_id is not None:
@@ -242,7 +242,9 @@ class Subscription:
             raise BadUserInput("No such post.", argument="id")
         graph = live.ViewerGraph(ctx.viewer_id)
         changes = live.post_changes(post_id)
-        async for event in _events(ctx, changes, live.POST_CHANGE_TYPES, after, graph):
+        async for event in _events(
+            ctx, (changes, live.POST_CHANGE_TYPES, changes.keys), after, graph
+        ):
             deleted = event.type == POST_DELETED
             try:
                 row = await ctx.loaders.visible_posts_by_id.load(post_id)

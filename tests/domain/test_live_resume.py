@@ -91,6 +91,7 @@ def home(
         log_reader=log.reader,
         accepts=graph.home,
         types=live.TIMELINE_TYPES,
+        keys=graph.home_authors,
         revoked=revoked or live.revokes(VIEWER, SESSION),
         unchanged=unchanged,
         observe=graph.observe,
@@ -343,11 +344,13 @@ async def test_a_post_updated_stream_catches_up_on_its_post_only(log: Log) -> No
     edit = log.add(events.POST_UPDATED, {"post_id": 5})
     deletion = log.add(events.POST_DELETED, {"post_id": 5})
     await log.write()
+    changes = live.post_changes(5)
     stream = live.stream(
         hub=hub_at(log),
         log_reader=log.reader,
-        accepts=live.post_changes(5),
+        accepts=changes,
         types=live.POST_CHANGE_TYPES,
+        keys=changes.keys,
         revoked=live.revokes(None, None),
         after=cursor.seq,
         window=WINDOW,
@@ -357,3 +360,30 @@ async def test_a_post_updated_stream_catches_up_on_its_post_only(log: Log) -> No
     received = [await anext(stream) for _ in range(2)]
 
     assert [e.seq for e in received] == [edit.seq, deletion.seq]
+
+
+async def test_the_log_reads_only_the_types_and_keys_asked_for(log: Log) -> None:
+    mine = log.post(FOLLOWEE, 1)
+    log.post(STRANGER, 2)
+    # Another type's field of the same name that is no number: never cast.
+    log.add(events.POST_REPORTED, {"author_id": "not a number", "post_id": "x"})
+    edit = log.add(events.POST_UPDATED, {"post_id": 1})
+    log.add(events.POST_UPDATED, {"post_id": 2})
+    change = log.add(events.CREDENTIALS_CHANGED, {"account_id": 50, "kind": "role"})
+    await log.write()
+
+    home = await log.reader.of_types(
+        0,
+        types=live.TIMELINE_TYPES,
+        key=("author_id", {VIEWER, FOLLOWEE}),
+        also=live.REVOKING_TYPES,
+        limit=10,
+    )
+    post = await log.reader.of_types(
+        0, types=live.POST_CHANGE_TYPES, key=("post_id", frozenset({1})), limit=10
+    )
+    by_type = await log.reader.of_types(mine.seq, types=live.TIMELINE_TYPES, limit=10)
+
+    assert [e.seq for e in home] == [mine.seq, change.seq]
+    assert [e.seq for e in post] == [edit.seq]
+    assert [e.payload["author_id"] for e in by_type] == [STRANGER]

@@ -69,3 +69,12 @@ def test_an_ended_session_is_a_revoking_type_too() -> None:
 
     assert revoked(LiveEvent(seq=1, type=events.SESSIONS_REVOKED, payload=ended))
     assert events.SESSIONS_REVOKED in live.REVOKING_TYPES
+
+
+def test_a_home_timeline_asks_sql_for_its_authors_up_to_a_bound() -> None:
+    few = live.ViewerGraph(VIEWER, following={FOLLOWEE})
+    many = live.ViewerGraph(VIEWER, following=set(range(100, 100 + live.KEYS_IN_SQL)))
+
+    assert few.home_authors() == ("author_id", {VIEWER, FOLLOWEE})
+    assert many.home_authors() is None  # then by type only: `home` has the last word
+    assert live.post_changes(POST).keys() == ("post_id", {POST})
