@@ -33,7 +33,10 @@ from subscriptions.events import LiveEvent
 Resume = Annotated[
     str | None,
     strawberry.argument(
-        description="The `cursor` of the last event received, to resume after a reconnect.",
+        description="The `cursor` of the last event received, to resume after a reconnect: "
+        "the events missed since are sent first. Refused as too old (`BAD_USER_INPUT`) when "
+        "its event is older than the server's resume window (10 minutes unless configured "
+        "otherwise), or once more than the server's replay bound (1,000) are due.",
         metadata=checked(cursor(EVENT_CURSOR)),
     ),
 ]
