@@ -10,7 +10,7 @@ the hub is not started: the test hands it events as its pub/sub listener would."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,10 +101,14 @@ def home(
     )
 
 
-def unrelated(log: Log, count: int, *, since: datetime) -> Iterator[None]:
+def unrelated(
+    log: Log, count: int, *, since: datetime, followee_posts_after: Collection[int] = ()
+) -> list[LiveEvent]:
     """`count` events this viewer's home timeline has nothing to do with, of every kind:
-    strangers' posts, their likes and follows, other accounts' credential changes."""
+    strangers' posts, their likes and follows, other accounts' credential changes; with a
+    post of the followee after each of the `followee_posts_after`-th (returned)."""
     step = (utcnow() - since) / count
+    followee_posts = []
     for n in range(count):
         at = since + step * n
         kind = n % 4
@@ -117,17 +121,21 @@ def unrelated(log: Log, count: int, *, since: datetime) -> Iterator[None]:
         else:
             change = {"account_id": 50, "kind": events.CredentialChange.ROLE.value}
             log.add(events.CREDENTIALS_CHANGED, change, at=at)
-        yield
+        if n in followee_posts_after:
+            followee_posts.append(log.post(FOLLOWEE, 10 + n))
+    return followee_posts
 
 
 async def test_a_home_timeline_resumes_after_thousands_of_unrelated_events_in_order_once(
     log: Log,
 ) -> None:
     cursor = log.post(FOLLOWEE, 1, at=utcnow() - timedelta(minutes=6))
-    missed = []
-    for n, _ in enumerate(unrelated(log, UNRELATED, since=utcnow() - timedelta(minutes=6))):
-        if n in (10, 7_000, UNRELATED - 1):
-            missed.append(log.post(FOLLOWEE, 10 + n))
+    missed = unrelated(
+        log,
+        UNRELATED,
+        since=utcnow() - timedelta(minutes=6),
+        followee_posts_after=(10, 7_000, UNRELATED - 1),
+    )
     await log.write()
     hub = hub_at(log)
     stream = home(hub, log, after=cursor.seq)
@@ -192,7 +200,7 @@ async def test_catch_up_sends_at_most_its_bound_then_says_too_old(log: Log) -> N
 async def test_a_session_revoked_among_skipped_events_closes_catch_up(log: Log) -> None:
     cursor = log.post(FOLLOWEE, 1)
     before = log.post(FOLLOWEE, 2)
-    list(unrelated(log, 2_000, since=utcnow() - timedelta(minutes=1)))
+    unrelated(log, 2_000, since=utcnow() - timedelta(minutes=1))
     ended = {"account_id": VIEWER, "kind": "session", "session_ids": [SESSION]}
     log.add(events.CREDENTIALS_CHANGED, ended)
     log.post(FOLLOWEE, 3)
@@ -340,7 +348,7 @@ async def first_after(
 
 async def test_a_post_updated_stream_catches_up_on_its_post_only(log: Log) -> None:
     cursor = log.add(events.POST_UPDATED, {"post_id": 5})
-    list(unrelated(log, 3_000, since=utcnow() - timedelta(minutes=2)))
+    unrelated(log, 3_000, since=utcnow() - timedelta(minutes=2))
     edit = log.add(events.POST_UPDATED, {"post_id": 5})
     deletion = log.add(events.POST_DELETED, {"post_id": 5})
     await log.write()
