@@ -54,7 +54,7 @@ from app.request_limits import REQUESTS_IP, refused_request
 from app.sockets import too_many
 from models.accounts import validation
 from models.accounts.passwords import token_digest
-from models.outages import unavailable
+from models.outages import overloaded, unavailable
 from models.throttle import Hit, RateLimited, ip_group
 from models.timeline import lean
 from models.timeline.reader import Reader
@@ -64,7 +64,7 @@ from schema import compiled
 from schema.compiled import Plan, StepAside
 from schema.core.admission import over_budget
 from schema.core.cost import CostModel
-from schema.core.extensions import OVERLOADED_RETRY_SECONDS, failure, overloaded
+from schema.core.extensions import OVERLOADED_RETRY_SECONDS, failure
 from schema.core.observe import CompiledWatch
 
 log = logging.getLogger("chirp.compiled")

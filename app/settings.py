@@ -87,7 +87,11 @@ class Settings:
     max_subscription_cost: int = 250
     ws_queue_size: int = 256
     dispatch_interval: float = 1.0
-    catch_up_limit: int = 1000
+    # Resuming a subscription with `after` (docs/api.md#live-updates): a cursor whose event
+    # was recorded longer ago than the window is too old; within it, at most this many
+    # events are replayed to one subscriber.
+    live_resume_window: timedelta = timedelta(minutes=10)
+    live_resume_max_events: int = 1000
     db_pool_size: int = 20
     # Seconds a request waits for a pooled connection before it is shed (OVERLOADED).
     db_pool_timeout: float = 30.0
@@ -272,6 +276,10 @@ class Settings:
             raise SettingsError(
                 "GRAPHQL_MAX_COST and GRAPHQL_MAX_SUBSCRIPTION_COST must be at least 1"
             )
+        if self.live_resume_window < timedelta(seconds=1) or self.live_resume_max_events < 1:
+            raise SettingsError(
+                "LIVE_RESUME_WINDOW must be at least 1 second; LIVE_RESUME_MAX_EVENTS at least 1"
+            )
         if self.log_format not in ("json", "console"):
             raise SettingsError(f"LOG_FORMAT must be json or console, not {self.log_format!r}")
         if not 0 < self.webhook_timeout <= 60:
@@ -341,6 +349,8 @@ class Settings:
             max_subscription_cost=_int(env, "GRAPHQL_MAX_SUBSCRIPTION_COST", 250),
             ws_queue_size=_int(env, "WS_QUEUE_SIZE", 256),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
+            live_resume_window=timedelta(seconds=_float(env, "LIVE_RESUME_WINDOW", 600.0)),
+            live_resume_max_events=_int(env, "LIVE_RESUME_MAX_EVENTS", 1000),
             db_pool_size=_int(env, "DB_POOL_SIZE", 20),
             db_pool_timeout=_float(env, "DB_POOL_TIMEOUT", 30.0),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),

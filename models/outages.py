@@ -9,6 +9,7 @@ import errno
 import asyncpg
 import redis.exceptions
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 _ERRNOS = frozenset(
     {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPIPE}
@@ -36,3 +37,9 @@ def unavailable(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def overloaded(exc: BaseException | None) -> bool:
+    """Whether a failure is this process running out of database connections (the pool's
+    wait ran out), not a fault: the operation may be retried shortly."""
+    return isinstance(exc, PoolTimeout | asyncpg.TooManyConnectionsError)

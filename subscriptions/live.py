@@ -3,20 +3,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.base import utcnow
 from models.events import actions as events
+from models.outages import overloaded, unavailable
 from models.posts.tables import PUBLIC
 from models.social.tables import Block, Follow, Mute
 from subscriptions.events import EventLog, LiveEvent
 from subscriptions.hub import Hub
 
+log = logging.getLogger("chirp.live")
+
 CATCH_UP_BATCH = 500
+# The event types each stream can deliver (its `accepts` wants no other: tests/unit check),
+# and those that may end a stream's authority (`revokes`): catch-up reads only these.
+TIMELINE_TYPES = frozenset({events.POST_CREATED})
+POST_CHANGE_TYPES = frozenset({events.POST_UPDATED, events.POST_DELETED})
+REVOKING_TYPES = frozenset({events.CREDENTIALS_CHANGED, events.SESSIONS_REVOKED})
+# Seconds between attempts to re-read a session's authority while the database does not
+# answer (about 4 s in all); the stream holds its events meanwhile.
+RECHECK_DELAYS = (0.25, 0.5, 1.0, 2.0)
+# Catch-up asks SQL for a home timeline's authors by id up to this many; past it, by type.
+KEYS_IN_SQL = 500
+
+# The payload field and values an event of a stream's types must have for it to be wanted
+# (a superset of what `accepts` takes), or None: all of them.
+Keys = tuple[str, AbstractSet[int]]
 # 4403 (graphql-transport-ws's Forbidden): clients reconnect, and a revoked session is then
 # refused at `connection_init`; the reason says which change it was.
 CLOSE_SESSION_REVOKED = 4403
@@ -28,6 +49,10 @@ CLOSE_SLOW_CONSUMER = 4008
 # the client resumes with its last cursor after a pause.
 CLOSE_OVERLOADED = 1013
 OVERLOADED = "Server overloaded; resubscribe with `after` in a few seconds"
+# 1011: the database did not answer the authority re-check, so the stream cannot tell
+# whether it may go on; the client resumes with its last cursor.
+CLOSE_RECHECK_FAILED = 1011
+RECHECK_FAILED = "Could not check the session; resubscribe with `after`"
 
 
 class StreamClosed(Exception):
@@ -40,8 +65,9 @@ class StreamClosed(Exception):
 
 
 class CursorTooOld(Exception):
-    """The client is too far behind to catch up from the log (more than the replay limit,
-    or events after its cursor were pruned); it should refetch."""
+    """The client is too far behind to catch up from the log (its cursor's event is older
+    than the resume window, more events are due than one catch-up sends, or events after
+    its cursor were pruned); it should refetch."""
 
 
 class CursorAhead(Exception):
@@ -143,6 +169,12 @@ class ViewerGraph:
             and not self.hides(author)
         )
 
+    def home_authors(self) -> Keys | None:
+        """Whose posts `home` may take, for catch-up's SQL: the viewer and its followees."""
+        if self.viewer_id is None or len(self.following) >= KEYS_IN_SQL:
+            return None
+        return "author_id", {self.viewer_id, *self.following}
+
     def public(self, event: LiveEvent) -> bool:
         p = event.payload
         return (
@@ -153,14 +185,25 @@ class ViewerGraph:
         )
 
 
-def post_changes(post_id: int) -> Callable[[LiveEvent], bool]:
-    def accepts(event: LiveEvent) -> bool:
-        return (
-            event.type in (events.POST_UPDATED, events.POST_DELETED)
-            and event.payload.get("post_id") == post_id
-        )
+def post_changes(post_id: int) -> PostChanges:
+    """What a `postUpdated` stream of `post_id` takes: its edits, likes, replies, deletion."""
+    return PostChanges(post_id)
 
-    return accepts
+
+class PostChanges:
+    """The changes to one post a `postUpdated` stream takes (a small object, not a closure)."""
+
+    __slots__ = ("post_id",)
+
+    def __init__(self, post_id: int) -> None:
+        self.post_id = post_id
+
+    def __call__(self, event: LiveEvent) -> bool:
+        return event.type in POST_CHANGE_TYPES and event.payload.get("post_id") == self.post_id
+
+    def keys(self) -> Keys:
+        """This post's id, for catch-up's SQL."""
+        return "post_id", frozenset({self.post_id})
 
 
 def revokes(account_id: int | None, session_id: int | None) -> Callable[[LiveEvent], bool]:
@@ -187,7 +230,7 @@ class _Revokes:
 
     def __call__(self, event: LiveEvent) -> bool:
         return (
-            event.type in (events.CREDENTIALS_CHANGED, events.SESSIONS_REVOKED)
+            event.type in REVOKING_TYPES
             and event.payload.get("account_id") == self.account_id
             and (
                 _kind(event) != events.CredentialChange.SESSION
@@ -221,9 +264,29 @@ async def _check(
     if not revoked(event):
         return
     session_ended = _kind(event) == events.CredentialChange.SESSION
-    if not session_ended and unchanged is not None and await unchanged():
+    if not session_ended and unchanged is not None and await _recheck(unchanged):
         return
     raise closing(event)
+
+
+async def _recheck(unchanged: Callable[[], Awaitable[bool]]) -> bool:
+    """`unchanged()`, tried again while the database does not answer. The stream waits here,
+    so no later event goes out before the answer; with none, it closes (1011, or 1013 when
+    the pool ran dry) and the client resumes from its last cursor once the database is back.
+    Any other failure propagates (a fault, masked as an internal error)."""
+    for delay in (*RECHECK_DELAYS, None):
+        try:
+            return await unchanged()
+        except Exception as exc:
+            if not (unavailable(exc) or overloaded(exc)):
+                raise
+            if delay is None:
+                if overloaded(exc):
+                    raise StreamClosed(CLOSE_OVERLOADED, OVERLOADED) from exc
+                raise StreamClosed(CLOSE_RECHECK_FAILED, RECHECK_FAILED) from exc
+            log.warning("authority re-check failed (%r); retrying in %s s", exc, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 async def stream(
@@ -231,13 +294,23 @@ async def stream(
     hub: Hub,
     log_reader: EventLog,
     accepts: Callable[[LiveEvent], bool],
+    types: AbstractSet[str],
+    keys: Callable[[], Keys | None] | None = None,
     revoked: Callable[[LiveEvent], bool],
     unchanged: Callable[[], Awaitable[bool]] | None = None,
     observe: Callable[[LiveEvent], None] | None = None,
     after: int | None,
-    catch_up_limit: int,
+    window: timedelta,
+    max_events: int,
 ) -> AsyncGenerator[LiveEvent, None]:
-    """Yield the events `accepts` wants: first those after `after` from the log, then live."""
+    """Yield the events `accepts` wants (all of them of `types`, and with `keys`, of the
+    payload values it names): first those after `after` from the log, then live.
+
+    Resuming is bounded by time, not by the platform's traffic: a cursor whose event was
+    recorded more than `window` ago is `CursorTooOld` (unless nothing came after it), and
+    within the window catch-up reads only the events of `types` and those that may revoke
+    the stream, however many others happened. At most `max_events` are sent in catch-up;
+    one more due is `CursorTooOld` too."""
 
     # The graph sees every event first; the listener queues those `revoked` or `accepts`
     # wants.
@@ -245,27 +318,38 @@ async def stream(
     last = hub.last_seq if after is None else after
     try:
         if after is not None:
-            if after > await log_reader.last_seq():
+            end, recorded = await log_reader.resume_point(after)
+            if after > end:
                 raise CursorAhead()
-            scanned = 0
+            if after < end and (recorded is None or recorded < utcnow() - window):
+                raise CursorTooOld()
+            sent = 0
             while True:
-                batch = await log_reader.after(last, limit=CATCH_UP_BATCH)
+                # Every event left out is one `accepts` and `revoked` refuse, so skipping
+                # it here is what the loop below would do with it. `keys` is read for each
+                # batch: the graph follows the live events meanwhile. Catch-up ends
+                # at the log's end as read now; anything later reaches the listener, which
+                # was registered first.
+                batch = await log_reader.of_types(
+                    last,
+                    types=types,
+                    key=None if keys is None else keys(),
+                    also=REVOKING_TYPES,
+                    limit=CATCH_UP_BATCH,
+                )
                 for event in batch:
-                    if event.seq != last + 1:
-                        # `seq` has no gaps but those retention leaves: events after the
-                        # cursor were pruned, so resuming would silently skip them.
-                        raise CursorTooOld()
                     last = event.seq
                     # Not `observe`: the graph was loaded now, so replaying old social
                     # events into it would undo newer ones the hub has applied meanwhile.
                     await _check(revoked, unchanged, event)
                     if accepts(event):
+                        if sent == max_events:
+                            raise CursorTooOld()
+                        sent += 1
                         yield event
-                scanned += len(batch)
                 if len(batch) < CATCH_UP_BATCH:
                     break
-                if scanned >= catch_up_limit:
-                    raise CursorTooOld()
+        keys = None  # an idle subscriber's frame keeps no more than it needs
         while True:
             # The listener's future is awaited here, not through a coroutine of its own: an
             # idle subscriber's task holds one frame fewer.

@@ -6,13 +6,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import asyncpg
 from graphql import ASTValidationRule, GraphQLError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from models.outages import unavailable
+from models.outages import overloaded, unavailable
 from models.throttle import RateLimited
 from resolvers.accounts import drop_dead_session
 from resolvers.context import Context
@@ -76,12 +74,6 @@ async def _session_dropped(context: Context) -> bool:
 
 OVERLOADED = "OVERLOADED"
 OVERLOADED_RETRY_SECONDS = 5
-
-
-def overloaded(exc: BaseException | None) -> bool:
-    """Whether a failure is this process running out of database connections (the pool's
-    wait ran out), not a fault: the operation may be retried shortly."""
-    return isinstance(exc, PoolTimeout | asyncpg.TooManyConnectionsError)
 
 
 def overloaded_error(error: GraphQLError | None = None) -> GraphQLError:

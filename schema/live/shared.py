@@ -27,10 +27,10 @@ from graphql import DocumentNode, print_ast
 from starlette.websockets import WebSocket
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
+from models.outages import overloaded
 from models.timeline.shared import LiveReadFailed, LiveReads
 from resolvers.context import Context, Info
 from schema.compiled import LivePlan, compile_subscription
-from schema.core.extensions import overloaded
 from subscriptions import live
 from subscriptions.events import LiveEvent
 

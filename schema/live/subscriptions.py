@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import Set as AbstractSet
 from typing import Annotated
 
 import strawberry
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from models.events.actions import POST_DELETED
+from models.outages import overloaded
 from models.posts import policies as post_policies
 from resolvers import accounts as account_resolvers
 from resolvers.context import Context, Info
@@ -23,7 +25,6 @@ from resolvers.paging import (
     parse_id_argument,
 )
 from schema.core.checks import checked, cursor, global_id
-from schema.core.extensions import overloaded
 from schema.graph.types import Post
 from schema.live import shared
 from subscriptions import live
@@ -32,7 +33,10 @@ from subscriptions.events import LiveEvent
 Resume = Annotated[
     str | None,
     strawberry.argument(
-        description="The `cursor` of the last event received, to resume after a reconnect.",
+        description="The `cursor` of the last event received, to resume after a reconnect: "
+        "the events missed since are sent first. Refused as too old (`BAD_USER_INPUT`) when "
+        "its event is older than the server's resume window (10 minutes unless configured "
+        "otherwise), or once more than the server's replay bound (1,000) are due.",
         metadata=checked(cursor(EVENT_CURSOR)),
     ),
 ]
@@ -68,10 +72,22 @@ class _Unchanged:
         return await account_resolvers.session_authority(self.ctx) == self.started
 
 
+# What a stream wants (`live.stream`'s `accepts`, `types` and `keys`): a tuple made in the
+# call, so no frame of an idle subscriber holds it.
+Wanted = tuple[Callable[[LiveEvent], bool], AbstractSet[str], Callable[[], live.Keys | None] | None]
+
+
+def _timeline(graph: live.ViewerGraph, public_feed: bool) -> Wanted:
+    if public_feed:
+        return graph.public, live.TIMELINE_TYPES, None
+    return graph.home, live.TIMELINE_TYPES, graph.home_authors
+
+
 async def _stream(
-    ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+    ctx: Context, wanted: Wanted, after: str | None, graph: live.ViewerGraph
 ) -> AsyncGenerator[LiveEvent, None]:
-    """The subscriber's `live.stream` (not yet started)."""
+    """The subscriber's `live.stream` (not yet started) of the events it wants."""
+    accepts, types, keys = wanted
     runtime = ctx.runtime
     # What the stream may do as it starts: a credentials change for the viewer closes it
     # unless the authority read again is still this (the change was in force already).
@@ -80,11 +96,14 @@ async def _stream(
         hub=runtime.hub,
         log_reader=runtime.event_log,
         accepts=accepts,
+        types=types,
+        keys=keys,
         revoked=live.revokes(ctx.viewer_id, ctx.session_id),
         unchanged=_Unchanged(ctx, started),
         observe=graph.observe,
         after=decode_cursor(after, kind=EVENT_CURSOR),
-        catch_up_limit=runtime.settings.catch_up_limit,
+        window=runtime.settings.live_resume_window,
+        max_events=runtime.settings.live_resume_max_events,
     )
 
 
@@ -95,16 +114,17 @@ def _bad_cursor(exc: live.CursorAhead | live.CursorTooOld) -> BadUserInput:
             argument="after",
         )
     return BadUserInput(
-        "That cursor is too old to resume from; refetch the timeline and resubscribe.",
+        "That cursor is too old to resume from (older than the resume window, or too many "
+        "events to replay); refetch and subscribe again without `after`.",
         argument="after",
     )
 
 
 async def _events(
-    ctx: Context, accepts: Callable[[LiveEvent], bool], after: str | None, graph: live.ViewerGraph
+    ctx: Context, wanted: Wanted, after: str | None, graph: live.ViewerGraph
 ) -> AsyncIterator[LiveEvent]:
     try:
-        stream = await _stream(ctx, accepts, after, graph)
+        stream = await _stream(ctx, wanted, after, graph)
         async with contextlib.aclosing(stream):  # its listener leaves the hub on cancel too
             async for event in stream:
                 ctx.reset_for_event()
@@ -143,12 +163,8 @@ async def _posts(
 ) -> AsyncGenerator[TimelineEvent, None]:
     ctx = info.context
     sessionmaker = ctx.runtime.read_sessionmaker
-    if public_feed:
-        graph = await live.ViewerGraph.load(sessionmaker, ctx.viewer_id)
-        accepts = graph.public
-    else:
-        graph = await live.ViewerGraph.load(sessionmaker, ctx.require_viewer().id)
-        accepts = graph.home
+    viewer_id = ctx.viewer_id if public_feed else ctx.require_viewer().id
+    graph = await live.ViewerGraph.load(sessionmaker, viewer_id)
     operation, reads = shared.LIVE_OPERATION.get(), ctx.runtime.live
     plan = shared.plan_for(info) if operation is not None and reads is not None else None
     if plan is not None and operation is not None and reads is not None:
@@ -157,14 +173,18 @@ async def _posts(
         # itself (no generator of `_events` in between: every idle subscriber holds these).
         try:
             await shared.deliver(
-                ctx, plan, operation, reads, await _stream(ctx, accepts, after, graph)
+                ctx,
+                plan,
+                operation,
+                reads,
+                await _stream(ctx, _timeline(graph, public_feed), after, graph),
             )
         except (live.CursorAhead, live.CursorTooOld) as exc:
             raise _bad_cursor(exc) from exc
         except live.StreamClosed as closed:
             await _close(ctx, closed)
         return
-    async for event in _events(ctx, accepts, after, graph):
+    async for event in _events(ctx, _timeline(graph, public_feed), after, graph):
         try:
             row = await ctx.loaders.visible_posts_by_id.load(int(event.payload["post_id"]))
             if row is not None and row.repost_of_id is not None:
@@ -224,7 +244,10 @@ class Subscription:
         if await ctx.loaders.visible_posts_by_id.load(post_id) is None:
             raise BadUserInput("No such post.", argument="id")
         graph = live.ViewerGraph(ctx.viewer_id)
-        async for event in _events(ctx, live.post_changes(post_id), after, graph):
+        changes = live.post_changes(post_id)
+        async for event in _events(
+            ctx, (changes, live.POST_CHANGE_TYPES, changes.keys), after, graph
+        ):
             deleted = event.type == POST_DELETED
             try:
                 row = await ctx.loaders.visible_posts_by_id.load(post_id)

@@ -19,6 +19,7 @@ from models.accounts.tables import FailedLogin, LoginSession
 from models.base import utcnow
 from models.billing import idempotency
 from models.billing.tables import StripeRequest
+from models.events import jobs as ledger
 from models.events.tables import Event
 from models.integrations.tables import (
     DELIVERED,
@@ -108,12 +109,21 @@ async def test_numbering_and_cursors_are_right_after_pruning(
     await db_session.commit()
     processed: list[LiveEvent] = []
 
-    async def process(event: LiveEvent) -> None:
-        processed.append(event)
+    class Jobs:
+        """The dispatcher's jobs, recording which events it processed (they call for none)."""
+
+        policy = ledger.JobPolicy()
+
+        def jobs_for(self, event: LiveEvent) -> list[tuple[str, dict[str, Any]]]:
+            processed.append(event)
+            return []
+
+        async def enqueue(self, ticket: ledger.Ticket) -> None:
+            raise AssertionError(ticket)
 
     async with Broadcast("memory://") as broadcast:
         dispatcher = Dispatcher(
-            db_sessionmaker, db_sessionmaker, broadcast, "retention-test", process, interval=60
+            db_sessionmaker, db_sessionmaker, broadcast, "retention-test", Jobs(), interval=60
         )
         await dispatcher.run_once()
 
@@ -287,9 +297,12 @@ async def _resume(log: EventLog, *, after: int, count: int) -> list[int]:
         hub=Hub(None, "retention-test", log, queue_size=10),  # type: ignore[arg-type]
         log_reader=log,
         accepts=lambda event: True,
+        types=frozenset({"post.created"}),
         revoked=lambda event: False,
         after=after,
-        catch_up_limit=100,
+        # Wider than the events' age: only pruning can refuse the resume here.
+        window=timedelta(days=60),
+        max_events=100,
     )
     try:
         return [(await anext(events)).seq for _ in range(count)]
@@ -310,6 +323,7 @@ async def test_a_resume_across_pruned_events_is_refused_as_too_old(
 
     assert await _prune(transactions, domain_settings, rules.EVENTS) == 2
 
-    assert await _resume(log, after=2, count=2) == [3, 4]
-    with pytest.raises(live.CursorTooOld):
-        await _resume(log, after=1, count=1)
+    assert await _resume(log, after=3, count=1) == [4]
+    for pruned in (1, 2):  # the cursor's own event is gone: what followed it may be too
+        with pytest.raises(live.CursorTooOld):
+            await _resume(log, after=pruned, count=1)

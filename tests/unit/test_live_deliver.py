@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from datetime import timedelta
 from typing import Any
 
 from schema.live import shared
@@ -55,9 +56,11 @@ async def test_a_subscriber_cancelled_mid_read_leaves_the_hub_at_once() -> None:
         hub=hub,
         log_reader=None,  # type: ignore[arg-type]
         accepts=lambda event: True,
+        types=live.TIMELINE_TYPES,
         revoked=lambda event: False,
         after=None,
-        catch_up_limit=10,
+        window=timedelta(minutes=10),
+        max_events=10,
     )
     task = asyncio.create_task(
         shared.deliver(_Context(), _Plan(), _Operation(), _PendingReads(), events)  # type: ignore[arg-type]

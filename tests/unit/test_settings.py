@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from app.settings import Settings, SettingsError
@@ -203,3 +205,22 @@ def test_socket_subscription_and_log_in_concurrency_limits_are_read_and_checked(
     ):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: "0"})
+
+
+def test_the_live_resume_window_and_replay_bound_are_read_and_checked() -> None:
+    defaults = Settings.from_env({})
+    chosen = Settings.from_env({"LIVE_RESUME_WINDOW": "900", "LIVE_RESUME_MAX_EVENTS": "200"})
+
+    assert (defaults.live_resume_window, defaults.live_resume_max_events) == (
+        timedelta(minutes=10),
+        1000,
+    )
+    assert (chosen.live_resume_window, chosen.live_resume_max_events) == (
+        timedelta(minutes=15),
+        200,
+    )
+    for name in ("LIVE_RESUME_WINDOW", "LIVE_RESUME_MAX_EVENTS"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "0"})
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "soon"})
