@@ -224,6 +224,8 @@ async def running(services: Services) -> AsyncIterator[Services]:
             await worker.stop()
         await services.broker.shutdown()
         await services.webhooks.sender.aclose()
+        if runtime.live is not None:
+            await runtime.live.aclose()
         if runtime.reader is not None:
             await runtime.reader.aclose()
         if runtime.billing is not None:

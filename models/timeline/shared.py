@@ -84,6 +84,17 @@ class LiveReads:
         batch.waiting.setdefault(viewer_id, []).append(future)
         return await future
 
+    async def aclose(self, *, grace: float = 2.0) -> None:
+        """Let the reads in flight finish (cancel them after `grace`), so none holds a
+        database connection when the engine is disposed."""
+        running = set(self._running)
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
     async def _run(self, key: tuple[Hashable, int], batch: _Batch) -> None:
         # Subscribers woken with this one are ahead of this task on the loop: they have
         # joined. Later ones start a batch of their own.
