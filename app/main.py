@@ -12,7 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from app import health, invoice_files, stripe_webhooks
 from app.compiled import CompiledOperations
-from app.middleware import BearerAuth, ClientAddress, HttpOnly, RequestId
+from app.middleware import BearerAuth, ClientAddress, HttpOnly, RequestId, SlowConsumers
 from app.observe import Observe
 from app.probes import describe_build
 from app.request_limits import RequestLimits
@@ -87,6 +87,7 @@ def create_app(settings: Settings) -> Starlette:
             *invoice_files.routes(services.runtime),
         ],
         middleware=[
+            Middleware(SlowConsumers, send_timeout=settings.ws_send_timeout),
             Middleware(RequestId),
             Middleware(ClientAddress, trusted_proxies=settings.trusted_proxies),
             Middleware(Observe),

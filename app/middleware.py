@@ -1,8 +1,10 @@
 """ASGI middleware: a request id on every request, the client's address (through trusted
-proxies only), and bearer-token authentication."""
+proxies only), bearer-token authentication, and the cut-off of WebSocket clients that stop
+reading."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -18,6 +20,7 @@ from models.accounts import actions as accounts
 from models.outages import unavailable
 from resolvers.context import Runtime
 from schema.core.extensions import UNAVAILABLE_RETRY_SECONDS, internal_error, unavailable_error
+from telemetry import metrics
 
 log = logging.getLogger("chirp.http")
 
@@ -98,6 +101,77 @@ async def send_json(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+# graphql-transport-ws has no code for it; 4008 is the one Chirp documents (docs/api.md).
+CLOSE_SLOW_CONSUMER = 4008
+SLOW_CONSUMER = "Slow consumer: the client stopped reading; resubscribe with `after`"
+
+
+class SlowConsumers:
+    """A WebSocket whose client stops reading is closed with 4008 within `send_timeout`
+    seconds, even though its sends block (uvicorn waits for the socket to drain before each
+    frame, so the stream would wait for ever and never see its queue overflow). The close
+    frame is written past that wait, behind what is queued; the connection is aborted
+    `grace` seconds later unless the client reads on and answers it. Memory stays bounded:
+    the subscriptions end, and the transport's buffer goes with the abort. Outermost, so
+    that `send` is the server's own."""
+
+    def __init__(self, app: ASGIApp, *, send_timeout: float, grace: float = 5.0) -> None:
+        self.app = app
+        self.send_timeout = send_timeout
+        self.grace = grace
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != "websocket" or self.send_timeout <= 0:
+            return self.app(scope, receive, send)
+        return self.app(scope, receive, _BoundedSend(send, self.send_timeout, self.grace))
+
+
+class _BoundedSend:
+    __slots__ = ("cut", "grace", "send", "timeout")
+
+    def __init__(self, send: Send, timeout: float, grace: float) -> None:
+        self.send = send
+        self.timeout = timeout
+        self.grace = grace
+        self.cut = False
+
+    async def __call__(self, message: Message) -> None:
+        if self.cut:
+            # Starlette answers an OSError from `send` as a disconnection (1006).
+            raise OSError("the connection was closed: slow consumer")
+        if message["type"] not in ("websocket.send", "websocket.close"):
+            await self.send(message)
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.send(message)
+        except TimeoutError:
+            self.cut = True
+            code, reason = CLOSE_SLOW_CONSUMER, SLOW_CONSUMER
+            if message["type"] == "websocket.close":  # the app's own close, blocked too
+                code, reason = message.get("code", 1000), message.get("reason") or ""
+            metrics.SLOW_CONSUMERS.inc()
+            log.info("closing a WebSocket whose client stopped reading (%s)", code)
+            cut_off(self.send, code, reason, grace=self.grace)
+            raise OSError("the connection was closed: slow consumer") from None
+
+
+def cut_off(send: Send, code: int, reason: str, *, grace: float) -> None:
+    """Queue a close frame on uvicorn's websockets-sansio connection without waiting for
+    the socket to drain, tell the app the socket is gone, and abort the connection after
+    `grace` seconds unless the client completes the close. Another server keeps its own
+    keepalive timeout."""
+    protocol: Any = getattr(send, "__self__", None)
+    conn, transport = getattr(protocol, "conn", None), getattr(protocol, "transport", None)
+    if conn is None or transport is None or protocol.close_sent or transport.is_closing():
+        return
+    conn.send_close(code, reason)
+    transport.write(b"".join(conn.data_to_send()))
+    protocol.close_sent = True
+    protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+    protocol.close_timer = protocol.loop.call_later(grace, transport.abort)
 
 
 class HttpOnly:

@@ -86,6 +86,8 @@ class Settings:
     # as it lives, but charged once: its cost is capped lower (docs/api.md#query-cost).
     max_subscription_cost: int = 250
     ws_queue_size: int = 256
+    # A WebSocket send not done in this many seconds closes the socket with 4008 (0: never).
+    ws_send_timeout: float = 10.0
     dispatch_interval: float = 1.0
     # Resuming a subscription with `after` (docs/api.md#live-updates): a cursor whose event
     # was recorded longer ago than the window is too old; within it, at most this many
@@ -348,6 +350,7 @@ class Settings:
             max_query_cost=_int(env, "GRAPHQL_MAX_COST", 10_000),
             max_subscription_cost=_int(env, "GRAPHQL_MAX_SUBSCRIPTION_COST", 250),
             ws_queue_size=_int(env, "WS_QUEUE_SIZE", 256),
+            ws_send_timeout=_float(env, "WS_SEND_TIMEOUT", 10.0),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1.0")),
             live_resume_window=timedelta(seconds=_float(env, "LIVE_RESUME_WINDOW", 600.0)),
             live_resume_max_events=_int(env, "LIVE_RESUME_MAX_EVENTS", 1000),

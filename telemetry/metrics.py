@@ -128,6 +128,11 @@ RATE_LIMIT_STORAGE_ERRORS = Counter(
 REDIS_ERRORS = Counter("chirp_redis_errors", "Redis commands that failed, by command.", ["command"])
 
 WEBSOCKETS = Gauge("chirp_websocket_connections", "Open WebSocket connections.")
+SLOW_CONSUMERS = Counter(
+    "chirp_websocket_slow_consumers",
+    "WebSockets closed because a send did not complete within WS_SEND_TIMEOUT (the client "
+    "stopped reading).",
+)
 SUBSCRIPTIONS = Gauge("chirp_subscriptions_active", "Live subscriptions in this process.")
 
 EVENTS_PUBLISHED = Counter(

@@ -544,6 +544,63 @@ async def test_a_subscriber_that_stops_reading_is_cut_off_with_4008(
     assert "Traceback" not in server_log
 
 
+async def test_a_subscriber_whose_sends_block_is_closed_with_4008_in_bounded_time(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The client stops reading while events come one at a time, far fewer than its queue
+    holds (256), so the queue never overflows: the server's send blocks once TCP and
+    uvicorn's buffers are full. Within WS_SEND_TIMEOUT (1 s here) the server closes with
+    4008 anyway, writing the close frame behind what is queued; the client, reading on,
+    gets the events in order and then the close. Without the send timeout the socket would
+    hang until the keepalive gives up (1011, about 40 s later)."""
+    database = await new_database("sqlite", tmp_path)
+    server = ChirpServer(
+        "blocked-sends", database, tmp_path, redis_url=None, env={"WS_SEND_TIMEOUT": "1"}
+    )
+    async with running(request, server), server.graphql() as gql:
+        author = await sign_up(gql, handle("author"))
+        async with GraphQLWebSocket.connect(server.ws_url, max_queue=1, receive_buffer=4096) as ws:
+            await ws.subscribe("feed", BULKY_PUBLIC_FEED)
+            await go_live(ws, "feed", "publicFeed", poster(gql, author))
+
+            async def post_slowly() -> None:
+                for n in range(BLOCKING_POSTS):
+                    await post(gql, author, f"{n:03d} " + "x" * 496)
+
+            posting = asyncio.create_task(post_slowly())
+            try:
+                async with asyncio.timeout(90):
+                    while await _slow_consumers(gql) == 0:
+                        assert not posting.done(), "every post was sent: no send ever blocked"
+                        await asyncio.sleep(0.1)
+                # Read on at once (the server aborts the connection 5 s after its close).
+                before_close = await ws.until_closed(within=5)
+            finally:
+                posting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await posting
+        readiness = await gql.http.get("/readyz")
+
+    assert ws.close_code == CLOSE_SLOW_CONSUMER
+    assert ws.close_reason == "Slow consumer: the client stopped reading; resubscribe with `after`"
+    bodies_seen = [m["payload"]["data"]["publicFeed"]["post"]["body"][:3] for m in before_close]
+    assert bodies_seen == [f"{n:03d}" for n in range(len(bodies_seen))]  # in order, none lost
+    assert len(bodies_seen) < BLOCKING_POSTS
+    assert readiness.status_code == 200
+
+
+# As many events of about 15 kB as 6 MB: more than the socket buffers can take.
+BLOCKING_POSTS = 400
+
+
+async def _slow_consumers(gql: GraphQLClient) -> float:
+    text = (await gql.http.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("chirp_websocket_slow_consumers_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
 # -- 7. origins
 
 
