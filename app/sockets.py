@@ -1,7 +1,8 @@
 """Limits on WebSockets (docs/api.md, "Limits"): connections per client address (refused
 with HTTP 429 and Retry-After before the handshake completes) and per account (closed with
 4029 at `connection_init`), messages per connection (4029) and their size (1009), and the
-length of each operation's document.
+length of each operation's document. Also the idempotency key a `subscribe` message carries
+(`payload.extensions.idempotencyKey`), handed to its operation.
 
 Each socket's message count lives on the socket (`Throttle.local_counter`): a connection
 lives in one process. The connection counts are shared through Redis like every other
@@ -32,6 +33,8 @@ from app import db
 from models.throttle import RateLimited, ip_group
 from resolvers.context import Context, Runtime
 from schema.core.extensions import OVERLOADED, OVERLOADED_RETRY_SECONDS
+from schema.core.idempotency import EXTENSION as IDEMPOTENCY_KEY
+from schema.core.idempotency import SOCKET_KEY
 from schema.live.shared import LIVE_OPERATION, LiveOperation
 from telemetry import metrics
 
@@ -263,10 +266,18 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             ).formatted
             await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
             return
+        # An idempotency key rides in `extensions`, which strawberry does not pass on: the
+        # operation's task copies it from the context as it is made, as LIVE_OPERATION.
+        extensions = payload.get("extensions") if isinstance(payload, dict) else None
+        token = None
+        if isinstance(extensions, dict) and IDEMPOTENCY_KEY in extensions:
+            token = SOCKET_KEY.set(extensions[IDEMPOTENCY_KEY])
         try:
             await super().handle_subscribe(message)
         finally:
             LIVE_OPERATION.set(None)
+            if token is not None:
+                SOCKET_KEY.reset(token)
 
 
 def query_too_long(length: int, limit: int) -> GraphQLError:

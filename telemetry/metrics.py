@@ -210,6 +210,17 @@ RECONCILE_RUNS = Counter(
     ["outcome"],
 )
 
+IDEMPOTENCY_KEYS_EXPIRED = Counter(
+    "chirp_idempotency_keys_expired",
+    "Idempotency keys deleted by the expiry sweep (past IDEMPOTENCY_KEY_RETENTION_HOURS).",
+)
+IDEMPOTENT_REQUESTS = Counter(
+    "chirp_idempotent_requests",
+    "Mutations sent with an idempotency key, by outcome (first: ran; replayed: the stored "
+    "answer; in_use, reused, invalid: refused).",
+    ["outcome"],
+)
+
 SUCCEEDED, FAILED = "succeeded", "failed"
 
 
@@ -224,6 +235,8 @@ def _create_zero_series() -> None:
         GRAPHQL_ERRORS.labels(code)
     for stage in ("unnumbered", "unprocessed"):
         OUTBOX_BACKLOG.labels(stage)
+    for outcome in ("first", "replayed", "in_use", "reused", "invalid"):
+        IDEMPOTENT_REQUESTS.labels(outcome)
     for state in ("checked_out", "idle", "overflow"):
         DB_POOL.labels(state)
     for command in ("publish", "enqueue", "ping", "queue_depth"):
