@@ -84,8 +84,12 @@ class IdempotentMutations(SchemaExtension):
         self.replayed = False
 
     async def on_validate(self) -> AsyncIterator[None]:
+        # Listed after Admission, so this runs once the document is validated and admitted
+        # (strawberry decides whether to execute as the hooks close: before any `yield`).
+        await self._decide()
         yield
-        # After validation and admission: a refused operation never reaches this.
+
+    async def _decide(self) -> None:
         execution = self.execution_context
         context = execution.context
         if execution.pre_execution_errors or not isinstance(context, Context):
