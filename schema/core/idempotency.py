@@ -11,8 +11,9 @@ hold nothing of it):
 - a key held without an answer is IDEMPOTENCY_KEY_IN_USE; a key used for another request is
   IDEMPOTENCY_KEY_REUSED; a malformed key is IDEMPOTENCY_KEY_INVALID. Each is a request
   error: nothing runs.
-After the operation, `idempotent_answers.settle` (called by `OperationScope` once errors are
-masked) stores its answer on the key's row, if a write took the key. A key on a query or
+After the operation, `idempotent_answers.settle` stores its answer on the key's row, if a write
+took the key: called by `OperationScope` once errors are masked (HTTP), or before the answer
+is sent (`on_stream_result`, on a WebSocket). A key on a query or
 subscription is ignored."""
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from models.idempotency import actions as idempotency
 from models.idempotency.errors import KeyInUse, KeyInvalid, KeyRefused, KeyReused
 from resolvers.context import Context
 from schema.core.extensions import failure
-from schema.core.idempotent_answers import Pending, hold
+from schema.core.idempotent_answers import Pending, hold, settle
 from telemetry import metrics
 
 HEADER = "idempotency-key"
@@ -149,6 +150,13 @@ class IdempotentMutations(SchemaExtension):
         )
         self.replayed = True
         metrics.IDEMPOTENT_REQUESTS.labels("replayed").inc()
+
+    async def on_stream_result(self, result: Any) -> AsyncIterator[None]:  # type: ignore[override]
+        # On a WebSocket the answer is sent before the operation's hook closes: store it
+        # first (listed after MaskUnexpectedErrors, this sees it masked), so that a retry
+        # sent as soon as the answer arrives finds it. Over HTTP, OperationScope stores it.
+        await settle(self.execution_context)
+        yield
 
     def get_results(self) -> dict[str, Any]:
         return {REPLAY_MARKER: True} if self.replayed else {}

@@ -115,6 +115,7 @@ def test_sweeps_start_in_their_old_order_with_their_old_intervals() -> None:
         moderation_sweep_interval=30.0,
         webhook_sweep_interval=1.0,
         billing_sweep_interval=60.0,
+        idempotency_sweep_interval=300.0,
     )
     sweeps = [sweep for domain in DOMAINS for sweep in domain.sweeps]
 
@@ -124,6 +125,7 @@ def test_sweeps_start_in_their_old_order_with_their_old_intervals() -> None:
         ("mail-sweep", 10.0),
         ("billing-sweep", 60.0),
         ("billing-reconcile", 3600.0),
+        ("idempotency-sweep", 300.0),
     ]
 
 
