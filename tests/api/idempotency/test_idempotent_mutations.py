@@ -15,10 +15,10 @@ from starlette.applications import Starlette
 
 from app.runtime import Services
 from models.accounts.tables import Account
+from models.base import utcnow
 from models.idempotency import actions as idempotency
 from models.idempotency.tables import IdempotencyKey
 from models.posts.tables import Post
-from models.base import utcnow
 from tests.support.accounts import CREATE_POST, PASSWORD, SIGN_UP, sign_up
 from tests.support.graphql import GraphQLClient
 
@@ -111,7 +111,9 @@ async def test_keys_are_per_account(
     mine = await send(http, CREATE_POST, post_input("same"), key="shared", token=ada.token)
     theirs = await send(http, CREATE_POST, post_input("same"), key="shared", token=grace.token)
 
-    assert "extensions" not in theirs.json() or "idempotentReplay" not in theirs.json()["extensions"]
+    assert (
+        "extensions" not in theirs.json() or "idempotentReplay" not in theirs.json()["extensions"]
+    )
     assert mine.json()["data"] != theirs.json()["data"]
     assert await count(services, Post.id) == 2
 
@@ -122,13 +124,18 @@ async def test_concurrent_duplicates_have_one_effect(
     ada = await sign_up(gql, "ada")
 
     answers = await asyncio.gather(
-        *(send(http, CREATE_POST, post_input("racing"), key="k-race", token=ada.token)
-          for _ in range(4))
+        *(
+            send(http, CREATE_POST, post_input("racing"), key="k-race", token=ada.token)
+            for _ in range(4)
+        )
     )
 
     assert await count(services, Post.id) == 1
-    ran = [a for a in answers if a.status_code == 200 and "idempotentReplay" not in
-           a.json().get("extensions", {})]
+    ran = [
+        a
+        for a in answers
+        if a.status_code == 200 and "idempotentReplay" not in a.json().get("extensions", {})
+    ]
     assert len(ran) == 1, [a.json() for a in answers]
     for answer in answers:
         if answer.status_code == 200:
@@ -209,16 +216,17 @@ async def test_the_longest_and_widest_keys_are_accepted(
     assert await count(services, IdempotencyKey.id) == 2
 
 
-async def test_two_key_headers_are_refused(
-    http: httpx.AsyncClient, gql: GraphQLClient
-) -> None:
+async def test_two_key_headers_are_refused(http: httpx.AsyncClient, gql: GraphQLClient) -> None:
     ada = await sign_up(gql, "ada")
 
     refused = await http.post(
         "/graphql",
         json={"query": CREATE_POST, "variables": post_input("no")},
-        headers=[("authorization", f"Bearer {ada.token}"), ("idempotency-key", "a"),
-                 ("idempotency-key", "b")],
+        headers=[
+            ("authorization", f"Bearer {ada.token}"),
+            ("idempotency-key", "a"),
+            ("idempotency-key", "b"),
+        ],
     )
 
     assert refused.status_code == 400
@@ -291,4 +299,3 @@ class client_at:  # noqa: N801 - used as `async with client_at(...)`
 
     async def __aexit__(self, *exc: object) -> None:
         await self.client.__aexit__(*exc)
-

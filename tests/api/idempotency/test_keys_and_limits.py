@@ -25,9 +25,7 @@ async def one_window() -> None:
 
 @pytest.fixture
 def settings(database: Database) -> Settings:
-    return make_settings(
-        database, rate_limits={**RELAXED_RATE_LIMITS, "posts.account": "1/minute"}
-    )
+    return make_settings(database, rate_limits={**RELAXED_RATE_LIMITS, "posts.account": "1/minute"})
 
 
 async def test_a_rate_limited_mutation_leaves_the_key_free(

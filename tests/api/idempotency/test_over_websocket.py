@@ -96,7 +96,9 @@ async def test_the_same_key_over_http_and_the_socket_is_one_key(
     assert await posts(services) == 1
 
 
-@pytest.mark.parametrize(("key", "code"), [(42, "IDEMPOTENCY_KEY_INVALID"), ("", "IDEMPOTENCY_KEY_INVALID")])
+@pytest.mark.parametrize(
+    ("key", "code"), [(42, "IDEMPOTENCY_KEY_INVALID"), ("", "IDEMPOTENCY_KEY_INVALID")]
+)
 async def test_a_bad_key_is_an_error_message(
     ws_url: str, gql: GraphQLClient, services: Services, key: object, code: str
 ) -> None:
