@@ -124,8 +124,9 @@ class IdempotentMutations(SchemaExtension):
             document=execution.query or "",
             variables=execution.variables,
         )
-        # On the write database: a replica's lag must not hide a key just taken.
-        async with context.runtime.transactions.session() as session:
+        # A read session: on SQLite it does not queue behind writers. A key taken after this
+        # look is caught by the unique constraint when this operation's first write takes it.
+        async with context.read() as session:
             row = await idempotency.find_key(session, scope=scope, key=key)
         if row is None:
             retention = timedelta(hours=context.settings.idempotency_key_retention_hours)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
@@ -19,6 +20,7 @@ from models.base import utcnow
 from models.idempotency import actions as idempotency
 from models.idempotency.tables import IdempotencyKey
 from models.posts.tables import Post
+from tests.conftest import eventually
 from tests.support.accounts import CREATE_POST, PASSWORD, SIGN_UP, sign_up
 from tests.support.graphql import GraphQLClient
 
@@ -299,3 +301,42 @@ class client_at:  # noqa: N801 - used as `async with client_at(...)`
 
     async def __aexit__(self, *exc: object) -> None:
         await self.client.__aexit__(*exc)
+
+
+async def test_a_duplicate_that_passed_the_look_up_loses_at_its_first_write(
+    http: httpx.AsyncClient, gql: GraphQLClient, services: Services
+) -> None:
+    # Another request holds the key in a transaction not yet committed: this one's look-up
+    # finds nothing, so it runs, and its first write meets the key (waiting on the unique
+    # index on PostgreSQL, on the writer's lock on SQLite) and is refused, writing nothing.
+    ada = await sign_up(gql, "ada")
+    async with services.runtime.read_sessionmaker() as session:
+        account_id = await session.scalar(select(Account.id).where(Account.handle == "ada"))
+    first = REGISTRY.get_sample_value("chirp_idempotent_requests_total", {"outcome": "first"})
+    async with services.runtime.transactions.begin() as holder:
+        await idempotency.take_key(
+            holder,
+            scope=idempotency.scope_of(account_id=account_id, client_ip=""),
+            key="k-held",
+            fingerprint=idempotency.fingerprint_of(
+                operation_name="Post", document=CREATE_POST, variables=post_input("late")
+            ),
+            operation_name="Post",
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+        racing = asyncio.create_task(
+            send(http, CREATE_POST, post_input("late"), key="k-held", token=ada.token)
+        )
+
+        async def looked_up() -> bool:
+            now = REGISTRY.get_sample_value("chirp_idempotent_requests_total", {"outcome": "first"})
+            return now == (first or 0) + 1
+
+        await eventually(looked_up)
+    answer = await racing
+
+    assert answer.status_code == 409, answer.json()
+    assert answer.json()["data"] is None
+    assert code_of(answer) == "IDEMPOTENCY_KEY_IN_USE"
+    assert answer.json()["errors"][0]["path"] == ["createPost"]
+    assert await count(services, Post.id) == 0
