@@ -340,3 +340,26 @@ async def test_a_duplicate_that_passed_the_look_up_loses_at_its_first_write(
     assert code_of(answer) == "IDEMPOTENCY_KEY_IN_USE"
     assert answer.json()["errors"][0]["path"] == ["createPost"]
     assert await count(services, Post.id) == 0
+
+
+async def test_browsers_may_send_the_key_and_read_the_replay_header(
+    http: httpx.AsyncClient,
+) -> None:
+    preflight = await http.options(
+        "/graphql",
+        headers={
+            "origin": "https://app.example.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type,idempotency-key",
+        },
+    )
+    answer = await http.post(
+        "/graphql",
+        json={"query": ME},
+        headers={"origin": "https://app.example.com", "idempotency-key": "k"},
+    )
+
+    assert preflight.status_code == 200
+    assert "idempotency-key" in preflight.headers["access-control-allow-headers"].lower()
+    exposed = answer.headers["access-control-expose-headers"].lower()
+    assert "idempotent-replayed" in exposed and "retry-after" in exposed
