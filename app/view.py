@@ -175,7 +175,11 @@ class ChirpGraphQL(GraphQL[Context, None]):
         response.headers["content-type"] = media_type
         retry_after = _refused_for(response_data)
         shed = _shed_for(response_data)
-        if retry_after is not None:
+        if _replayed(response_data):
+            # The stored answer of a mutation that ran: 200 whatever it holds. An error it
+            # ended with (even OVERLOADED after its first write) is final, not to be retried.
+            response.headers["idempotent-replayed"] = "true"
+        elif retry_after is not None:
             # The whole operation was refused by the client's query budget: HTTP 429.
             response.status_code = 429
             response.headers["retry-after"] = str(retry_after)
@@ -194,11 +198,13 @@ class ChirpGraphQL(GraphQL[Context, None]):
             and not sub_response.status_code
         ):
             response.status_code = 400
-        if isinstance(response_data, dict) and (response_data.get("extensions") or {}).get(
-            REPLAY_MARKER
-        ):
-            response.headers["idempotent-replayed"] = "true"
         return response
+
+
+def _replayed(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bool:
+    return isinstance(response_data, dict) and bool(
+        (response_data.get("extensions") or {}).get(REPLAY_MARKER)
+    )
 
 
 # The IETF draft's statuses: 409 for a key whose first request has no answer yet, 422 for a

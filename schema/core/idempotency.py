@@ -11,10 +11,10 @@ hold nothing of it):
 - a key held without an answer is IDEMPOTENCY_KEY_IN_USE; a key used for another request is
   IDEMPOTENCY_KEY_REUSED; a malformed key is IDEMPOTENCY_KEY_INVALID. Each is a request
   error: nothing runs.
-After the operation, `idempotent_answers.settle` stores its answer on the key's row, if a write
-took the key: called by `OperationScope` once errors are masked (HTTP), or before the answer
-is sent (`on_stream_result`, on a WebSocket). A key on a query or
-subscription is ignored."""
+After the operation, `idempotent_answers.settle` stores its answer on the key's row, if a
+write took the key: called by `OperationScope` once errors are masked (HTTP), or before the
+answer is sent (`on_stream_result`, on a WebSocket). A key on a query or subscription is
+ignored."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from app.runtime import Services
-from models.accounts.tables import Account
+from models.accounts.tables import Account, FailedLogin
 from models.idempotency.tables import IdempotencyKey
 from models.posts.tables import Post
 from tests.support.accounts import CREATE_POST, PASSWORD, SIGN_UP, sign_up
@@ -220,3 +220,27 @@ async def test_browsers_may_send_the_key_and_read_the_replay_header(
     assert "idempotency-key" in preflight.headers["access-control-allow-headers"].lower()
     exposed = answer.headers["access-control-expose-headers"].lower()
     assert "idempotent-replayed" in exposed and "retry-after" in exposed
+
+
+LOG_IN = """
+mutation LogIn($input: LogInInput!) {
+  logIn(input: $input) { __typename ... on UserError { code } }
+}
+"""
+
+
+async def test_an_error_answered_after_a_write_is_replayed_not_run_again(
+    http: httpx.AsyncClient, gql: GraphQLClient, services: Services
+) -> None:
+    # A refused log-in records the attempt (a write), so its answer is the key's.
+    await sign_up(gql, "ada")
+    wrong = {"input": {"login": "ada", "password": "not the password"}}
+
+    first = await send(http, LOG_IN, wrong, key="login-1")
+    again = await send(http, LOG_IN, wrong, key="login-1")
+
+    assert first.json()["data"]["logIn"]["__typename"] != "SessionPayload"
+    assert again.status_code == 200
+    assert again.json()["data"] == first.json()["data"]
+    assert again.json()["extensions"]["idempotentReplay"] is True
+    assert await count(services, FailedLogin.id) == 1
