@@ -3,6 +3,8 @@ they reach the client as top-level errors with `extensions.code`, never masked."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
 KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
 KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
@@ -26,15 +28,20 @@ class KeyInUse(KeyRefused):
 
     code = KEY_IN_USE
 
-    def __init__(self) -> None:
+    def __init__(self, taken_at: datetime | None = None) -> None:
         super().__init__(
             "A request with this Idempotency-Key is still in progress, or its answer was "
             f"lost; retry in {IN_USE_RETRY_SECONDS} second(s) with the same key."
         )
+        self.taken_at = taken_at
 
     @property
     def extensions(self) -> dict[str, object]:
-        return {"code": self.code, "retryAfter": IN_USE_RETRY_SECONDS}
+        extensions: dict[str, object] = {"code": self.code, "retryAfter": IN_USE_RETRY_SECONDS}
+        if self.taken_at is not None:
+            # A key taken long ago (longer than any mutation runs) lost its answer.
+            extensions["takenAt"] = self.taken_at.isoformat()
+        return extensions
 
 
 class KeyReused(KeyRefused):

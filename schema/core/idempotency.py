@@ -143,7 +143,7 @@ class IdempotentMutations(SchemaExtension):
         if row.fingerprint != fingerprint:
             raise KeyReused()
         if row.answer is None:
-            raise KeyInUse()
+            raise KeyInUse(row.created_at)
         answer = json.loads(row.answer)
         execution.result = ExecutionResult(
             data=answer.get("data"),

@@ -5,7 +5,7 @@ answer) or only at its first write (concurrent duplicates); either way one effec
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from prometheus_client import REGISTRY
@@ -78,7 +78,10 @@ async def test_a_key_taken_without_an_answer_is_in_use(
 
     assert retry.status_code == 409
     assert code_of(retry) == "IDEMPOTENCY_KEY_IN_USE"
-    assert retry.json()["errors"][0]["extensions"]["retryAfter"] == 1
+    extensions = retry.json()["errors"][0]["extensions"]
+    assert extensions["retryAfter"] == 1
+    taken_at = datetime.fromisoformat(extensions["takenAt"])
+    assert timedelta(0) <= utcnow() - taken_at < timedelta(minutes=1)
     assert await count(services, Post.id) == 0
 
 
