@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Coroutine
 from json import JSONDecodeError
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -45,6 +45,9 @@ MESSAGES = "ws_messages.connection"
 # the reason says when to retry), and the standard 1009 for a message over the size limit.
 CLOSE_RATE_LIMITED = 4029
 CLOSE_TOO_BIG = 1009
+# Tokens read to tell whether a keyed `subscribe` is a mutation (the operation itself is
+# parsed under GRAPHQL_MAX_TOKENS; a longer one is refused there, and here is not a mutation).
+MAX_TOKENS_PEEK = 10_000
 
 
 class SocketRefused(Exception):
@@ -278,6 +281,46 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             LIVE_OPERATION.set(None)
             if token is not None:
                 SOCKET_KEY.reset(token)
+        if token is not None and message["id"] in self.operations and _mutation(query, name):
+            self.keyed_operations().add(message["id"])
+
+    def keyed_operations(self) -> set[str]:
+        """Ids of running mutations sent with an idempotency key (made on first use: most
+        connections never send one)."""
+        keyed: set[str] | None = getattr(self, "_keyed", None)
+        if keyed is None:
+            keyed = set()
+            self._keyed = keyed
+        return keyed
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # A keyed mutation runs to its end when its client goes (or sends `complete`):
+        # cancelled after its first write committed, it would leave its key without an
+        # answer, IN_USE until it expires. Nothing more is sent for it; its answer is stored
+        # for the client's retry. (A key on a query or subscription changes nothing.)
+        operation = self.operations.get(operation_id)
+        if operation is not None and operation_id in self.keyed_operations():
+            self.keyed_operations().discard(operation_id)
+            del self.operations[operation_id]
+            operation.completed = True
+            return
+        await super().cleanup_operation(operation_id)
+
+    def forget_id(self, id: str) -> None:
+        self.keyed_operations().discard(id)
+        super().forget_id(id)
+
+
+def _mutation(query: object, name: object) -> bool:
+    """Whether a `subscribe` message's document (already within the length limit) runs a
+    mutation; parsed again only for keyed operations."""
+    if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+        return False
+    try:
+        operation = get_operation_ast(parse(query, max_tokens=MAX_TOKENS_PEEK), name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation is OperationType.MUTATION
 
 
 def query_too_long(length: int, limit: int) -> GraphQLError:

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import uvicorn
-from sqlalchemy import func, select
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 
 from app.runtime import Services
 from models.posts.tables import Post
+from tests.conftest import eventually
 from tests.support.accounts import CREATE_POST, sign_up
 from tests.support.graphql import GraphQLClient
 from tests.support.servers import free_port
@@ -38,20 +40,19 @@ async def ws_url(app: Starlette) -> AsyncIterator[str]:
         await task
 
 
+ME = "{ viewer { handle } }"
+
+
+def keyed(id: str, query: str, variables: dict[str, Any], key: object) -> Message:
+    """A `subscribe` message carrying an idempotency key."""
+    payload = {"query": query, "variables": variables, "extensions": {"idempotencyKey": key}}
+    return {"id": id, "type": "subscribe", "payload": payload}
+
+
 async def run(url: str, token: str, variables: dict[str, Any], key: object) -> Message:
     """Send one keyed `createPost` on a new connection; its first answer."""
     async with GraphQLWebSocket.connect(url, token=token) as ws:
-        await ws.send(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {
-                    "query": CREATE_POST,
-                    "variables": variables,
-                    "extensions": {"idempotencyKey": key},
-                },
-            }
-        )
+        await ws.send(keyed("1", CREATE_POST, variables, key))
         return await ws.next_message()
 
 
@@ -122,3 +123,82 @@ async def test_a_reused_key_is_an_error_message(
     assert answer["type"] == "error", answer
     assert answer["payload"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert await posts(services) == 1
+
+
+async def test_a_keyed_mutation_runs_to_its_end_when_its_client_gives_up(
+    ws_url: str, gql: GraphQLClient, services: Services
+) -> None:
+    # The client sends `complete` (as it does when it stops waiting) while the mutation is
+    # held up by a lock the test holds. Cancelled, it would write nothing and the retry would
+    # run again; it is not: once the lock goes it commits and stores its answer, and the
+    # retry is its replay.
+    ada = await sign_up(gql, "ada")
+    variables = {"input": {"body": "given up on"}}
+    looked_up = REGISTRY.get_sample_value("chirp_idempotent_requests_total", {"outcome": "first"})
+    async with services.runtime.transactions.begin() as holder:
+        await holder.execute(text("DELETE FROM posts WHERE id < 0"))  # SQLite: the writer lock
+        if holder.get_bind().dialect.name == "postgresql":
+            await holder.execute(text("LOCK TABLE posts IN EXCLUSIVE MODE"))
+        async with GraphQLWebSocket.connect(ws_url, token=ada.token) as ws:
+            await ws.send(keyed("1", CREATE_POST, variables, "ws-held"))
+
+            async def running() -> bool:
+                now = REGISTRY.get_sample_value(
+                    "chirp_idempotent_requests_total", {"outcome": "first"}
+                )
+                return now == (looked_up or 0) + 1
+
+            await eventually(running)
+            await ws.complete("1")
+            # Messages are handled in order: once this is answered, `complete` was handled.
+            await ws.send({"id": "2", "type": "subscribe", "payload": {"query": ME}})
+            assert await ws.next_data("2") == {"viewer": {"handle": "ada"}}
+    answers: list[Message] = []
+
+    async def answered() -> bool:
+        answers.append(await run(ws_url, ada.token, variables, "ws-held"))
+        return answers[-1]["type"] == "next" and answers[-1]["payload"]["data"] is not None
+
+    await eventually(answered)
+
+    assert answers[-1]["payload"]["data"]["createPost"]["__typename"] == "PostPayload"
+    assert answers[-1]["payload"]["extensions"]["idempotentReplay"] is True
+    for refused in answers[:-1]:
+        # Found in use when it looked (a request error) or at its first write (on the field).
+        errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_USE", refused
+    assert await posts(services) == 1
+
+
+async def test_a_key_on_a_subscription_changes_nothing(
+    ws_url: str, gql: GraphQLClient, services: Services
+) -> None:
+    # `complete` still ends a subscription sent with a key (only keyed mutations outlive
+    # their client), and the connection goes on serving.
+    ada = await sign_up(gql, "ada")
+    hub = services.runtime.hub
+    before = hub.listener_count
+    async with GraphQLWebSocket.connect(ws_url, token=ada.token) as ws:
+        await ws.send(
+            {
+                "id": "feed",
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription { publicFeed { cursor } }",
+                    "extensions": {"idempotencyKey": "not for subscriptions"},
+                },
+            }
+        )
+
+        async def started() -> bool:
+            return hub.listener_count > before
+
+        await eventually(started)
+        await ws.complete("feed")
+
+        async def ended() -> bool:
+            return hub.listener_count == before
+
+        await eventually(ended)
+        await ws.send({"id": "me", "type": "subscribe", "payload": {"query": ME}})
+        assert await ws.next_data("me") == {"viewer": {"handle": "ada"}}
