@@ -275,23 +275,31 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         token = None
         if isinstance(extensions, dict) and IDEMPOTENCY_KEY in extensions:
             token = SOCKET_KEY.set(extensions[IDEMPOTENCY_KEY])
+        running = self.operations.get(message["id"])
         try:
             await super().handle_subscribe(message)
         finally:
             LIVE_OPERATION.set(None)
             if token is not None:
                 SOCKET_KEY.reset(token)
-        if token is not None and message["id"] in self.operations and _mutation(query, name):
-            self.keyed_operations().add(message["id"])
+        started = self.operations.get(message["id"])
+        if started is None or started is running:
+            return  # refused (a duplicate id, too many operations): nothing new runs
+        if token is not None and _mutation(query, name):
+            self._keyed = {*self._keyed_ids(), message["id"]}
+        else:
+            # An id is reused once its operation is over, however that ended.
+            self._forget_keyed(message["id"])
 
-    def keyed_operations(self) -> set[str]:
-        """Ids of running mutations sent with an idempotency key (made on first use: most
-        connections never send one)."""
-        keyed: set[str] | None = getattr(self, "_keyed", None)
-        if keyed is None:
-            keyed = set()
-            self._keyed = keyed
+    def _keyed_ids(self) -> set[str]:
+        """Ids of running mutations sent with an idempotency key. Set only on connections
+        that sent one: an idle socket carries nothing for it."""
+        keyed: set[str] = getattr(self, "_keyed", set())
         return keyed
+
+    def _forget_keyed(self, operation_id: str) -> None:
+        if operation_id in self._keyed_ids():
+            self._keyed = self._keyed_ids() - {operation_id}
 
     async def cleanup_operation(self, operation_id: str) -> None:
         # A keyed mutation runs to its end when its client goes (or sends `complete`):
@@ -299,15 +307,15 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         # answer, IN_USE until it expires. Nothing more is sent for it; its answer is stored
         # for the client's retry. (A key on a query or subscription changes nothing.)
         operation = self.operations.get(operation_id)
-        if operation is not None and operation_id in self.keyed_operations():
-            self.keyed_operations().discard(operation_id)
+        if operation is not None and operation_id in self._keyed_ids():
+            self._forget_keyed(operation_id)
             del self.operations[operation_id]
             operation.completed = True
             return
         await super().cleanup_operation(operation_id)
 
     def forget_id(self, id: str) -> None:
-        self.keyed_operations().discard(id)
+        self._forget_keyed(id)
         super().forget_id(id)
 
 
