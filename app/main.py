@@ -96,8 +96,9 @@ def create_app(settings: Settings) -> Starlette:
                 middleware=CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
-                expose_headers=["x-request-id"],
+                # Idempotency-Key (docs/api.md#retrying-mutations-safely) and what answers it.
+                allow_headers=["authorization", "content-type", "x-request-id", "idempotency-key"],
+                expose_headers=["x-request-id", "idempotent-replayed", "retry-after"],
                 max_age=600,
             ),
             # Inside CORS, so that browsers may read its 413, 414 and 429 answers.

@@ -34,6 +34,7 @@ from schema.billing.types import MINOR_UNITS, MinorUnits
 from schema.core.admission import Admission
 from schema.core.cost import CostModel
 from schema.core.extensions import MaskUnexpectedErrors, OperationScope
+from schema.core.idempotency import IdempotentMutations
 from schema.core.permissions import gated_fields
 from schema.core.surface import Surface
 from schema.graph.types import Account, Post
@@ -218,7 +219,8 @@ def build_schema(
         max_cost=max_cost,
         max_subscription_cost=max_subscription_cost,
     )
-    schema.extensions = (*schema.extensions, admission)
+    # The idempotency key is looked up after admission (its hook runs after Admission's).
+    schema.extensions = (*schema.extensions, admission, IdempotentMutations)
     # What compiled operations (app/compiled.py) need to admit an operation as this does.
     schema.admission = AdmissionRules(
         cost_model=model, max_cost=max_cost, rules=tuple(rules), max_tokens=max_tokens

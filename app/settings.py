@@ -102,6 +102,10 @@ class Settings:
     # The audit chain's HMAC key; empty means derived from SECRET_KEY (see audit_chain_key).
     audit_key: str = ""
     moderation_sweep_interval: float = 30.0
+    # Idempotent mutations (docs/api.md#retrying-mutations-safely): how long a key and its
+    # answer are kept, and seconds between sweeps deleting expired keys.
+    idempotency_key_retention_hours: int = 24
+    idempotency_sweep_interval: float = 300.0
     # Outbound webhooks (docs/integrations.md): request timeout, retry schedule, auto-disable.
     webhook_timeout: float = 10.0
     webhook_retry_base: float = 30.0
@@ -239,6 +243,11 @@ class Settings:
             raise SettingsError(
                 "STRIPE_WEBHOOK_TOLERANCE must be positive; STRIPE_TIMEOUT in (0, 60] seconds"
             )
+        if self.idempotency_key_retention_hours < 1 or self.idempotency_sweep_interval <= 0:
+            raise SettingsError(
+                "IDEMPOTENCY_KEY_RETENTION_HOURS must be at least 1 and "
+                "IDEMPOTENCY_SWEEP_INTERVAL positive"
+            )
         for name, rate in self.rate_limits.items():
             try:
                 parse_rate(rate)
@@ -359,6 +368,8 @@ class Settings:
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 730),
             audit_key=env.get("AUDIT_KEY", ""),
             moderation_sweep_interval=_float(env, "MODERATION_SWEEP_INTERVAL", 30.0),
+            idempotency_key_retention_hours=_int(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 24),
+            idempotency_sweep_interval=_float(env, "IDEMPOTENCY_SWEEP_INTERVAL", 300.0),
             embedded_worker=_flag(env, "EMBEDDED_WORKER", default=not env.get("REDIS_URL")),
             webhook_timeout=_float(env, "WEBHOOK_TIMEOUT", 10.0),
             webhook_retry_base=_float(env, "WEBHOOK_RETRY_BASE", 30.0),

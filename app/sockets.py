@@ -1,7 +1,8 @@
 """Limits on WebSockets (docs/api.md, "Limits"): connections per client address (refused
 with HTTP 429 and Retry-After before the handshake completes) and per account (closed with
 4029 at `connection_init`), messages per connection (4029) and their size (1009), and the
-length of each operation's document.
+length of each operation's document. Also the idempotency key a `subscribe` message carries
+(`payload.extensions.idempotencyKey`), handed to its operation.
 
 Each socket's message count lives on the socket (`Throttle.local_counter`): a connection
 lives in one process. The connection counts are shared through Redis like every other
@@ -13,7 +14,7 @@ from collections.abc import AsyncGenerator, Coroutine
 from json import JSONDecodeError
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -32,6 +33,8 @@ from app import db
 from models.throttle import RateLimited, ip_group
 from resolvers.context import Context, Runtime
 from schema.core.extensions import OVERLOADED, OVERLOADED_RETRY_SECONDS
+from schema.core.idempotency import EXTENSION as IDEMPOTENCY_KEY
+from schema.core.idempotency import SOCKET_KEY
 from schema.live.shared import LIVE_OPERATION, LiveOperation
 from telemetry import metrics
 
@@ -42,6 +45,9 @@ MESSAGES = "ws_messages.connection"
 # the reason says when to retry), and the standard 1009 for a message over the size limit.
 CLOSE_RATE_LIMITED = 4029
 CLOSE_TOO_BIG = 1009
+# Tokens read to tell whether a keyed `subscribe` is a mutation (the operation itself is
+# parsed under GRAPHQL_MAX_TOKENS; a longer one is refused there, and here is not a mutation).
+MAX_TOKENS_PEEK = 10_000
 
 
 class SocketRefused(Exception):
@@ -263,10 +269,66 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             ).formatted
             await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
             return
+        # An idempotency key rides in `extensions`, which strawberry does not pass on: the
+        # operation's task copies it from the context as it is made, as LIVE_OPERATION.
+        extensions = payload.get("extensions") if isinstance(payload, dict) else None
+        token = None
+        if isinstance(extensions, dict) and IDEMPOTENCY_KEY in extensions:
+            token = SOCKET_KEY.set(extensions[IDEMPOTENCY_KEY])
+        running = self.operations.get(message["id"])
         try:
             await super().handle_subscribe(message)
         finally:
             LIVE_OPERATION.set(None)
+            if token is not None:
+                SOCKET_KEY.reset(token)
+        started = self.operations.get(message["id"])
+        if started is None or started is running:
+            return  # refused (a duplicate id, too many operations): nothing new runs
+        if token is not None and _mutation(query, name):
+            self._keyed = {*self._keyed_ids(), message["id"]}
+        else:
+            # An id is reused once its operation is over, however that ended.
+            self._forget_keyed(message["id"])
+
+    def _keyed_ids(self) -> set[str]:
+        """Ids of running mutations sent with an idempotency key. Set only on connections
+        that sent one: an idle socket carries nothing for it."""
+        keyed: set[str] = getattr(self, "_keyed", set())
+        return keyed
+
+    def _forget_keyed(self, operation_id: str) -> None:
+        if operation_id in self._keyed_ids():
+            self._keyed = self._keyed_ids() - {operation_id}
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # A keyed mutation runs to its end when its client goes (or sends `complete`):
+        # cancelled after its first write committed, it would leave its key without an
+        # answer, IN_USE until it expires. Nothing more is sent for it; its answer is stored
+        # for the client's retry. (A key on a query or subscription changes nothing.)
+        operation = self.operations.get(operation_id)
+        if operation is not None and operation_id in self._keyed_ids():
+            self._forget_keyed(operation_id)
+            del self.operations[operation_id]
+            operation.completed = True
+            return
+        await super().cleanup_operation(operation_id)
+
+    def forget_id(self, id: str) -> None:
+        self._forget_keyed(id)
+        super().forget_id(id)
+
+
+def _mutation(query: object, name: object) -> bool:
+    """Whether a `subscribe` message's document (already within the length limit) runs a
+    mutation; parsed again only for keyed operations."""
+    if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+        return False
+    try:
+        operation = get_operation_ast(parse(query, max_tokens=MAX_TOKENS_PEEK), name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation is OperationType.MUTATION
 
 
 def query_too_long(length: int, limit: int) -> GraphQLError:

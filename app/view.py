@@ -34,8 +34,10 @@ from app.sockets import (
     refuse_connection,
 )
 from models.accounts import actions as accounts
+from models.idempotency.errors import KEY_IN_USE, KEY_INVALID, KEY_REUSED
 from resolvers.context import Context, Runtime
 from schema.core.extensions import OVERLOADED, SERVICE_UNAVAILABLE
+from schema.core.idempotency import REPLAY_MARKER
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -173,7 +175,11 @@ class ChirpGraphQL(GraphQL[Context, None]):
         response.headers["content-type"] = media_type
         retry_after = _refused_for(response_data)
         shed = _shed_for(response_data)
-        if retry_after is not None:
+        if _replayed(response_data):
+            # The stored answer of a mutation that ran: 200 whatever it holds. An error it
+            # ended with (even OVERLOADED after its first write) is final, not to be retried.
+            response.headers["idempotent-replayed"] = "true"
+        elif retry_after is not None:
             # The whole operation was refused by the client's query budget: HTTP 429.
             response.status_code = 429
             response.headers["retry-after"] = str(retry_after)
@@ -181,6 +187,10 @@ class ChirpGraphQL(GraphQL[Context, None]):
             # The process ran out of database connections: 503, retry shortly.
             response.status_code = 503
             response.headers["retry-after"] = str(shed)
+        elif (keyed := _key_refused(response_data)) is not None:
+            response.status_code, retry = keyed
+            if retry is not None:
+                response.headers["retry-after"] = str(retry)
         elif (
             media_type == GRAPHQL_RESPONSE
             and isinstance(response_data, dict)
@@ -189,6 +199,37 @@ class ChirpGraphQL(GraphQL[Context, None]):
         ):
             response.status_code = 400
         return response
+
+
+def _replayed(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bool:
+    return isinstance(response_data, dict) and bool(
+        (response_data.get("extensions") or {}).get(REPLAY_MARKER)
+    )
+
+
+# The IETF draft's statuses: 409 for a key whose first request has no answer yet, 422 for a
+# key reused with another request, 400 for a malformed key.
+KEY_STATUS = {KEY_IN_USE: 409, KEY_REUSED: 422, KEY_INVALID: 400}
+
+
+def _key_refused(
+    response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+) -> tuple[int, int | None] | None:
+    """The status (and seconds to wait) of a mutation refused for its idempotency key (no
+    data at all, or only nulls), else None."""
+    if not isinstance(response_data, dict):
+        return None
+    data = response_data.get("data")
+    if isinstance(data, dict) and any(value is not None for value in data.values()):
+        return None
+    errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
+    for error in errors:
+        extensions = error.get("extensions") or {}
+        status = KEY_STATUS.get(str(extensions.get("code")))
+        if status is not None:
+            retry = extensions.get("retryAfter")
+            return status, retry if isinstance(retry, int) else None
+    return None
 
 
 def _shed_for(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:

@@ -8,6 +8,7 @@ from models.accounts import registry as accounts
 from models.audit import registry as audit
 from models.billing import registry as billing
 from models.events import registry as events
+from models.idempotency import registry as idempotency
 from models.integrations import registry as integrations
 from models.mail import registry as mail
 from models.moderation import registry as moderation
@@ -35,6 +36,7 @@ DOMAINS: tuple[Domain, ...] = (
     billing.DOMAIN,
     events.DOMAIN,
     retention.DOMAIN,
+    idempotency.DOMAIN,
 )
 
 

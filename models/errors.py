@@ -14,6 +14,9 @@ TOP_LEVEL_CODES = frozenset(
         "PAYLOAD_TOO_LARGE",
         "URI_TOO_LONG",
         "INTERNAL_SERVER_ERROR",
+        "IDEMPOTENCY_KEY_INVALID",
+        "IDEMPOTENCY_KEY_IN_USE",
+        "IDEMPOTENCY_KEY_REUSED",
     }
 )
 

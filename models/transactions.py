@@ -8,18 +8,64 @@ recorded by any commit goes out at once rather than at the dispatcher's next swe
 A network call (Stripe, SMTP, an outbound webhook) must never wait inside an open
 transaction: it would hold row locks and a pooled connection for as long as the remote
 end takes. The senders call `ensure_outside_transaction` so a call made inside one fails
-loudly in tests instead of slowly in production."""
+loudly in tests instead of slowly in production.
+
+An operation may ask its first write transaction to record something before anything else
+(`first_write`): an idempotent mutation's key (`models.idempotency`), so that "the effect
+committed" and "the key is taken" are one fact. Tasks the operation starts inherit the
+request; only the operation's own writes should run while it is set."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar, Token
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 # Sessions of the write database open in this task (and in tasks it started meanwhile).
 _open: ContextVar[int] = ContextVar("chirp_open_transactions", default=0)
+
+
+class FirstWrite(Protocol):
+    """What the first write transaction of an operation records before its own writes."""
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the next transaction should take it (none has, none is taking it)."""
+
+    async def take(self, session: AsyncSession) -> None:
+        """Write it in `session`'s transaction (raising refuses the transaction)."""
+
+    def committed(self) -> None:
+        """The transaction that took it committed."""
+
+    def released(self) -> None:
+        """The transaction that took it rolled back."""
+
+
+_first_write: ContextVar[FirstWrite | None] = ContextVar("chirp_first_write", default=None)
+
+
+def take_first_write(claim: FirstWrite) -> Token[FirstWrite | None]:
+    """From now on in this task, the first write transaction to commit takes `claim`; pass
+    the token to `release_first_write` when the operation is over."""
+    return _first_write.set(claim)
+
+
+def release_first_write(token: Token[FirstWrite | None]) -> None:
+    _first_write.reset(token)
+
+
+@contextmanager
+def first_write(claim: FirstWrite) -> Iterator[None]:
+    """While the block runs, the first write transaction to commit takes `claim`."""
+    token = take_first_write(claim)
+    try:
+        yield
+    finally:
+        release_first_write(token)
 
 
 class TransactionOpen(RuntimeError):
@@ -52,9 +98,22 @@ class Transactions:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back if it raises; after
-        the commit, `on_commit` runs (so the dispatcher publishes its events)."""
-        async with self.session() as session, session.begin():
-            yield session
+        the commit, `on_commit` runs (so the dispatcher publishes its events). When the
+        operation has a `first_write` no transaction has taken yet, this one takes it first."""
+        claim = _first_write.get()
+        if claim is not None and not claim.wanted:
+            claim = None
+        try:
+            async with self.session() as session, session.begin():
+                if claim is not None:
+                    await claim.take(session)
+                yield session
+        except BaseException:
+            if claim is not None:
+                claim.released()
+            raise
+        if claim is not None:
+            claim.committed()
         self.on_commit()
 
     @asynccontextmanager

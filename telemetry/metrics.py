@@ -260,6 +260,16 @@ RETENTION_TABLES = (
     "failed_logins",
     "billing_stripe_requests",
 )
+IDEMPOTENCY_KEYS_EXPIRED = Counter(
+    "chirp_idempotency_keys_expired",
+    "Idempotency keys deleted by the expiry sweep (past IDEMPOTENCY_KEY_RETENTION_HOURS).",
+)
+IDEMPOTENT_REQUESTS = Counter(
+    "chirp_idempotent_requests",
+    "Mutations sent with an idempotency key, by outcome (first: ran; replayed: the stored "
+    "answer; in_use, reused, invalid: refused).",
+    ["outcome"],
+)
 
 SUCCEEDED, FAILED = "succeeded", "failed"
 
@@ -277,6 +287,8 @@ def _create_zero_series() -> None:
         OUTBOX_BACKLOG.labels(stage)
     for state in ("pending", "parked"):
         JOB_LEDGER.labels(state)
+    for outcome in ("first", "replayed", "in_use", "reused", "invalid"):
+        IDEMPOTENT_REQUESTS.labels(outcome)
     for state in ("checked_out", "idle", "overflow"):
         DB_POOL.labels(state)
     for table in RETENTION_TABLES:

@@ -10,10 +10,12 @@ from graphql import ASTValidationRule, GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from models.idempotency.errors import KeyRefused
 from models.outages import overloaded, unavailable
 from models.throttle import RateLimited
 from resolvers.accounts import drop_dead_session
 from resolvers.context import Context
+from schema.core.idempotent_answers import settle
 from schema.core.observe import OperationWatch
 from subscriptions.live import CLOSE_SESSION_REVOKED
 
@@ -28,8 +30,9 @@ class OperationScope(SchemaExtension):
       extension's hook open for its whole life, and idle subscriptions must stay small;
     - a fresh check of a WebSocket's session: one revoked while the socket sat idle runs
       nothing as its viewer and closes the socket;
-    - its telemetry (`schema/core/observe.py`): listed first, this hook closes last and so sees
-      the errors as masked."""
+    - its telemetry (`schema/core/observe.py`) and, for a mutation sent with an idempotency
+      key, the storing of its answer (`schema/core/idempotent_answers.py`): listed first,
+      this hook closes last and so sees the errors as masked."""
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class OperationScope(SchemaExtension):
         try:
             await self._set_up()
             yield
+            await settle(self.execution_context)
         finally:
             watch.finish(self.execution_context, self.slow_seconds)
 
@@ -132,7 +136,9 @@ def internal_error(request_id: str, error: GraphQLError | None = None) -> GraphQ
 
 def _unexpected(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | RateLimited)
+    return original is not None and not isinstance(
+        original, GraphQLError | RateLimited | KeyRefused
+    )
 
 
 class MaskUnexpectedErrors(MaskErrors):

@@ -116,6 +116,7 @@ def test_sweeps_start_in_their_old_order_with_their_old_intervals() -> None:
         webhook_sweep_interval=1.0,
         billing_sweep_interval=60.0,
         retention_sweep_interval=300.0,
+        idempotency_sweep_interval=300.0,
     )
     sweeps = [sweep for domain in DOMAINS for sweep in domain.sweeps]
 
@@ -127,6 +128,7 @@ def test_sweeps_start_in_their_old_order_with_their_old_intervals() -> None:
         ("billing-reconcile", 3600.0),
         ("job-sweep", 5.0),
         ("retention-sweep", 300.0),
+        ("idempotency-sweep", 300.0),
     ]
 
 

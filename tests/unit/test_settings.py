@@ -83,11 +83,30 @@ def test_production_refuses_placeholder_billing_and_mail_settings(name: str) -> 
         ({"RETENTION_EMAILS_DAYS": "a month"}, "RETENTION_EMAILS_DAYS"),
         ({"RETENTION_STRIPE_REQUESTS_DAYS": "1"}, "RETENTION_STRIPE_REQUESTS_DAYS"),
         ({"RETENTION_SWEEP_INTERVAL": "0"}, "RETENTION_SWEEP_INTERVAL"),
+        ({"IDEMPOTENCY_KEY_RETENTION_HOURS": "0"}, "IDEMPOTENCY_KEY_RETENTION_HOURS"),
+        ({"IDEMPOTENCY_KEY_RETENTION_HOURS": "a day"}, "IDEMPOTENCY_KEY_RETENTION_HOURS"),
+        ({"IDEMPOTENCY_SWEEP_INTERVAL": "0"}, "IDEMPOTENCY_SWEEP_INTERVAL"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_idempotency_key_retention_and_sweep_interval() -> None:
+    default = Settings.from_env({})
+    chosen = Settings.from_env(
+        {"IDEMPOTENCY_KEY_RETENTION_HOURS": "48", "IDEMPOTENCY_SWEEP_INTERVAL": "60"}
+    )
+
+    assert (default.idempotency_key_retention_hours, default.idempotency_sweep_interval) == (
+        24,
+        300.0,
+    )
+    assert (chosen.idempotency_key_retention_hours, chosen.idempotency_sweep_interval) == (
+        48,
+        60.0,
+    )
 
 
 def test_cors_origins_and_redis_switch_the_worker_default() -> None:
