@@ -212,19 +212,26 @@ def _replayed(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) ->
 KEY_STATUS = {KEY_IN_USE: 409, KEY_REUSED: 422, KEY_INVALID: 400}
 
 
+def _unanswered(
+    response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+) -> list[dict[str, Any]]:
+    """The errors' extensions of an operation that answered nothing (no data at all, or
+    only nulls); none when it answered something."""
+    if not isinstance(response_data, dict):
+        return []
+    data = response_data.get("data")
+    if isinstance(data, dict) and any(value is not None for value in data.values()):
+        return []
+    errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
+    return [error.get("extensions") or {} for error in errors]
+
+
 def _key_refused(
     response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
 ) -> tuple[int, int | None] | None:
     """The status (and seconds to wait) of a mutation refused for its idempotency key (no
     data at all, or only nulls), else None."""
-    if not isinstance(response_data, dict):
-        return None
-    data = response_data.get("data")
-    if isinstance(data, dict) and any(value is not None for value in data.values()):
-        return None
-    errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
-    for error in errors:
-        extensions = error.get("extensions") or {}
+    for extensions in _unanswered(response_data):
         status = KEY_STATUS.get(str(extensions.get("code")))
         if status is not None:
             retry = extensions.get("retryAfter")
@@ -236,14 +243,7 @@ def _shed_for(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) ->
     """Seconds to wait when an operation answered nothing because the service is overloaded
     or a dependency is down (`OVERLOADED`, `SERVICE_UNAVAILABLE`: no data at all, or only
     nulls), else None."""
-    if not isinstance(response_data, dict):
-        return None
-    data = response_data.get("data")
-    if isinstance(data, dict) and any(value is not None for value in data.values()):
-        return None
-    errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
-    for error in errors:
-        extensions = error.get("extensions") or {}
+    for extensions in _unanswered(response_data):
         if extensions.get("code") in (OVERLOADED, SERVICE_UNAVAILABLE):
             retry = extensions.get("retryAfter")
             return retry if isinstance(retry, int) else 1

@@ -29,7 +29,7 @@ from tests.support.servers import (
     ChirpWorker,
     PostgresServer,
     RedisServer,
-    migrate,
+    private_database,
     running,
 )
 
@@ -54,15 +54,7 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pos
 
 @pytest.fixture
 async def database(cluster: PostgresServer) -> Database:
-    name = f"chirp_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(host="127.0.0.1", port=cluster.port, user="postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    database = Database("postgres", cluster.url(name), None, name)
-    await migrate(database)
-    return database
+    return await private_database(cluster, f"chirp_{uuid.uuid4().hex[:8]}")
 
 
 def _processes(

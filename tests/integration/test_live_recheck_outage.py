@@ -9,10 +9,8 @@ the change first: an event that went out just before the outage."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import func, select
@@ -32,24 +30,13 @@ from tests.integration.test_live_updates import (
 )
 from tests.support.accounts import post
 from tests.support.backends import REDIS_URL, Database
-from tests.support.servers import ChirpServer, PostgresServer, migrate, running
+from tests.support.servers import ChirpServer, PostgresServer, private_database, running
 from tests.support.wsclient import GraphQLWebSocket
 
 pytestmark = pytest.mark.processes
 
 # The stream's retries (live.RECHECK_DELAYS, about 4 s) and the failed attempts themselves.
 CLOSE_WAIT = 30.0
-
-
-@pytest.fixture
-async def postgres(tmp_path: Path) -> AsyncIterator[PostgresServer]:
-    server = PostgresServer(tmp_path)
-    await server.create()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.remove()
 
 
 async def last_seq(database: Database) -> int:
@@ -68,13 +55,7 @@ def account_key(global_id: str) -> int:
 async def test_a_credentials_change_during_a_database_outage_closes_with_1011_unchecked_never(
     request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer
 ) -> None:
-    conn = await asyncpg.connect(host="127.0.0.1", port=postgres.port, user="postgres")
-    try:
-        await conn.execute("CREATE DATABASE chirp")
-    finally:
-        await conn.close()
-    database = Database("postgres", postgres.url("chirp"), REDIS_URL, "chirp")
-    await migrate(database)
+    database = await private_database(postgres, "chirp", redis_url=REDIS_URL)
     chirp = ChirpServer(
         "recheck", database, tmp_path, redis_url=REDIS_URL, env={"LOG_FORMAT": "json"}
     )

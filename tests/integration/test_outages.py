@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +21,7 @@ from tests.integration.test_live_updates import HOME_TIMELINE as HOME
 from tests.integration.test_live_updates import go_live, poster
 from tests.support.accounts import CREATE_POST, follow, sign_up
 from tests.support.backends import Database
-from tests.support.servers import ChirpServer, PostgresServer, migrate, running
+from tests.support.servers import ChirpServer, PostgresServer, private_database, running
 from tests.support.wsclient import GraphQLWebSocket
 
 pytestmark = pytest.mark.processes
@@ -35,27 +35,10 @@ mutation { signUp(input: {handle: "late", email: "late@example.com",
 """
 
 
-@pytest.fixture
-async def postgres(tmp_path: Path) -> AsyncIterator[PostgresServer]:
-    server = PostgresServer(tmp_path)
-    await server.create()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.remove()
-
-
 async def test_while_postgresql_is_down_every_answer_is_graphql_shaped(
     request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer
 ) -> None:
-    conn = await asyncpg.connect(host="127.0.0.1", port=postgres.port, user="postgres")
-    try:
-        await conn.execute("CREATE DATABASE chirp")
-    finally:
-        await conn.close()
-    database = Database("postgres", postgres.url("chirp"), None, "chirp")
-    await migrate(database)
+    database = await private_database(postgres, "chirp")
     # JSON logs, as in production: the console renderer formats each traceback at length.
     chirp = ChirpServer("outage", database, tmp_path, redis_url=None, env={"LOG_FORMAT": "json"})
     async with running(request, chirp), chirp.graphql() as gql:
@@ -89,17 +72,6 @@ async def test_while_postgresql_is_down_every_answer_is_graphql_shaped(
     assert ready.status_code == 503
 
 
-async def _chirp_database(postgres: PostgresServer, name: str = "chirp") -> Database:
-    conn = await asyncpg.connect(host="127.0.0.1", port=postgres.port, user="postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    database = Database("postgres", postgres.url(name), None, name)
-    await migrate(database)
-    return database
-
-
 async def test_a_postgresql_restart_under_writes_and_subscriptions_loses_nothing(
     request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer
 ) -> None:
@@ -109,7 +81,7 @@ async def test_a_postgresql_restart_under_writes_and_subscriptions_loses_nothing
     shape (SERVICE_UNAVAILABLE, 503); the subscription is never closed or sent an error; the
     first readiness check and the first read after the restart succeed (the pool drops the
     connections the restart killed instead of failing on them)."""
-    database = await _chirp_database(postgres)
+    database = await private_database(postgres, "chirp")
     chirp = ChirpServer("restart", database, tmp_path, redis_url=None, env={"LOG_FORMAT": "json"})
     async with running(request, chirp), chirp.graphql() as gql:
         author = await sign_up(gql, "writer")

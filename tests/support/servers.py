@@ -416,6 +416,20 @@ class PostgresServer(_Process):
         return True
 
 
+async def private_database(
+    postgres: PostgresServer, name: str, *, redis_url: str | None = None
+) -> Database:
+    """A new database `name` on a private cluster, migrated to the head."""
+    conn = await asyncpg.connect(host="127.0.0.1", port=postgres.port, user="postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    database = Database("postgres", postgres.url(name), redis_url, name)
+    await migrate(database)
+    return database
+
+
 def show_logs(config: pytest.Config, processes: Iterable[_Process], why: str) -> None:
     """Print process logs past pytest's output capture, so they show whatever the phase."""
     text = "".join(f"\n--- {p.name} log ({p.log_path}) ---\n{p.log_text()}\n" for p in processes)
