@@ -27,7 +27,7 @@ from graphql import DocumentNode, print_ast
 from starlette.websockets import WebSocket
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
-from models.outages import overloaded
+from models.outages import overloaded, unavailable
 from models.timeline.shared import LiveReadFailed, LiveReads
 from resolvers.context import Context, Info
 from schema.compiled import LivePlan, compile_subscription
@@ -40,6 +40,8 @@ PLANS = 64
 # The socket closes with 1011 when an event cannot be read (the database is away): the client
 # resubscribes with its last cursor and receives what it missed.
 CLOSE_LIVE_READ_FAILED = 1011
+# The database did not answer for the whole retry (about 15 s): 1013, come back later.
+UNAVAILABLE = "Service unavailable; resubscribe with `after` in 5 seconds"
 
 
 class LiveOperation:
@@ -119,6 +121,8 @@ async def deliver(
             except LiveReadFailed as failed:
                 if overloaded(failed.__cause__):
                     raise live.StreamClosed(live.CLOSE_OVERLOADED, live.OVERLOADED) from None
+                if unavailable(failed.__cause__):  # the database stayed away through retries
+                    raise live.StreamClosed(live.CLOSE_OVERLOADED, UNAVAILABLE) from None
                 raise live.StreamClosed(
                     CLOSE_LIVE_READ_FAILED, "Could not read an event; resubscribe with `after`"
                 ) from None
