@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from pathlib import Path
@@ -58,13 +59,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
 # A pooled connection idle this long is pinged before use: it may have died with the server
 # (a restart, a failover) while nobody used it.
 PING_AFTER_IDLE = 5.0
+PING_TIMEOUT = 2.0
 
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:
     """Replace a pooled connection the server closed (asyncpg noticed: no round trip), and
     ping (one round trip, `;`) one that sat in the pool for `PING_AFTER_IDLE` seconds before
-    handing it out (a silent network death); a dead one is replaced (SQLAlchemy retries the checkout
-    on `DisconnectionError` and invalidates the older connections). So the first request
+    handing it out (a silent network death); a dead one is replaced (SQLAlchemy replaces that
+    connection on `DisconnectionError` and retries the checkout once). So the first request
     or `/readyz` after PostgreSQL comes back does not fail on a connection the restart
     killed. Busy connections, checked in and out within milliseconds, are not pinged
     (SQLAlchemy's `pool_pre_ping` would cost three round trips on every checkout)."""
@@ -82,7 +84,7 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
         if since is None or time.monotonic() - since < PING_AFTER_IDLE:
             return
         try:
-            await_only(driver.fetchrow(";"))
+            await_only(asyncio.wait_for(driver.fetchrow(";"), PING_TIMEOUT))
         except Exception as exc:
             raise DisconnectionError(f"an idle pooled connection is dead: {exc!r}") from exc
 

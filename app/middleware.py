@@ -147,7 +147,13 @@ class _BoundedSend:
         try:
             async with asyncio.timeout(self.timeout):
                 await self.send(message)
+        except RuntimeError:
+            if self.cut:  # a send that waited beside the one that cut the socket off
+                raise OSError("the connection was closed: slow consumer") from None
+            raise
         except TimeoutError:
+            if self.cut:  # cut off meanwhile by a send beside this one
+                raise OSError("the connection was closed: slow consumer") from None
             self.cut = True
             code, reason = CLOSE_SLOW_CONSUMER, SLOW_CONSUMER
             if message["type"] == "websocket.close":  # the app's own close, blocked too
@@ -170,6 +176,9 @@ def cut_off(send: Send, code: int, reason: str, *, grace: float) -> None:
     conn.send_close(code, reason)
     transport.write(b"".join(conn.data_to_send()))
     protocol.close_sent = True
+    if getattr(protocol, "read_paused", False):  # so the client's close reply is read
+        protocol.read_paused = False
+        transport.resume_reading()
     protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
     protocol.close_timer = protocol.loop.call_later(grace, transport.abort)
 

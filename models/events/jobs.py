@@ -7,9 +7,12 @@ taking a message); the ledger does not. Its life:
 2. `start`: a run takes the job for `lease` (`running_until`) and counts the attempt; a job
    already done, parked or held by a live run is skipped, so a duplicate message is harmless.
 3. `finish` after the job's own transaction committed, or `fail`: due again after a backoff
-   that doubles from `retry_base` up to `retry_max`; at `max_attempts` starts it is parked.
+   that doubles from `retry_base` up to `retry_max`, holding the job meanwhile (a duplicate
+   message cannot run it early); at `max_attempts` starts it is parked. Only the run that
+   took the job last may record its failure.
 4. `claim_due` (the job sweep): what is due and not held is leased again and re-enqueued:
-   a job the queue lost is back `lease` after it was last enqueued, whatever else happens.
+   a job the queue lost is back `lease` after it was last enqueued, whatever else happens;
+   each further re-enqueue of the same job waits twice as long (a backlog is not flooded).
 Parked jobs wait for an operator (`chirp jobs parked`, `chirp jobs retry`)."""
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
@@ -94,6 +97,7 @@ async def record(
             created_at=now,
             due_at=due,
             attempts=0,
+            requeues=0,
         )
         for seq, request_id, name, kwargs in calls
     ]
@@ -156,9 +160,19 @@ async def fail(
     if parked:
         values["parked_at"] = now
     else:
-        values["due_at"] = now + timedelta(seconds=policy.backoff(attempt))
-    await session.execute(update(QueuedJob).where(QueuedJob.id == job_id).values(values))
-    return parked
+        # Held until the backoff ends: a duplicate message arriving meanwhile is skipped,
+        # not run early.
+        values["due_at"] = values["running_until"] = now + timedelta(
+            seconds=policy.backoff(attempt)
+        )
+    # Only the latest run records its failure: a stale run (its lease ran out and another
+    # took the job) must not free or park what the newer run holds.
+    result = await session.execute(
+        update(QueuedJob)
+        .where(QueuedJob.id == job_id, QueuedJob.attempts == attempt, _pending())
+        .values(values)
+    )
+    return parked and bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def run(
@@ -236,25 +250,37 @@ async def claim_due(
     """Lease the jobs that are due and free for `lease` more seconds, oldest due first, and
     return them to be enqueued (rows another sweep holds are skipped on PostgreSQL)."""
     now = now or utcnow()
-    ids = list(
-        await session.scalars(
-            select(QueuedJob.id)
+    found = (
+        await session.execute(
+            select(QueuedJob.id, QueuedJob.requeues)
             .where(_pending(), _free(now), QueuedJob.due_at <= now)
             .order_by(QueuedJob.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-    )
-    if not ids:
-        return []
-    rows = await session.execute(
-        update(QueuedJob)
-        .where(QueuedJob.id.in_(ids))
-        .values(due_at=now + timedelta(seconds=policy.lease))
-        .returning(QueuedJob.id, QueuedJob.name, QueuedJob.kwargs, QueuedJob.request_id)
-    )
-    tickets = [Ticket(int(i), str(n), dict(k), r) for i, n, k, r in rows]
+    ).all()
+    # Each re-enqueue of the same job waits twice as long for the next (up to 32 leases): a
+    # job still waiting in a backlogged queue gets a few duplicates, not one per lease.
+    by_requeues: dict[int, list[int]] = {}
+    for job_id, requeues in found:
+        by_requeues.setdefault(min(int(requeues), 5), []).append(int(job_id))
+    tickets: list[Ticket] = []
+    for requeues, ids in by_requeues.items():
+        rows = await session.execute(
+            update(QueuedJob)
+            .where(QueuedJob.id.in_(ids))
+            .values(
+                due_at=now + timedelta(seconds=policy.lease * 2**requeues),
+                requeues=QueuedJob.requeues + 1,
+            )
+            .returning(QueuedJob.id, QueuedJob.name, QueuedJob.kwargs, QueuedJob.request_id)
+        )
+        tickets += [Ticket(int(i), str(n), dict(k), r) for i, n, k, r in rows]
     return sorted(tickets, key=lambda ticket: ticket.id)
+
+
+# A re-enqueue that did not happen (the queue was down) does not count.
+_one_fewer = case((QueuedJob.requeues > 0, QueuedJob.requeues - 1), else_=0)
 
 
 async def release(
@@ -265,8 +291,8 @@ async def release(
     if job_ids:
         await session.execute(
             update(QueuedJob)
-            .where(QueuedJob.id.in_(job_ids), QueuedJob.running_until.is_(None))
-            .values(due_at=now or utcnow())
+            .where(QueuedJob.id.in_(job_ids), QueuedJob.running_until.is_(None), _pending())
+            .values(due_at=now or utcnow(), requeues=_one_fewer)
         )
 
 
@@ -315,7 +341,7 @@ async def counts(session: AsyncSession, *, cap: int, now: datetime | None = None
     pending = await count(_pending())
     parked = await count(QueuedJob.parked_at.is_not(None))
     oldest = await session.scalar(
-        select(QueuedJob.created_at).where(_pending()).order_by(QueuedJob.due_at).limit(1)
+        select(QueuedJob.created_at).where(_pending()).order_by(QueuedJob.id).limit(1)
     )
     age = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
     return LedgerCounts(pending, parked, age)
@@ -341,7 +367,7 @@ async def retry(
     if job_ids is not None:
         stmt = stmt.where(QueuedJob.id.in_(job_ids))
     result = await session.execute(
-        stmt.values(parked_at=None, attempts=0, due_at=now, running_until=None)
+        stmt.values(parked_at=None, attempts=0, requeues=0, due_at=now, running_until=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

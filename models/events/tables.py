@@ -80,7 +80,10 @@ class QueuedJob(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # How many times a run started (a worker killed mid-run counts too).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # A run holds the job until then; another run may take it only after.
+    # How many times the job sweep enqueued it again (each time it waits twice as long).
+    requeues: Mapped[int] = mapped_column(Integer, default=0)
+    # A run holds the job until then (a failed one until its backoff ends); no other run
+    # may take it before.
     running_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -79,12 +79,16 @@ class Rule:
 def _event_finished() -> ColumnElement[bool]:
     event = events.Event
     delivery = integrations.WebhookDelivery
+    job = events.QueuedJob
     return and_(
         event.seq.is_not(None),
         event.published_at.is_not(None),
         event.processed_at.is_not(None),
         event.seq < select(func.max(event.seq)).scalar_subquery(),
         ~exists().where(delivery.event_id == event.id),
+        # A job the event called for that has not succeeded (waiting, retrying, parked)
+        # still reads it.
+        ~exists().where(job.event_seq == event.seq, job.done_at.is_(None)),
     )
 
 

@@ -34,7 +34,11 @@ Shape = Callable[[list[Any], int], str]  # a merged row and the event's seq → 
 OUTAGE_RETRIES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def _retryable(exc: BaseException) -> bool:
+def retryable(exc: BaseException | None) -> bool:
+    """Whether a failed read is the database not answering (down, restarting, or a
+    connection it dropped mid-operation), worth reading again shortly."""
+    if exc is None:
+        return False
     # asyncpg's own state errors come from a connection the server dropped mid-operation.
     return unavailable(exc) or isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError)
 
@@ -102,6 +106,13 @@ class LiveReads:
         started = time.perf_counter()
         try:
             answers = await self._resolve_waiting(batch)
+        except asyncio.CancelledError:
+            # The process is stopping (`aclose`): no subscriber may wait for ever.
+            for futures in batch.waiting.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(LiveReadFailed("the process is stopping"))
+            raise
         except Exception as exc:
             log.exception("live read of post %s failed", batch.post_id)
             for futures in batch.waiting.values():
@@ -128,7 +139,7 @@ class LiveReads:
             try:
                 return await self._resolve(batch)
             except Exception as exc:
-                if pause is None or not _retryable(exc):
+                if pause is None or not retryable(exc):
                     raise
                 log.warning(
                     "live read of post %s failed (%r); again in %.2f s", batch.post_id, exc, pause

@@ -27,8 +27,8 @@ from graphql import DocumentNode, print_ast
 from starlette.websockets import WebSocket
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
-from models.outages import overloaded, unavailable
-from models.timeline.shared import LiveReadFailed, LiveReads
+from models.outages import overloaded
+from models.timeline.shared import LiveReadFailed, LiveReads, retryable
 from resolvers.context import Context, Info
 from schema.compiled import LivePlan, compile_subscription
 from subscriptions import live
@@ -121,7 +121,7 @@ async def deliver(
             except LiveReadFailed as failed:
                 if overloaded(failed.__cause__):
                     raise live.StreamClosed(live.CLOSE_OVERLOADED, live.OVERLOADED) from None
-                if unavailable(failed.__cause__):  # the database stayed away through retries
+                if retryable(failed.__cause__):  # the database stayed away through retries
                     raise live.StreamClosed(live.CLOSE_OVERLOADED, UNAVAILABLE) from None
                 raise live.StreamClosed(
                     CLOSE_LIVE_READ_FAILED, "Could not read an event; resubscribe with `after`"

@@ -166,7 +166,8 @@ async def test_run_marks_done_records_failures_and_skips_what_is_done(
     async with db_sessionmaker() as session:
         assert (await _row(session, ok)).done_at is not None
         row = await _row(session, failing)
-        assert row.done_at is None and row.running_until is None and row.attempts == 1
+        # Held until its backoff ends: a duplicate message meanwhile cannot run it early.
+        assert row.done_at is None and row.running_until == row.due_at and row.attempts == 1
         assert row.last_error == "RuntimeError: the relay is down"
         assert row.due_at > utcnow()
 
@@ -205,3 +206,42 @@ async def test_counts_and_pruning(db_session: AsyncSession) -> None:
     assert 9.0 <= counts.oldest_pending_seconds <= 60.0
     assert pruned == 1
     assert {recent.id, pending.id} <= left and old.id not in left
+
+
+async def test_a_duplicate_during_a_backoff_is_skipped_and_a_stale_run_changes_nothing(
+    db_session: AsyncSession,
+) -> None:
+    [ticket] = await _recorded(db_session)
+    now = utcnow()
+    first = await ledger.start(db_session, ticket.id, policy=POLICY, now=now)
+    assert first == ledger.Started(1)
+    await ledger.fail(db_session, ticket.id, attempt=1, error="boom", policy=POLICY, now=now)
+    early = await ledger.start(db_session, ticket.id, policy=POLICY, now=now)
+    later = (await _row(db_session, ticket)).due_at
+    second = await ledger.start(db_session, ticket.id, policy=POLICY, now=later)
+    held_until = (await _row(db_session, ticket)).running_until
+    # The first run, long gone, reports a failure late: the second run's hold stands.
+    stale = await ledger.fail(
+        db_session, ticket.id, attempt=1, error="late", policy=POLICY, now=later
+    )
+    row = await _row(db_session, ticket)
+
+    assert early is None
+    assert second == ledger.Started(2)
+    assert stale is False and row.running_until == held_until and row.last_error == "boom"
+
+
+async def test_each_re_enqueue_of_a_job_waits_twice_as_long(db_session: AsyncSession) -> None:
+    """A job still waiting in a backlogged queue is not enqueued again every lease."""
+    now = utcnow()
+    [ticket] = await ledger.record(db_session, [(1, None, "chirp.x", {})], policy=POLICY, now=now)
+    waits = []
+    at = now + timedelta(seconds=POLICY.lease)
+    for _ in range(3):
+        [claimed] = await ledger.claim_due(db_session, policy=POLICY, limit=10, now=at)
+        assert claimed.id == ticket.id
+        due = (await _row(db_session, ticket)).due_at
+        waits.append((due - at).total_seconds())
+        at = due
+
+    assert waits == [POLICY.lease, 2 * POLICY.lease, 4 * POLICY.lease]

@@ -78,8 +78,15 @@ async def test_old_published_and_processed_events_go_the_rest_stay(
     await rows.delivery(
         db_session, endpoint_id=hook.id, event_id=delivered.id, age=1, status=DELIVERED, attempts=1
     )
+    # Old and processed, but its job (say, creating its webhook deliveries) is parked: an
+    # operator's `chirp jobs retry` will read it.
+    awaited = await rows.event(db_session, age=30, seq=8)
+    await ledger.record(
+        db_session, [(8, None, "chirp.create_webhook_deliveries", {"event_seq": 8})],
+        policy=ledger.JobPolicy(),
+    )  # fmt: skip
     # Old and finished, but the highest seq: numbering and "cursor ahead" read it.
-    newest_seq = await rows.event(db_session, age=30, seq=7)
+    newest_seq = await rows.event(db_session, age=30, seq=9)
     unnumbered = await rows.event(db_session, age=30, seq=None)
     await db_session.commit()
 
@@ -87,7 +94,7 @@ async def test_old_published_and_processed_events_go_the_rest_stay(
 
     assert removed == 2
     assert await _ids(db_session, Event.id) == {
-        e.id for e in (unprocessed, unpublished, recent, delivered, newest_seq, unnumbered)
+        e.id for e in (unprocessed, unpublished, recent, delivered, awaited, newest_seq, unnumbered)
     }
     assert not {e.id for e in gone} & await _ids(db_session, Event.id)
 
