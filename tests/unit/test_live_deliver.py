@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
 
@@ -53,9 +54,9 @@ class _Operation:
         pass
 
 
-async def test_a_subscriber_cancelled_mid_read_leaves_the_hub_at_once() -> None:
-    hub = Hub(None, "events", None, queue_size=10)  # type: ignore[arg-type]
-    events = live.stream(
+def _stream(hub: Hub) -> AsyncGenerator[LiveEvent, None]:
+    """A live stream from now on that wants every timeline event."""
+    return live.stream(
         hub=hub,
         log_reader=None,  # type: ignore[arg-type]
         accepts=lambda event: True,
@@ -65,6 +66,11 @@ async def test_a_subscriber_cancelled_mid_read_leaves_the_hub_at_once() -> None:
         window=timedelta(minutes=10),
         max_events=10,
     )
+
+
+async def test_a_subscriber_cancelled_mid_read_leaves_the_hub_at_once() -> None:
+    hub = Hub(None, "events", None, queue_size=10)  # type: ignore[arg-type]
+    events = _stream(hub)
     task = asyncio.create_task(
         shared.deliver(_Context(), _Plan(), _Operation(), _PendingReads(), events)  # type: ignore[arg-type]
     )
@@ -100,16 +106,7 @@ class _FailedReads:
 
 async def _closed_by(cause: BaseException) -> tuple[int, str]:
     hub = Hub(None, "events", None, queue_size=10)  # type: ignore[arg-type]
-    events = live.stream(
-        hub=hub,
-        log_reader=None,  # type: ignore[arg-type]
-        accepts=lambda event: True,
-        types=live.TIMELINE_TYPES,
-        revoked=lambda event: False,
-        after=None,
-        window=timedelta(minutes=10),
-        max_events=10,
-    )
+    events = _stream(hub)
     reads = _FailedReads(cause)
     task = asyncio.create_task(
         shared.deliver(_Context(), _Plan(), _Operation(), reads, events)  # type: ignore[arg-type]
