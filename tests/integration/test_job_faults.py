@@ -103,14 +103,16 @@ async def _homes_hold(
 
 
 async def _ledger(database: Database) -> dict[str, int]:
-    """The fan-out jobs in the ledger: how many, done, and the most starts any took."""
+    """The fan-out jobs in the ledger: how many, taken by a run, done, and the most starts
+    any took."""
     engine = db.create_engine(Settings(env="test", database_url=database.url))
     try:
         async with engine.connect() as conn:
-            total, done, attempts = (
+            total, started, done, attempts = (
                 await conn.execute(
                     select(
                         func.count(),
+                        func.count().filter(QueuedJob.attempts > 0),
                         func.count(QueuedJob.done_at),
                         func.coalesce(func.max(QueuedJob.attempts), 0),
                     ).where(QueuedJob.name == FAN_OUT)
@@ -118,14 +120,15 @@ async def _ledger(database: Database) -> dict[str, int]:
             ).one()
     finally:
         await engine.dispose()
-    return {"total": total, "done": done, "max_attempts": attempts}
+    return {"total": total, "started": started, "done": done, "max_attempts": attempts}
 
 
-async def _queued(database: Database, count: int) -> None:
-    """Until the dispatcher has written `count` fan-out jobs to the ledger (and queued them)."""
+async def _ledger_reaches(database: Database, state: str, count: int) -> None:
+    """Until `count` fan-out jobs are in `state` ("total": written to the ledger by the
+    dispatcher, and queued; "started": taken by a run)."""
     async with asyncio.timeout(20):
         while True:
-            if (await _ledger(database))["total"] >= count:
+            if (await _ledger(database))[state] >= count:
                 return
             await asyncio.sleep(0.05)
 
@@ -144,7 +147,7 @@ async def test_jobs_queued_in_a_redis_that_restarts_empty_all_run(
         bodies = {f"queued while redis lived {n}" for n in range(12)}
         for body in sorted(bodies):
             await post(gql, author, body)
-        await _queued(database, len(bodies))
+        await _ledger_reaches(database, "total", len(bodies))
         before = await _ledger(database)
 
         await redis.kill()
@@ -182,7 +185,7 @@ async def test_a_worker_killed_in_the_middle_of_its_jobs_loses_none(
                 bodies = {f"written as the worker died {n}" for n in range(8)}
                 for body in sorted(bodies):
                     await post(gql, author, body)
-                await _started(database, len(bodies))
+                await _ledger_reaches(database, "started", len(bodies))
                 await worker.kill()
         finally:
             await lock.close()
@@ -198,22 +201,3 @@ async def test_a_worker_killed_in_the_middle_of_its_jobs_loses_none(
     assert idle["done"] == 0
     assert after["done"] == after["total"] == len(bodies)
     assert after["max_attempts"] >= 2  # the killed runs counted
-
-
-async def _started(database: Database, count: int) -> None:
-    """Until `count` fan-out jobs have been taken by a run (they then block on the lock)."""
-    engine = db.create_engine(Settings(env="test", database_url=database.url))
-    try:
-        async with asyncio.timeout(20):
-            while True:
-                async with engine.connect() as conn:
-                    started = await conn.scalar(
-                        select(func.count()).where(
-                            QueuedJob.name == FAN_OUT, QueuedJob.attempts > 0
-                        )
-                    )
-                if started >= count:
-                    return
-                await asyncio.sleep(0.05)
-    finally:
-        await engine.dispose()

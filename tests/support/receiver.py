@@ -4,7 +4,6 @@ the secrets it was given, and answers with the statuses it was told to."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import deque
@@ -13,14 +12,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from models.integrations import signing
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serving
 
 
 @dataclass
@@ -63,17 +61,5 @@ class Receiver:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Receiver]:
         app = Starlette(routes=[Route("/hooks", self._hook, methods=["POST"])])
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="none"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        try:
+        async with serving(app, self.port, ws="none"):
             yield self
-        finally:
-            server.should_exit = True
-            await task

@@ -20,10 +20,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 
 from app import db
 from app.settings import Settings
@@ -428,6 +430,27 @@ async def private_database(
     database = Database("postgres", postgres.url(name), redis_url, name)
     await migrate(database)
     return database
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int, **config: Any) -> AsyncIterator[uvicorn.Server]:
+    """`app` served by uvicorn in this process on 127.0.0.1:`port` (no lifespan), until the
+    block ends."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **config
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task
 
 
 def show_logs(config: pytest.Config, processes: Iterable[_Process], why: str) -> None:

@@ -3,12 +3,10 @@ payload's `extensions.idempotencyKey`; a retry on a new connection replays the a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
@@ -18,7 +16,7 @@ from models.posts.tables import Post
 from tests.conftest import eventually
 from tests.support.accounts import CREATE_POST, sign_up
 from tests.support.graphql import GraphQLClient
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serving
 from tests.support.wsclient import GraphQLWebSocket, Message
 
 
@@ -26,18 +24,8 @@ from tests.support.wsclient import GraphQLWebSocket, Message
 async def ws_url(app: Starlette) -> AsyncIterator[str]:
     """The test's app served by uvicorn on a free local port (its lifespan already runs)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(app, port):
         yield f"ws://127.0.0.1:{port}/graphql"
-    finally:
-        server.should_exit = True
-        await task
 
 
 ME = "{ viewer { handle } }"
